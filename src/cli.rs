@@ -1,0 +1,105 @@
+//! The command line: `serve` (the default), `migrate`, `import`.
+
+use crate::app::{self, Application};
+use crate::config::{DatabaseSettings, LogSettings, Settings};
+use crate::import::{self, SeedFiles};
+use crate::telemetry;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+/// kurz: a URL shortener built to run in production.
+///
+/// Without a subcommand, `kurz` serves. Every option can also be set with the environment
+/// variable shown beside it.
+#[derive(Debug, Parser)]
+#[command(name = "kurz", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options for serving when no subcommand is given.
+    #[command(flatten)]
+    serve: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API (the default).
+    Serve(Box<Settings>),
+    /// Create or migrate the schema, then exit.
+    Migrate {
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        log: LogSettings,
+    },
+    /// Load seed CSV files (users, urls, events; any subset), idempotently.
+    Import {
+        /// users.csv: id,username,email,created_at
+        #[arg(long)]
+        users: Option<PathBuf>,
+        /// urls.csv: id,user_id,short_code,original_url,title,is_active,created_at,updated_at
+        #[arg(long)]
+        urls: Option<PathBuf>,
+        /// events.csv: id,url_id,user_id,event_type,timestamp,details
+        #[arg(long)]
+        events: Option<PathBuf>,
+        #[command(flatten)]
+        database: DatabaseSettings,
+        #[command(flatten)]
+        log: LogSettings,
+    },
+}
+
+/// Runs the parsed command line to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        None => serve(cli.serve).await,
+        Some(Command::Serve(settings)) => serve(*settings).await,
+        Some(Command::Migrate { database, log }) => {
+            telemetry::init_logs(&log);
+            let store = app::open_store(&with_database(database)).await?;
+            store.close().await;
+            tracing::info!("schema is up to date");
+            Ok(())
+        }
+        Some(Command::Import {
+            users,
+            urls,
+            events,
+            database,
+            log,
+        }) => {
+            telemetry::init_logs(&log);
+            if users.is_none() && urls.is_none() && events.is_none() {
+                anyhow::bail!("nothing to import: give --users, --urls and/or --events");
+            }
+            let store = app::open_store(&with_database(database)).await?;
+            let files = SeedFiles {
+                users: users.as_deref(),
+                urls: urls.as_deref(),
+                events: events.as_deref(),
+            };
+            let result = import::import_seed(&*store, &files).await;
+            store.close().await;
+            let summary = result?;
+            println!(
+                "{}",
+                serde_json::json!({ "users": summary.users, "urls": summary.urls, "events": summary.events })
+            );
+            Ok(())
+        }
+    }
+}
+
+fn with_database(database: DatabaseSettings) -> Settings {
+    let mut settings = Settings::embedded(database.data_dir.clone());
+    settings.database = database;
+    settings
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    telemetry::init_logs(&settings.log);
+    let app = Application::build(settings).await?;
+    tracing::info!(address = %app.local_addr()?, "kurz listening");
+    app.run_until(app::shutdown_signal()).await
+}

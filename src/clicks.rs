@@ -1,0 +1,175 @@
+//! The click queue and its batch writer. A redirect hands its `click` event to a bounded
+//! in-process queue and answers at once; one background task writes the queue to the
+//! store in multi-row batches. A full queue drops new clicks and counts them rather than
+//! slow redirects down. On shutdown the writer drains the queue before the store closes.
+
+use crate::domain::NewEvent;
+use crate::store::Store;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// First wait after a failed batch; doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A batch failing with a permanent (non-transient) error is tried this often, then dropped.
+const PERMANENT_ATTEMPTS: u32 = 3;
+/// How long `flush` waits for the writer before giving up (a store outage must not hang reads).
+const FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+enum Command {
+    Record(NewEvent),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side, cheap to clone into every request.
+#[derive(Clone)]
+pub struct ClickRecorder {
+    tx: mpsc::Sender<Command>,
+}
+
+impl ClickRecorder {
+    /// Queues a click without waiting. Returns `false` (and counts a drop) when the queue is full.
+    pub fn record(&self, event: NewEvent) -> bool {
+        match self.tx.try_send(Command::Record(event)) {
+            Ok(()) => {
+                metrics::counter!("kurz_clicks_queued_total").increment(1);
+                metrics::gauge!("kurz_click_queue_depth").set(self.depth() as f64);
+                true
+            }
+            Err(_) => {
+                metrics::counter!("kurz_clicks_dropped_total").increment(1);
+                tracing::warn!("click queue full or closed: click dropped");
+                false
+            }
+        }
+    }
+
+    /// Waits until every click queued before this call is in the store (or [`FLUSH_WAIT`] passes),
+    /// so a client reading events sees the clicks it caused.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Flush(done)).await.is_err() {
+            return;
+        }
+        if tokio::time::timeout(FLUSH_WAIT, wait).await.is_err() {
+            tracing::warn!("click flush timed out; events may lag behind redirects");
+        }
+    }
+
+    /// Clicks waiting to be written.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
+/// The background writer; [`ClickWriter::shutdown`] drains and stops it.
+pub struct ClickWriter {
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl ClickWriter {
+    /// Stops taking clicks, writes everything queued, and waits for it.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        if let Err(err) = self.task.await {
+            tracing::error!(error = %err, "click writer ended abnormally");
+        }
+    }
+}
+
+/// Starts the writer task on the current runtime.
+pub fn start(store: Arc<dyn Store>, capacity: usize, batch: usize) -> (ClickRecorder, ClickWriter) {
+    let (tx, rx) = mpsc::channel(capacity.max(1));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(run(store, rx, batch.max(1), stop.clone()));
+    (ClickRecorder { tx }, ClickWriter { stop, task })
+}
+
+async fn run(
+    store: Arc<dyn Store>,
+    mut rx: mpsc::Receiver<Command>,
+    batch: usize,
+    stop: CancellationToken,
+) {
+    let mut buffer = Vec::with_capacity(batch);
+    loop {
+        let received = tokio::select! {
+            n = rx.recv_many(&mut buffer, batch) => n,
+            () = stop.cancelled() => 0,
+        };
+        if received == 0 {
+            break;
+        }
+        process(&*store, &mut buffer, &stop).await;
+    }
+    // Shutdown: refuse new clicks, then write what is already queued.
+    rx.close();
+    while rx.recv_many(&mut buffer, batch).await > 0 {
+        process(&*store, &mut buffer, &stop).await;
+    }
+    metrics::gauge!("kurz_click_queue_depth").set(0.0);
+}
+
+/// Writes the clicks in `buffer`, then answers the flushes that were waiting behind them.
+async fn process(store: &dyn Store, buffer: &mut Vec<Command>, stop: &CancellationToken) {
+    let mut clicks = Vec::with_capacity(buffer.len());
+    let mut flushes = Vec::new();
+    for command in buffer.drain(..) {
+        match command {
+            Command::Record(event) => clicks.push(event),
+            Command::Flush(done) => flushes.push(done),
+        }
+    }
+    write_with_retry(store, &clicks, stop).await;
+    for done in flushes {
+        let _ = done.send(());
+    }
+}
+
+/// Retries transient failures until they pass (bounded backoff; while shutting down, at most
+/// as many attempts as a permanent error gets). A panic inside the store is caught and
+/// treated as a permanent error, so it never kills the writer.
+async fn write_with_retry(store: &dyn Store, clicks: &[NewEvent], stop: &CancellationToken) {
+    if clicks.is_empty() {
+        return;
+    }
+    let mut backoff = FIRST_BACKOFF;
+    let mut failures = 0;
+    loop {
+        let outcome = AssertUnwindSafe(store.append_events(clicks))
+            .catch_unwind()
+            .await;
+        let transient = match outcome {
+            Ok(Ok(())) => {
+                metrics::counter!("kurz_click_batches_total").increment(1);
+                metrics::counter!("kurz_clicks_written_total").increment(clicks.len() as u64);
+                return;
+            }
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, clicks = clicks.len(), "writing clicks failed");
+                err.is_transient()
+            }
+            Err(_) => {
+                tracing::error!(clicks = clicks.len(), "writing clicks panicked");
+                false
+            }
+        };
+        metrics::counter!("kurz_click_write_errors_total").increment(1);
+        failures += 1;
+        if (!transient || stop.is_cancelled()) && failures >= PERMANENT_ATTEMPTS {
+            metrics::counter!("kurz_clicks_dropped_total").increment(clicks.len() as u64);
+            tracing::error!(clicks = clicks.len(), "giving up on a batch of clicks");
+            return;
+        }
+        let jitter = Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 2));
+        tokio::time::sleep(backoff + jitter).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}

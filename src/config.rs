@@ -1,0 +1,290 @@
+//! Typed settings. Every setting is a command-line flag with an environment variable and a
+//! default, resolved in that order (flag > environment > default); `kurz --help` prints them all.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `KURZ_LISTEN` | `127.0.0.1:5000` | address the API listens on |
+//! | `DATABASE_URL` | unset | `postgres://…` or `sqlite://…`; wins over the `DATABASE_*` parts |
+//! | `DATABASE_NAME`, `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_USER`, `DATABASE_PASSWORD` | unset | PostgreSQL by parts (the original template's variables) |
+//! | `KURZ_DATA_DIR` | `.` | where the embedded store keeps `kurz.db` when no database is configured |
+//! | `KURZ_DB_POOL_SIZE` | `8` | connections per pool (SQLite: reader connections) |
+//! | `KURZ_DB_TIMEOUT_MS` | `5000` | wait for a connection / SQLite lock before failing with 503 |
+//! | `KURZ_LIST_CAP` | `10000` | most rows an unpaginated list returns |
+//! | `KURZ_MAX_UPLOAD_BYTES` | `67108864` | largest CSV accepted by `POST /users/bulk` |
+//! | `KURZ_REQUEST_TIMEOUT_MS` | `30000` | a request running longer answers 503 |
+//! | `KURZ_SHUTDOWN_TIMEOUT_MS` | `30000` | how long shutdown waits for in-flight requests |
+//! | `KURZ_CLICK_QUEUE` | `100000` | clicks waiting to be written before new ones are dropped (and counted) |
+//! | `KURZ_CLICK_BATCH` | `1000` | most clicks written in one transaction |
+//! | `KURZ_LOG` / `RUST_LOG` | `info` | log filter (`tracing` syntax) |
+//! | `KURZ_LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (JSON unless stdout is a terminal) |
+
+use clap::{Args, ValueEnum};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
+pub const DEFAULT_DATA_DIR: &str = ".";
+pub const SQLITE_FILE: &str = "kurz.db";
+pub const DEFAULT_DB_POOL_SIZE: u32 = 8;
+pub const DEFAULT_DB_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_LIST_CAP: i64 = 10_000;
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_CLICK_QUEUE: usize = 100_000;
+pub const DEFAULT_CLICK_BATCH: usize = 1_000;
+/// The contract's limit on JSON bodies; not configurable.
+pub const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+/// Everything `kurz serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "KURZ_LISTEN", default_value = DEFAULT_LISTEN)]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    /// Most rows an unpaginated list returns.
+    #[arg(long, env = "KURZ_LIST_CAP", default_value_t = DEFAULT_LIST_CAP)]
+    pub list_cap: i64,
+
+    /// Largest CSV upload accepted by POST /users/bulk, in bytes.
+    #[arg(long, env = "KURZ_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: usize,
+
+    /// A request running longer than this answers 503, in milliseconds.
+    #[arg(long, env = "KURZ_REQUEST_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_TIMEOUT_MS)]
+    pub request_timeout_ms: u64,
+
+    /// How long shutdown waits for in-flight requests, in milliseconds.
+    #[arg(long, env = "KURZ_SHUTDOWN_TIMEOUT_MS", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_MS)]
+    pub shutdown_timeout_ms: u64,
+
+    #[command(flatten)]
+    pub clicks: ClickSettings,
+
+    #[command(flatten)]
+    pub log: LogSettings,
+}
+
+/// Where data lives. Without `DATABASE_URL` or `DATABASE_HOST`/`DATABASE_NAME`, the embedded store.
+#[derive(Clone, Args)]
+pub struct DatabaseSettings {
+    /// Database URL: postgres://user:pass@host:port/db or sqlite://path.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL database name (with the other DATABASE_* variables, when DATABASE_URL is unset).
+    #[arg(long, env = "DATABASE_NAME")]
+    pub database_name: Option<String>,
+    /// PostgreSQL host.
+    #[arg(long, env = "DATABASE_HOST")]
+    pub database_host: Option<String>,
+    /// PostgreSQL port.
+    #[arg(long, env = "DATABASE_PORT")]
+    pub database_port: Option<u16>,
+    /// PostgreSQL user.
+    #[arg(long, env = "DATABASE_USER")]
+    pub database_user: Option<String>,
+    /// PostgreSQL password.
+    #[arg(long, env = "DATABASE_PASSWORD", hide_env_values = true)]
+    pub database_password: Option<String>,
+    /// Directory of the embedded store's kurz.db.
+    #[arg(long, env = "KURZ_DATA_DIR", default_value = DEFAULT_DATA_DIR)]
+    pub data_dir: PathBuf,
+    /// Connections per pool (for SQLite: reader connections; writes use one).
+    #[arg(long, env = "KURZ_DB_POOL_SIZE", default_value_t = DEFAULT_DB_POOL_SIZE)]
+    pub db_pool_size: u32,
+    /// Longest wait for a connection or lock, in milliseconds.
+    #[arg(long, env = "KURZ_DB_TIMEOUT_MS", default_value_t = DEFAULT_DB_TIMEOUT_MS)]
+    pub db_timeout_ms: u64,
+}
+
+/// Secrets stay out of logs and panics.
+impl fmt::Debug for DatabaseSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseSettings")
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .field("database_name", &self.database_name)
+            .field("database_host", &self.database_host)
+            .field("database_port", &self.database_port)
+            .field("database_user", &self.database_user)
+            .field(
+                "database_password",
+                &self.database_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("db_timeout_ms", &self.db_timeout_ms)
+            .finish()
+    }
+}
+
+/// Which store the settings select.
+#[derive(Clone, PartialEq, Eq)]
+pub enum StoreTarget {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseSettings {
+    /// Settings for the embedded store in `data_dir`, everything else default.
+    pub fn embedded(data_dir: PathBuf) -> Self {
+        Self {
+            database_url: None,
+            database_name: None,
+            database_host: None,
+            database_port: None,
+            database_user: None,
+            database_password: None,
+            data_dir,
+            db_pool_size: DEFAULT_DB_POOL_SIZE,
+            db_timeout_ms: DEFAULT_DB_TIMEOUT_MS,
+        }
+    }
+
+    /// `DATABASE_URL` first, then the `DATABASE_*` parts, else the embedded store.
+    pub fn target(&self) -> anyhow::Result<StoreTarget> {
+        if let Some(url) = self
+            .database_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            if let Some(path) = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+            {
+                return Ok(StoreTarget::Sqlite(PathBuf::from(path)));
+            }
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                return Ok(StoreTarget::Postgres(url.to_owned()));
+            }
+            anyhow::bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite://");
+        }
+        if self.database_host.is_some() || self.database_name.is_some() {
+            let mut url = url::Url::parse("postgres://localhost")?;
+            let invalid = |_| anyhow::anyhow!("DATABASE_* variables do not form a valid URL");
+            url.set_host(Some(self.database_host.as_deref().unwrap_or("localhost")))?;
+            url.set_port(Some(self.database_port.unwrap_or(5432)))
+                .map_err(invalid)?;
+            url.set_username(self.database_user.as_deref().unwrap_or("postgres"))
+                .map_err(invalid)?;
+            url.set_password(self.database_password.as_deref())
+                .map_err(invalid)?;
+            url.set_path(self.database_name.as_deref().unwrap_or("postgres"));
+            return Ok(StoreTarget::Postgres(url.to_string()));
+        }
+        Ok(StoreTarget::Sqlite(self.data_dir.join(SQLITE_FILE)))
+    }
+
+    pub fn timeout(&self) -> Duration {
+        Duration::from_millis(self.db_timeout_ms)
+    }
+}
+
+/// The click queue between redirects and the batch writer.
+#[derive(Debug, Clone, Args)]
+pub struct ClickSettings {
+    /// Clicks that may wait to be written; past this, new clicks are dropped and counted.
+    #[arg(long, env = "KURZ_CLICK_QUEUE", default_value_t = DEFAULT_CLICK_QUEUE)]
+    pub click_queue: usize,
+    /// Most clicks written in one transaction.
+    #[arg(long, env = "KURZ_CLICK_BATCH", default_value_t = DEFAULT_CLICK_BATCH)]
+    pub click_batch: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// JSON unless standard output is a terminal.
+    Auto,
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct LogSettings {
+    /// Log filter, e.g. `info` or `kurz=debug,sqlx=warn` (RUST_LOG is read when this is unset).
+    #[arg(long = "log", env = "KURZ_LOG")]
+    pub filter: Option<String>,
+    /// Log format.
+    #[arg(long, env = "KURZ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// Defaults with the embedded store in `data_dir`, listening on a free loopback port:
+    /// what the integration tests and embedding programs start from.
+    pub fn embedded(data_dir: PathBuf) -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database: DatabaseSettings::embedded(data_dir),
+            list_cap: DEFAULT_LIST_CAP,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
+            shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+            clicks: ClickSettings {
+                click_queue: DEFAULT_CLICK_QUEUE,
+                click_batch: DEFAULT_CLICK_BATCH,
+            },
+            log: LogSettings {
+                filter: None,
+                log_format: LogFormat::Auto,
+            },
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn shutdown_timeout(&self) -> Duration {
+        Duration::from_millis(self.shutdown_timeout_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_database_settings_select_the_embedded_store_in_the_data_dir() {
+        let db = DatabaseSettings::embedded(PathBuf::from("/var/lib/kurz"));
+        assert!(
+            db.target().ok() == Some(StoreTarget::Sqlite(PathBuf::from("/var/lib/kurz/kurz.db")))
+        );
+    }
+
+    #[test]
+    fn database_parts_build_a_postgres_url_with_an_escaped_password() {
+        let mut db = DatabaseSettings::embedded(PathBuf::from("."));
+        db.database_host = Some("db".into());
+        db.database_name = Some("hackathon_db".into());
+        db.database_user = Some("app".into());
+        db.database_password = Some("p@ss word".into());
+        let Ok(StoreTarget::Postgres(url)) = db.target() else {
+            panic!("expected postgres")
+        };
+        assert_eq!(url, "postgres://app:p%40ss%20word@db:5432/hackathon_db");
+    }
+
+    #[test]
+    fn database_url_wins_over_parts() {
+        let mut db = DatabaseSettings::embedded(PathBuf::from("."));
+        db.database_url = Some("postgres://u@h/d".into());
+        db.database_host = Some("other".into());
+        assert!(db.target().ok() == Some(StoreTarget::Postgres("postgres://u@h/d".into())));
+    }
+
+    #[test]
+    fn an_unknown_database_scheme_is_an_error() {
+        let mut db = DatabaseSettings::embedded(PathBuf::from("."));
+        db.database_url = Some("mysql://h/d".into());
+        assert!(db.target().is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! `ApiError`: the one error type of the HTTP layer, and its one mapping to statuses.
+//! Client errors explain themselves; 5xx bodies are opaque and the cause goes to the log.
+
+use crate::store::StoreError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+
+/// Per-field problems of a 422, keyed by field name.
+pub type FieldErrors = BTreeMap<String, String>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON, not an object, or not sent as JSON (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Well-formed JSON whose fields are missing, mistyped or invalid (422).
+    #[error("{message}")]
+    Validation {
+        message: String,
+        details: FieldErrors,
+    },
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{message}")]
+    Conflict {
+        message: String,
+        details: FieldErrors,
+    },
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    /// The store (or another dependency) is down or overloaded (503).
+    #[error("service temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or a broken dependency (500).
+    #[error("internal server error")]
+    Internal(#[source] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// A 422 about one field.
+    pub fn invalid(field: &str, problem: impl Into<String>) -> Self {
+        Self::validation(FieldErrors::from([(field.to_owned(), problem.into())]))
+    }
+
+    /// A 422 listing every field problem found.
+    pub fn validation(details: FieldErrors) -> Self {
+        let summary: Vec<String> = details
+            .iter()
+            .map(|(field, problem)| format!("{field} {problem}"))
+            .collect();
+        Self::Validation {
+            message: format!("invalid input: {}", summary.join("; ")),
+            details,
+        }
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::NotFound(format!("{what} not found"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::Conflict(field) => Self::Conflict {
+                message: format!("{field} is already taken"),
+                details: FieldErrors::from([(field.to_owned(), "is already taken".to_owned())]),
+            },
+            StoreError::MissingReference(what) => Self::not_found(what),
+            err @ StoreError::Unavailable(_) => Self::Unavailable(err.into()),
+            err => Self::Internal(err.into()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // The request id is on the enclosing span; the client gets no internals.
+            tracing::error!(error = ?anyhow_chain(&self), status = status.as_u16(), "request failed");
+        }
+        let mut body = Map::new();
+        body.insert("error".into(), Value::String(self.to_string()));
+        if let Self::Validation { details, .. } | Self::Conflict { details, .. } = &self {
+            body.insert("details".into(), json!(details));
+        }
+        (status, Json(Value::Object(body))).into_response()
+    }
+}
+
+/// The error and its causes, one per line, for the log.
+fn anyhow_chain(err: &ApiError) -> String {
+    let mut out = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(cause) = source {
+        out.push_str(": ");
+        out.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    out
+}
+
+/// A JSON error body for a status alone, used where no `ApiError` exists (panics,
+/// timeouts, framework rejections).
+pub fn status_body(status: StatusCode) -> Response {
+    let message = status.canonical_reason().unwrap_or("error").to_lowercase();
+    (status, Json(json!({ "error": message }))).into_response()
+}

@@ -1,0 +1,66 @@
+//! `/events`: the audit and click history, listed and appended to.
+
+use super::error::ApiError;
+use super::extract::{Fields, JsonObject, ListParams, present};
+use super::list_response;
+use crate::app::AppState;
+use crate::domain::{NewEvent, Timestamp};
+use crate::store::EventFilter;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+/// Longest event type accepted.
+const MAX_EVENT_TYPE_CHARS: usize = 64;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", get(list).post(create))
+}
+
+async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
+    let filter = EventFilter {
+        url_id: params.int("url_id")?,
+        user_id: params.int("user_id")?,
+        event_type: params.text("event_type"),
+    };
+    let page = params.page(state.settings.list_cap)?;
+    // Clicks answered before this request must be visible: wait for the queue to reach the store.
+    state.clicks.flush().await;
+    Ok(list_response(state.store.list_events(&filter, page).await?))
+}
+
+fn parse_event_type(raw: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Err("must not be empty".into());
+    }
+    if raw.chars().count() > MAX_EVENT_TYPE_CHARS {
+        return Err(format!("must be at most {MAX_EVENT_TYPE_CHARS} characters"));
+    }
+    Ok(raw.to_owned())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = Fields::new(&body);
+    let event_type = fields.required_str("event_type");
+    let event_type = fields.parse("event_type", event_type, parse_event_type);
+    let url_id = fields.optional_id("url_id");
+    let user_id = fields.optional_id("user_id");
+    let details = fields.optional_object("details");
+    fields.finish()?;
+    let event_type = present(event_type)?;
+    let event = NewEvent {
+        url_id,
+        user_id,
+        event_type,
+        timestamp: Timestamp::now(),
+        details,
+    };
+    let event = state.store.create_event(event).await?;
+    Ok((StatusCode::CREATED, Json(event)))
+}

@@ -1,0 +1,399 @@
+//! Extractors that turn requests into checked input, producing the contract's errors:
+//! 400 for a body that is not a JSON object sent as JSON, 413 for an oversized body,
+//! 422 (with per-field `details`) for fields that are missing, mistyped or invalid.
+
+use super::error::{ApiError, FieldErrors};
+use crate::config::MAX_JSON_BYTES;
+use crate::store::Page;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Query, Request};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// `per_page` bounds and the default when only `page` is given.
+pub const MAX_PER_PAGE: i64 = 100;
+pub const DEFAULT_PER_PAGE: i64 = 20;
+
+/// A request body that is a JSON object.
+pub struct JsonObject(pub Map<String, Value>);
+
+fn is_json(headers: &HeaderMap) -> bool {
+    let Some(content_type) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Result<Bytes, ApiError> {
+    if let Some(length) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        && length.parse::<usize>().is_ok_and(|n| n > MAX_JSON_BYTES)
+    {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    Bytes::from_request(req, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge
+        } else {
+            ApiError::BadRequest("could not read the request body".into())
+        }
+    })
+}
+
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ApiError::BadRequest(
+            "request body must be a JSON object".into(),
+        )),
+        Err(_) => Err(ApiError::BadRequest(
+            "request body is not valid JSON".into(),
+        )),
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for JsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if !is_json(req.headers()) {
+            return Err(ApiError::BadRequest(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        let bytes = body_bytes(req, state).await?;
+        parse_object(&bytes).map(JsonObject)
+    }
+}
+
+/// Reads typed fields out of a JSON object, collecting every problem for one 422.
+pub struct Fields<'a> {
+    map: &'a Map<String, Value>,
+    errors: FieldErrors,
+}
+
+impl<'a> Fields<'a> {
+    pub fn new(map: &'a Map<String, Value>) -> Self {
+        Self {
+            map,
+            errors: FieldErrors::new(),
+        }
+    }
+
+    fn problem(&mut self, key: &str, problem: impl Into<String>) {
+        self.errors
+            .entry(key.to_owned())
+            .or_insert_with(|| problem.into());
+    }
+
+    /// A string that must be present.
+    pub fn required_str(&mut self, key: &str) -> Option<&'a str> {
+        match self.map.get(key) {
+            Some(Value::String(s)) => Some(s),
+            None | Some(Value::Null) => {
+                self.problem(key, "is required");
+                None
+            }
+            Some(_) => {
+                self.problem(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// Absent → `None`; `null` → `Some(None)`; a string → `Some(Some(_))`.
+    pub fn optional_str(&mut self, key: &str) -> Option<Option<&'a str>> {
+        match self.map.get(key)? {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(s)),
+            _ => {
+                self.problem(key, "must be a string");
+                None
+            }
+        }
+    }
+
+    /// An integer id, or absent / `null`.
+    pub fn optional_id(&mut self, key: &str) -> Option<i64> {
+        match self.map.get(key)? {
+            Value::Null => None,
+            Value::Number(n) if n.as_i64().is_some_and(|v| v > 0) => n.as_i64(),
+            _ => {
+                self.problem(key, "must be a positive integer");
+                None
+            }
+        }
+    }
+
+    /// A boolean, or absent. `null` is refused: a link is either active or not.
+    pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
+        match self.map.get(key)? {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.problem(key, "must be true or false");
+                None
+            }
+        }
+    }
+
+    /// A JSON object, or absent / `null` (→ empty object).
+    pub fn optional_object(&mut self, key: &str) -> Map<String, Value> {
+        match self.map.get(key) {
+            None | Some(Value::Null) => Map::new(),
+            Some(Value::Object(map)) => map.clone(),
+            Some(_) => {
+                self.problem(key, "must be a JSON object");
+                Map::new()
+            }
+        }
+    }
+
+    /// Runs a domain parser on a value already read, recording its error under `key`.
+    pub fn parse<T>(
+        &mut self,
+        key: &str,
+        raw: Option<&str>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
+        match parse(raw?) {
+            Ok(value) => Some(value),
+            Err(problem) => {
+                self.problem(key, problem);
+                None
+            }
+        }
+    }
+
+    /// `Ok` when no problem was recorded, else the 422 listing them all.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::validation(self.errors))
+        }
+    }
+}
+
+/// Filters and pagination of a list request, from the query string and, for clients that
+/// send them that way, a JSON body on the GET (query string wins).
+pub struct ListParams {
+    params: HashMap<String, String>,
+}
+
+impl<S: Send + Sync> FromRequest<S> for ListParams {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let Query(mut params) =
+            Query::<HashMap<String, String>>::from_request_parts(&mut parts, state)
+                .await
+                .map_err(|_| ApiError::BadRequest("malformed query string".into()))?;
+        if is_json(&parts.headers) {
+            let bytes = body_bytes(Request::from_parts(parts, body), state).await?;
+            if !bytes.iter().all(u8::is_ascii_whitespace) {
+                for (key, value) in parse_object(&bytes)? {
+                    let text = match value {
+                        Value::Null => continue,
+                        Value::String(s) => s,
+                        other => other.to_string(),
+                    };
+                    params.entry(key).or_insert(text);
+                }
+            }
+        }
+        Ok(Self { params })
+    }
+}
+
+impl ListParams {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.params
+            .get(key)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    /// A text filter.
+    pub fn text(&self, key: &str) -> Option<String> {
+        self.get(key).map(str::to_owned)
+    }
+
+    /// An integer filter; anything else is a 422.
+    pub fn int(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        self.get(key)
+            .map(|raw| {
+                raw.parse::<i64>()
+                    .map_err(|_| ApiError::invalid(key, "must be an integer"))
+            })
+            .transpose()
+    }
+
+    /// A boolean filter: true/false, 1/0, yes/no in any case; anything else is a 422.
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>, ApiError> {
+        self.get(key)
+            .map(|raw| match raw.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(true),
+                "false" | "0" | "no" => Ok(false),
+                _ => Err(ApiError::invalid(key, "must be true or false")),
+            })
+            .transpose()
+    }
+
+    /// `page`/`per_page` → the rows to return. Without either, every row up to `cap`.
+    /// Out-of-range numbers are clamped; text that is not a number is a 422.
+    pub fn page(&self, cap: i64) -> Result<Page, ApiError> {
+        let page = self.clamped("page")?;
+        let per_page = self.clamped("per_page")?;
+        if page.is_none() && per_page.is_none() {
+            return Ok(Page {
+                limit: cap,
+                offset: 0,
+            });
+        }
+        let per_page = per_page.unwrap_or(DEFAULT_PER_PAGE).clamp(1, MAX_PER_PAGE);
+        let page = page.unwrap_or(1).max(1);
+        Ok(Page {
+            limit: per_page,
+            offset: (page - 1).saturating_mul(per_page),
+        })
+    }
+
+    /// An integer parameter; digits too long for an i64 saturate instead of failing.
+    fn clamped(&self, key: &str) -> Result<Option<i64>, ApiError> {
+        let Some(raw) = self.get(key) else {
+            return Ok(None);
+        };
+        if let Ok(n) = raw.parse::<i64>() {
+            return Ok(Some(n));
+        }
+        let digits = raw
+            .strip_prefix('-')
+            .or_else(|| raw.strip_prefix('+'))
+            .unwrap_or(raw);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Ok(Some(if raw.starts_with('-') {
+                i64::MIN
+            } else {
+                i64::MAX
+            }));
+        }
+        Err(ApiError::invalid(key, "must be an integer"))
+    }
+}
+
+/// A field that [`Fields::finish`] has vouched for. `None` here is a bug, not bad input.
+pub fn present<T>(value: Option<T>) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a validated field is missing")))
+}
+
+/// Parses a numeric id from a path; anything else names no row, hence 404.
+pub fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| ApiError::not_found(what))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> ListParams {
+        ListParams {
+            params: pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn no_pagination_returns_everything_up_to_the_cap() {
+        assert_eq!(
+            params(&[]).page(10_000).ok(),
+            Some(Page {
+                limit: 10_000,
+                offset: 0
+            })
+        );
+    }
+
+    #[test]
+    fn pagination_is_clamped_into_range() {
+        let p = |pairs| params(pairs).page(10_000).ok();
+        assert_eq!(
+            p(&[("page", "0"), ("per_page", "0")]),
+            Some(Page {
+                limit: 1,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            p(&[("page", "-3"), ("per_page", "1000")]),
+            Some(Page {
+                limit: 100,
+                offset: 0
+            })
+        );
+        assert_eq!(
+            p(&[("page", "3"), ("per_page", "10")]),
+            Some(Page {
+                limit: 10,
+                offset: 20
+            })
+        );
+        assert_eq!(
+            p(&[("page", "2")]),
+            Some(Page {
+                limit: DEFAULT_PER_PAGE,
+                offset: DEFAULT_PER_PAGE
+            })
+        );
+    }
+
+    #[test]
+    fn huge_page_numbers_saturate_instead_of_overflowing() {
+        let page = params(&[("page", "99999999999999999999999"), ("per_page", "100")])
+            .page(10)
+            .ok();
+        assert_eq!(page.map(|p| p.offset), Some(i64::MAX));
+    }
+
+    #[test]
+    fn text_pagination_is_a_validation_error() {
+        assert!(matches!(
+            params(&[("page", "abc")]).page(10),
+            Err(ApiError::Validation { .. })
+        ));
+    }
+
+    #[test]
+    fn boolean_filters_accept_common_spellings() {
+        assert_eq!(
+            params(&[("is_active", "True")]).boolean("is_active").ok(),
+            Some(Some(true))
+        );
+        assert_eq!(
+            params(&[("is_active", "0")]).boolean("is_active").ok(),
+            Some(Some(false))
+        );
+        assert!(
+            params(&[("is_active", "maybe")])
+                .boolean("is_active")
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,94 @@
+//! The HTTP layer. [`router`] reads as the API's table of contents; the middleware stack
+//! around it is listed in order, outermost first.
+
+pub mod error;
+mod events;
+pub mod extract;
+mod ops;
+mod redirect;
+mod urls;
+mod users;
+
+use crate::app::AppState;
+use crate::store::Listing;
+use crate::telemetry;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use error::{ApiError, status_body};
+use serde::Serialize;
+use std::any::Any;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+
+/// The header carrying the number of rows a list's filters match.
+pub const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Every route of the API with its middleware.
+pub fn router(state: AppState) -> Router {
+    let settings = &state.settings;
+    let api = Router::new()
+        .merge(ops::router())
+        .merge(users::router(settings.max_upload_bytes))
+        .merge(urls::router())
+        .merge(events::router())
+        .merge(redirect::router())
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+
+    let middleware = ServiceBuilder::new()
+        // A request id for every request: the client's `X-Request-Id`, or a new UUID; echoed back.
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // One log line and the metrics for every request, including the ones below that fail.
+        .layer(middleware::from_fn(telemetry::observe))
+        // A panic in a handler becomes a 500 JSON answer; the process keeps serving.
+        .layer(CatchPanicLayer::custom(panic_response))
+        // Whatever the framework answers on its own (rejections, timeouts) is made JSON too.
+        .layer(middleware::from_fn(json_errors))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            settings.request_timeout(),
+        ));
+
+    api.layer(middleware).with_state(state)
+}
+
+/// A list as a JSON array, with `X-Total-Count`.
+pub fn list_response<T: Serialize>(listing: Listing<T>) -> Response {
+    let total = HeaderValue::from(listing.total.max(0));
+    ([(TOTAL_COUNT, total)], Json(listing.items)).into_response()
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "handler panicked");
+    metrics::counter!("kurz_panics_total").increment(1);
+    status_body(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// Replaces a non-JSON error body (from axum's own rejections or the timeout layer) with
+/// the contract's `{"error": …}`.
+async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        return status_body(status);
+    }
+    response
+}

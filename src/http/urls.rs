@@ -1,0 +1,139 @@
+//! `/urls`: create (generated or custom short code), read, update, delete, list.
+
+use super::error::ApiError;
+use super::extract::{Fields, JsonObject, ListParams, parse_id, present};
+use super::list_response;
+use crate::app::AppState;
+use crate::domain::{NewUrl, ShortCode, TargetUrl, Timestamp, Url, UrlPatch};
+use crate::store::{StoreError, UrlFilter};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+
+/// Longest title accepted.
+const MAX_TITLE_CHARS: usize = 512;
+/// Attempts at a free generated code before giving up. With 62^6 codes a collision is
+/// rare; several in a row mean the code space is nearly full.
+const GENERATE_ATTEMPTS: usize = 8;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/urls", get(list).post(create))
+        .route("/urls/{id}", get(show).put(update).delete(remove))
+}
+
+async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
+    let filter = UrlFilter {
+        user_id: params.int("user_id")?,
+        is_active: params.boolean("is_active")?,
+        short_code: params.text("short_code"),
+    };
+    let page = params.page(state.settings.list_cap)?;
+    Ok(list_response(state.store.list_urls(&filter, page).await?))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Url>, ApiError> {
+    let id = parse_id(&id, "url")?;
+    state
+        .store
+        .get_url(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("url"))
+}
+
+fn parse_title(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > MAX_TITLE_CHARS {
+        return Err(format!("must be at most {MAX_TITLE_CHARS} characters"));
+    }
+    Ok(raw.to_owned())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut fields = Fields::new(&body);
+    let target = fields.required_str("original_url");
+    let target = fields.parse("original_url", target, TargetUrl::parse);
+    let user_id = fields.optional_id("user_id");
+    let title = fields.optional_str("title").flatten();
+    let title = fields.parse("title", title, parse_title);
+    let custom = fields.optional_str("short_code").flatten();
+    let custom = fields.parse("short_code", custom, |raw| {
+        ShortCode::parse_custom(raw).map_err(|e| e.to_string())
+    });
+    fields.finish()?;
+    let original_url = present(target)?;
+    let new_url = |short_code| NewUrl {
+        user_id,
+        short_code,
+        original_url: original_url.clone(),
+        title: title.clone(),
+        created_at: Timestamp::now(),
+    };
+    let url = match custom {
+        Some(code) => state.store.create_url(new_url(code)).await?,
+        None => create_with_generated_code(&state, new_url).await?,
+    };
+    Ok((StatusCode::CREATED, Json(url)))
+}
+
+/// The database decides uniqueness: a taken code is retried with a fresh one, never returned.
+async fn create_with_generated_code(
+    state: &AppState,
+    new_url: impl Fn(ShortCode) -> NewUrl,
+) -> Result<Url, ApiError> {
+    for _ in 0..GENERATE_ATTEMPTS {
+        match state.store.create_url(new_url(ShortCode::generate())).await {
+            Err(StoreError::Conflict("short_code")) => {
+                metrics::counter!("kurz_short_code_collisions_total").increment(1);
+            }
+            other => return Ok(other?),
+        }
+    }
+    Err(ApiError::Unavailable(anyhow::anyhow!(
+        "no free short code after {GENERATE_ATTEMPTS} attempts"
+    )))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> Result<Json<Url>, ApiError> {
+    let id = parse_id(&id, "url")?;
+    let mut fields = Fields::new(&body);
+    let title = match fields.optional_str("title") {
+        None => None,
+        Some(None) => Some(None),
+        Some(raw) => fields.parse("title", raw, parse_title).map(Some),
+    };
+    let is_active = fields.optional_bool("is_active");
+    let target = fields.optional_str("original_url").map(|v| v.unwrap_or(""));
+    let original_url = fields.parse("original_url", target, TargetUrl::parse);
+    fields.finish()?;
+    let patch = UrlPatch {
+        title,
+        is_active,
+        original_url,
+    };
+    let url = state.store.update_url(id, patch, Timestamp::now()).await?;
+    url.map(Json).ok_or_else(|| ApiError::not_found("url"))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "url")?;
+    match state.store.delete_url(id, Timestamp::now()).await? {
+        Some(_) => Ok(StatusCode::NO_CONTENT),
+        None => Err(ApiError::not_found("url")),
+    }
+}

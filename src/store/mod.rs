@@ -1,0 +1,155 @@
+//! The `Store` trait: everything kurz persists, behind one interface with two
+//! implementations (embedded SQLite, PostgreSQL), checked by one conformance suite.
+
+mod sqlite;
+
+pub use sqlite::SqliteStore;
+
+use crate::domain::{
+    Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
+};
+use async_trait::async_trait;
+
+/// Which rows of a list to return: `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of a list plus the number of rows matching its filters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserFilter {
+    pub username: Option<String>,
+    /// Compared case-insensitively.
+    pub email: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlFilter {
+    pub user_id: Option<i64>,
+    pub is_active: Option<bool>,
+    pub short_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub url_id: Option<i64>,
+    pub user_id: Option<i64>,
+    pub event_type: Option<String>,
+}
+
+/// Why a store call failed, in the terms the HTTP layer maps to statuses.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was hit; the field names which one (`username`, `email`, `short_code`).
+    #[error("{0} is already taken")]
+    Conflict(&'static str),
+    /// A row referred to by id does not exist (`user`, `url`).
+    #[error("{0} not found")]
+    MissingReference(&'static str),
+    /// The store cannot be reached or is overloaded; worth retrying later.
+    #[error("store unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    /// Anything else: a bug or a broken database.
+    #[error("store error: {0}")]
+    Other(#[source] sqlx::Error),
+    /// Stored data that cannot be read back as a domain value.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Classifies a driver error: connection-level trouble is transient.
+    pub fn from_sqlx(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Tls(_) => Self::Unavailable(err),
+            sqlx::Error::Database(db) if is_transient_code(db.code().as_deref()) => {
+                Self::Unavailable(err)
+            }
+            _ => Self::Other(err),
+        }
+    }
+
+    /// True when retrying the same call later may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+/// SQLite busy/locked, PostgreSQL serialization failure, deadlock, admin shutdown,
+/// cannot-connect-now, too-many-connections.
+fn is_transient_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some("5" | "6" | "261" | "517" | "40001" | "40P01" | "57P01" | "57P02" | "57P03" | "53300")
+    )
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::from_sqlx(err)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything kurz persists. Every write that has an audit event writes it in the
+/// same transaction, so a url never exists without its history.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs and `/ready`.
+    fn kind(&self) -> &'static str;
+    /// Creates or migrates the schema.
+    async fn migrate(&self) -> StoreResult<()>;
+    /// A cheap round trip, for readiness.
+    async fn ping(&self) -> StoreResult<()>;
+    /// Closes the pools, waiting for connections in use.
+    async fn close(&self);
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User>;
+    async fn get_user(&self, id: i64) -> StoreResult<Option<User>>;
+    async fn list_users(&self, filter: &UserFilter, page: Page) -> StoreResult<Listing<User>>;
+    /// `Ok(None)` when no such user.
+    async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<User>>;
+    /// Deletes the user and sets `user_id` to null on their urls. `false` when no such user.
+    async fn delete_user(&self, id: i64) -> StoreResult<bool>;
+
+    /// Inserts the url and its `created` event. `Conflict("short_code")` when the code is taken,
+    /// `MissingReference("user")` when the owner does not exist.
+    async fn create_url(&self, url: NewUrl) -> StoreResult<Url>;
+    async fn get_url(&self, id: i64) -> StoreResult<Option<Url>>;
+    async fn get_url_by_code(&self, code: &ShortCode) -> StoreResult<Option<Url>>;
+    async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>>;
+    /// Applies the patch, bumps `updated_at` to `now` and appends one `updated` event per changed field.
+    async fn update_url(
+        &self,
+        id: i64,
+        patch: UrlPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<Url>>;
+    /// Deletes the url and appends its `deleted` event. Returns the deleted row.
+    async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>>;
+
+    /// Appends one event after checking that the url and user it names exist.
+    async fn create_event(&self, event: NewEvent) -> StoreResult<Event>;
+    /// Appends many events at once (the click writer's batches), without reference checks.
+    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+    async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>>;
+
+    /// Upserts rows by id, keeping their ids and timestamps, and moves the id sequence past them.
+    /// All or nothing. Returns the number of rows processed.
+    async fn import_users(&self, rows: &[User]) -> StoreResult<u64>;
+    async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64>;
+    async fn import_events(&self, rows: &[Event]) -> StoreResult<u64>;
+}

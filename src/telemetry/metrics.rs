@@ -1,0 +1,142 @@
+//! Metrics: a Prometheus recorder, the per-request middleware, and process CPU/memory.
+//! Requests are labelled by route template (`/users/{id}`), never by raw path.
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::Next;
+use axum::response::Response;
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+/// Latency buckets from 50 µs (a cached redirect) to 10 s, fine enough for p50/p95/p99.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+    2.5, 5.0, 10.0,
+];
+
+/// The metrics facade is process-wide by design (call sites need no handle), so the recorder
+/// is installed once per process; every `AppState` shares its handle.
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Renders `/metrics`.
+#[derive(Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+    process: Arc<metrics_process::Collector>,
+}
+
+impl Metrics {
+    /// Installs the recorder on first use and describes kurz's metrics.
+    pub fn install() -> anyhow::Result<Self> {
+        let handle = match RECORDER.get() {
+            Some(handle) => handle.clone(),
+            None => {
+                let handle = PrometheusBuilder::new()
+                    .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
+                    .install_recorder()?;
+                RECORDER.get_or_init(|| handle).clone()
+            }
+        };
+        describe();
+        let process = metrics_process::Collector::default();
+        process.describe();
+        Ok(Self {
+            handle,
+            process: Arc::new(process),
+        })
+    }
+
+    /// The exposition text, with process figures read now.
+    pub fn render(&self) -> String {
+        self.process.collect();
+        self.handle.run_upkeep();
+        self.handle.render()
+    }
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram};
+    describe_counter!(
+        "kurz_http_requests_total",
+        "HTTP requests answered, by method, route template and status"
+    );
+    describe_histogram!(
+        "kurz_http_request_duration_seconds",
+        "HTTP request latency, by method and route template"
+    );
+    describe_gauge!("kurz_http_requests_in_flight", "HTTP requests being served");
+    describe_counter!(
+        "kurz_clicks_queued_total",
+        "Click events queued by redirects"
+    );
+    describe_counter!(
+        "kurz_clicks_written_total",
+        "Click events written to the store"
+    );
+    describe_counter!(
+        "kurz_clicks_dropped_total",
+        "Click events dropped (queue full, or the store refused them)"
+    );
+    describe_counter!(
+        "kurz_click_batches_total",
+        "Batches of click events written"
+    );
+    describe_counter!(
+        "kurz_click_write_errors_total",
+        "Failed attempts to write a batch of click events"
+    );
+    describe_gauge!(
+        "kurz_click_queue_depth",
+        "Click events waiting to be written"
+    );
+    describe_counter!(
+        "kurz_short_code_collisions_total",
+        "Generated short codes that were already taken"
+    );
+    describe_counter!("kurz_panics_total", "Requests that panicked (answered 500)");
+}
+
+/// Logs one line per request and records its metrics.
+pub async fn observe(request: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = request.method().clone();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "<unknown>".to_owned(), |p| p.as_str().to_owned());
+    let request_id = request
+        .headers()
+        .get(crate::http::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let in_flight = metrics::gauge!("kurz_http_requests_in_flight");
+    in_flight.increment(1.0);
+
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let response = tracing::Instrument::instrument(next.run(request), span).await;
+
+    in_flight.decrement(1.0);
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    let labels = [("method", method.to_string()), ("route", route.clone())];
+    metrics::histogram!("kurz_http_request_duration_seconds", &labels)
+        .record(elapsed.as_secs_f64());
+    metrics::counter!(
+        "kurz_http_requests_total",
+        "method" => method.to_string(),
+        "route" => route.clone(),
+        "status" => status.to_string()
+    )
+    .increment(1);
+    tracing::info!(
+        target: "kurz::access",
+        method = %method,
+        route = %route,
+        status,
+        latency_us = elapsed.as_micros() as u64,
+        request_id = %request_id,
+        "request"
+    );
+    response
+}

@@ -1,0 +1,7 @@
+//! Telemetry: structured logs and Prometheus metrics, set up once per process.
+
+mod logs;
+mod metrics;
+
+pub use self::logs::init_logs;
+pub use self::metrics::{Metrics, observe};
