@@ -5,7 +5,7 @@
 use crate::clicks::{self, ClickRecorder, ClickWriter};
 use crate::config::{Settings, StoreTarget};
 use crate::http;
-use crate::store::{SqliteStore, Store};
+use crate::store::{PostgresStore, SqliteStore, Store};
 use crate::telemetry::Metrics;
 use anyhow::Context;
 use axum::ServiceExt;
@@ -51,7 +51,9 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
                 .with_context(|| format!("opening the embedded store at {}", path.display()))?;
             Arc::new(store)
         }
-        StoreTarget::Postgres(_) => anyhow::bail!("PostgreSQL is not supported by this build yet"),
+        StoreTarget::Postgres(url) => {
+            Arc::new(PostgresStore::connect(&url, &db.postgres_options())?)
+        }
     };
     store.migrate().await.context("migrating the schema")?;
     Ok(store)

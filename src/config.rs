@@ -9,6 +9,8 @@
 //! | `KURZ_DATA_DIR` | `.` | where the embedded store keeps `kurz.db` when no database is configured |
 //! | `KURZ_DB_POOL_SIZE` | `8` | connections per pool (SQLite: reader connections) |
 //! | `KURZ_DB_TIMEOUT_MS` | `5000` | wait for a connection / SQLite lock before failing with 503 |
+//! | `KURZ_DB_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL `statement_timeout` |
+//! | `KURZ_DB_STATEMENT_CACHE` | `100` | prepared statements cached per PostgreSQL connection (0 behind PgBouncer in transaction mode) |
 //! | `KURZ_LIST_CAP` | `10000` | most rows an unpaginated list returns |
 //! | `KURZ_MAX_UPLOAD_BYTES` | `67108864` | largest CSV accepted by `POST /users/bulk` |
 //! | `KURZ_REQUEST_TIMEOUT_MS` | `30000` | a request running longer answers 503 |
@@ -18,6 +20,7 @@
 //! | `KURZ_LOG` / `RUST_LOG` | `info` | log filter (`tracing` syntax) |
 //! | `KURZ_LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (JSON unless stdout is a terminal) |
 
+use crate::store::PostgresOptions;
 use clap::{Args, ValueEnum};
 use std::fmt;
 use std::net::SocketAddr;
@@ -29,6 +32,8 @@ pub const DEFAULT_DATA_DIR: &str = ".";
 pub const SQLITE_FILE: &str = "kurz.db";
 pub const DEFAULT_DB_POOL_SIZE: u32 = 8;
 pub const DEFAULT_DB_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_DB_STATEMENT_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_DB_STATEMENT_CACHE: usize = 100;
 pub const DEFAULT_LIST_CAP: i64 = 10_000;
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
@@ -101,6 +106,12 @@ pub struct DatabaseSettings {
     /// Longest wait for a connection or lock, in milliseconds.
     #[arg(long, env = "KURZ_DB_TIMEOUT_MS", default_value_t = DEFAULT_DB_TIMEOUT_MS)]
     pub db_timeout_ms: u64,
+    /// PostgreSQL statement_timeout, in milliseconds.
+    #[arg(long, env = "KURZ_DB_STATEMENT_TIMEOUT_MS", default_value_t = DEFAULT_DB_STATEMENT_TIMEOUT_MS)]
+    pub db_statement_timeout_ms: u64,
+    /// Prepared statements cached per PostgreSQL connection; 0 behind PgBouncer in transaction mode.
+    #[arg(long, env = "KURZ_DB_STATEMENT_CACHE", default_value_t = DEFAULT_DB_STATEMENT_CACHE)]
+    pub db_statement_cache: usize,
 }
 
 /// Secrets stay out of logs and panics.
@@ -122,6 +133,8 @@ impl fmt::Debug for DatabaseSettings {
             .field("data_dir", &self.data_dir)
             .field("db_pool_size", &self.db_pool_size)
             .field("db_timeout_ms", &self.db_timeout_ms)
+            .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
+            .field("db_statement_cache", &self.db_statement_cache)
             .finish()
     }
 }
@@ -146,6 +159,8 @@ impl DatabaseSettings {
             data_dir,
             db_pool_size: DEFAULT_DB_POOL_SIZE,
             db_timeout_ms: DEFAULT_DB_TIMEOUT_MS,
+            db_statement_timeout_ms: DEFAULT_DB_STATEMENT_TIMEOUT_MS,
+            db_statement_cache: DEFAULT_DB_STATEMENT_CACHE,
         }
     }
 
@@ -185,6 +200,16 @@ impl DatabaseSettings {
 
     pub fn timeout(&self) -> Duration {
         Duration::from_millis(self.db_timeout_ms)
+    }
+
+    /// Pool options for the PostgreSQL store.
+    pub fn postgres_options(&self) -> PostgresOptions {
+        PostgresOptions {
+            max_connections: self.db_pool_size,
+            acquire_timeout: self.timeout(),
+            statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
+            statement_cache: self.db_statement_cache,
+        }
     }
 }
 

@@ -1,8 +1,11 @@
 //! The `Store` trait: everything kurz persists, behind one interface with two
 //! implementations (embedded SQLite, PostgreSQL), checked by one conformance suite.
 
+mod filter;
+mod postgres;
 mod sqlite;
 
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 use crate::domain::{

@@ -2,6 +2,7 @@
 //! writer at a time, so writes queue in the pool instead of failing with SQLITE_BUSY)
 //! and a pool of readers that never block on it.
 
+use super::filter::{FilterValue, event_filters, push_filters, url_filters, user_filters};
 use super::{EventFilter, Listing, Page, Store, StoreError, StoreResult, UrlFilter, UserFilter};
 use crate::domain::audit::{created_event, deleted_event, updated_event};
 use crate::domain::{
@@ -184,61 +185,6 @@ async fn insert_event(conn: &mut SqliteConnection, event: &NewEvent) -> StoreRes
     .fetch_one(conn)
     .await?;
     Ok(id)
-}
-
-/// Appends `WHERE …` for the filters that are set.
-fn push_filters<'a>(
-    query: &mut QueryBuilder<Sqlite>,
-    filters: impl IntoIterator<Item = (&'a str, Option<FilterValue>)>,
-) {
-    let mut first = true;
-    for (column, value) in filters {
-        let Some(value) = value else { continue };
-        query.push(if first { " WHERE " } else { " AND " });
-        first = false;
-        match value {
-            FilterValue::Int(v) => query.push(column).push(" = ").push_bind(v),
-            FilterValue::Text(v) => query.push(column).push(" = ").push_bind(v),
-            FilterValue::TextNoCase(v) => query
-                .push("lower(")
-                .push(column)
-                .push(") = lower(")
-                .push_bind(v)
-                .push(")"),
-        };
-    }
-}
-
-enum FilterValue {
-    Int(i64),
-    Text(String),
-    TextNoCase(String),
-}
-
-fn user_filters(f: &UserFilter) -> Vec<(&'static str, Option<FilterValue>)> {
-    vec![
-        ("username", f.username.clone().map(FilterValue::Text)),
-        ("email", f.email.clone().map(FilterValue::TextNoCase)),
-    ]
-}
-
-fn url_filters(f: &UrlFilter) -> Vec<(&'static str, Option<FilterValue>)> {
-    vec![
-        ("user_id", f.user_id.map(FilterValue::Int)),
-        (
-            "is_active",
-            f.is_active.map(|b| FilterValue::Int(i64::from(b))),
-        ),
-        ("short_code", f.short_code.clone().map(FilterValue::Text)),
-    ]
-}
-
-fn event_filters(f: &EventFilter) -> Vec<(&'static str, Option<FilterValue>)> {
-    vec![
-        ("url_id", f.url_id.map(FilterValue::Int)),
-        ("user_id", f.user_id.map(FilterValue::Int)),
-        ("event_type", f.event_type.clone().map(FilterValue::Text)),
-    ]
 }
 
 impl SqliteStore {
