@@ -1,0 +1,677 @@
+//! The store conformance suite: the same tests, run against the embedded SQLite store and
+//! against PostgreSQL, so both behave identically. Every test gets a fresh database
+//! (a temporary file; a new PostgreSQL database on `KURZ_TEST_POSTGRES_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use kurz::domain::{
+    Email, Event, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, User,
+    UserPatch, Username,
+};
+use kurz::store::{
+    EventFilter, Page, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError, UrlFilter,
+    UserFilter,
+};
+use serde_json::{Map, Value, json};
+use sqlx::Connection;
+use std::sync::Arc;
+use std::time::Duration;
+
+const ALL: Page = Page {
+    limit: 10_000,
+    offset: 0,
+};
+
+/// A store on a fresh database, removed when dropped.
+struct TestDb {
+    store: Arc<dyn Store>,
+    _dir: Option<tempfile::TempDir>,
+    postgres: Option<(String, String)>,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs outside async context: use a short-lived runtime on its own thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .execute(&mut conn)
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+async fn sqlite() -> TestDb {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("kurz.db"), 4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    store.migrate().await.unwrap();
+    TestDb {
+        store: Arc::new(store),
+        _dir: Some(dir),
+        postgres: None,
+    }
+}
+
+fn admin_url() -> String {
+    std::env::var("KURZ_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn postgres() -> TestDb {
+    let admin = admin_url();
+    let name = format!("kurz_store_{}", rand::random::<u64>());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .unwrap_or_else(|e| {
+            panic!("PostgreSQL must be reachable at {admin} for the store tests: {e}")
+        });
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path(&name);
+    let options = PostgresOptions {
+        max_connections: 8,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(10),
+        statement_cache: 100,
+    };
+    let store = PostgresStore::connect(url.as_str(), &options).unwrap();
+    store.migrate().await.unwrap();
+    TestDb {
+        store: Arc::new(store),
+        _dir: None,
+        postgres: Some((admin, name)),
+    }
+}
+
+/// Generates one test per backend for every conformance function.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::sqlite().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+        mod postgres_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::postgres().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    users_round_trip_and_delete,
+    usernames_and_emails_are_unique_on_create_and_update,
+    deleting_a_user_keeps_their_urls_and_events,
+    creating_a_url_records_its_created_event,
+    taken_codes_and_unknown_owners_are_refused,
+    updating_a_url_records_one_event_per_changed_field,
+    deleting_a_url_records_deleted_and_keeps_history,
+    lists_filter_paginate_and_count,
+    events_append_in_batches_and_check_references,
+    imports_are_idempotent_and_move_sequences,
+    imports_refuse_taken_codes_and_unknown_owners,
+    concurrent_user_creates_with_one_name_make_one_user,
+    concurrent_creates_of_one_code_make_one_url,
+);
+
+fn ts(raw: &str) -> Timestamp {
+    Timestamp::parse(raw).unwrap()
+}
+
+fn new_user(name: &str) -> NewUser {
+    NewUser {
+        username: Username::parse(name).unwrap(),
+        email: Email::parse(&format!("{name}@example.com")).unwrap(),
+        created_at: ts("2025-01-02 03:04:05"),
+    }
+}
+
+fn new_url(code: &str, user_id: Option<i64>) -> NewUrl {
+    NewUrl {
+        user_id,
+        short_code: ShortCode::parse(code).unwrap(),
+        original_url: TargetUrl::parse(&format!("https://example.com/{code}")).unwrap(),
+        title: Some(format!("title {code}")),
+        created_at: ts("2025-02-03 04:05:06"),
+    }
+}
+
+fn details(value: Value) -> Map<String, Value> {
+    value.as_object().cloned().unwrap()
+}
+
+async fn events_of(store: &dyn Store, url_id: i64) -> Vec<Event> {
+    let filter = EventFilter {
+        url_id: Some(url_id),
+        ..EventFilter::default()
+    };
+    store.list_events(&filter, ALL).await.unwrap().items
+}
+
+async fn users_round_trip_and_delete(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user("alice")).await.unwrap();
+    assert_eq!(user.username, "alice");
+    assert_eq!(user.created_at.to_string(), "2025-01-02T03:04:05");
+    assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
+
+    let patch = UserPatch {
+        username: Some(Username::parse("alicia").unwrap()),
+        email: None,
+    };
+    let updated = store.update_user(user.id, patch).await.unwrap().unwrap();
+    assert_eq!(
+        (updated.username.as_str(), updated.email.as_str()),
+        ("alicia", "alice@example.com")
+    );
+    assert_eq!(store.get_user(user.id).await.unwrap(), Some(updated));
+
+    assert!(store.delete_user(user.id).await.unwrap());
+    assert!(!store.delete_user(user.id).await.unwrap());
+    assert_eq!(store.get_user(user.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .update_user(user.id, UserPatch::default())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn usernames_and_emails_are_unique_on_create_and_update(store: Arc<dyn Store>) {
+    let alice = store.create_user(new_user("alice")).await.unwrap();
+    let bob = store.create_user(new_user("bob")).await.unwrap();
+    assert!(matches!(
+        store.create_user(new_user("alice")).await,
+        Err(StoreError::Conflict("username"))
+    ));
+    let mut shouting = new_user("carol");
+    shouting.email = Email::parse("ALICE@example.com").unwrap();
+    assert!(matches!(
+        store.create_user(shouting).await,
+        Err(StoreError::Conflict("email"))
+    ));
+
+    let rename = UserPatch {
+        username: Some(Username::parse("alice").unwrap()),
+        email: None,
+    };
+    assert!(matches!(
+        store.update_user(bob.id, rename).await,
+        Err(StoreError::Conflict("username"))
+    ));
+    // A user keeping their own name and email is no conflict.
+    let same = UserPatch {
+        username: Some(Username::parse("alice").unwrap()),
+        email: Some(Email::parse("alice@example.com").unwrap()),
+    };
+    assert!(store.update_user(alice.id, same).await.unwrap().is_some());
+}
+
+async fn deleting_a_user_keeps_their_urls_and_events(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user("owner")).await.unwrap();
+    let url = store
+        .create_url(new_url("abc123", Some(user.id)))
+        .await
+        .unwrap();
+    assert!(store.delete_user(user.id).await.unwrap());
+    let kept = store.get_url(url.id).await.unwrap().unwrap();
+    assert_eq!(kept.user_id, None);
+    let events = events_of(&*store, url.id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].user_id,
+        Some(user.id),
+        "history keeps the ids it recorded"
+    );
+}
+
+async fn creating_a_url_records_its_created_event(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user("owner")).await.unwrap();
+    let url = store
+        .create_url(new_url("abc123", Some(user.id)))
+        .await
+        .unwrap();
+    assert!(url.is_active);
+    assert_eq!(url.created_at, url.updated_at);
+    assert_eq!(store.get_url(url.id).await.unwrap(), Some(url.clone()));
+    assert_eq!(
+        store
+            .get_url_by_code(&ShortCode::parse("abc123").unwrap())
+            .await
+            .unwrap(),
+        Some(url.clone())
+    );
+    assert_eq!(
+        store
+            .get_url_by_code(&ShortCode::parse("nope42").unwrap())
+            .await
+            .unwrap(),
+        None
+    );
+
+    let events = events_of(&*store, url.id).await;
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "created");
+    assert_eq!(events[0].user_id, Some(user.id));
+    assert_eq!(
+        events[0].details,
+        details(json!({"short_code": "abc123", "original_url": "https://example.com/abc123"}))
+    );
+}
+
+async fn taken_codes_and_unknown_owners_are_refused(store: Arc<dyn Store>) {
+    store.create_url(new_url("abc123", None)).await.unwrap();
+    assert!(matches!(
+        store.create_url(new_url("abc123", None)).await,
+        Err(StoreError::Conflict("short_code"))
+    ));
+    assert!(matches!(
+        store.create_url(new_url("other1", Some(999))).await,
+        Err(StoreError::MissingReference("user"))
+    ));
+    // Neither failure left a row or an event behind.
+    assert_eq!(
+        store
+            .list_urls(&UrlFilter::default(), ALL)
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+    assert_eq!(
+        store
+            .list_events(&EventFilter::default(), ALL)
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+async fn updating_a_url_records_one_event_per_changed_field(store: Arc<dyn Store>) {
+    let url = store.create_url(new_url("abc123", None)).await.unwrap();
+    let now = ts("2026-01-01 00:00:00");
+    let patch = UrlPatch {
+        title: Some(Some("title abc123".into())), // unchanged: no event
+        is_active: Some(false),
+        original_url: Some(TargetUrl::parse("https://example.org/new").unwrap()),
+    };
+    let updated = store.update_url(url.id, patch, now).await.unwrap().unwrap();
+    assert!(!updated.is_active);
+    assert_eq!(updated.original_url, "https://example.org/new");
+    assert_eq!(updated.updated_at, now);
+    assert_eq!(updated.created_at, url.created_at);
+    assert_eq!(store.get_url(url.id).await.unwrap(), Some(updated));
+
+    let updates: Vec<Map<String, Value>> = events_of(&*store, url.id)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "updated")
+        .map(|e| e.details)
+        .collect();
+    assert_eq!(
+        updates,
+        vec![
+            details(json!({"field": "is_active", "new_value": "false"})),
+            details(json!({"field": "original_url", "new_value": "https://example.org/new"})),
+        ]
+    );
+    assert_eq!(
+        store
+            .update_url(999, UrlPatch::default(), now)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+async fn deleting_a_url_records_deleted_and_keeps_history(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user("owner")).await.unwrap();
+    let url = store
+        .create_url(new_url("abc123", Some(user.id)))
+        .await
+        .unwrap();
+    let deleted = store
+        .delete_url(url.id, ts("2026-01-01 00:00:00"))
+        .await
+        .unwrap();
+    assert_eq!(deleted.map(|u| u.id), Some(url.id));
+    assert_eq!(store.get_url(url.id).await.unwrap(), None);
+    assert_eq!(
+        store
+            .delete_url(url.id, ts("2026-01-01 00:00:00"))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let events = events_of(&*store, url.id).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(kinds, ["created", "deleted"]);
+    assert_eq!(
+        events[1].details,
+        details(json!({"reason": "user_requested", "short_code": "abc123"}))
+    );
+    assert_eq!(events[1].user_id, Some(user.id));
+    // The code is free again.
+    assert!(store.create_url(new_url("abc123", None)).await.is_ok());
+}
+
+async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
+    let a = store.create_user(new_user("a")).await.unwrap();
+    let b = store.create_user(new_user("b")).await.unwrap();
+    for i in 0..5 {
+        store
+            .create_url(new_url(&format!("a{i}code"), Some(a.id)))
+            .await
+            .unwrap();
+    }
+    for i in 0..3 {
+        let url = store
+            .create_url(new_url(&format!("b{i}code"), Some(b.id)))
+            .await
+            .unwrap();
+        if i == 0 {
+            let off = UrlPatch {
+                is_active: Some(false),
+                ..UrlPatch::default()
+            };
+            store
+                .update_url(url.id, off, Timestamp::now())
+                .await
+                .unwrap();
+        }
+    }
+    let of_a = UrlFilter {
+        user_id: Some(a.id),
+        ..UrlFilter::default()
+    };
+    let page = store
+        .list_urls(
+            &of_a,
+            Page {
+                limit: 2,
+                offset: 2,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 5);
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|u| u.short_code.as_str())
+            .collect::<Vec<_>>(),
+        ["a2code", "a3code"]
+    );
+
+    let inactive = UrlFilter {
+        is_active: Some(false),
+        ..UrlFilter::default()
+    };
+    let listing = store.list_urls(&inactive, ALL).await.unwrap();
+    assert_eq!(
+        (listing.total, listing.items[0].short_code.as_str()),
+        (1, "b0code")
+    );
+
+    let by_code = UrlFilter {
+        short_code: Some("b2code".into()),
+        ..UrlFilter::default()
+    };
+    assert_eq!(store.list_urls(&by_code, ALL).await.unwrap().total, 1);
+
+    let all: Vec<Url> = store
+        .list_urls(&UrlFilter::default(), ALL)
+        .await
+        .unwrap()
+        .items;
+    assert!(
+        all.windows(2).all(|w| w[0].id < w[1].id),
+        "lists are ordered by id"
+    );
+
+    let by_email = UserFilter {
+        email: Some("B@EXAMPLE.COM".into()),
+        ..UserFilter::default()
+    };
+    let users: Vec<User> = store.list_users(&by_email, ALL).await.unwrap().items;
+    assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), [b.id]);
+
+    let past_the_end = store
+        .list_users(
+            &UserFilter::default(),
+            Page {
+                limit: 10,
+                offset: i64::MAX,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((past_the_end.items.len(), past_the_end.total), (0, 2));
+
+    let updated = EventFilter {
+        event_type: Some("updated".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(store.list_events(&updated, ALL).await.unwrap().total, 1);
+}
+
+async fn events_append_in_batches_and_check_references(store: Arc<dyn Store>) {
+    let user = store.create_user(new_user("owner")).await.unwrap();
+    let url = store
+        .create_url(new_url("abc123", Some(user.id)))
+        .await
+        .unwrap();
+    let click = |i: usize| NewEvent {
+        url_id: Some(url.id),
+        user_id: Some(user.id),
+        event_type: "click".into(),
+        timestamp: Timestamp::now(),
+        details: details(json!({"short_code": "abc123", "n": i, "referrer": null})),
+    };
+    let batch: Vec<NewEvent> = (0..2_500).map(click).collect();
+    store.append_events(&batch).await.unwrap();
+    let clicks = EventFilter {
+        event_type: Some("click".into()),
+        url_id: Some(url.id),
+        user_id: Some(user.id),
+    };
+    let listing = store.list_events(&clicks, ALL).await.unwrap();
+    assert_eq!(listing.total, 2_500);
+    assert_eq!(listing.items[7].details["n"], json!(7));
+    assert_eq!(listing.items[7].details["referrer"], Value::Null);
+
+    let mut orphan = click(0);
+    orphan.url_id = Some(999_999);
+    assert!(matches!(
+        store.create_event(orphan).await,
+        Err(StoreError::MissingReference("url"))
+    ));
+    let mut stranger = click(0);
+    stranger.user_id = Some(999_999);
+    assert!(matches!(
+        store.create_event(stranger).await,
+        Err(StoreError::MissingReference("user"))
+    ));
+    let anonymous = NewEvent {
+        url_id: None,
+        user_id: None,
+        ..click(1)
+    };
+    let created = store.create_event(anonymous).await.unwrap();
+    assert_eq!((created.url_id, created.user_id), (None, None));
+}
+
+fn seed_user(id: i64, name: &str) -> User {
+    User {
+        id,
+        username: name.into(),
+        email: format!("{name}@seed.io"),
+        created_at: ts("2024-05-06 07:08:09"),
+    }
+}
+
+fn seed_url(id: i64, user_id: Option<i64>, code: &str) -> Url {
+    Url {
+        id,
+        user_id,
+        short_code: code.into(),
+        original_url: format!("https://seed.io/{code}"),
+        title: None,
+        is_active: id % 2 == 0,
+        created_at: ts("2024-05-06 07:08:09"),
+        updated_at: ts("2024-06-06 07:08:09"),
+    }
+}
+
+async fn imports_are_idempotent_and_move_sequences(store: Arc<dyn Store>) {
+    // Repeated usernames are accepted by imports.
+    let users = vec![seed_user(5, "dup"), seed_user(40, "dup"), seed_user(7, "x")];
+    assert_eq!(store.import_users(&users).await.unwrap(), 3);
+    assert_eq!(store.import_users(&users).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .list_users(&UserFilter::default(), ALL)
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    assert_eq!(
+        store.get_user(40).await.unwrap(),
+        Some(seed_user(40, "dup"))
+    );
+    assert_eq!(store.create_user(new_user("fresh")).await.unwrap().id, 41);
+
+    let urls = vec![
+        seed_url(10, Some(5), "seed10"),
+        seed_url(11, None, "seed11"),
+    ];
+    store.import_urls(&urls).await.unwrap();
+    store.import_urls(&urls).await.unwrap();
+    assert_eq!(
+        store.get_url(10).await.unwrap(),
+        Some(seed_url(10, Some(5), "seed10"))
+    );
+    assert_eq!(
+        store.create_url(new_url("after1", None)).await.unwrap().id,
+        12
+    );
+
+    let event = Event {
+        id: 100,
+        url_id: Some(10),
+        user_id: Some(5),
+        event_type: "created".into(),
+        timestamp: ts("2024-05-06 07:08:09"),
+        details: details(json!({"short_code": "seed10"})),
+    };
+    store
+        .import_events(std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    store
+        .import_events(std::slice::from_ref(&event))
+        .await
+        .unwrap();
+    let created = store.create_event(NewEvent {
+        url_id: None,
+        user_id: None,
+        event_type: "note".into(),
+        timestamp: Timestamp::now(),
+        details: Map::new(),
+    });
+    assert!(created.await.unwrap().id > 100);
+    assert!(events_of(&*store, 10).await.contains(&event));
+}
+
+async fn imports_refuse_taken_codes_and_unknown_owners(store: Arc<dyn Store>) {
+    store.import_users(&[seed_user(1, "a")]).await.unwrap();
+    store
+        .import_urls(&[seed_url(1, Some(1), "taken1")])
+        .await
+        .unwrap();
+    let clash = store
+        .import_urls(&[seed_url(2, None, "fine22"), seed_url(3, None, "taken1")])
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict("short_code"))));
+    let orphan = store.import_urls(&[seed_url(4, Some(99), "orphan")]).await;
+    assert!(matches!(orphan, Err(StoreError::MissingReference("user"))));
+    // All or nothing: the good row of the failed import was not kept.
+    assert_eq!(store.get_url(2).await.unwrap(), None);
+}
+
+async fn concurrent_user_creates_with_one_name_make_one_user(store: Arc<dyn Store>) {
+    let attempts = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.create_user(new_user("racer")).await })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::Conflict(_)) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(
+        store
+            .list_users(&UserFilter::default(), ALL)
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
+
+async fn concurrent_creates_of_one_code_make_one_url(store: Arc<dyn Store>) {
+    let attempts = (0..16).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.create_url(new_url("samecode", None)).await })
+    });
+    let mut created = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => created += 1,
+            Err(StoreError::Conflict("short_code")) => {}
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(
+        store
+            .list_events(&EventFilter::default(), ALL)
+            .await
+            .unwrap()
+            .total,
+        1
+    );
+}
