@@ -5,7 +5,7 @@
 use crate::clicks::{self, ClickRecorder, ClickWriter};
 use crate::config::{Settings, StoreTarget};
 use crate::http;
-use crate::store::{PostgresStore, SqliteStore, Store};
+use crate::store::{PostgresStore, RetryingStore, SqliteStore, Store};
 use crate::telemetry::Metrics;
 use anyhow::Context;
 use axum::ServiceExt;
@@ -56,7 +56,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
         }
     };
     store.migrate().await.context("migrating the schema")?;
-    Ok(store)
+    Ok(Arc::new(RetryingStore::new(store)))
 }
 
 impl Application {

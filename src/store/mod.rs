@@ -3,9 +3,11 @@
 
 mod filter;
 mod postgres;
+mod retry;
 mod sqlite;
 
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use retry::RetryingStore;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
@@ -87,6 +89,22 @@ impl StoreError {
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         matches!(self, Self::Unavailable(_))
+    }
+
+    /// True when the failed call surely changed nothing, so a write may be sent again
+    /// without risking a duplicate: the connection was never made, or the database rolled
+    /// the whole transaction back (serialization failure, deadlock, busy).
+    pub fn is_safe_to_repeat(&self) -> bool {
+        match self {
+            Self::Unavailable(sqlx::Error::Io(io)) => {
+                io.kind() == std::io::ErrorKind::ConnectionRefused
+            }
+            Self::Unavailable(sqlx::Error::Database(db)) => matches!(
+                db.code().as_deref(),
+                Some("5" | "6" | "261" | "517" | "40001" | "40P01" | "57P03" | "53300")
+            ),
+            _ => false,
+        }
     }
 }
 
