@@ -1,0 +1,16 @@
+//! HTTP integration tests: the executable form of `../shared/CONTRACT.md`.
+//!
+//! Every test starts its own application (own temporary data directory, own port), so the
+//! suite runs in parallel under `cargo nextest run --test api` and `cargo test --test api`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bulk_import;
+mod events;
+mod health;
+mod helpers;
+mod pagination;
+mod redirect;
+mod seed;
+mod shutdown;
+mod urls;
+mod users;

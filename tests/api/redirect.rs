@@ -1,0 +1,281 @@
+//! The hot path: `GET /{short_code}` and `GET /urls/{short_code}/redirect`, click events,
+//! inactive links, cache headers, and changes taking effect at once.
+
+use crate::helpers::{id_of, spawn_app, str_of};
+use serde_json::{Value, json};
+
+const PATHS: [&str; 2] = ["/{}", "/urls/{}/redirect"];
+
+fn redirect_path(template: &str, code: &str) -> String {
+    template.replace("{}", code)
+}
+
+#[tokio::test]
+async fn both_paths_redirect_with_location_and_cache_control() {
+    let app = spawn_app().await;
+    let target = "https://example.com/landing?utm=x&y=%20z";
+    let url = app.shorten(target).await;
+    let code = str_of(&url, "short_code");
+    for template in PATHS {
+        let path = redirect_path(template, code);
+        let reply = app.get(&path).await;
+        assert_eq!(reply.status.as_u16(), 302, "GET {path}: {}", reply.body);
+        assert_eq!(reply.header("location").as_deref(), Some(target), "{path}");
+        assert_eq!(
+            reply.header("cache-control").as_deref(),
+            Some("private, max-age=0"),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn unknown_codes_are_404_json() {
+    let app = spawn_app().await;
+    app.shorten("https://example.com").await;
+    for code in ["zzzzzz", "no-such-code", "x", "abc"] {
+        for template in PATHS {
+            app.get(&redirect_path(template, code))
+                .await
+                .expect_error(404);
+        }
+    }
+    assert!(app.events("event_type=click").await.is_empty());
+}
+
+#[tokio::test]
+async fn every_redirect_records_a_click_without_headers() {
+    let app = spawn_app().await;
+    let owner = app.create_user("owner").await;
+    let target = "https://example.com/clicked";
+    let url = app.shorten_for(id_of(&owner), target).await;
+    let code = str_of(&url, "short_code");
+
+    app.get(&format!("/{code}")).await.expect(302);
+    // Visible as soon as the redirect has answered.
+    let clicks = app.clicks(id_of(&url)).await;
+    assert_eq!(clicks.len(), 1, "{clicks:?}");
+    let click = &clicks[0];
+    assert_eq!(click["event_type"], "click");
+    assert_eq!(click["url_id"], url["id"]);
+    assert_eq!(click["user_id"], owner["id"]);
+    assert_eq!(
+        click["details"],
+        json!({ "short_code": code, "original_url": target, "referrer": null, "user_agent": null })
+    );
+
+    app.get(&format!("/urls/{code}/redirect")).await.expect(302);
+    let clicks = app.clicks(id_of(&url)).await;
+    assert_eq!(clicks.len(), 2, "the second path records a click too");
+    assert_eq!(clicks[1]["details"], click["details"]);
+    assert!(clicks[0]["id"].as_i64() < clicks[1]["id"].as_i64());
+}
+
+#[tokio::test]
+async fn clicks_record_referrer_and_user_agent() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/ref").await;
+    let code = str_of(&url, "short_code");
+    app.get_with_headers(
+        &format!("/{code}"),
+        &[
+            ("Referer", "https://news.example.net/post/1"),
+            ("User-Agent", "kurz-tests/1.0 (like Gecko)"),
+        ],
+    )
+    .await
+    .expect(302);
+    let clicks = app.clicks(id_of(&url)).await;
+    assert_eq!(clicks.len(), 1);
+    assert_eq!(clicks[0]["user_id"], Value::Null, "the url has no owner");
+    assert_eq!(
+        clicks[0]["details"],
+        json!({
+            "short_code": code,
+            "original_url": "https://example.com/ref",
+            "referrer": "https://news.example.net/post/1",
+            "user_agent": "kurz-tests/1.0 (like Gecko)",
+        })
+    );
+}
+
+#[tokio::test]
+async fn each_redirect_is_exactly_one_click() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/count").await;
+    let other = app.shorten("https://example.com/other").await;
+    let code = str_of(&url, "short_code");
+    for i in 0..10 {
+        let template = PATHS[i % 2];
+        app.get(&redirect_path(template, code)).await.expect(302);
+    }
+    app.get(&format!("/{}", str_of(&other, "short_code")))
+        .await
+        .expect(302);
+    assert_eq!(app.clicks(id_of(&url)).await.len(), 10);
+    assert_eq!(app.clicks(id_of(&other)).await.len(), 1);
+    assert_eq!(app.count("/events?event_type=click").await, 11);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_redirects_are_all_visible_at_once() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/busy").await;
+    let code = str_of(&url, "short_code").to_owned();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let api = app.api.clone();
+        let code = code.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for _ in 0..25 {
+                let reply = api.get(&format!("/{code}")).await;
+                assert_eq!(reply.status.as_u16(), 302, "{}", reply.body);
+                ok += 1;
+            }
+            ok
+        }));
+    }
+    let mut redirected = 0;
+    for task in tasks {
+        redirected += task.await.expect("load task");
+    }
+    assert_eq!(redirected, 200);
+    assert_eq!(app.clicks(id_of(&url)).await.len(), 200);
+}
+
+#[tokio::test]
+async fn inactive_links_are_404_and_record_nothing() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/off").await;
+    let code = str_of(&url, "short_code");
+    let path = format!("/urls/{}", url["id"]);
+    // Warm whatever caches there are.
+    app.get(&format!("/{code}")).await.expect(302);
+
+    app.put_json(&path, &json!({ "is_active": false }))
+        .await
+        .expect(200);
+    for template in PATHS {
+        let reply = app.get(&redirect_path(template, code)).await;
+        reply.expect_error(404);
+        assert!(reply.header("location").is_none());
+    }
+    assert_eq!(
+        app.clicks(id_of(&url)).await.len(),
+        1,
+        "only the first click"
+    );
+
+    // Reactivated: redirects again, at once.
+    app.put_json(&path, &json!({ "is_active": true }))
+        .await
+        .expect(200);
+    app.get(&format!("/{code}")).await.expect(302);
+    assert_eq!(app.clicks(id_of(&url)).await.len(), 2);
+}
+
+#[tokio::test]
+async fn edits_and_deletes_take_effect_at_once() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/before").await;
+    let code = str_of(&url, "short_code");
+    let path = format!("/urls/{}", url["id"]);
+    for _ in 0..3 {
+        let reply = app.get(&format!("/{code}")).await.expect(302);
+        assert_eq!(
+            reply.header("location").as_deref(),
+            Some("https://example.com/before")
+        );
+    }
+    app.put_json(
+        &path,
+        &json!({ "original_url": "https://example.org/after" }),
+    )
+    .await
+    .expect(200);
+    for template in PATHS {
+        let reply = app.get(&redirect_path(template, code)).await.expect(302);
+        assert_eq!(
+            reply.header("location").as_deref(),
+            Some("https://example.org/after")
+        );
+    }
+    let clicks = app.clicks(id_of(&url)).await;
+    assert_eq!(clicks.len(), 5);
+    assert_eq!(
+        clicks[4]["details"]["original_url"],
+        "https://example.org/after"
+    );
+
+    app.delete(&path).await.expect(204);
+    for template in PATHS {
+        app.get(&redirect_path(template, code))
+            .await
+            .expect_error(404);
+    }
+    assert_eq!(app.clicks(id_of(&url)).await.len(), 5);
+}
+
+#[tokio::test]
+async fn clicks_after_the_owner_is_deleted_have_no_user() {
+    let app = spawn_app().await;
+    let owner = app.create_user("leaving").await;
+    let url = app
+        .shorten_for(id_of(&owner), "https://example.com/orphan")
+        .await;
+    let code = str_of(&url, "short_code");
+    app.get(&format!("/{code}")).await.expect(302);
+    app.delete(&format!("/users/{}", owner["id"]))
+        .await
+        .expect(204);
+    app.get(&format!("/{code}")).await.expect(302);
+    let clicks = app.clicks(id_of(&url)).await;
+    assert_eq!(clicks.len(), 2);
+    assert_eq!(clicks[0]["user_id"], owner["id"], "history keeps its ids");
+    assert_eq!(
+        clicks[1]["user_id"],
+        Value::Null,
+        "the url has no owner now"
+    );
+}
+
+#[tokio::test]
+async fn a_link_to_an_internationalized_url_redirects() {
+    let app = spawn_app().await;
+    let target = "https://bücher.example/straße?q=ü";
+    let url = app.shorten(target).await;
+    assert_eq!(url["original_url"], target);
+    let reply = app.get(&format!("/{}", str_of(&url, "short_code"))).await;
+    assert_eq!(
+        reply.status.as_u16(),
+        302,
+        "a stored http(s) target must redirect: {}",
+        reply.body
+    );
+    let location = reply.header("location").unwrap_or_default();
+    assert!(
+        location.starts_with("https://"),
+        "Location must lead to the target: {location:?}"
+    );
+}
+
+#[tokio::test]
+async fn short_codes_are_case_sensitive() {
+    let app = spawn_app().await;
+    let lower = app
+        .create_url(&json!({ "original_url": "https://example.com/lower", "short_code": "abcd" }))
+        .await;
+    let upper = app
+        .create_url(&json!({ "original_url": "https://example.com/upper", "short_code": "ABCD" }))
+        .await;
+    assert_ne!(lower["id"], upper["id"]);
+    for (code, target) in [
+        ("abcd", "https://example.com/lower"),
+        ("ABCD", "https://example.com/upper"),
+    ] {
+        let reply = app.get(&format!("/{code}")).await.expect(302);
+        assert_eq!(reply.header("location").as_deref(), Some(target));
+    }
+    app.get("/AbCd").await.expect_error(404);
+}
