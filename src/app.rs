@@ -2,6 +2,7 @@
 //! then shuts down in order (stop accepting → finish in-flight requests → flush clicks →
 //! close the store).
 
+use crate::cache::CachedStore;
 use crate::clicks::{self, ClickRecorder, ClickWriter};
 use crate::config::{Settings, StoreTarget};
 use crate::http;
@@ -20,8 +21,11 @@ use tower_http::normalize_path::NormalizePathLayer;
 /// What every handler can reach. Cheap to clone: everything inside is shared.
 #[derive(Clone)]
 pub struct AppState {
-    /// Where users, urls and events live.
+    /// Where users, urls and events live, seen through the caches.
     pub store: Arc<dyn Store>,
+    /// The same store as `store`, for what only the cache offers: redirect lookups that
+    /// share `Arc`s instead of copying, and the cache's health.
+    pub cache: Arc<CachedStore>,
     /// Hands each redirect's click event to the background writer.
     pub clicks: ClickRecorder,
     /// Renders `/metrics`.
@@ -62,8 +66,10 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
 impl Application {
     /// Opens the store, migrates it, starts the click writer and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
-        let store = open_store(&settings).await?;
         let metrics = Metrics::install()?;
+        let cache = CachedStore::start(open_store(&settings).await?, &settings.cache)?;
+        let store: Arc<dyn Store> = cache.clone();
+        spawn_prewarm(cache.clone(), settings.cache.prewarm);
         let (clicks, click_writer) = clicks::start(
             store.clone(),
             settings.clicks.click_queue,
@@ -74,6 +80,7 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let state = AppState {
             store,
+            cache,
             clicks,
             metrics,
             settings: Arc::new(settings),
@@ -129,6 +136,17 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Loads the most-clicked links into the caches without delaying start-up.
+fn spawn_prewarm(cache: Arc<CachedStore>, limit: i64) {
+    tokio::spawn(async move {
+        match cache.prewarm(limit).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(links = n, "caches pre-warmed"),
+            Err(err) => tracing::warn!(error = %err, "cache pre-warming failed"),
+        }
+    });
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -17,6 +17,14 @@
 //! | `KURZ_SHUTDOWN_TIMEOUT_MS` | `30000` | how long shutdown waits for in-flight requests |
 //! | `KURZ_CLICK_QUEUE` | `100000` | clicks waiting to be written before new ones are dropped (and counted) |
 //! | `KURZ_CLICK_BATCH` | `1000` | most clicks written in one transaction |
+//! | `REDIS_URL` | unset | Redis for the shared cache and invalidations; unset → no Redis |
+//! | `KURZ_REDIS_TIMEOUT_MS` | `100` | one Redis call longer than this counts as a miss |
+//! | `KURZ_CACHE_TTL_SECS` | `300` | lifetime of a link in Redis |
+//! | `KURZ_L1_TTL_SECS` | `30` | lifetime of a link in process |
+//! | `KURZ_NEGATIVE_TTL_SECS` | `5` | lifetime of an "unknown / inactive code" answer |
+//! | `KURZ_L1_MAX_BYTES` | `33554432` | memory bound of the in-process cache |
+//! | `KURZ_L1` | `auto` | `auto`, `on`, `off`: when the in-process cache answers |
+//! | `KURZ_PREWARM` | `1000` | most-clicked links loaded into the caches at start-up |
 //! | `KURZ_LOG` / `RUST_LOG` | `info` | log filter (`tracing` syntax) |
 //! | `KURZ_LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (JSON unless stdout is a terminal) |
 
@@ -40,6 +48,12 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_CLICK_QUEUE: usize = 100_000;
 pub const DEFAULT_CLICK_BATCH: usize = 1_000;
+pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 100;
+pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
+pub const DEFAULT_L1_TTL_SECS: u64 = 30;
+pub const DEFAULT_NEGATIVE_TTL_SECS: u64 = 5;
+pub const DEFAULT_L1_MAX_BYTES: u64 = 32 * 1024 * 1024;
+pub const DEFAULT_PREWARM: i64 = 1_000;
 /// The contract's limit on JSON bodies; not configurable.
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
@@ -71,6 +85,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub clicks: ClickSettings,
+
+    #[command(flatten)]
+    pub cache: CacheSettings,
 
     #[command(flatten)]
     pub log: LogSettings,
@@ -224,6 +241,76 @@ pub struct ClickSettings {
     pub click_batch: usize,
 }
 
+/// When the in-process (L1) cache may answer redirects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum L1Mode {
+    /// On the embedded store; with Redis, while the invalidation subscription is live;
+    /// off on PostgreSQL without Redis (other replicas' writes could not reach it).
+    Auto,
+    /// Always (a single replica).
+    On,
+    Off,
+}
+
+/// The redirect caches: L1 in process, L2 in Redis (optional).
+#[derive(Clone, Args)]
+pub struct CacheSettings {
+    /// Redis URL for the shared cache and invalidations, e.g. redis://127.0.0.1:6379. Unset: no Redis.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+    /// Longest wait for one Redis call before treating it as a miss, in milliseconds.
+    #[arg(long, env = "KURZ_REDIS_TIMEOUT_MS", default_value_t = DEFAULT_REDIS_TIMEOUT_MS)]
+    pub redis_timeout_ms: u64,
+    /// Lifetime of a cached link in Redis, in seconds.
+    #[arg(long, env = "KURZ_CACHE_TTL_SECS", default_value_t = DEFAULT_CACHE_TTL_SECS)]
+    pub cache_ttl_secs: u64,
+    /// Lifetime of a cached link in process, in seconds.
+    #[arg(long, env = "KURZ_L1_TTL_SECS", default_value_t = DEFAULT_L1_TTL_SECS)]
+    pub l1_ttl_secs: u64,
+    /// Lifetime of a cached "no such code" / "inactive" answer, in seconds (both tiers).
+    #[arg(long, env = "KURZ_NEGATIVE_TTL_SECS", default_value_t = DEFAULT_NEGATIVE_TTL_SECS)]
+    pub negative_ttl_secs: u64,
+    /// Memory bound of the in-process cache, in bytes.
+    #[arg(long, env = "KURZ_L1_MAX_BYTES", default_value_t = DEFAULT_L1_MAX_BYTES)]
+    pub l1_max_bytes: u64,
+    /// When the in-process cache is used.
+    #[arg(long, env = "KURZ_L1", value_enum, default_value_t = L1Mode::Auto)]
+    pub l1: L1Mode,
+    /// How many of the most-clicked links to load into the caches at start-up (0: none).
+    #[arg(long, env = "KURZ_PREWARM", default_value_t = DEFAULT_PREWARM)]
+    pub prewarm: i64,
+}
+
+impl fmt::Debug for CacheSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CacheSettings")
+            .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("redis_timeout_ms", &self.redis_timeout_ms)
+            .field("cache_ttl_secs", &self.cache_ttl_secs)
+            .field("l1_ttl_secs", &self.l1_ttl_secs)
+            .field("negative_ttl_secs", &self.negative_ttl_secs)
+            .field("l1_max_bytes", &self.l1_max_bytes)
+            .field("l1", &self.l1)
+            .field("prewarm", &self.prewarm)
+            .finish()
+    }
+}
+
+impl CacheSettings {
+    pub fn defaults() -> Self {
+        Self {
+            redis_url: None,
+            redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
+            cache_ttl_secs: DEFAULT_CACHE_TTL_SECS,
+            l1_ttl_secs: DEFAULT_L1_TTL_SECS,
+            negative_ttl_secs: DEFAULT_NEGATIVE_TTL_SECS,
+            l1_max_bytes: DEFAULT_L1_MAX_BYTES,
+            l1: L1Mode::Auto,
+            prewarm: DEFAULT_PREWARM,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// JSON unless standard output is a terminal.
@@ -257,6 +344,7 @@ impl Settings {
                 click_queue: DEFAULT_CLICK_QUEUE,
                 click_batch: DEFAULT_CLICK_BATCH,
             },
+            cache: CacheSettings::defaults(),
             log: LogSettings {
                 filter: None,
                 log_format: LogFormat::Auto,

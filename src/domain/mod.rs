@@ -13,7 +13,7 @@ pub use target_url::TargetUrl;
 pub use timestamp::Timestamp;
 pub use username::Username;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A user as clients see it.
@@ -26,7 +26,7 @@ pub struct User {
 }
 
 /// A short link as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Url {
     pub id: i64,
     pub user_id: Option<i64>,

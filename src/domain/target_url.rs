@@ -23,6 +23,12 @@ impl TargetUrl {
         if raw.chars().any(|c| c.is_control() || c == ' ') {
             return Err("must not contain spaces or control characters".into());
         }
+        // The URL standard reads `https:///x` and `http:x` as having host `x`; clients mean
+        // something else, so demand `scheme://host` literally.
+        let authority = raw.split_once("://").map(|(_, rest)| rest);
+        if authority.is_none_or(|rest| rest.is_empty() || rest.starts_with(['/', '\\'])) {
+            return Err("must be an absolute http(s) URL with a host".into());
+        }
         let parsed =
             url::Url::parse(raw).map_err(|_| "must be an absolute http(s) URL".to_owned())?;
         if !matches!(parsed.scheme(), "http" | "https") {

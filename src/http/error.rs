@@ -85,6 +85,7 @@ impl From<StoreError> for ApiError {
                 details: FieldErrors::from([(field.to_owned(), "is already taken".to_owned())]),
             },
             StoreError::MissingReference(what) => Self::not_found(what),
+            err if err.is_transient() => Self::Unavailable(err.into()),
             err @ StoreError::Unavailable(_) => Self::Unavailable(err.into()),
             err => Self::Internal(err.into()),
         }

@@ -22,7 +22,7 @@ async fn health() -> Json<serde_json::Value> {
 
 /// 200 when the store answers; 503 otherwise, so load balancers route around this replica.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let cache = "off";
+    let cache = state.cache.status();
     match state.store.ping().await {
         Ok(()) => (
             StatusCode::OK,

@@ -28,7 +28,7 @@ async fn redirect(
 ) -> Result<Response, ApiError> {
     // A malformed code cannot exist: answer before touching any cache or store.
     let code = ShortCode::parse(&code).map_err(|_| ApiError::not_found("short code"))?;
-    let url = match state.store.get_url_by_code(&code).await? {
+    let url = match state.cache.resolve(&code).await? {
         Some(url) if url.is_active => url,
         _ => return Err(ApiError::not_found("short code")),
     };

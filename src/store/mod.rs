@@ -68,6 +68,9 @@ pub enum StoreError {
     /// Stored data that cannot be read back as a domain value.
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// One failure shared by every request that waited on the same coalesced lookup.
+    #[error(transparent)]
+    Shared(std::sync::Arc<StoreError>),
 }
 
 impl StoreError {
@@ -88,7 +91,16 @@ impl StoreError {
 
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, Self::Unavailable(_))
+        match self {
+            Self::Unavailable(_) => true,
+            Self::Shared(inner) => inner.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// Unwraps an error shared by coalesced callers when this caller is its only holder.
+    pub fn from_shared(shared: std::sync::Arc<StoreError>) -> Self {
+        std::sync::Arc::try_unwrap(shared).unwrap_or_else(Self::Shared)
     }
 
     /// True when the failed call surely changed nothing, so a write may be sent again
@@ -151,6 +163,8 @@ pub trait Store: Send + Sync + 'static {
     async fn create_url(&self, url: NewUrl) -> StoreResult<Url>;
     async fn get_url(&self, id: i64) -> StoreResult<Option<Url>>;
     async fn get_url_by_code(&self, code: &ShortCode) -> StoreResult<Option<Url>>;
+    /// The `limit` most-clicked active urls, most clicked first (for cache pre-warming).
+    async fn hot_urls(&self, limit: i64) -> StoreResult<Vec<Url>>;
     async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>>;
     /// Applies the patch, bumps `updated_at` to `now` and appends one `updated` event per changed field.
     async fn update_url(

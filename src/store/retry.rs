@@ -108,6 +108,9 @@ impl Store for RetryingStore {
         self.read("get_url_by_code", || self.inner.get_url_by_code(code))
             .await
     }
+    async fn hot_urls(&self, limit: i64) -> StoreResult<Vec<Url>> {
+        self.read("hot_urls", || self.inner.hot_urls(limit)).await
+    }
     async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>> {
         self.read("list_urls", || self.inner.list_urls(filter, page))
             .await

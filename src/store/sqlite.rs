@@ -24,6 +24,10 @@ const USER_COLUMNS: &str = "SELECT id, username, email, created_at FROM users";
 const URL_COLUMNS: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
 const EVENT_COLUMNS: &str =
     "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
+/// Most-clicked active urls; `$1` is the limit.
+const HOT_URLS: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url, u.title, u.is_active, u.created_at, \
+     u.updated_at FROM urls u JOIN (SELECT url_id, count(*) AS clicks FROM events WHERE event_type = 'click' \
+     GROUP BY url_id ORDER BY clicks DESC LIMIT $1) c ON c.url_id = u.id WHERE u.is_active ORDER BY c.clicks DESC";
 
 /// The embedded SQLite store.
 pub struct SqliteStore {
@@ -364,6 +368,14 @@ impl Store for SqliteStore {
             .fetch_optional(&self.readers)
             .await?;
         row.as_ref().map(url_from_row).transpose()
+    }
+
+    async fn hot_urls(&self, limit: i64) -> StoreResult<Vec<Url>> {
+        let rows = sqlx::query(HOT_URLS)
+            .bind(limit)
+            .fetch_all(&self.readers)
+            .await?;
+        rows.iter().map(url_from_row).collect()
     }
 
     async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>> {

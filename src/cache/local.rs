@@ -1,0 +1,273 @@
+//! L1: the in-process cache of short-code lookups. Bounded in bytes, short TTL, shorter TTL
+//! for negative entries (unknown or inactive codes), and single-flight fills so a burst on
+//! one cold code makes one lookup below.
+//!
+//! Invalidation is exact even against a fill that was in flight when the invalidation
+//! arrived: every entry remembers the invalidation sequence number current when its fill
+//! *started*, and an entry older than its code's latest invalidation (or the last flush)
+//! is treated as a miss.
+
+use crate::domain::Url;
+use crate::store::StoreError;
+use moka::Expiry;
+use moka::future::Cache;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// A cached lookup: `None` means the code leads nowhere (unknown); inactive urls are
+/// cached as they are and refused by the redirect.
+pub type Lookup = Option<Arc<Url>>;
+
+#[derive(Clone)]
+struct Entry {
+    lookup: Lookup,
+    /// The invalidation sequence number when this entry's fill began.
+    filled_at: u64,
+}
+
+impl Entry {
+    fn is_negative(&self) -> bool {
+        self.lookup.as_ref().is_none_or(|url| !url.is_active)
+    }
+}
+
+struct Ttl {
+    positive: Duration,
+    negative: Duration,
+}
+
+impl Expiry<String, Entry> for Ttl {
+    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
+        Some(if entry.is_negative() {
+            self.negative
+        } else {
+            self.positive
+        })
+    }
+}
+
+/// Rough bytes an entry holds, for the byte bound.
+fn weigh(code: &str, entry: &Entry) -> u32 {
+    let url = entry.lookup.as_ref().map_or(0, |u| {
+        u.short_code.len() + u.original_url.len() + u.title.as_ref().map_or(0, String::len)
+    });
+    u32::try_from(128 + code.len() + url).unwrap_or(u32::MAX)
+}
+
+pub struct LocalCache {
+    entries: Cache<String, Entry>,
+    /// Codes invalidated recently → the sequence number of their invalidation. Kept as long
+    /// as an entry could live, so a stale in-flight fill is always caught.
+    tombstones: Cache<String, u64>,
+    sequence: AtomicU64,
+    flushed_at: AtomicU64,
+}
+
+impl LocalCache {
+    pub fn new(max_bytes: u64, ttl: Duration, negative_ttl: Duration) -> Self {
+        let entries = Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|code: &String, entry: &Entry| weigh(code, entry))
+            .expire_after(Ttl {
+                positive: ttl,
+                negative: negative_ttl,
+            })
+            .build();
+        let tombstones = Cache::builder()
+            .max_capacity(1_000_000)
+            .time_to_live(ttl.max(negative_ttl) * 2)
+            .build();
+        Self {
+            entries,
+            tombstones,
+            sequence: AtomicU64::new(0),
+            flushed_at: AtomicU64::new(0),
+        }
+    }
+
+    async fn is_current(&self, code: &str, entry: &Entry) -> bool {
+        entry.filled_at >= self.flushed_at.load(Ordering::Acquire)
+            && self
+                .tombstones
+                .get(code)
+                .await
+                .is_none_or(|at| entry.filled_at >= at)
+    }
+
+    /// A current cached lookup, if any.
+    pub async fn get(&self, code: &str) -> Option<Lookup> {
+        let entry = self.entries.get(code).await?;
+        self.is_current(code, &entry).await.then_some(entry.lookup)
+    }
+
+    /// The cached lookup, or the result of `fill` (shared by every concurrent caller for
+    /// the same code). Errors are not cached.
+    pub async fn get_or_fill<F, Fut>(&self, code: &str, fill: F) -> Result<Lookup, Arc<StoreError>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Lookup, StoreError>>,
+    {
+        // Twice at most: the second fill starts after the invalidation that voided the first.
+        for _ in 0..2 {
+            let started = self.sequence.load(Ordering::Acquire);
+            let init = async {
+                metrics::counter!("kurz_cache_fills_total", "tier" => "l1").increment(1);
+                fill().await.map(|lookup| Entry {
+                    lookup,
+                    filled_at: started,
+                })
+            };
+            let entry = self.entries.try_get_with(code.to_owned(), init).await?;
+            if self.is_current(code, &entry).await {
+                return Ok(entry.lookup);
+            }
+            self.entries.invalidate(code).await;
+        }
+        fill().await.map_err(Arc::new)
+    }
+
+    /// Stores a lookup known to be current (pre-warming).
+    pub async fn put(&self, code: &str, lookup: Lookup) {
+        let filled_at = self.sequence.load(Ordering::Acquire);
+        self.entries
+            .insert(code.to_owned(), Entry { lookup, filled_at })
+            .await;
+    }
+
+    /// Voids one code, including any fill of it now in flight.
+    pub async fn invalidate(&self, code: &str) {
+        let at = self.sequence.fetch_add(1, Ordering::AcqRel) + 1;
+        self.tombstones.insert(code.to_owned(), at).await;
+        self.entries.invalidate(code).await;
+    }
+
+    /// Voids everything (after missed invalidations, or a bulk import).
+    pub fn flush(&self) {
+        let at = self.sequence.fetch_add(1, Ordering::AcqRel) + 1;
+        self.flushed_at.store(at, Ordering::Release);
+        self.entries.invalidate_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Timestamp;
+    use std::sync::atomic::AtomicUsize;
+
+    fn url(target: &str) -> Lookup {
+        Some(Arc::new(Url {
+            id: 1,
+            user_id: None,
+            short_code: "abc".into(),
+            original_url: target.into(),
+            title: None,
+            is_active: true,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        }))
+    }
+
+    fn cache() -> LocalCache {
+        LocalCache::new(1 << 20, Duration::from_secs(60), Duration::from_secs(5))
+    }
+
+    fn target_of(lookup: &Result<Lookup, Arc<StoreError>>) -> Option<String> {
+        lookup
+            .as_ref()
+            .ok()?
+            .as_ref()
+            .map(|u| u.original_url.clone())
+    }
+
+    #[tokio::test]
+    async fn a_burst_of_misses_on_one_code_fills_once() {
+        let cache = Arc::new(cache());
+        let fills = Arc::new(AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let (cache, fills) = (cache.clone(), fills.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_fill("abc", || async {
+                            fills.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok(url("https://a.example"))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(
+                target_of(
+                    &task
+                        .await
+                        .unwrap_or_else(|_| Err(Arc::new(StoreError::Corrupt("join".into()))))
+                )
+                .as_deref(),
+                Some("https://a.example")
+            );
+        }
+        assert_eq!(fills.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_invalidation_voids_a_fill_that_was_in_flight() {
+        // The "store": a fill reads it, then takes its time before answering.
+        let target = Arc::new(std::sync::Mutex::new("https://old.example".to_owned()));
+        let cache = Arc::new(cache());
+        let fill = {
+            let target = target.clone();
+            move || {
+                let read = target.lock().map(|t| t.clone()).unwrap_or_default();
+                async move {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    Ok(url(&read))
+                }
+            }
+        };
+        let slow = {
+            let (cache, fill) = (cache.clone(), fill.clone());
+            tokio::spawn(async move { cache.get_or_fill("abc", fill).await })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        // A write commits and invalidates while the fill is still reading the old value.
+        *target.lock().unwrap_or_else(|e| e.into_inner()) = "https://new.example".to_owned();
+        cache.invalidate("abc").await;
+        let answered = slow
+            .await
+            .unwrap_or_else(|_| Err(Arc::new(StoreError::Corrupt("join".into()))));
+        assert_eq!(target_of(&answered).as_deref(), Some("https://new.example"));
+        let cached = cache
+            .get("abc")
+            .await
+            .flatten()
+            .map(|u| u.original_url.clone());
+        assert_eq!(cached.as_deref(), Some("https://new.example"));
+    }
+
+    #[tokio::test]
+    async fn a_flush_voids_everything() {
+        let cache = cache();
+        cache.put("abc", url("https://a.example")).await;
+        assert!(cache.get("abc").await.is_some());
+        cache.flush();
+        assert!(cache.get("abc").await.is_none());
+    }
+
+    #[tokio::test]
+    async fn errors_are_not_cached() {
+        let cache = cache();
+        let failed = cache
+            .get_or_fill("abc", || async { Err(StoreError::Corrupt("boom".into())) })
+            .await;
+        assert!(failed.is_err());
+        let ok = cache
+            .get_or_fill("abc", || async { Ok(url("https://a.example")) })
+            .await;
+        assert_eq!(target_of(&ok).as_deref(), Some("https://a.example"));
+    }
+}

@@ -1,0 +1,324 @@
+//! The redirect caches, as a `Store` decorator: lookups by short code go L1 (in process) →
+//! L2 (Redis, shared) → store, and every write that can change what a code leads to
+//! invalidates it on every replica before the write answers. A cache failure is a miss
+//! plus a metric, never an error.
+
+mod bus;
+mod local;
+mod shared;
+
+pub use local::Lookup;
+
+use crate::config::{CacheSettings, L1Mode};
+use crate::domain::{
+    Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
+};
+use crate::store::{
+    EventFilter, Listing, Page, Store, StoreError, StoreResult, UrlFilter, UserFilter,
+};
+use async_trait::async_trait;
+use local::LocalCache;
+use shared::{Read, SharedCache};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// How many of a deleted user's urls are looked up per page when invalidating them.
+const INVALIDATE_PAGE: i64 = 1_000;
+
+/// The store seen through the caches.
+pub struct CachedStore {
+    inner: Arc<dyn Store>,
+    local: Arc<LocalCache>,
+    shared: Option<Arc<SharedCache>>,
+    l1: L1Mode,
+    /// True for the embedded store: one process owns the data, so L1 is always exact.
+    single_process: bool,
+    stop: CancellationToken,
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl CachedStore {
+    /// Wraps `inner`, and with Redis configured starts connecting and subscribing in the
+    /// background (kurz serves while Redis is down).
+    pub fn start(inner: Arc<dyn Store>, settings: &CacheSettings) -> anyhow::Result<Arc<Self>> {
+        let secs = Duration::from_secs;
+        let local = Arc::new(LocalCache::new(
+            settings.l1_max_bytes,
+            secs(settings.l1_ttl_secs),
+            secs(settings.negative_ttl_secs),
+        ));
+        let shared = match settings
+            .redis_url
+            .as_deref()
+            .filter(|u| !u.trim().is_empty())
+        {
+            None => None,
+            Some(url) => Some(Arc::new(SharedCache::new(
+                url,
+                secs(settings.cache_ttl_secs),
+                secs(settings.negative_ttl_secs),
+                Duration::from_millis(settings.redis_timeout_ms),
+            )?)),
+        };
+        let stop = CancellationToken::new();
+        let mut tasks = Vec::new();
+        if let Some(shared) = &shared {
+            tasks.push(tokio::spawn(shared.clone().connect(stop.clone())));
+            tasks.push(tokio::spawn(bus::run(
+                shared.clone(),
+                local.clone(),
+                stop.clone(),
+            )));
+        }
+        let single_process = inner.kind() == "sqlite";
+        Ok(Arc::new(Self {
+            inner,
+            local,
+            shared,
+            l1: settings.l1,
+            single_process,
+            stop,
+            tasks: std::sync::Mutex::new(tasks),
+        }))
+    }
+
+    /// `off` without Redis, `ok` while Redis answers and invalidations arrive, else `degraded`.
+    pub fn status(&self) -> &'static str {
+        match &self.shared {
+            None => "off",
+            Some(shared) if shared.is_healthy() && shared.subscribed.load(Ordering::Acquire) => {
+                "ok"
+            }
+            Some(_) => "degraded",
+        }
+    }
+
+    /// Whether L1 may answer now (see [`L1Mode`]).
+    fn l1_trusted(&self) -> bool {
+        match self.l1 {
+            L1Mode::On => true,
+            L1Mode::Off => false,
+            L1Mode::Auto => match &self.shared {
+                Some(shared) => shared.subscribed.load(Ordering::Acquire),
+                None => self.single_process,
+            },
+        }
+    }
+
+    /// What `code` leads to: a url (possibly inactive) or nothing.
+    pub async fn resolve(&self, code: &ShortCode) -> StoreResult<Lookup> {
+        let key = code.as_str();
+        if !self.l1_trusted() {
+            return self.resolve_below_l1(code).await;
+        }
+        if let Some(hit) = self.local.get(key).await {
+            metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "hit")
+                .increment(1);
+            return Ok(hit);
+        }
+        metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "miss")
+            .increment(1);
+        self.local
+            .get_or_fill(key, || self.resolve_below_l1(code))
+            .await
+            .map_err(StoreError::from_shared)
+    }
+
+    /// L2, then the store (filling L2).
+    async fn resolve_below_l1(&self, code: &ShortCode) -> StoreResult<Lookup> {
+        let generations = match &self.shared {
+            None => None,
+            Some(shared) => match shared.read(code.as_str()).await {
+                Read::Hit(lookup) => {
+                    metrics::counter!("kurz_cache_requests_total", "tier" => "l2", "result" => "hit").increment(1);
+                    return Ok(lookup);
+                }
+                Read::Miss(generations) => {
+                    metrics::counter!("kurz_cache_requests_total", "tier" => "l2", "result" => "miss").increment(1);
+                    Some(generations)
+                }
+                Read::Unavailable => None,
+            },
+        };
+        metrics::counter!("kurz_cache_store_lookups_total").increment(1);
+        let lookup = self.inner.get_url_by_code(code).await?.map(Arc::new);
+        if let (Some(shared), Some(generations)) = (&self.shared, generations) {
+            shared.write(code.as_str(), &lookup, generations).await;
+        }
+        Ok(lookup)
+    }
+
+    /// Drops `codes` from every replica's caches.
+    async fn invalidate(&self, codes: &[String]) {
+        for code in codes {
+            self.local.invalidate(code).await;
+            if let Some(shared) = &self.shared
+                && !shared.invalidate(code).await
+            {
+                tracing::error!(
+                    code,
+                    "could not publish a cache invalidation; other replicas may lag"
+                );
+            }
+        }
+    }
+
+    async fn invalidate_all(&self) {
+        self.local.flush();
+        if let Some(shared) = &self.shared
+            && !shared.invalidate_all().await
+        {
+            tracing::error!("could not publish a cache flush; other replicas may lag");
+        }
+    }
+
+    /// Loads the `limit` most-clicked active links into both tiers.
+    pub async fn prewarm(&self, limit: i64) -> StoreResult<usize> {
+        if limit <= 0 {
+            return Ok(0);
+        }
+        let hot = self.inner.hot_urls(limit).await?;
+        for url in &hot {
+            let lookup = Some(Arc::new(url.clone()));
+            if let Some(shared) = &self.shared
+                && let Read::Miss(generations) = shared.read(&url.short_code).await
+            {
+                shared.write(&url.short_code, &lookup, generations).await;
+            }
+            self.local.put(&url.short_code, lookup).await;
+        }
+        Ok(hot.len())
+    }
+
+    /// The codes of every url `user_id` owns.
+    async fn codes_of_user(&self, user_id: i64) -> StoreResult<Vec<String>> {
+        let filter = UrlFilter {
+            user_id: Some(user_id),
+            ..UrlFilter::default()
+        };
+        let mut codes = Vec::new();
+        loop {
+            let page = Page {
+                limit: INVALIDATE_PAGE,
+                offset: codes.len() as i64,
+            };
+            let listing = self.inner.list_urls(&filter, page).await?;
+            let fetched = listing.items.len();
+            codes.extend(listing.items.into_iter().map(|u| u.short_code));
+            if fetched < INVALIDATE_PAGE as usize {
+                return Ok(codes);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Store for CachedStore {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    async fn migrate(&self) -> StoreResult<()> {
+        self.inner.migrate().await
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+    /// Stops the Redis tasks, then closes the store.
+    async fn close(&self) {
+        self.stop.cancel();
+        let tasks = self
+            .tasks
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for task in tasks {
+            let _ = task.await;
+        }
+        self.inner.close().await;
+    }
+
+    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        self.inner.create_user(user).await
+    }
+    async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
+        self.inner.get_user(id).await
+    }
+    async fn list_users(&self, filter: &UserFilter, page: Page) -> StoreResult<Listing<User>> {
+        self.inner.list_users(filter, page).await
+    }
+    async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<User>> {
+        self.inner.update_user(id, patch).await
+    }
+    /// The user's urls lose their owner, which their click events record: invalidate them.
+    async fn delete_user(&self, id: i64) -> StoreResult<bool> {
+        let codes = self.codes_of_user(id).await?;
+        let deleted = self.inner.delete_user(id).await?;
+        self.invalidate(&codes).await;
+        Ok(deleted)
+    }
+
+    /// A new code may be cached as "unknown" from an earlier request: invalidate it.
+    async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
+        let created = self.inner.create_url(url).await?;
+        self.invalidate(std::slice::from_ref(&created.short_code))
+            .await;
+        Ok(created)
+    }
+    async fn get_url(&self, id: i64) -> StoreResult<Option<Url>> {
+        self.inner.get_url(id).await
+    }
+    async fn get_url_by_code(&self, code: &ShortCode) -> StoreResult<Option<Url>> {
+        Ok(self.resolve(code).await?.map(|url| (*url).clone()))
+    }
+    async fn hot_urls(&self, limit: i64) -> StoreResult<Vec<Url>> {
+        self.inner.hot_urls(limit).await
+    }
+    async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>> {
+        self.inner.list_urls(filter, page).await
+    }
+    async fn update_url(
+        &self,
+        id: i64,
+        patch: UrlPatch,
+        now: Timestamp,
+    ) -> StoreResult<Option<Url>> {
+        let updated = self.inner.update_url(id, patch, now).await?;
+        if let Some(url) = &updated {
+            self.invalidate(std::slice::from_ref(&url.short_code)).await;
+        }
+        Ok(updated)
+    }
+    async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>> {
+        let deleted = self.inner.delete_url(id, now).await?;
+        if let Some(url) = &deleted {
+            self.invalidate(std::slice::from_ref(&url.short_code)).await;
+        }
+        Ok(deleted)
+    }
+
+    async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
+        self.inner.create_event(event).await
+    }
+    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        self.inner.append_events(events).await
+    }
+    async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>> {
+        self.inner.list_events(filter, page).await
+    }
+
+    async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
+        self.inner.import_users(rows).await
+    }
+    /// Imported rows may change any code: flush everything, everywhere.
+    async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
+        let imported = self.inner.import_urls(rows).await?;
+        self.invalidate_all().await;
+        Ok(imported)
+    }
+    async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
+        self.inner.import_events(rows).await
+    }
+}

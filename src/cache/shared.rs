@@ -1,0 +1,259 @@
+//! L2: Redis, shared by every replica. Optional and failing open: every call has a tight
+//! timeout, and after a failure Redis is skipped for a short back-off, so a dead Redis costs
+//! a cache miss (and a metric), never an error page or a slow redirect.
+//!
+//! Staleness is prevented with generations rather than deletes: each code has a generation
+//! counter (`kurz:gen:{code}`) bumped by every invalidation, and there is one for "all codes"
+//! (`kurz:gen:*`, bumped by bulk imports). A value records the generations read *before*
+//! the store was asked; a reader fetches value and generations in one `MGET` and ignores a
+//! value whose generations are not current. So a fill racing with a write can never
+//! re-insert the old target.
+
+use super::local::Lookup;
+use crate::domain::Url;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// The pub/sub channel invalidations travel on; the payload is a code, or `*` for all.
+pub const CHANNEL: &str = "kurz:invalidate";
+pub const ALL: &str = "*";
+const GEN_ALL: &str = "kurz:gen:*";
+/// After a Redis failure, skip Redis for this long (a down Redis makes each call wait).
+const BACKOFF: Duration = Duration::from_secs(1);
+
+fn link_key(code: &str) -> String {
+    format!("kurz:link:{code}")
+}
+
+fn gen_key(code: &str) -> String {
+    format!("kurz:gen:{code}")
+}
+
+/// The generations a fill read before asking the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generations {
+    code: String,
+    all: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    #[serde(rename = "g")]
+    generations: Generations,
+    #[serde(rename = "u")]
+    url: Option<Url>,
+}
+
+/// What an L2 read found.
+pub enum Read {
+    /// A current value.
+    Hit(Lookup),
+    /// No current value; a fill may be stored with these generations.
+    Miss(Generations),
+    /// Redis is not available: neither read nor write it.
+    Unavailable,
+}
+
+pub struct SharedCache {
+    client: redis::Client,
+    connection: OnceLock<ConnectionManager>,
+    ttl: Duration,
+    negative_ttl: Duration,
+    timeout: Duration,
+    epoch: Instant,
+    /// Milliseconds since `epoch` until which Redis is skipped.
+    skip_until: AtomicU64,
+    /// Whether the invalidation subscription is live (set by the bus).
+    pub(super) subscribed: AtomicBool,
+}
+
+impl SharedCache {
+    /// Prepares the client; the connection is made in the background (see [`SharedCache::connect`]),
+    /// so kurz starts and serves even while Redis is down.
+    pub fn new(
+        url: &str,
+        ttl: Duration,
+        negative_ttl: Duration,
+        timeout: Duration,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            client: redis::Client::open(url)?,
+            connection: OnceLock::new(),
+            ttl,
+            negative_ttl,
+            timeout,
+            epoch: Instant::now(),
+            skip_until: AtomicU64::new(0),
+            subscribed: AtomicBool::new(false),
+        })
+    }
+
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// Connects, retrying until it succeeds or `stop` fires. The connection manager then
+    /// reconnects by itself whenever Redis comes back.
+    pub async fn connect(self: Arc<Self>, stop: CancellationToken) {
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(250))))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(500));
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let attempt = ConnectionManager::new_with_config(self.client.clone(), config.clone());
+            tokio::select! {
+                () = stop.cancelled() => return,
+                result = attempt => match result {
+                    Ok(connection) => {
+                        let _ = self.connection.set(connection);
+                        tracing::info!("connected to Redis");
+                        return;
+                    }
+                    Err(err) => tracing::warn!(error = %err, "Redis unreachable; retrying"),
+                },
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(wait) => {},
+            }
+            wait = (wait * 2).min(Duration::from_secs(5));
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// `ok` while connected and answering, else `degraded`.
+    pub fn is_healthy(&self) -> bool {
+        self.connection.get().is_some() && self.now_ms() >= self.skip_until.load(Ordering::Relaxed)
+    }
+
+    /// Runs one Redis call with the timeout and the back-off; `None` when skipped or failed.
+    /// Invalidations pass `always = true`: they are tried even during the back-off, since a
+    /// missed invalidation costs correctness while a missed read costs only a miss.
+    async fn call<T, F, Fut>(&self, op: &'static str, always: bool, call: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let connection = self.connection.get()?.clone();
+        if !always && self.now_ms() < self.skip_until.load(Ordering::Relaxed) {
+            return None;
+        }
+        let failure = match tokio::time::timeout(self.timeout, call(connection)).await {
+            Ok(Ok(value)) => {
+                metrics::gauge!("kurz_redis_up").set(1.0);
+                return Some(value);
+            }
+            Ok(Err(err)) => err.to_string(),
+            Err(_) => "timed out".to_owned(),
+        };
+        metrics::counter!("kurz_cache_errors_total", "tier" => "l2", "op" => op).increment(1);
+        metrics::gauge!("kurz_redis_up").set(0.0);
+        self.skip_until.store(
+            self.now_ms() + BACKOFF.as_millis() as u64,
+            Ordering::Relaxed,
+        );
+        tracing::warn!(
+            op,
+            error = failure,
+            "Redis call failed; skipping Redis for a moment"
+        );
+        None
+    }
+
+    pub async fn read(&self, code: &str) -> Read {
+        let keys = [link_key(code), gen_key(code), GEN_ALL.to_owned()];
+        let fetched = self
+            .call("read", false, |mut c| async move {
+                redis::cmd("MGET")
+                    .arg(&keys)
+                    .query_async::<(Option<String>, Option<String>, Option<String>)>(&mut c)
+                    .await
+            })
+            .await;
+        let Some((value, code_gen, all_gen)) = fetched else {
+            return Read::Unavailable;
+        };
+        let current = Generations {
+            code: code_gen.unwrap_or_default(),
+            all: all_gen.unwrap_or_default(),
+        };
+        match value.and_then(|raw| serde_json::from_str::<Stored>(&raw).ok()) {
+            Some(stored) if stored.generations == current => Read::Hit(stored.url.map(Arc::new)),
+            _ => Read::Miss(current),
+        }
+    }
+
+    pub async fn write(&self, code: &str, lookup: &Lookup, generations: Generations) {
+        let negative = lookup.as_ref().is_none_or(|u| !u.is_active);
+        let ttl = if negative {
+            self.negative_ttl
+        } else {
+            self.ttl
+        };
+        let stored = Stored {
+            generations,
+            url: lookup.as_deref().cloned(),
+        };
+        let Ok(value) = serde_json::to_string(&stored) else {
+            return;
+        };
+        let key = link_key(code);
+        self.call("write", false, |mut c| async move {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(value)
+                .arg("PX")
+                .arg(ttl.as_millis() as u64)
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await;
+    }
+
+    /// Bumps the code's generation (voiding its L2 value everywhere) and tells every replica
+    /// to drop its L1 entry. `false` when Redis could not be told.
+    pub async fn invalidate(&self, code: &str) -> bool {
+        let (generation, key_ttl) = (gen_key(code), (self.ttl * 2).as_secs().max(1));
+        let payload = code.to_owned();
+        self.call("invalidate", true, |mut c| async move {
+            redis::pipe()
+                .atomic()
+                .incr(&generation, 1)
+                .ignore()
+                .expire(&generation, key_ttl as i64)
+                .ignore()
+                .publish(CHANNEL, payload)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+        .is_some()
+    }
+
+    /// Voids every code's L2 value and every replica's L1.
+    pub async fn invalidate_all(&self) -> bool {
+        self.call("invalidate_all", true, |mut c| async move {
+            redis::pipe()
+                .atomic()
+                .incr(GEN_ALL, 1)
+                .ignore()
+                .publish(CHANNEL, ALL)
+                .ignore()
+                .query_async::<()>(&mut c)
+                .await
+        })
+        .await
+        .is_some()
+    }
+}
