@@ -74,6 +74,7 @@ impl Application {
             store.clone(),
             settings.clicks.click_queue,
             settings.clicks.click_batch,
+            settings.shutdown_timeout(),
         );
         let listener = TcpListener::bind(settings.listen)
             .await

@@ -7,8 +7,8 @@ use crate::domain::NewEvent;
 use crate::store::Store;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -17,6 +17,8 @@ use tokio_util::sync::CancellationToken;
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// A batch failing with a permanent (non-transient) error is tried this often, then dropped.
+/// Transient failures are retried without limit, and after shutdown begins for as long as
+/// the shutdown grace allows.
 const PERMANENT_ATTEMPTS: u32 = 3;
 /// How long `flush` waits for the writer before giving up (a store outage must not hang reads).
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
@@ -84,20 +86,52 @@ impl ClickWriter {
     }
 }
 
-/// Starts the writer task on the current runtime.
-pub fn start(store: Arc<dyn Store>, capacity: usize, batch: usize) -> (ClickRecorder, ClickWriter) {
+/// Starts the writer task on the current runtime. After shutdown begins, a store that
+/// keeps failing is retried for `grace` before the remaining clicks are dropped (and counted).
+pub fn start(
+    store: Arc<dyn Store>,
+    capacity: usize,
+    batch: usize,
+    grace: Duration,
+) -> (ClickRecorder, ClickWriter) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
     let stop = CancellationToken::new();
-    let task = tokio::spawn(run(store, rx, batch.max(1), stop.clone()));
+    let patience = Patience {
+        stop: stop.clone(),
+        grace,
+        deadline: OnceLock::new(),
+    };
+    let task = tokio::spawn(run(store, rx, batch.max(1), patience));
     (ClickRecorder { tx }, ClickWriter { stop, task })
+}
+
+/// When to stop retrying a failing batch.
+struct Patience {
+    stop: CancellationToken,
+    grace: Duration,
+    /// Set when shutdown is first noticed.
+    deadline: OnceLock<Instant>,
+}
+
+impl Patience {
+    fn give_up(&self, transient: bool, failures: u32) -> bool {
+        if !transient {
+            return failures >= PERMANENT_ATTEMPTS;
+        }
+        if !self.stop.is_cancelled() {
+            return false;
+        }
+        Instant::now() >= *self.deadline.get_or_init(|| Instant::now() + self.grace)
+    }
 }
 
 async fn run(
     store: Arc<dyn Store>,
     mut rx: mpsc::Receiver<Command>,
     batch: usize,
-    stop: CancellationToken,
+    patience: Patience,
 ) {
+    let stop = &patience.stop;
     let mut buffer = Vec::with_capacity(batch);
     loop {
         let received = tokio::select! {
@@ -107,18 +141,18 @@ async fn run(
         if received == 0 {
             break;
         }
-        process(&*store, &mut buffer, &stop).await;
+        process(&*store, &mut buffer, &patience).await;
     }
     // Shutdown: refuse new clicks, then write what is already queued.
     rx.close();
     while rx.recv_many(&mut buffer, batch).await > 0 {
-        process(&*store, &mut buffer, &stop).await;
+        process(&*store, &mut buffer, &patience).await;
     }
     metrics::gauge!("kurz_click_queue_depth").set(0.0);
 }
 
 /// Writes the clicks in `buffer`, then answers the flushes that were waiting behind them.
-async fn process(store: &dyn Store, buffer: &mut Vec<Command>, stop: &CancellationToken) {
+async fn process(store: &dyn Store, buffer: &mut Vec<Command>, patience: &Patience) {
     let mut clicks = Vec::with_capacity(buffer.len());
     let mut flushes = Vec::new();
     for command in buffer.drain(..) {
@@ -127,16 +161,16 @@ async fn process(store: &dyn Store, buffer: &mut Vec<Command>, stop: &Cancellati
             Command::Flush(done) => flushes.push(done),
         }
     }
-    write_with_retry(store, &clicks, stop).await;
+    write_with_retry(store, &clicks, patience).await;
     for done in flushes {
         let _ = done.send(());
     }
 }
 
-/// Retries transient failures until they pass (bounded backoff; while shutting down, at most
-/// as many attempts as a permanent error gets). A panic inside the store is caught and
-/// treated as a permanent error, so it never kills the writer.
-async fn write_with_retry(store: &dyn Store, clicks: &[NewEvent], stop: &CancellationToken) {
+/// Retries with bounded, jittered backoff until the write passes or [`Patience`] runs out.
+/// A panic inside the store is caught and treated as a permanent error, so it never kills
+/// the writer.
+async fn write_with_retry(store: &dyn Store, clicks: &[NewEvent], patience: &Patience) {
     if clicks.is_empty() {
         return;
     }
@@ -163,7 +197,7 @@ async fn write_with_retry(store: &dyn Store, clicks: &[NewEvent], stop: &Cancell
         };
         metrics::counter!("kurz_click_write_errors_total").increment(1);
         failures += 1;
-        if (!transient || stop.is_cancelled()) && failures >= PERMANENT_ATTEMPTS {
+        if patience.give_up(transient, failures) {
             metrics::counter!("kurz_clicks_dropped_total").increment(clicks.len() as u64);
             tracing::error!(clicks = clicks.len(), "giving up on a batch of clicks");
             return;
