@@ -18,6 +18,7 @@
 //! | `KURZ_CLICK_QUEUE` | `100000` | clicks waiting to be written before new ones are dropped (and counted) |
 //! | `KURZ_CLICK_BATCH` | `1000` | most clicks written in one transaction |
 //! | `REDIS_URL` | unset | Redis for the shared cache and invalidations; unset → no Redis |
+//! | `KURZ_REDIS_PREFIX` | `kurz` | namespace of kurz's Redis keys and channel |
 //! | `KURZ_REDIS_TIMEOUT_MS` | `100` | one Redis call longer than this counts as a miss |
 //! | `KURZ_CACHE_TTL_SECS` | `300` | lifetime of a link in Redis |
 //! | `KURZ_L1_TTL_SECS` | `30` | lifetime of a link in process |
@@ -48,6 +49,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_CLICK_QUEUE: usize = 100_000;
 pub const DEFAULT_CLICK_BATCH: usize = 1_000;
+pub const DEFAULT_REDIS_PREFIX: &str = "kurz";
 pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 100;
 pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;
 pub const DEFAULT_L1_TTL_SECS: u64 = 30;
@@ -258,6 +260,9 @@ pub struct CacheSettings {
     /// Redis URL for the shared cache and invalidations, e.g. redis://127.0.0.1:6379. Unset: no Redis.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Namespace of kurz's Redis keys and channel (deployments sharing a Redis need distinct ones).
+    #[arg(long, env = "KURZ_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
+    pub redis_prefix: String,
     /// Longest wait for one Redis call before treating it as a miss, in milliseconds.
     #[arg(long, env = "KURZ_REDIS_TIMEOUT_MS", default_value_t = DEFAULT_REDIS_TIMEOUT_MS)]
     pub redis_timeout_ms: u64,
@@ -285,6 +290,7 @@ impl fmt::Debug for CacheSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheSettings")
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field("redis_prefix", &self.redis_prefix)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("cache_ttl_secs", &self.cache_ttl_secs)
             .field("l1_ttl_secs", &self.l1_ttl_secs)
@@ -300,6 +306,7 @@ impl CacheSettings {
     pub fn defaults() -> Self {
         Self {
             redis_url: None,
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
             cache_ttl_secs: DEFAULT_CACHE_TTL_SECS,
             l1_ttl_secs: DEFAULT_L1_TTL_SECS,

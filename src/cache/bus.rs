@@ -4,7 +4,7 @@
 //! flushed again then, for whatever was missed in between).
 
 use super::local::LocalCache;
-use super::shared::{ALL, CHANNEL, SharedCache};
+use super::shared::{ALL, SharedCache};
 use futures_util::StreamExt;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -38,7 +38,7 @@ async fn subscribe_and_listen(
     stop: &CancellationToken,
 ) -> redis::RedisResult<()> {
     let mut pubsub = shared.client().get_async_pubsub().await?;
-    pubsub.subscribe(CHANNEL).await?;
+    pubsub.subscribe(shared.channel()).await?;
     // Anything published before this point was missed: start from an empty L1.
     local.flush();
     shared.subscribed.store(true, Ordering::Release);

@@ -58,6 +58,7 @@ impl CachedStore {
             None => None,
             Some(url) => Some(Arc::new(SharedCache::new(
                 url,
+                &settings.redis_prefix,
                 secs(settings.cache_ttl_secs),
                 secs(settings.negative_ttl_secs),
                 Duration::from_millis(settings.redis_timeout_ms),

@@ -3,8 +3,8 @@
 //! a cache miss (and a metric), never an error page or a slow redirect.
 //!
 //! Staleness is prevented with generations rather than deletes: each code has a generation
-//! counter (`kurz:gen:{code}`) bumped by every invalidation, and there is one for "all codes"
-//! (`kurz:gen:*`, bumped by bulk imports). A value records the generations read *before*
+//! counter (`{prefix}:gen:{code}`) bumped by every invalidation, and there is one for "all
+//! codes" (`{prefix}:gen:*`, bumped by bulk imports). A value records the generations read *before*
 //! the store was asked; a reader fetches value and generations in one `MGET` and ignores a
 //! value whose generations are not current. So a fill racing with a write can never
 //! re-insert the old target.
@@ -19,20 +19,10 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// The pub/sub channel invalidations travel on; the payload is a code, or `*` for all.
-pub const CHANNEL: &str = "kurz:invalidate";
+/// The payload of an invalidation that voids every code (otherwise the payload is a code).
 pub const ALL: &str = "*";
-const GEN_ALL: &str = "kurz:gen:*";
 /// After a Redis failure, skip Redis for this long (a down Redis makes each call wait).
 const BACKOFF: Duration = Duration::from_secs(1);
-
-fn link_key(code: &str) -> String {
-    format!("kurz:link:{code}")
-}
-
-fn gen_key(code: &str) -> String {
-    format!("kurz:gen:{code}")
-}
 
 /// The generations a fill read before asking the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +51,8 @@ pub enum Read {
 
 pub struct SharedCache {
     client: redis::Client,
+    /// Namespace of every key and of the channel, so deployments can share a Redis.
+    prefix: String,
     connection: OnceLock<ConnectionManager>,
     ttl: Duration,
     negative_ttl: Duration,
@@ -77,12 +69,14 @@ impl SharedCache {
     /// so kurz starts and serves even while Redis is down.
     pub fn new(
         url: &str,
+        prefix: &str,
         ttl: Duration,
         negative_ttl: Duration,
         timeout: Duration,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             client: redis::Client::open(url)?,
+            prefix: prefix.to_owned(),
             connection: OnceLock::new(),
             ttl,
             negative_ttl,
@@ -95,6 +89,23 @@ impl SharedCache {
 
     pub fn client(&self) -> &redis::Client {
         &self.client
+    }
+
+    /// The pub/sub channel invalidations travel on.
+    pub fn channel(&self) -> String {
+        format!("{}:invalidate", self.prefix)
+    }
+
+    fn link_key(&self, code: &str) -> String {
+        format!("{}:link:{code}", self.prefix)
+    }
+
+    fn gen_key(&self, code: &str) -> String {
+        format!("{}:gen:{code}", self.prefix)
+    }
+
+    fn gen_all(&self) -> String {
+        self.gen_key(ALL)
     }
 
     /// Connects, retrying until it succeeds or `stop` fires. The connection manager then
@@ -171,7 +182,7 @@ impl SharedCache {
     }
 
     pub async fn read(&self, code: &str) -> Read {
-        let keys = [link_key(code), gen_key(code), GEN_ALL.to_owned()];
+        let keys = [self.link_key(code), self.gen_key(code), self.gen_all()];
         let fetched = self
             .call("read", false, |mut c| async move {
                 redis::cmd("MGET")
@@ -207,7 +218,7 @@ impl SharedCache {
         let Ok(value) = serde_json::to_string(&stored) else {
             return;
         };
-        let key = link_key(code);
+        let key = self.link_key(code);
         self.call("write", false, |mut c| async move {
             redis::cmd("SET")
                 .arg(key)
@@ -223,7 +234,8 @@ impl SharedCache {
     /// Bumps the code's generation (voiding its L2 value everywhere) and tells every replica
     /// to drop its L1 entry. `false` when Redis could not be told.
     pub async fn invalidate(&self, code: &str) -> bool {
-        let (generation, key_ttl) = (gen_key(code), (self.ttl * 2).as_secs().max(1));
+        let (generation, key_ttl) = (self.gen_key(code), (self.ttl * 2).as_secs().max(1));
+        let channel = self.channel();
         let payload = code.to_owned();
         self.call("invalidate", true, |mut c| async move {
             redis::pipe()
@@ -232,7 +244,7 @@ impl SharedCache {
                 .ignore()
                 .expire(&generation, key_ttl as i64)
                 .ignore()
-                .publish(CHANNEL, payload)
+                .publish(channel, payload)
                 .ignore()
                 .query_async::<()>(&mut c)
                 .await
@@ -243,12 +255,13 @@ impl SharedCache {
 
     /// Voids every code's L2 value and every replica's L1.
     pub async fn invalidate_all(&self) -> bool {
+        let (generation, channel) = (self.gen_all(), self.channel());
         self.call("invalidate_all", true, |mut c| async move {
             redis::pipe()
                 .atomic()
-                .incr(GEN_ALL, 1)
+                .incr(generation, 1)
                 .ignore()
-                .publish(CHANNEL, ALL)
+                .publish(channel, ALL)
                 .ignore()
                 .query_async::<()>(&mut c)
                 .await
