@@ -279,3 +279,57 @@ async fn short_codes_are_case_sensitive() {
     }
     app.get("/AbCd").await.expect_error(404);
 }
+
+#[tokio::test]
+async fn a_code_asked_for_before_it_exists_redirects_once_created() {
+    let app = spawn_app().await;
+    for template in PATHS {
+        app.get(&redirect_path(template, "later1"))
+            .await
+            .expect_error(404);
+    }
+    let url = app
+        .create_url(&json!({ "original_url": "https://example.com/later", "short_code": "later1" }))
+        .await;
+    for template in PATHS {
+        let reply = app
+            .get(&redirect_path(template, "later1"))
+            .await
+            .expect(302);
+        assert_eq!(
+            reply.header("location").as_deref(),
+            Some("https://example.com/later")
+        );
+    }
+    assert_eq!(app.clicks(id_of(&url)).await.len(), 2);
+}
+
+#[tokio::test]
+async fn a_deleted_code_taken_again_leads_to_the_new_target() {
+    let app = spawn_app().await;
+    let old = app
+        .create_url(&json!({ "original_url": "https://example.com/old", "short_code": "reuse1" }))
+        .await;
+    app.get("/reuse1").await.expect(302);
+    app.delete(&format!("/urls/{}", old["id"]))
+        .await
+        .expect(204);
+    app.get("/reuse1").await.expect_error(404);
+
+    let new = app
+        .create_url(&json!({ "original_url": "https://example.com/new", "short_code": "reuse1" }))
+        .await;
+    assert_ne!(new["id"], old["id"]);
+    let reply = app.get("/reuse1").await.expect(302);
+    assert_eq!(
+        reply.header("location").as_deref(),
+        Some("https://example.com/new")
+    );
+    let clicks = app.clicks(id_of(&new)).await;
+    assert_eq!(clicks.len(), 1);
+    assert_eq!(
+        clicks[0]["details"]["original_url"],
+        "https://example.com/new"
+    );
+    assert_eq!(app.clicks(id_of(&old)).await.len(), 1);
+}
