@@ -9,7 +9,8 @@
 //! | `KURZ_DATA_DIR` | `.` | where the embedded store keeps `kurz.db` when no database is configured |
 //! | `KURZ_DB_POOL_SIZE` | `8` | connections per pool (SQLite: reader connections) |
 //! | `KURZ_DB_TIMEOUT_MS` | `5000` | wait for a connection / SQLite lock before failing with 503 |
-//! | `KURZ_DB_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL `statement_timeout` |
+//! | `KURZ_DB_STATEMENT_TIMEOUT_MS` | `10000` | PostgreSQL `statement_timeout` (0: the server's; required behind PgBouncer) |
+//! | `KURZ_DB_MIGRATION_URL` | unset | direct PostgreSQL URL for migrations when `DATABASE_URL` is PgBouncer |
 //! | `KURZ_DB_STATEMENT_CACHE` | `100` | prepared statements cached per PostgreSQL connection (0 behind PgBouncer in transaction mode) |
 //! | `KURZ_LIST_CAP` | `10000` | most rows an unpaginated list returns |
 //! | `KURZ_MAX_UPLOAD_BYTES` | `67108864` | largest CSV accepted by `POST /users/bulk` |
@@ -131,6 +132,9 @@ pub struct DatabaseSettings {
     /// Prepared statements cached per PostgreSQL connection; 0 behind PgBouncer in transaction mode.
     #[arg(long, env = "KURZ_DB_STATEMENT_CACHE", default_value_t = DEFAULT_DB_STATEMENT_CACHE)]
     pub db_statement_cache: usize,
+    /// Direct PostgreSQL URL for migrations when DATABASE_URL points at PgBouncer (transaction mode).
+    #[arg(long, env = "KURZ_DB_MIGRATION_URL", hide_env_values = true)]
+    pub db_migration_url: Option<String>,
 }
 
 /// Secrets stay out of logs and panics.
@@ -154,6 +158,10 @@ impl fmt::Debug for DatabaseSettings {
             .field("db_timeout_ms", &self.db_timeout_ms)
             .field("db_statement_timeout_ms", &self.db_statement_timeout_ms)
             .field("db_statement_cache", &self.db_statement_cache)
+            .field(
+                "db_migration_url",
+                &self.db_migration_url.as_ref().map(|_| "<redacted>"),
+            )
             .finish()
     }
 }
@@ -180,6 +188,7 @@ impl DatabaseSettings {
             db_timeout_ms: DEFAULT_DB_TIMEOUT_MS,
             db_statement_timeout_ms: DEFAULT_DB_STATEMENT_TIMEOUT_MS,
             db_statement_cache: DEFAULT_DB_STATEMENT_CACHE,
+            db_migration_url: None,
         }
     }
 
@@ -228,6 +237,7 @@ impl DatabaseSettings {
             acquire_timeout: self.timeout(),
             statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
             statement_cache: self.db_statement_cache,
+            migration_url: self.db_migration_url.clone(),
         }
     }
 }

@@ -1,8 +1,11 @@
 //! The store conformance suite: the same tests, run against the embedded SQLite store and
 //! against PostgreSQL, so both behave identically. Every test gets a fresh database
 //! (a temporary file; a new PostgreSQL database on `KURZ_TEST_POSTGRES_URL`, default
-//! `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards).
+//! `postgres://postgres@127.0.0.1:5432/postgres`, dropped afterwards) — and against
+//! PostgreSQL through a real PgBouncer in transaction pooling mode.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
 
 use kurz::domain::{
     Email, Event, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, User,
@@ -27,6 +30,7 @@ struct TestDb {
     store: Arc<dyn Store>,
     _dir: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
+    _bouncer: Option<support::PgBouncer>,
 }
 
 impl Drop for TestDb {
@@ -63,16 +67,13 @@ async fn sqlite() -> TestDb {
         store: Arc::new(store),
         _dir: Some(dir),
         postgres: None,
+        _bouncer: None,
     }
 }
 
-fn admin_url() -> String {
-    std::env::var("KURZ_TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-async fn postgres() -> TestDb {
-    let admin = admin_url();
+/// A fresh database on the shared server: (admin URL, database name, its URL).
+async fn fresh_postgres_database() -> (String, String, url::Url) {
+    let admin = support::admin_url();
     let name = format!("kurz_store_{}", rand::random::<u64>());
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
@@ -85,18 +86,49 @@ async fn postgres() -> TestDb {
         .unwrap();
     let mut url = url::Url::parse(&admin).unwrap();
     url.set_path(&name);
-    let options = PostgresOptions {
+    (admin, name, url)
+}
+
+fn postgres_options() -> PostgresOptions {
+    PostgresOptions {
         max_connections: 8,
         acquire_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(10),
         statement_cache: 100,
-    };
-    let store = PostgresStore::connect(url.as_str(), &options).unwrap();
+        migration_url: None,
+    }
+}
+
+async fn postgres() -> TestDb {
+    let (admin, name, url) = fresh_postgres_database().await;
+    let store = PostgresStore::connect(url.as_str(), &postgres_options()).unwrap();
     store.migrate().await.unwrap();
     TestDb {
         store: Arc::new(store),
         _dir: None,
         postgres: Some((admin, name)),
+        _bouncer: None,
+    }
+}
+
+/// PostgreSQL through PgBouncer (transaction mode), configured as docs/DEPLOY.md says:
+/// no statement cache (unnamed statements), no start-up `options`, migrations direct.
+async fn pgbouncer() -> TestDb {
+    let (admin, name, url) = fresh_postgres_database().await;
+    let bouncer = support::PgBouncer::start();
+    let options = PostgresOptions {
+        statement_cache: 0,
+        statement_timeout: Duration::ZERO,
+        migration_url: Some(url.to_string()),
+        ..postgres_options()
+    };
+    let store = PostgresStore::connect(&bouncer.url_for(url.as_str()), &options).unwrap();
+    store.migrate().await.unwrap();
+    TestDb {
+        store: Arc::new(store),
+        _dir: None,
+        postgres: Some((admin, name)),
+        _bouncer: Some(bouncer),
     }
 }
 
@@ -117,6 +149,15 @@ macro_rules! conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let db = super::postgres().await;
+                    super::$name(db.store.clone()).await;
+                }
+            )*
+        }
+        mod pgbouncer_store {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = super::pgbouncer().await;
                     super::$name(db.store.clone()).await;
                 }
             )*

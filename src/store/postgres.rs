@@ -42,29 +42,46 @@ pub struct PostgresOptions {
     pub statement_timeout: Duration,
     /// Prepared statements cached per connection; 0 for PgBouncer in transaction mode.
     pub statement_cache: usize,
+    /// Where migrations run, when not through the pool: the migrator holds a session-level
+    /// lock and prepares named statements, which PgBouncer's transaction mode cannot carry.
+    pub migration_url: Option<String>,
 }
+
+/// Whether statements are prepared by name and cached per connection (direct connections),
+/// or sent unnamed (PgBouncer in transaction mode, where a named statement would outlive
+/// the transaction it was prepared in and collide with another client's).
+#[derive(Debug, Clone, Copy)]
+struct Prepared(bool);
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
     pool: PgPool,
+    prepared: Prepared,
+    /// A direct connection for migrations, when the pool goes through PgBouncer.
+    migration_url: Option<String>,
 }
 
 impl PostgresStore {
     /// Creates the pool. Connections are opened lazily, so a database that is down at
     /// start-up delays readiness instead of failing the process.
     pub fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Self> {
-        let connect = PgConnectOptions::from_str(url)?
+        let mut connect = PgConnectOptions::from_str(url)?
             .application_name("kurz")
-            .statement_cache_capacity(options.statement_cache)
-            .options([(
-                "statement_timeout",
-                format!("{}ms", options.statement_timeout.as_millis()),
-            )]);
+            .statement_cache_capacity(options.statement_cache);
+        // PgBouncer refuses the `options` start-up parameter: 0 leaves the timeout to the server.
+        if !options.statement_timeout.is_zero() {
+            let timeout = format!("{}ms", options.statement_timeout.as_millis());
+            connect = connect.options([("statement_timeout", timeout)]);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections.max(1))
             .acquire_timeout(options.acquire_timeout)
             .connect_lazy_with(connect);
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            prepared: Prepared(options.statement_cache > 0),
+            migration_url: options.migration_url.clone(),
+        })
     }
 }
 
@@ -128,8 +145,9 @@ fn constraint(err: sqlx::Error, unique: &'static str, foreign: &'static str) -> 
     }
 }
 
-async fn lock_user_writes(conn: &mut PgConnection) -> StoreResult<()> {
+async fn lock_user_writes(conn: &mut PgConnection, p: Prepared) -> StoreResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .persistent(p.0)
         .bind(USER_WRITE_LOCK)
         .execute(conn)
         .await?;
@@ -139,6 +157,7 @@ async fn lock_user_writes(conn: &mut PgConnection) -> StoreResult<()> {
 /// Fails with `Conflict` when another user (not `except_id`) has the username or the email.
 async fn check_user_unique(
     conn: &mut PgConnection,
+    p: Prepared,
     username: Option<&str>,
     email: Option<&str>,
     except_id: i64,
@@ -146,6 +165,7 @@ async fn check_user_unique(
     if let Some(username) = username {
         let taken: Option<i64> =
             sqlx::query_scalar("SELECT id FROM users WHERE username = $1 AND id <> $2 LIMIT 1")
+                .persistent(p.0)
                 .bind(username)
                 .bind(except_id)
                 .fetch_optional(&mut *conn)
@@ -158,6 +178,7 @@ async fn check_user_unique(
         let taken: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM users WHERE lower(email) = lower($1) AND id <> $2 LIMIT 1",
         )
+        .persistent(p.0)
         .bind(email)
         .bind(except_id)
         .fetch_optional(&mut *conn)
@@ -169,34 +190,53 @@ async fn check_user_unique(
     Ok(())
 }
 
-async fn exists(conn: &mut PgConnection, sql: &'static str, id: i64) -> StoreResult<bool> {
+async fn exists(
+    conn: &mut PgConnection,
+    p: Prepared,
+    sql: &'static str,
+    id: i64,
+) -> StoreResult<bool> {
     let found: Option<i64> = sqlx::query_scalar(sql)
+        .persistent(p.0)
         .bind(id)
         .fetch_optional(conn)
         .await?;
     Ok(found.is_some())
 }
 
-async fn fetch_user(conn: &mut PgConnection, id: i64) -> StoreResult<Option<User>> {
+async fn fetch_user(conn: &mut PgConnection, p: Prepared, id: i64) -> StoreResult<Option<User>> {
     let sql = "SELECT id, username, email, created_at FROM users WHERE id = $1";
-    let row = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
+    let row = sqlx::query(sql)
+        .persistent(p.0)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(user_from_row).transpose()
 }
 
 /// `FOR UPDATE`: the row is locked until the transaction ends, so concurrent updates of one
 /// url apply in turn and each sees the other's result.
-async fn fetch_url_for_update(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Url>> {
+async fn fetch_url_for_update(
+    conn: &mut PgConnection,
+    p: Prepared,
+    id: i64,
+) -> StoreResult<Option<Url>> {
     let sql = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at \
                FROM urls WHERE id = $1 FOR UPDATE";
-    let row = sqlx::query(sql).bind(id).fetch_optional(conn).await?;
+    let row = sqlx::query(sql)
+        .persistent(p.0)
+        .bind(id)
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(url_from_row).transpose()
 }
 
-async fn insert_event(conn: &mut PgConnection, event: &NewEvent) -> StoreResult<i64> {
+async fn insert_event(conn: &mut PgConnection, p: Prepared, event: &NewEvent) -> StoreResult<i64> {
     let id = sqlx::query_scalar(
         "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
     )
+    .persistent(p.0)
     .bind(event.url_id)
     .bind(event.user_id)
     .bind(&event.event_type)
@@ -209,7 +249,11 @@ async fn insert_event(conn: &mut PgConnection, event: &NewEvent) -> StoreResult<
 
 /// Moves a table's id sequence past its largest id, so later inserts never collide with
 /// imported rows. Called with the table locked against concurrent inserts.
-async fn move_sequence_past_max(conn: &mut PgConnection, table: &'static str) -> StoreResult<()> {
+async fn move_sequence_past_max(
+    conn: &mut PgConnection,
+    p: Prepared,
+    table: &'static str,
+) -> StoreResult<()> {
     let sql = match table {
         "users" => {
             "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))"
@@ -221,18 +265,22 @@ async fn move_sequence_past_max(conn: &mut PgConnection, table: &'static str) ->
             "SELECT setval(pg_get_serial_sequence('events', 'id'), GREATEST((SELECT max(id) FROM events), 1))"
         }
     };
-    sqlx::query(sql).execute(conn).await?;
+    sqlx::query(sql).persistent(p.0).execute(conn).await?;
     Ok(())
 }
 
 /// Blocks concurrent inserts into `table` until the import commits (reads go on).
-async fn lock_for_import(conn: &mut PgConnection, table: &'static str) -> StoreResult<()> {
+async fn lock_for_import(
+    conn: &mut PgConnection,
+    p: Prepared,
+    table: &'static str,
+) -> StoreResult<()> {
     let sql = match table {
         "users" => "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
         "urls" => "LOCK TABLE urls IN SHARE ROW EXCLUSIVE MODE",
         _ => "LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE",
     };
-    sqlx::query(sql).execute(conn).await?;
+    sqlx::query(sql).persistent(p.0).execute(conn).await?;
     Ok(())
 }
 
@@ -246,9 +294,14 @@ impl PostgresStore {
         page: Page,
         map: fn(&PgRow) -> StoreResult<T>,
     ) -> StoreResult<Listing<T>> {
+        let p = self.prepared;
         let mut count = QueryBuilder::<Postgres>::new(format!("SELECT count(*) FROM {table}"));
         push_filters(&mut count, filters());
-        let total: i64 = count.build_query_scalar().fetch_one(&self.pool).await?;
+        let total: i64 = count
+            .build_query_scalar()
+            .persistent(p.0)
+            .fetch_one(&self.pool)
+            .await?;
 
         let mut select = QueryBuilder::<Postgres>::new(columns);
         push_filters(&mut select, filters());
@@ -257,7 +310,7 @@ impl PostgresStore {
             .push_bind(page.limit)
             .push(" OFFSET ")
             .push_bind(page.offset);
-        let rows = select.build().fetch_all(&self.pool).await?;
+        let rows = select.build().persistent(p.0).fetch_all(&self.pool).await?;
         let items = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
         Ok(Listing { items, total })
     }
@@ -270,14 +323,25 @@ impl Store for PostgresStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/postgres")
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::from_sqlx(sqlx::Error::Migrate(Box::new(e))))
+        let migrator = sqlx::migrate!("./migrations/postgres");
+        let result = match &self.migration_url {
+            None => migrator.run(&self.pool).await,
+            Some(url) => {
+                let direct = PgPoolOptions::new().max_connections(1).connect(url).await?;
+                let result = migrator.run(&direct).await;
+                direct.close().await;
+                result
+            }
+        };
+        result.map_err(|e| StoreError::from_sqlx(sqlx::Error::Migrate(Box::new(e))))
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        let p = self.prepared;
+        sqlx::query("SELECT 1")
+            .persistent(p.0)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -286,10 +350,12 @@ impl Store for PostgresStore {
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
-        lock_user_writes(&mut tx).await?;
+        lock_user_writes(&mut tx, self.prepared).await?;
         check_user_unique(
             &mut tx,
+            self.prepared,
             Some(user.username.as_str()),
             Some(user.email.as_str()),
             -1,
@@ -298,6 +364,7 @@ impl Store for PostgresStore {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO users (username, email, created_at) VALUES ($1, $2, $3) RETURNING id",
         )
+        .persistent(p.0)
         .bind(user.username.as_str())
         .bind(user.email.as_str())
         .bind(user.created_at.as_primitive())
@@ -314,7 +381,7 @@ impl Store for PostgresStore {
 
     async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
         let mut conn = self.pool.acquire().await?;
-        fetch_user(&mut conn, id).await
+        fetch_user(&mut conn, self.prepared, id).await
     }
 
     async fn list_users(&self, filter: &UserFilter, page: Page) -> StoreResult<Listing<User>> {
@@ -329,14 +396,15 @@ impl Store for PostgresStore {
     }
 
     async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<User>> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
-        lock_user_writes(&mut tx).await?;
-        let Some(mut user) = fetch_user(&mut tx, id).await? else {
+        lock_user_writes(&mut tx, self.prepared).await?;
+        let Some(mut user) = fetch_user(&mut tx, self.prepared, id).await? else {
             return Ok(None);
         };
         let username = patch.username.as_ref().map(|u| u.as_str());
         let email = patch.email.as_ref().map(|e| e.as_str());
-        check_user_unique(&mut tx, username, email, id).await?;
+        check_user_unique(&mut tx, self.prepared, username, email, id).await?;
         if let Some(username) = username {
             user.username = username.to_owned();
         }
@@ -344,6 +412,7 @@ impl Store for PostgresStore {
             user.email = email.to_owned();
         }
         sqlx::query("UPDATE users SET username = $1, email = $2 WHERE id = $3")
+            .persistent(p.0)
             .bind(&user.username)
             .bind(&user.email)
             .bind(id)
@@ -354,12 +423,15 @@ impl Store for PostgresStore {
     }
 
     async fn delete_user(&self, id: i64) -> StoreResult<bool> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
         sqlx::query("UPDATE urls SET user_id = NULL WHERE user_id = $1")
+            .persistent(p.0)
             .bind(id)
             .execute(&mut *tx)
             .await?;
         let deleted = sqlx::query("DELETE FROM users WHERE id = $1")
+            .persistent(p.0)
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -368,11 +440,12 @@ impl Store for PostgresStore {
     }
 
     async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id",
-        )
+        ).persistent(p.0)
         .bind(url.user_id)
         .bind(url.short_code.as_str())
         .bind(url.original_url.as_str())
@@ -381,7 +454,7 @@ impl Store for PostgresStore {
         .fetch_one(&mut *tx)
         .await
         .map_err(|e| constraint(e, "short_code", "user"))?;
-        insert_event(&mut tx, &created_event(id, &url)).await?;
+        insert_event(&mut tx, self.prepared, &created_event(id, &url)).await?;
         tx.commit().await?;
         Ok(Url {
             id,
@@ -396,16 +469,23 @@ impl Store for PostgresStore {
     }
 
     async fn get_url(&self, id: i64) -> StoreResult<Option<Url>> {
+        let p = self.prepared;
         let sql = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at \
                    FROM urls WHERE id = $1";
-        let row = sqlx::query(sql).bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query(sql)
+            .persistent(p.0)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(url_from_row).transpose()
     }
 
     async fn get_url_by_code(&self, code: &ShortCode) -> StoreResult<Option<Url>> {
+        let p = self.prepared;
         let sql = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at \
                    FROM urls WHERE short_code = $1";
         let row = sqlx::query(sql)
+            .persistent(p.0)
             .bind(code.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -413,7 +493,9 @@ impl Store for PostgresStore {
     }
 
     async fn hot_urls(&self, limit: i64) -> StoreResult<Vec<Url>> {
+        let p = self.prepared;
         let rows = sqlx::query(HOT_URLS)
+            .persistent(p.0)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
@@ -437,14 +519,15 @@ impl Store for PostgresStore {
         patch: UrlPatch,
         now: Timestamp,
     ) -> StoreResult<Option<Url>> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
-        let Some(mut url) = fetch_url_for_update(&mut tx, id).await? else {
+        let Some(mut url) = fetch_url_for_update(&mut tx, self.prepared, id).await? else {
             return Ok(None);
         };
         let changes = patch.changes(&url);
         patch.apply(&mut url);
         url.updated_at = now;
-        sqlx::query("UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 WHERE id = $5")
+        sqlx::query("UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 WHERE id = $5").persistent(p.0)
             .bind(&url.title)
             .bind(url.is_active)
             .bind(&url.original_url)
@@ -455,6 +538,7 @@ impl Store for PostgresStore {
         for change in changes {
             insert_event(
                 &mut tx,
+                self.prepared,
                 &updated_event(&url, change.field, change.new_value, now),
             )
             .await?;
@@ -464,15 +548,17 @@ impl Store for PostgresStore {
     }
 
     async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
-        let Some(url) = fetch_url_for_update(&mut tx, id).await? else {
+        let Some(url) = fetch_url_for_update(&mut tx, self.prepared, id).await? else {
             return Ok(None);
         };
         sqlx::query("DELETE FROM urls WHERE id = $1")
+            .persistent(p.0)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        insert_event(&mut tx, &deleted_event(&url, now)).await?;
+        insert_event(&mut tx, self.prepared, &deleted_event(&url, now)).await?;
         tx.commit().await?;
         Ok(Some(url))
     }
@@ -480,16 +566,28 @@ impl Store for PostgresStore {
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
         let mut tx = self.pool.begin().await?;
         if let Some(url_id) = event.url_id
-            && !exists(&mut tx, "SELECT id FROM urls WHERE id = $1", url_id).await?
+            && !exists(
+                &mut tx,
+                self.prepared,
+                "SELECT id FROM urls WHERE id = $1",
+                url_id,
+            )
+            .await?
         {
             return Err(StoreError::MissingReference("url"));
         }
         if let Some(user_id) = event.user_id
-            && !exists(&mut tx, "SELECT id FROM users WHERE id = $1", user_id).await?
+            && !exists(
+                &mut tx,
+                self.prepared,
+                "SELECT id FROM users WHERE id = $1",
+                user_id,
+            )
+            .await?
         {
             return Err(StoreError::MissingReference("user"));
         }
-        let id = insert_event(&mut tx, &event).await?;
+        let id = insert_event(&mut tx, self.prepared, &event).await?;
         tx.commit().await?;
         Ok(Event {
             id,
@@ -502,6 +600,7 @@ impl Store for PostgresStore {
     }
 
     async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
+        let p = self.prepared;
         if events.is_empty() {
             return Ok(());
         }
@@ -517,7 +616,7 @@ impl Store for PostgresStore {
                     .push_bind(e.timestamp.as_primitive())
                     .push_bind(json_details(&e.details));
             });
-            insert.build().execute(&mut *tx).await?;
+            insert.build().persistent(p.0).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -535,8 +634,9 @@ impl Store for PostgresStore {
     }
 
     async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
-        lock_for_import(&mut tx, "users").await?;
+        lock_for_import(&mut tx, self.prepared, "users").await?;
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut insert = QueryBuilder::<Postgres>::new(
                 "INSERT INTO users (id, username, email, created_at) ",
@@ -551,16 +651,17 @@ impl Store for PostgresStore {
                 " ON CONFLICT (id) DO UPDATE SET username = excluded.username, email = excluded.email, \
                  created_at = excluded.created_at",
             );
-            insert.build().execute(&mut *tx).await?;
+            insert.build().persistent(p.0).execute(&mut *tx).await?;
         }
-        move_sequence_past_max(&mut tx, "users").await?;
+        move_sequence_past_max(&mut tx, self.prepared, "users").await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
     }
 
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
-        lock_for_import(&mut tx, "urls").await?;
+        lock_for_import(&mut tx, self.prepared, "urls").await?;
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut insert = QueryBuilder::<Postgres>::new(
                 "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, created_at, updated_at) ",
@@ -582,18 +683,20 @@ impl Store for PostgresStore {
             );
             insert
                 .build()
+                .persistent(p.0)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| constraint(e, "short_code", "user"))?;
         }
-        move_sequence_past_max(&mut tx, "urls").await?;
+        move_sequence_past_max(&mut tx, self.prepared, "urls").await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
     }
 
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
+        let p = self.prepared;
         let mut tx = self.pool.begin().await?;
-        lock_for_import(&mut tx, "events").await?;
+        lock_for_import(&mut tx, self.prepared, "events").await?;
         for chunk in rows.chunks(INSERT_CHUNK) {
             let mut insert = QueryBuilder::<Postgres>::new(
                 "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) ",
@@ -610,9 +713,9 @@ impl Store for PostgresStore {
                 " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, user_id = excluded.user_id, \
                  event_type = excluded.event_type, timestamp = excluded.timestamp, details = excluded.details",
             );
-            insert.build().execute(&mut *tx).await?;
+            insert.build().persistent(p.0).execute(&mut *tx).await?;
         }
-        move_sequence_past_max(&mut tx, "events").await?;
+        move_sequence_past_max(&mut tx, self.prepared, "events").await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
     }
