@@ -680,8 +680,8 @@ impl Drop for TestApp {
 // The real binary
 // ---------------------------------------------------------------------------------------------
 
-/// `kurz` with a clean environment: no database variables (so the embedded store in
-/// `data_dir` is used), no inherited `KURZ_*` settings.
+/// `kurz` with a clean environment: no database or Redis variables (so the embedded store in
+/// `data_dir` is used and nothing off-machine is contacted), no inherited `KURZ_*` settings.
 pub fn kurz_command(data_dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_kurz"));
     for (name, _) in std::env::vars_os() {
@@ -689,6 +689,7 @@ pub fn kurz_command(data_dir: &Path) -> Command {
         if name_text.starts_with("DATABASE_")
             || name_text.starts_with("KURZ_")
             || name_text == "RUST_LOG"
+            || name_text == "REDIS_URL"
         {
             command.env_remove(&name);
         }
