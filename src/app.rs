@@ -14,6 +14,8 @@ use axum::extract::Request;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
@@ -30,6 +32,8 @@ pub struct AppState {
     pub clicks: ClickRecorder,
     /// Renders `/metrics`.
     pub metrics: Metrics,
+    /// Start-up and shutdown state, for `/ready`.
+    pub health: Arc<Health>,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
 }
@@ -41,7 +45,7 @@ pub struct Application {
     click_writer: ClickWriter,
 }
 
-/// Opens (and migrates) the store the settings select.
+/// Opens the store the settings select (not yet migrated), with retries around it.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     let db = &settings.database;
     let store: Arc<dyn Store> = match db.target()? {
@@ -59,8 +63,52 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
             Arc::new(PostgresStore::connect(&url, &db.postgres_options())?)
         }
     };
-    store.migrate().await.context("migrating the schema")?;
     Ok(Arc::new(RetryingStore::new(store)))
+}
+
+/// What readiness reports besides the store's own answer.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The schema is migrated. False while a replica waits for its database at start-up.
+    pub schema_ready: AtomicBool,
+    /// Shutdown has begun: report not-ready so load balancers send traffic elsewhere.
+    pub draining: AtomicBool,
+}
+
+/// Migrates now when the store answers. When it does not (a database still starting, a
+/// network not yet up), keeps trying in the background while the replica serves and
+/// reports not-ready, instead of crashing into a restart loop. Pre-warms the caches once
+/// the schema is there.
+async fn migrate_or_wait(
+    cache: Arc<CachedStore>,
+    health: Arc<Health>,
+    prewarm: i64,
+) -> anyhow::Result<()> {
+    match cache.migrate().await {
+        Ok(()) => health.schema_ready.store(true, Ordering::Release),
+        Err(err) if err.is_transient() || cache.kind() == "postgres" => {
+            tracing::warn!(error = %err, "database not reachable yet; serving as not-ready and retrying");
+            let (cache, health) = (cache.clone(), health.clone());
+            tokio::spawn(async move {
+                let mut wait = Duration::from_millis(250);
+                loop {
+                    tokio::time::sleep(wait).await;
+                    match cache.migrate().await {
+                        Ok(()) => break,
+                        Err(err) => tracing::warn!(error = %err, "database still not reachable"),
+                    }
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                tracing::info!("schema migrated; ready");
+                health.schema_ready.store(true, Ordering::Release);
+                spawn_prewarm(cache, prewarm);
+            });
+            return Ok(());
+        }
+        Err(err) => return Err(anyhow::Error::new(err).context("migrating the schema")),
+    }
+    spawn_prewarm(cache, prewarm);
+    Ok(())
 }
 
 impl Application {
@@ -69,7 +117,8 @@ impl Application {
         let metrics = Metrics::install()?;
         let cache = CachedStore::start(open_store(&settings).await?, &settings.cache)?;
         let store: Arc<dyn Store> = cache.clone();
-        spawn_prewarm(cache.clone(), settings.cache.prewarm);
+        let health = Arc::new(Health::default());
+        migrate_or_wait(cache.clone(), health.clone(), settings.cache.prewarm).await?;
         let (clicks, click_writer) = clicks::start(
             store.clone(),
             settings.clicks.click_queue,
@@ -84,6 +133,7 @@ impl Application {
             cache,
             clicks,
             metrics,
+            health,
             settings: Arc::new(settings),
         };
         Ok(Self {
@@ -111,6 +161,7 @@ impl Application {
         } = self;
         let grace = state.settings.shutdown_timeout();
         let store = state.store.clone();
+        let health = state.health.clone();
         // Trailing slashes are trimmed before routing, so `/users/` is `/users`.
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state));
         let stopping = tokio_util::sync::CancellationToken::new();
@@ -118,6 +169,7 @@ impl Application {
             let stopping = stopping.clone();
             async move {
                 shutdown.await;
+                health.draining.store(true, Ordering::Release);
                 tracing::info!("shutting down: no new connections, finishing in-flight requests");
                 stopping.cancel();
             }

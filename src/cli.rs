@@ -58,7 +58,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate { database, log }) => {
             telemetry::init_logs(&log);
             let store = app::open_store(&with_database(database)).await?;
+            let migrated = store.migrate().await;
             store.close().await;
+            migrated?;
             tracing::info!("schema is up to date");
             Ok(())
         }
@@ -74,6 +76,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("nothing to import: give --users, --urls and/or --events");
             }
             let store = app::open_store(&with_database(database)).await?;
+            if let Err(err) = store.migrate().await {
+                store.close().await;
+                return Err(err.into());
+            }
             let files = SeedFiles {
                 users: users.as_deref(),
                 urls: urls.as_deref(),

@@ -7,6 +7,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use std::sync::atomic::Ordering;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -20,22 +21,29 @@ async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// 200 when the store answers; 503 otherwise, so load balancers route around this replica.
+/// 200 when the store answers and the schema is in place; 503 otherwise (and while shutting
+/// down), so load balancers route around this replica. A cache outage is `degraded`, not
+/// a failure: kurz serves without it.
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let cache = state.cache.status();
-    match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(json!({ "status": "ok", "database": "ok", "cache": cache })),
-        ),
+    let database = match state.store.ping().await {
+        Ok(()) if state.health.schema_ready.load(Ordering::Acquire) => "ok",
+        Ok(()) => "migrating",
         Err(err) => {
             tracing::warn!(error = %err, "readiness check: store unreachable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({ "status": "unavailable", "database": "unreachable", "cache": cache })),
-            )
+            "unreachable"
         }
-    }
+    };
+    let draining = state.health.draining.load(Ordering::Acquire);
+    let (status, word) = match (database, draining) {
+        (_, true) => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
+        ("ok", false) => (StatusCode::OK, "ok"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    (
+        status,
+        Json(json!({ "status": word, "database": database, "cache": cache })),
+    )
 }
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
