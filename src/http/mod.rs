@@ -10,10 +10,11 @@ mod urls;
 mod users;
 
 use crate::app::AppState;
+use crate::config::MAX_JSON_BYTES;
 use crate::store::Listing;
 use crate::telemetry;
 use axum::body::Body;
-use axum::extract::Request;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -43,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
 
     let middleware = ServiceBuilder::new()
+        // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV upload
+        // route sets its own, larger limit, which takes precedence.
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // A request id for every request: the client's `X-Request-Id`, or a new UUID; echoed back.
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))

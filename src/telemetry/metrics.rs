@@ -16,7 +16,7 @@ const LATENCY_BUCKETS: &[f64] = &[
 
 /// The metrics facade is process-wide by design (call sites need no handle), so the recorder
 /// is installed once per process; every `AppState` shares its handle.
-static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+static RECORDER: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
 /// Renders `/metrics`.
 #[derive(Clone)]
@@ -28,15 +28,16 @@ pub struct Metrics {
 impl Metrics {
     /// Installs the recorder on first use and describes kurz's metrics.
     pub fn install() -> anyhow::Result<Self> {
-        let handle = match RECORDER.get() {
-            Some(handle) => handle.clone(),
-            None => {
-                let handle = PrometheusBuilder::new()
-                    .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)?
-                    .install_recorder()?;
-                RECORDER.get_or_init(|| handle).clone()
-            }
-        };
+        // `get_or_init` runs the installation once; concurrent callers wait for it.
+        let installed = RECORDER.get_or_init(|| {
+            PrometheusBuilder::new()
+                .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+                .and_then(|builder| builder.install_recorder().map_err(Into::into))
+                .map_err(|e| e.to_string())
+        });
+        let handle = installed
+            .clone()
+            .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
         describe();
         let process = metrics_process::Collector::default();
         process.describe();

@@ -619,10 +619,6 @@ impl Deref for TestApp {
     }
 }
 
-/// `Application::build` installs the process-wide metrics recorder on first use; building two
-/// applications at the same instant in one process can race on that, so builds take turns.
-static BUILD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 pub async fn spawn_app() -> TestApp {
     spawn_app_in(TempDir::new().expect("creating a temporary data directory")).await
 }
@@ -630,12 +626,9 @@ pub async fn spawn_app() -> TestApp {
 /// Starts an application on an existing data directory (e.g. after [`TestApp::stop`]).
 pub async fn spawn_app_in(data_dir: TempDir) -> TestApp {
     let settings = Settings::embedded(data_dir.path().to_path_buf());
-    let app = {
-        let _turn = BUILD.lock().await;
-        Application::build(settings)
-            .await
-            .expect("building the application")
-    };
+    let app = Application::build(settings)
+        .await
+        .expect("building the application");
     let addr = app.local_addr().expect("reading the bound address");
     assert!(addr.ip().is_loopback(), "tests listen on loopback only");
     let (stop, stopped) = oneshot::channel::<()>();
