@@ -13,7 +13,6 @@ use super::local::Lookup;
 use crate::domain::Url;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -108,8 +107,9 @@ impl SharedCache {
         self.gen_key(ALL)
     }
 
-    /// Connects, retrying until it succeeds or `stop` fires. The connection manager then
-    /// reconnects by itself whenever Redis comes back.
+    /// Connects, retrying until it succeeds or `stop` fires, then pings every second: the
+    /// connection manager reconnects on the first command after an outage, and the ping makes
+    /// that command ours rather than a client's, so health is known without waiting for traffic.
     pub async fn connect(self: Arc<Self>, stop: CancellationToken) {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(250))))
@@ -117,7 +117,7 @@ impl SharedCache {
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(500));
         let mut wait = Duration::from_millis(100);
-        loop {
+        while self.connection.get().is_none() {
             let attempt = ConnectionManager::new_with_config(self.client.clone(), config.clone());
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -125,7 +125,7 @@ impl SharedCache {
                     Ok(connection) => {
                         let _ = self.connection.set(connection);
                         tracing::info!("connected to Redis");
-                        return;
+                        continue;
                     }
                     Err(err) => tracing::warn!(error = %err, "Redis unreachable; retrying"),
                 },
@@ -136,37 +136,55 @@ impl SharedCache {
             }
             wait = (wait * 2).min(Duration::from_secs(5));
         }
+        let mut ping = redis::pipe();
+        ping.cmd("PING").ignore();
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_secs(1)) => {},
+            }
+            self.call::<()>("ping", Attempts::Check, &ping).await;
+        }
     }
 
     fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// `ok` while connected and answering, else `degraded`.
+    /// Connected and answering.
     pub fn is_healthy(&self) -> bool {
         self.connection.get().is_some() && self.now_ms() >= self.skip_until.load(Ordering::Relaxed)
     }
 
-    /// Runs one Redis call with the timeout and the back-off; `None` when skipped or failed.
-    /// Invalidations pass `always = true`: they are tried even during the back-off, since a
-    /// missed invalidation costs correctness while a missed read costs only a miss.
-    async fn call<T, F, Fut>(&self, op: &'static str, always: bool, call: F) -> Option<T>
-    where
-        F: FnOnce(ConnectionManager) -> Fut,
-        Fut: Future<Output = redis::RedisResult<T>>,
-    {
-        let connection = self.connection.get()?.clone();
-        if !always && self.now_ms() < self.skip_until.load(Ordering::Relaxed) {
+    /// Runs one pipeline with the timeout; `None` when skipped or failed. A failure makes
+    /// ordinary calls skip Redis for [`BACKOFF`].
+    async fn call<T: redis::FromRedisValue>(
+        &self,
+        op: &'static str,
+        attempts: Attempts,
+        pipe: &redis::Pipeline,
+    ) -> Option<T> {
+        let connection = self.connection.get()?;
+        if attempts == Attempts::One && self.now_ms() < self.skip_until.load(Ordering::Relaxed) {
             return None;
         }
-        let failure = match tokio::time::timeout(self.timeout, call(connection)).await {
-            Ok(Ok(value)) => {
-                metrics::gauge!("kurz_redis_up").set(1.0);
-                return Some(value);
+        let tries: u32 = if attempts == Attempts::Persist { 3 } else { 1 };
+        let mut failure = String::new();
+        for attempt in 1..=tries {
+            let mut connection = connection.clone();
+            match tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut connection)).await {
+                Ok(Ok(value)) => {
+                    self.skip_until.store(0, Ordering::Relaxed);
+                    metrics::gauge!("kurz_redis_up").set(1.0);
+                    return Some(value);
+                }
+                Ok(Err(err)) => failure = err.to_string(),
+                Err(_) => failure = "timed out".to_owned(),
             }
-            Ok(Err(err)) => err.to_string(),
-            Err(_) => "timed out".to_owned(),
-        };
+            if attempt < tries {
+                tokio::time::sleep(Duration::from_millis(25 * u64::from(attempt))).await;
+            }
+        }
         metrics::counter!("kurz_cache_errors_total", "tier" => "l2", "op" => op).increment(1);
         metrics::gauge!("kurz_redis_up").set(0.0);
         self.skip_until.store(
@@ -182,16 +200,13 @@ impl SharedCache {
     }
 
     pub async fn read(&self, code: &str) -> Read {
-        let keys = [self.link_key(code), self.gen_key(code), self.gen_all()];
-        let fetched = self
-            .call("read", false, |mut c| async move {
-                redis::cmd("MGET")
-                    .arg(&keys)
-                    .query_async::<(Option<String>, Option<String>, Option<String>)>(&mut c)
-                    .await
-            })
-            .await;
-        let Some((value, code_gen, all_gen)) = fetched else {
+        let mut pipe = redis::pipe();
+        pipe.cmd("MGET")
+            .arg(&[self.link_key(code), self.gen_key(code), self.gen_all()]);
+        type Fetched = ((Option<String>, Option<String>, Option<String>),);
+        let Some(((value, code_gen, all_gen),)) =
+            self.call::<Fetched>("read", Attempts::One, &pipe).await
+        else {
             return Read::Unavailable;
         };
         let current = Generations {
@@ -218,55 +233,55 @@ impl SharedCache {
         let Ok(value) = serde_json::to_string(&stored) else {
             return;
         };
-        let key = self.link_key(code);
-        self.call("write", false, |mut c| async move {
-            redis::cmd("SET")
-                .arg(key)
-                .arg(value)
-                .arg("PX")
-                .arg(ttl.as_millis() as u64)
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await;
+        let mut pipe = redis::pipe();
+        pipe.cmd("SET")
+            .arg(self.link_key(code))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl.as_millis() as u64)
+            .ignore();
+        self.call::<()>("write", Attempts::One, &pipe).await;
     }
 
     /// Bumps the code's generation (voiding its L2 value everywhere) and tells every replica
     /// to drop its L1 entry. `false` when Redis could not be told.
     pub async fn invalidate(&self, code: &str) -> bool {
-        let (generation, key_ttl) = (self.gen_key(code), (self.ttl * 2).as_secs().max(1));
-        let channel = self.channel();
-        let payload = code.to_owned();
-        self.call("invalidate", true, |mut c| async move {
-            redis::pipe()
-                .atomic()
-                .incr(&generation, 1)
-                .ignore()
-                .expire(&generation, key_ttl as i64)
-                .ignore()
-                .publish(channel, payload)
-                .ignore()
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await
-        .is_some()
+        let generation = self.gen_key(code);
+        let key_ttl = i64::try_from((self.ttl * 2).as_secs().max(1)).unwrap_or(i64::MAX);
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .incr(&generation, 1)
+            .ignore()
+            .expire(&generation, key_ttl)
+            .ignore()
+            .publish(self.channel(), code)
+            .ignore();
+        self.call::<()>("invalidate", Attempts::Persist, &pipe)
+            .await
+            .is_some()
     }
 
     /// Voids every code's L2 value and every replica's L1.
     pub async fn invalidate_all(&self) -> bool {
-        let (generation, channel) = (self.gen_all(), self.channel());
-        self.call("invalidate_all", true, |mut c| async move {
-            redis::pipe()
-                .atomic()
-                .incr(generation, 1)
-                .ignore()
-                .publish(channel, ALL)
-                .ignore()
-                .query_async::<()>(&mut c)
-                .await
-        })
-        .await
-        .is_some()
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .incr(self.gen_all(), 1)
+            .ignore()
+            .publish(self.channel(), ALL)
+            .ignore();
+        self.call::<()>("invalidate_all", Attempts::Persist, &pipe)
+            .await
+            .is_some()
     }
+}
+
+/// How hard a call tries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Attempts {
+    /// Once, and not at all during the back-off: a miss is cheap.
+    One,
+    /// Once, even during the back-off: the health check that ends it.
+    Check,
+    /// Up to three times, even during the back-off: a lost invalidation costs correctness.
+    Persist,
 }

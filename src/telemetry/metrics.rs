@@ -32,7 +32,7 @@ impl Metrics {
         let installed = RECORDER.get_or_init(|| {
             PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
-                .and_then(|builder| builder.install_recorder().map_err(Into::into))
+                .and_then(|builder| builder.install_recorder())
                 .map_err(|e| e.to_string())
         });
         let handle = installed

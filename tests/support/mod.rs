@@ -13,6 +13,15 @@ pub fn admin_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// Where the shared seed files live (`../shared/data` beside the repository), unless
+/// `KURZ_SEED_DIR` says otherwise.
+pub fn seed_dir() -> PathBuf {
+    std::env::var_os("KURZ_SEED_DIR").map_or_else(
+        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data"),
+        PathBuf::from,
+    )
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

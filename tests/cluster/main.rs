@@ -1,0 +1,13 @@
+//! Multi-process tests: several real kurz replicas sharing a real PostgreSQL and Redis,
+//! and what happens to them when those fail. Each test starts its own processes (a fresh
+//! database on the shared server, a private Redis, a private PostgreSQL cluster where the
+//! test stops the server) and they stop with the test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod client;
+mod concurrency;
+mod failures;
+mod invalidation;
