@@ -1,11 +1,17 @@
 //! The command line: `serve` (the default), `migrate`, `import`.
 
 use crate::app::{self, Application};
-use crate::config::{DatabaseSettings, LogSettings, Settings};
+use crate::cache::CachedStore;
+use crate::config::{CacheSettings, DatabaseSettings, LogSettings, Settings};
 use crate::import::{self, SeedFiles};
+use crate::store::Store;
 use crate::telemetry;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
+
+/// How long `import` waits for Redis before importing without telling the replicas.
+const REDIS_WAIT: Duration = Duration::from_secs(5);
 
 /// kurz: a URL shortener built to run in production.
 ///
@@ -45,6 +51,9 @@ enum Command {
         events: Option<PathBuf>,
         #[command(flatten)]
         database: DatabaseSettings,
+        /// With REDIS_URL set, running replicas' caches are flushed after urls are imported.
+        #[command(flatten)]
+        cache: CacheSettings,
         #[command(flatten)]
         log: LogSettings,
     },
@@ -69,6 +78,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             urls,
             events,
             database,
+            cache,
             log,
         }) => {
             telemetry::init_logs(&log);
@@ -80,6 +90,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 store.close().await;
                 return Err(err.into());
             }
+            // Through the caches, so imported urls invalidate what running replicas hold.
+            let store = CachedStore::start(store, &cache)?;
+            store.wait_for_redis(REDIS_WAIT).await;
             let files = SeedFiles {
                 users: users.as_deref(),
                 urls: urls.as_deref(),

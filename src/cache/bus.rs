@@ -2,13 +2,19 @@
 //! other replicas invalidate. While the subscription is down a replica cannot hear
 //! invalidations, so its L1 is flushed and bypassed until the subscription is back (and
 //! flushed again then, for whatever was missed in between).
+//!
+//! Each invalidation carries a nonce; every replica that applies it answers on the ack
+//! channel, and the writer waits for as many answers as Redis counted listeners, so a write
+//! answers only once every live replica has dropped the old entry.
 
 use super::local::LocalCache;
 use super::shared::{ALL, SharedCache};
 use futures_util::StreamExt;
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
 /// Subscribes and applies invalidations until `stop` fires, reconnecting as needed.
@@ -38,7 +44,8 @@ async fn subscribe_and_listen(
     stop: &CancellationToken,
 ) -> redis::RedisResult<()> {
     let mut pubsub = shared.client().get_async_pubsub().await?;
-    pubsub.subscribe(shared.channel()).await?;
+    let (channel, ack_channel) = (shared.channel(), shared.ack_channel());
+    pubsub.subscribe(&[&channel, &ack_channel]).await?;
     // Anything published before this point was missed: start from an empty L1.
     local.flush();
     shared.subscribed.store(true, Ordering::Release);
@@ -53,11 +60,98 @@ async fn subscribe_and_listen(
         let Some(message) = message else {
             return Ok(()); // the connection closed
         };
-        match message.get_payload::<String>() {
-            Ok(code) if code == ALL => local.flush(),
-            Ok(code) => local.invalidate(&code).await,
-            Err(err) => tracing::warn!(error = %err, "unreadable invalidation message"),
+        let Ok(payload) = message.get_payload::<String>() else {
+            tracing::warn!("unreadable message on the invalidation channels");
+            continue;
+        };
+        if message.get_channel_name() == ack_channel {
+            if let Ok(nonce) = payload.parse() {
+                shared.acks.record(nonce);
+            }
+            continue;
+        }
+        let Some((nonce, code)) = payload.split_once(':') else {
+            continue;
+        };
+        if code == ALL {
+            local.flush();
+        } else {
+            local.invalidate(code).await;
         }
         metrics::counter!("kurz_cache_invalidations_received_total").increment(1);
+        shared.acknowledge(nonce).await;
+    }
+}
+
+/// Invalidations waiting for their confirmations, by nonce.
+#[derive(Default)]
+pub struct Acks {
+    waiting: Mutex<HashMap<u64, Waiter>>,
+}
+
+struct Waiter {
+    received: usize,
+    /// How many listeners Redis delivered to; unknown until PUBLISH answers.
+    expected: Option<usize>,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Waiter {
+    fn settle(&mut self) {
+        if self
+            .expected
+            .is_some_and(|expected| self.received >= expected)
+            && let Some(done) = self.done.take()
+        {
+            let _ = done.send(());
+        }
+    }
+}
+
+impl Acks {
+    fn with<T>(&self, f: impl FnOnce(&mut HashMap<u64, Waiter>) -> T) -> T {
+        let mut waiting = self
+            .waiting
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut waiting)
+    }
+
+    /// Starts waiting for `nonce`, before it is published (acks may beat PUBLISH's answer).
+    pub fn register(&self, nonce: u64) -> oneshot::Receiver<()> {
+        let (done, acked) = oneshot::channel();
+        self.with(|w| {
+            w.insert(
+                nonce,
+                Waiter {
+                    received: 0,
+                    expected: None,
+                    done: Some(done),
+                },
+            )
+        });
+        acked
+    }
+
+    pub fn expect(&self, nonce: u64, listeners: usize) {
+        self.with(|w| {
+            if let Some(waiter) = w.get_mut(&nonce) {
+                waiter.expected = Some(listeners);
+                waiter.settle();
+            }
+        });
+    }
+
+    pub fn record(&self, nonce: u64) {
+        self.with(|w| {
+            if let Some(waiter) = w.get_mut(&nonce) {
+                waiter.received += 1;
+                waiter.settle();
+            }
+        });
+    }
+
+    pub fn forget(&self, nonce: u64) {
+        self.with(|w| w.remove(&nonce));
     }
 }

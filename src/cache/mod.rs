@@ -97,6 +97,22 @@ impl CachedStore {
         }
     }
 
+    /// Waits until Redis is connected (or `timeout` passes), for short-lived commands that
+    /// must reach the replicas.
+    pub async fn wait_for_redis(&self, timeout: Duration) {
+        let Some(shared) = &self.shared else { return };
+        let start = std::time::Instant::now();
+        while !shared.is_healthy() {
+            if start.elapsed() > timeout {
+                tracing::warn!(
+                    "Redis not reachable: running replicas' caches will not be told of this import"
+                );
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// Whether L1 may answer now (see [`L1Mode`]).
     fn l1_trusted(&self) -> bool {
         match self.l1 {
@@ -191,6 +207,7 @@ impl CachedStore {
             }
             self.local.put(&url.short_code, lookup).await;
         }
+        metrics::gauge!("kurz_cache_prewarmed_links").set(hot.len() as f64);
         Ok(hot.len())
     }
 

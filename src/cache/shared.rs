@@ -9,6 +9,7 @@
 //! value whose generations are not current. So a fill racing with a write can never
 //! re-insert the old target.
 
+use super::bus::Acks;
 use super::local::Lookup;
 use crate::domain::Url;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
@@ -22,6 +23,9 @@ use tokio_util::sync::CancellationToken;
 pub const ALL: &str = "*";
 /// After a Redis failure, skip Redis for this long (a down Redis makes each call wait).
 const BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait for every replica to confirm an invalidation; a replica that is hung but
+/// still subscribed cannot hold writes up for longer.
+const ACK_WAIT: Duration = Duration::from_millis(250);
 
 /// The generations a fill read before asking the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +65,8 @@ pub struct SharedCache {
     skip_until: AtomicU64,
     /// Whether the invalidation subscription is live (set by the bus).
     pub(super) subscribed: AtomicBool,
+    /// Invalidations this replica sent and is waiting to hear confirmed.
+    pub(super) acks: Acks,
 }
 
 impl SharedCache {
@@ -83,6 +89,7 @@ impl SharedCache {
             epoch: Instant::now(),
             skip_until: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
+            acks: Acks::default(),
         })
     }
 
@@ -90,9 +97,14 @@ impl SharedCache {
         &self.client
     }
 
-    /// The pub/sub channel invalidations travel on.
+    /// The pub/sub channel invalidations travel on, as `{nonce}:{code}`.
     pub fn channel(&self) -> String {
         format!("{}:invalidate", self.prefix)
+    }
+
+    /// The channel replicas confirm invalidations on, with the nonce.
+    pub fn ack_channel(&self) -> String {
+        format!("{}:invalidated", self.prefix)
     }
 
     fn link_key(&self, code: &str) -> String {
@@ -243,35 +255,65 @@ impl SharedCache {
         self.call::<()>("write", Attempts::One, &pipe).await;
     }
 
-    /// Bumps the code's generation (voiding its L2 value everywhere) and tells every replica
-    /// to drop its L1 entry. `false` when Redis could not be told.
+    /// Bumps the code's generation (voiding its L2 value everywhere), tells every replica to
+    /// drop its L1 entry, and waits until every replica that heard it has done so (at most
+    /// [`ACK_WAIT`]). `false` when Redis could not be told.
     pub async fn invalidate(&self, code: &str) -> bool {
         let generation = self.gen_key(code);
         let key_ttl = i64::try_from((self.ttl * 2).as_secs().max(1)).unwrap_or(i64::MAX);
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .incr(&generation, 1)
-            .ignore()
-            .expire(&generation, key_ttl)
-            .ignore()
-            .publish(self.channel(), code)
-            .ignore();
-        self.call::<()>("invalidate", Attempts::Persist, &pipe)
-            .await
-            .is_some()
+        self.announce("invalidate", code, |pipe| {
+            pipe.incr(&generation, 1)
+                .ignore()
+                .expire(&generation, key_ttl)
+                .ignore();
+        })
+        .await
     }
 
     /// Voids every code's L2 value and every replica's L1.
     pub async fn invalidate_all(&self) -> bool {
+        let generation = self.gen_all();
+        self.announce("invalidate_all", ALL, |pipe| {
+            pipe.incr(&generation, 1).ignore();
+        })
+        .await
+    }
+
+    /// Runs `bump` and publishes `code` in one transaction, then waits for the acks.
+    async fn announce(
+        &self,
+        op: &'static str,
+        code: &str,
+        bump: impl FnOnce(&mut redis::Pipeline),
+    ) -> bool {
+        let nonce: u64 = rand::random();
+        let acked = self.acks.register(nonce);
         let mut pipe = redis::pipe();
-        pipe.atomic()
-            .incr(self.gen_all(), 1)
-            .ignore()
-            .publish(self.channel(), ALL)
-            .ignore();
-        self.call::<()>("invalidate_all", Attempts::Persist, &pipe)
-            .await
-            .is_some()
+        pipe.atomic();
+        bump(&mut pipe);
+        pipe.publish(self.channel(), format!("{nonce}:{code}"));
+        let Some((listeners,)) = self.call::<(usize,)>(op, Attempts::Persist, &pipe).await else {
+            self.acks.forget(nonce);
+            return false;
+        };
+        self.acks.expect(nonce, listeners);
+        if tokio::time::timeout(ACK_WAIT, acked).await.is_err() {
+            metrics::counter!("kurz_cache_invalidation_ack_timeouts_total").increment(1);
+            tracing::warn!(
+                code,
+                listeners,
+                "not every replica confirmed an invalidation in time"
+            );
+        }
+        self.acks.forget(nonce);
+        true
+    }
+
+    /// Confirms an invalidation to the replica that sent it.
+    pub async fn acknowledge(&self, nonce: &str) {
+        let mut pipe = redis::pipe();
+        pipe.publish(self.ack_channel(), nonce).ignore();
+        self.call::<()>("acknowledge", Attempts::Check, &pipe).await;
     }
 }
 

@@ -95,6 +95,39 @@ fn describe() {
         "Generated short codes that were already taken"
     );
     describe_counter!("kurz_panics_total", "Requests that panicked (answered 500)");
+    describe_counter!(
+        "kurz_cache_requests_total",
+        "Cache lookups by tier (l1, l2) and result (hit, miss)"
+    );
+    describe_counter!(
+        "kurz_cache_fills_total",
+        "L1 fills (one per coalesced burst of misses)"
+    );
+    describe_counter!(
+        "kurz_cache_store_lookups_total",
+        "Short-code lookups that reached the store"
+    );
+    describe_counter!(
+        "kurz_cache_errors_total",
+        "Failed Redis calls, by operation"
+    );
+    describe_counter!(
+        "kurz_cache_invalidations_received_total",
+        "Invalidations received from other replicas"
+    );
+    describe_gauge!(
+        "kurz_cache_bus_up",
+        "1 while the invalidation subscription is live"
+    );
+    describe_gauge!("kurz_redis_up", "1 while Redis answers");
+    describe_gauge!(
+        "kurz_cache_prewarmed_links",
+        "Links loaded into the caches at start-up"
+    );
+    describe_counter!(
+        "kurz_store_retries_total",
+        "Store calls retried after a transient failure, by operation"
+    );
 }
 
 /// Logs one line per request and records its metrics.

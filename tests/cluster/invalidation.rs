@@ -147,3 +147,118 @@ async fn a_new_target_a_deletion_and_a_new_code_are_seen_everywhere() {
     assert_eq!(status, 201);
     assert_eq!(redirect(&client, &b, "brand-new").await.0, 302);
 }
+
+/// The value of an unlabelled counter or gauge in a `/metrics` text (0 when absent).
+async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_replica_starts_with_the_most_clicked_links_cached() {
+    let db = Database::create();
+    let redis = Redis::start();
+    let redis_url = redis.url();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+    ];
+    let first = Kurz::start(&env);
+    let client = http();
+    let (status, _) = post(
+        &client,
+        &first.base(),
+        "/urls",
+        json!({"original_url": "https://example.com/hot", "short_code": "hot"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+    for _ in 0..3 {
+        assert_eq!(redirect(&client, &first.base(), "hot").await.0, 302);
+    }
+    assert_eq!(
+        total(&client, &first.base(), "/events?event_type=click").await,
+        3
+    );
+
+    let fresh = Kurz::start(&env);
+    let start = std::time::Instant::now();
+    while metric(&client, &fresh.base(), "kurz_cache_prewarmed_links").await < 1.0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the new replica never pre-warmed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    wait_for_cache(&client, &fresh.base(), "ok", Duration::from_secs(10)).await;
+    // The subscription going live flushes L1; L2 still holds the pre-warmed link.
+    assert_eq!(redirect(&client, &fresh.base(), "hot").await.0, 302);
+    assert_eq!(
+        metric(&client, &fresh.base(), "kurz_cache_store_lookups_total").await,
+        0.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_command_line_import_reaches_running_replicas() {
+    let db = Database::create();
+    let redis = Redis::start();
+    let redis_url = redis.url();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+    ];
+    let replica = Kurz::start(&env);
+    let client = http();
+    wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(10)).await;
+    let dir = tempfile::tempdir().unwrap();
+    let import = |target: &str| {
+        let csv = dir.path().join("urls.csv");
+        std::fs::write(
+            &csv,
+            format!(
+                "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n\
+                 7,,seeded,{target},Seed,True,2025-01-01 00:00:00,2025-01-01 00:00:00\n"
+            ),
+        )
+        .unwrap();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_kurz"))
+            .args(["import", "--urls"])
+            .arg(&csv)
+            .envs(env)
+            .env("KURZ_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    import("https://example.com/first");
+    assert_eq!(
+        redirect(&client, &replica.base(), "seeded")
+            .await
+            .1
+            .as_deref(),
+        Some("https://example.com/first")
+    );
+    import("https://example.com/second");
+    assert_eq!(
+        redirect(&client, &replica.base(), "seeded")
+            .await
+            .1
+            .as_deref(),
+        Some("https://example.com/second")
+    );
+}
