@@ -162,6 +162,7 @@ impl Application {
         let grace = state.settings.shutdown_timeout();
         let store = state.store.clone();
         let health = state.health.clone();
+        let drain_delay = state.settings.drain_delay();
         // Trailing slashes are trimmed before routing, so `/users/` is `/users`.
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state));
         let stopping = tokio_util::sync::CancellationToken::new();
@@ -170,6 +171,14 @@ impl Application {
             async move {
                 shutdown.await;
                 health.draining.store(true, Ordering::Release);
+                if !drain_delay.is_zero() {
+                    // Keep serving while load balancers notice `/ready` failing.
+                    tracing::info!(
+                        delay_ms = drain_delay.as_millis() as u64,
+                        "draining: not ready, still serving"
+                    );
+                    tokio::time::sleep(drain_delay).await;
+                }
                 tracing::info!("shutting down: no new connections, finishing in-flight requests");
                 stopping.cancel();
             }

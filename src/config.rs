@@ -16,6 +16,7 @@
 //! | `KURZ_MAX_UPLOAD_BYTES` | `67108864` | largest CSV accepted by `POST /users/bulk` |
 //! | `KURZ_REQUEST_TIMEOUT_MS` | `30000` | a request running longer answers 503 |
 //! | `KURZ_SHUTDOWN_TIMEOUT_MS` | `30000` | how long shutdown waits for in-flight requests |
+//! | `KURZ_DRAIN_DELAY_MS` | `0` | after SIGTERM, keep serving this long with `/ready` at 503 before closing the listener |
 //! | `KURZ_CLICK_QUEUE` | `100000` | clicks waiting to be written before new ones are dropped (and counted) |
 //! | `KURZ_CLICK_BATCH` | `1000` | most clicks written in one transaction |
 //! | `REDIS_URL` | unset | Redis for the shared cache and invalidations; unset → no Redis |
@@ -48,6 +49,7 @@ pub const DEFAULT_LIST_CAP: i64 = 10_000;
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
+pub const DEFAULT_DRAIN_DELAY_MS: u64 = 0;
 pub const DEFAULT_CLICK_QUEUE: usize = 100_000;
 pub const DEFAULT_CLICK_BATCH: usize = 1_000;
 pub const DEFAULT_REDIS_PREFIX: &str = "kurz";
@@ -81,6 +83,11 @@ pub struct Settings {
     /// A request running longer than this answers 503, in milliseconds.
     #[arg(long, env = "KURZ_REQUEST_TIMEOUT_MS", default_value_t = DEFAULT_REQUEST_TIMEOUT_MS)]
     pub request_timeout_ms: u64,
+
+    /// After SIGTERM, how long to keep serving while `/ready` answers 503, before closing the
+    /// listener (time for load balancers to stop sending), in milliseconds.
+    #[arg(long, env = "KURZ_DRAIN_DELAY_MS", default_value_t = DEFAULT_DRAIN_DELAY_MS)]
+    pub drain_delay_ms: u64,
 
     /// How long shutdown waits for in-flight requests, in milliseconds.
     #[arg(long, env = "KURZ_SHUTDOWN_TIMEOUT_MS", default_value_t = DEFAULT_SHUTDOWN_TIMEOUT_MS)]
@@ -357,6 +364,7 @@ impl Settings {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             request_timeout_ms: DEFAULT_REQUEST_TIMEOUT_MS,
             shutdown_timeout_ms: DEFAULT_SHUTDOWN_TIMEOUT_MS,
+            drain_delay_ms: DEFAULT_DRAIN_DELAY_MS,
             clicks: ClickSettings {
                 click_queue: DEFAULT_CLICK_QUEUE,
                 click_batch: DEFAULT_CLICK_BATCH,
@@ -371,6 +379,10 @@ impl Settings {
 
     pub fn request_timeout(&self) -> Duration {
         Duration::from_millis(self.request_timeout_ms)
+    }
+
+    pub fn drain_delay(&self) -> Duration {
+        Duration::from_millis(self.drain_delay_ms)
     }
 
     pub fn shutdown_timeout(&self) -> Duration {
