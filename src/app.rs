@@ -6,6 +6,7 @@ use crate::cache::CachedStore;
 use crate::clicks::{self, ClickRecorder, ClickWriter};
 use crate::config::{Settings, StoreTarget};
 use crate::http;
+use crate::http::client_ip::TrustedProxies;
 use crate::store::{PostgresStore, RetryingStore, SqliteStore, Store};
 use crate::telemetry::Metrics;
 use anyhow::Context;
@@ -34,6 +35,8 @@ pub struct AppState {
     pub metrics: Metrics,
     /// Start-up and shutdown state, for `/ready`.
     pub health: Arc<Health>,
+    /// Whose `X-Forwarded-For` to believe.
+    pub proxies: Arc<TrustedProxies>,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
 }
@@ -41,6 +44,7 @@ pub struct AppState {
 /// A built application, bound to its port but not yet serving.
 pub struct Application {
     listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     click_writer: ClickWriter,
 }
@@ -125,6 +129,18 @@ impl Application {
             settings.clicks.click_batch,
             settings.shutdown_timeout(),
         );
+        let proxies = Arc::new(
+            TrustedProxies::parse(&settings.trusted_proxies)
+                .map_err(|e| anyhow::anyhow!("KURZ_TRUSTED_PROXIES: {e}"))?,
+        );
+        let metrics_listener = match settings.metrics_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("binding the metrics listener {address}"))?,
+            ),
+            None => None,
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("binding {}", settings.listen))?;
@@ -134,10 +150,12 @@ impl Application {
             clicks,
             metrics,
             health,
+            proxies,
             settings: Arc::new(settings),
         };
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             click_writer,
         })
@@ -156,6 +174,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         let Self {
             listener,
+            metrics_listener,
             state,
             click_writer,
         } = self;
@@ -164,6 +183,9 @@ impl Application {
         let health = state.health.clone();
         let drain_delay = state.settings.drain_delay();
         // Trailing slashes are trimmed before routing, so `/users/` is `/users`.
+        if let Some(listener) = metrics_listener {
+            spawn_metrics_listener(listener, http::metrics_router(state.clone()));
+        }
         let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state));
         let stopping = tokio_util::sync::CancellationToken::new();
         let signal = {
@@ -183,8 +205,11 @@ impl Application {
                 stopping.cancel();
             }
         };
-        let server = axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
-            .with_graceful_shutdown(signal);
+        let server = axum::serve(
+            listener,
+            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
+        )
+        .with_graceful_shutdown(signal);
         let deadline = async {
             stopping.cancelled().await;
             tokio::time::sleep(grace).await;
@@ -198,6 +223,16 @@ impl Application {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Serves `/metrics` on its own listener until the process ends (it holds no requests that
+/// shutdown must wait for).
+fn spawn_metrics_listener(listener: TcpListener, router: axum::Router) {
+    tokio::spawn(async move {
+        if let Err(err) = axum::serve(listener, router).await {
+            tracing::error!(error = %err, "metrics listener failed");
+        }
+    });
 }
 
 /// Loads the most-clicked links into the caches without delaying start-up.

@@ -4,6 +4,8 @@
 //! | variable | default | meaning |
 //! |---|---|---|
 //! | `KURZ_LISTEN` | `127.0.0.1:5000` | address the API listens on |
+//! | `KURZ_METRICS_LISTEN` | unset | serve `/metrics` on this address instead of the API's |
+//! | `KURZ_TRUSTED_PROXIES` | `127.0.0.1,::1` | proxies whose `X-Forwarded-For` is believed (addresses or CIDR networks) |
 //! | `DATABASE_URL` | unset | `postgres://…` or `sqlite://…`; wins over the `DATABASE_*` parts |
 //! | `DATABASE_NAME`, `DATABASE_HOST`, `DATABASE_PORT`, `DATABASE_USER`, `DATABASE_PASSWORD` | unset | PostgreSQL by parts (the original template's variables) |
 //! | `KURZ_DATA_DIR` | `.` | where the embedded store keeps `kurz.db` when no database is configured |
@@ -39,6 +41,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:5000";
+pub const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.1,::1";
 pub const DEFAULT_DATA_DIR: &str = ".";
 pub const SQLITE_FILE: &str = "kurz.db";
 pub const DEFAULT_DB_POOL_SIZE: u32 = 8;
@@ -68,6 +71,14 @@ pub struct Settings {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, env = "KURZ_LISTEN", default_value = DEFAULT_LISTEN)]
     pub listen: SocketAddr,
+
+    /// Serve /metrics on this address instead of the API's (keeps it off the public port).
+    #[arg(long, env = "KURZ_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Proxies whose X-Forwarded-For is believed: addresses or networks, comma-separated.
+    #[arg(long, env = "KURZ_TRUSTED_PROXIES", default_value = DEFAULT_TRUSTED_PROXIES)]
+    pub trusted_proxies: String,
 
     #[command(flatten)]
     pub database: DatabaseSettings,
@@ -359,6 +370,8 @@ impl Settings {
     pub fn embedded(data_dir: PathBuf) -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            metrics_listen: None,
+            trusted_proxies: DEFAULT_TRUSTED_PROXIES.to_owned(),
             database: DatabaseSettings::embedded(data_dir),
             list_cap: DEFAULT_LIST_CAP,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,

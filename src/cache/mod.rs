@@ -14,7 +14,7 @@ use crate::domain::{
     Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
 };
 use crate::store::{
-    EventFilter, Listing, Page, Store, StoreError, StoreResult, UrlFilter, UserFilter,
+    EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
 };
 use async_trait::async_trait;
 use local::LocalCache;
@@ -256,6 +256,10 @@ impl Store for CachedStore {
             let _ = task.await;
         }
         self.inner.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        self.inner.pool_stats()
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {

@@ -1,6 +1,7 @@
 //! The HTTP layer. [`router`] reads as the API's table of contents; the middleware stack
 //! around it is listed in order, outermost first.
 
+pub mod client_ip;
 pub mod error;
 mod events;
 pub mod extract;
@@ -34,8 +35,14 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route of the API with its middleware.
 pub fn router(state: AppState) -> Router {
     let settings = &state.settings;
+    // With a separate metrics listener, /metrics is not on the API port at all.
+    let ops = if settings.metrics_listen.is_some() {
+        ops::router()
+    } else {
+        ops::router().merge(ops::metrics_router())
+    };
     let api = Router::new()
-        .merge(ops::router())
+        .merge(ops)
         .merge(users::router(settings.max_upload_bytes))
         .merge(urls::router())
         .merge(events::router())
@@ -51,7 +58,10 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         // One log line and the metrics for every request, including the ones below that fail.
-        .layer(middleware::from_fn(telemetry::observe))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            telemetry::observe,
+        ))
         // A panic in a handler becomes a 500 JSON answer; the process keeps serving.
         .layer(CatchPanicLayer::custom(panic_response))
         // Whatever the framework answers on its own (rejections, timeouts) is made JSON too.
@@ -62,6 +72,11 @@ pub fn router(state: AppState) -> Router {
         ));
 
     api.layer(middleware).with_state(state)
+}
+
+/// The router of the separate metrics listener (`KURZ_METRICS_LISTEN`).
+pub fn metrics_router(state: AppState) -> Router {
+    ops::metrics_router().with_state(state)
 }
 
 /// A list as a JSON array, with `X-Total-Count`.

@@ -8,12 +8,19 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+/// Longest wait for the store's answer when a scrape asks whether it is up.
+const STORE_PROBE: Duration = Duration::from_secs(1);
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
-        .route("/metrics", get(metrics))
+}
+
+pub fn metrics_router() -> Router<AppState> {
+    Router::new().route("/metrics", get(metrics))
 }
 
 /// 200 while the process serves.
@@ -46,8 +53,19 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// Prometheus text. Gauges that describe the present (queue depth, pools, whether the
+/// database answers) are read now, so they are fresh at every scrape.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("kurz_click_queue_depth").set(state.clicks.depth() as f64);
+    let store_up = tokio::time::timeout(STORE_PROBE, state.store.ping())
+        .await
+        .is_ok_and(|r| r.is_ok());
+    metrics::gauge!("kurz_store_up").set(if store_up { 1.0 } else { 0.0 });
+    for pool in state.store.pool_stats() {
+        metrics::gauge!("kurz_store_pool_connections", "pool" => pool.name)
+            .set(f64::from(pool.size));
+        metrics::gauge!("kurz_store_pool_idle", "pool" => pool.name).set(pool.idle as f64);
+    }
     (
         [(
             header::CONTENT_TYPE,

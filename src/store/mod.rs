@@ -22,6 +22,14 @@ pub struct Page {
     pub offset: i64,
 }
 
+/// A connection pool's size now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    pub name: &'static str,
+    pub size: u32,
+    pub idle: usize,
+}
+
 /// One page of a list plus the number of rows matching its filters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Listing<T> {
@@ -149,6 +157,8 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pools, waiting for connections in use.
     async fn close(&self);
+    /// Connections per pool, for metrics.
+    fn pool_stats(&self) -> Vec<PoolStats>;
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User>;
     async fn get_user(&self, id: i64) -> StoreResult<Option<User>>;

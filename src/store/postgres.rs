@@ -3,7 +3,9 @@
 //! statements do not survive a change of server connection).
 
 use super::filter::{FilterValue, event_filters, push_filters, url_filters, user_filters};
-use super::{EventFilter, Listing, Page, Store, StoreError, StoreResult, UrlFilter, UserFilter};
+use super::{
+    EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
+};
 use crate::domain::audit::{created_event, deleted_event, updated_event};
 use crate::domain::{
     Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
@@ -347,6 +349,14 @@ impl Store for PostgresStore {
 
     async fn close(&self) {
         self.pool.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![PoolStats {
+            name: "postgres",
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+        }]
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {

@@ -4,7 +4,9 @@
 //! failure proves nothing was written (see [`StoreError::is_safe_to_repeat`]), so a retry
 //! never duplicates a row.
 
-use super::{EventFilter, Listing, Page, Store, StoreError, StoreResult, UrlFilter, UserFilter};
+use super::{
+    EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
+};
 use crate::domain::{
     Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
 };
@@ -12,7 +14,7 @@ use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Three more attempts, 20 ms → 200 ms apart with jitter: enough to ride over a dropped
 /// connection or a failover, short enough to answer within a client's patience.
@@ -36,13 +38,17 @@ impl RetryingStore {
         F: FnMut() -> Fut,
         Fut: Future<Output = StoreResult<T>>,
     {
-        call.retry(POLICY)
+        let start = Instant::now();
+        let result = call
+            .retry(POLICY)
             // A pool timeout already waited its full budget; waiting again only piles up requests.
             .when(|e: &StoreError| {
                 e.is_transient() && !matches!(e, StoreError::Unavailable(sqlx::Error::PoolTimedOut))
             })
             .notify(|e, wait| notify(op, e, wait))
-            .await
+            .await;
+        observe(op, start);
+        result
     }
 
     async fn write<T, F, Fut>(&self, op: &'static str, call: F) -> StoreResult<T>
@@ -50,11 +56,20 @@ impl RetryingStore {
         F: FnMut() -> Fut,
         Fut: Future<Output = StoreResult<T>>,
     {
-        call.retry(POLICY)
+        let start = Instant::now();
+        let result = call
+            .retry(POLICY)
             .when(StoreError::is_safe_to_repeat)
             .notify(|e, wait| notify(op, e, wait))
-            .await
+            .await;
+        observe(op, start);
+        result
     }
+}
+
+fn observe(op: &'static str, start: Instant) {
+    metrics::histogram!("kurz_store_operation_duration_seconds", "op" => op)
+        .record(start.elapsed().as_secs_f64());
 }
 
 fn notify(op: &'static str, err: &StoreError, wait: Duration) {
@@ -75,6 +90,10 @@ impl Store for RetryingStore {
     }
     async fn close(&self) {
         self.inner.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        self.inner.pool_stats()
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
@@ -137,7 +156,10 @@ impl Store for RetryingStore {
     }
     /// Not retried here: the click writer has its own, longer retry loop.
     async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
-        self.inner.append_events(events).await
+        let start = Instant::now();
+        let result = self.inner.append_events(events).await;
+        observe("append_events", start);
+        result
     }
     async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>> {
         self.read("list_events", || self.inner.list_events(filter, page))

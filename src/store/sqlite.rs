@@ -3,7 +3,9 @@
 //! and a pool of readers that never block on it.
 
 use super::filter::{FilterValue, event_filters, push_filters, url_filters, user_filters};
-use super::{EventFilter, Listing, Page, Store, StoreError, StoreResult, UrlFilter, UserFilter};
+use super::{
+    EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
+};
 use crate::domain::audit::{created_event, deleted_event, updated_event};
 use crate::domain::{
     Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
@@ -239,6 +241,21 @@ impl Store for SqliteStore {
     async fn close(&self) {
         self.writer.close().await;
         self.readers.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![
+            PoolStats {
+                name: "sqlite_writer",
+                size: self.writer.size(),
+                idle: self.writer.num_idle(),
+            },
+            PoolStats {
+                name: "sqlite_readers",
+                size: self.readers.size(),
+                idle: self.readers.num_idle(),
+            },
+        ]
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {

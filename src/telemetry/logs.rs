@@ -26,7 +26,7 @@ pub fn init_logs(settings: &LogSettings) {
         builder
             .json()
             .flatten_event(true)
-            .with_current_span(false)
+            .with_current_span(true)
             .with_span_list(false)
             .try_init()
     } else {

@@ -1,10 +1,13 @@
 //! Metrics: a Prometheus recorder, the per-request middleware, and process CPU/memory.
 //! Requests are labelled by route template (`/users/{id}`), never by raw path.
 
-use axum::extract::{MatchedPath, Request};
+use crate::app::AppState;
+use crate::http::client_ip::ClientIp;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -39,6 +42,7 @@ impl Metrics {
             .clone()
             .map_err(|e| anyhow::anyhow!("installing the metrics recorder: {e}"))?;
         describe();
+        metrics::gauge!("kurz_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
         let process = metrics_process::Collector::default();
         process.describe();
         Ok(Self {
@@ -130,8 +134,21 @@ fn describe() {
     );
 }
 
-/// Logs one line per request and records its metrics.
-pub async fn observe(request: Request, next: Next) -> Response {
+/// "2xx", "4xx", …: the status label of the latency histogram (full codes would multiply
+/// its series for little gain; the request counter keeps them).
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Logs one line per request and records its metrics. Also works out the client's address
+/// (see [`crate::http::client_ip::TrustedProxies`]) and leaves it in the request for the handlers.
+pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -144,6 +161,13 @@ pub async fn observe(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_owned();
+    let client = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(peer)| state.proxies.client_ip(peer.ip(), request.headers()));
+    if let Some(client) = client {
+        request.extensions_mut().insert(ClientIp(client));
+    }
     let in_flight = metrics::gauge!("kurz_http_requests_in_flight");
     in_flight.increment(1.0);
 
@@ -153,7 +177,11 @@ pub async fn observe(request: Request, next: Next) -> Response {
     in_flight.decrement(1.0);
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
-    let labels = [("method", method.to_string()), ("route", route.clone())];
+    let labels = [
+        ("method", method.to_string()),
+        ("route", route.clone()),
+        ("status", status_class(status).to_owned()),
+    ];
     metrics::histogram!("kurz_http_request_duration_seconds", &labels)
         .record(elapsed.as_secs_f64());
     metrics::counter!(
@@ -170,6 +198,7 @@ pub async fn observe(request: Request, next: Next) -> Response {
         status,
         latency_us = elapsed.as_micros() as u64,
         request_id = %request_id,
+        client = client.map(|c| c.to_string()).unwrap_or_default(),
         "request"
     );
     response
