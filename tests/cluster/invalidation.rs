@@ -268,13 +268,20 @@ async fn a_burst_on_a_cold_code_makes_one_store_query() {
     let db = Database::create();
     let redis = Redis::start();
     let redis_url = redis.url();
-    let env = [("DATABASE_URL", db.url.as_str()), ("REDIS_URL", redis_url.as_str())];
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+    ];
     let replica = Kurz::start(&env);
     let client = http();
     wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(10)).await;
-    let (status, _) =
-        post(&client, &replica.base(), "/urls", json!({"original_url": "https://example.com/", "short_code": "cold"}))
-            .await;
+    let (status, _) = post(
+        &client,
+        &replica.base(),
+        "/urls",
+        json!({"original_url": "https://example.com/", "short_code": "cold"}),
+    )
+    .await;
     assert_eq!(status, 201);
     let before = metric(&client, &replica.base(), "kurz_cache_store_lookups_total").await;
     let burst: Vec<_> = (0..64)
@@ -287,5 +294,9 @@ async fn a_burst_on_a_cold_code_makes_one_store_query() {
         assert_eq!(request.await.unwrap(), 302);
     }
     let after = metric(&client, &replica.base(), "kurz_cache_store_lookups_total").await;
-    assert_eq!(after - before, 1.0, "64 concurrent misses on one code must make one store query");
+    assert_eq!(
+        after - before,
+        1.0,
+        "64 concurrent misses on one code must make one store query"
+    );
 }
