@@ -186,7 +186,9 @@ impl SharedCache {
             let mut connection = connection.clone();
             match tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut connection)).await {
                 Ok(Ok(value)) => {
-                    self.skip_until.store(0, Ordering::Relaxed);
+                    if self.skip_until.swap(0, Ordering::Relaxed) != 0 {
+                        tracing::info!("Redis answering again");
+                    }
                     metrics::gauge!("kurz_redis_up").set(1.0);
                     return Some(value);
                 }

@@ -1,0 +1,160 @@
+//! kurz's log lines are what the log pipeline (`deploy/logging/`) and the runbook expect:
+//! one JSON object per line, a `timestamp` in the parser's format, the access-log fields, the
+//! request id on error lines, and no secrets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::Value;
+use std::io::Read;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Runs the real binary on a temporary store, sends a few requests, stops it with SIGTERM
+/// and returns what it wrote to standard output.
+fn logs_of_a_short_run(env: &[(&str, &str)], requests: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kurz"))
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("KURZ_DATA_DIR", dir.path())
+        .env("KURZ_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KURZ_LOG", "info")
+        .env("KURZ_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "kurz did not start"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    for (method, path) in requests {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        use std::io::Write;
+        write!(stream, "{method} {path} HTTP/1.0\r\nHost: x\r\nX-Request-Id: test-{method}\r\nContent-Length: 0\r\n\r\n").unwrap();
+        let mut sink = Vec::new();
+        let _ = stream.read_to_end(&mut sink);
+    }
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let mut out = String::new();
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+    out
+}
+
+fn parse_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|line| {
+            serde_json::from_str::<Value>(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+        })
+        .collect()
+}
+
+/// `%Y-%m-%dT%H:%M:%S.%LZ`, the `Time_Format` of deploy/logging/parsers.conf.
+fn matches_parser_time_format(ts: &str) -> bool {
+    let b = ts.as_bytes();
+    b.len() > 21
+        && ts.ends_with('Z')
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b[10] == b'T'
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[19] == b'.'
+        && ts[..19]
+            .bytes()
+            .enumerate()
+            .all(|(i, c)| [4, 7, 10, 13, 16].contains(&i) || c.is_ascii_digit())
+        && ts[20..ts.len() - 1].bytes().all(|c| c.is_ascii_digit())
+}
+
+#[test]
+fn every_line_is_json_with_the_fields_the_pipeline_uses() {
+    let parsers = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/deploy/logging/parsers.conf"
+    ))
+    .unwrap();
+    assert!(
+        parsers.contains("Time_Key      timestamp") && parsers.contains("%Y-%m-%dT%H:%M:%S.%LZ")
+    );
+
+    let out = logs_of_a_short_run(
+        &[],
+        &[("GET", "/health"), ("GET", "/nope"), ("DELETE", "/health")],
+    );
+    let lines = parse_lines(&out);
+    assert!(lines.len() >= 5, "too few lines: {out}");
+    for line in &lines {
+        for field in ["timestamp", "level", "target", "message"] {
+            assert!(line[field].is_string(), "{field} missing in {line}");
+        }
+        assert!(
+            matches_parser_time_format(line["timestamp"].as_str().unwrap()),
+            "{line}"
+        );
+    }
+    let access: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["target"] == "kurz::access")
+        .collect();
+    assert_eq!(access.len(), 3, "one access line per request");
+    let not_found = access
+        .iter()
+        .find(|l| l["status"] == 404)
+        .expect("the 404 is logged");
+    assert_eq!(
+        not_found["route"], "/{code}",
+        "routes are templates, never raw paths"
+    );
+    assert_eq!(not_found["request_id"], "test-GET");
+    assert_eq!(not_found["client"], "127.0.0.1");
+    assert!(not_found["latency_us"].is_u64());
+    assert!(
+        access
+            .iter()
+            .any(|l| l["status"] == 405 && l["method"] == "DELETE")
+    );
+    assert!(
+        lines.iter().any(|l| l["message"] == "stopped"),
+        "a clean stop is logged"
+    );
+}
+
+#[test]
+fn secrets_never_reach_the_logs() {
+    // A start-up failure is logged with its cause, but the database password is not.
+    let out = Command::new(env!("CARGO_BIN_EXE_kurz"))
+        .args(["migrate"])
+        .env(
+            "DATABASE_URL",
+            "postgres://kurz:hunter2-secret@127.0.0.1:1/kurz",
+        )
+        .env("KURZ_LOG_FORMAT", "json")
+        .env("KURZ_DB_TIMEOUT_MS", "300")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!text.contains("hunter2-secret"), "{text}");
+}
