@@ -1,0 +1,271 @@
+//! Driving `deploy/local/stack` from the tests, and reading what it leaves behind.
+
+use crate::support::free_port;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// The scenarios load two cores fully; one at a time keeps their counts meaningful.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub fn serial() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/local/stack")
+}
+
+/// What the script needs to find a running stack again; cheap to clone into a thread.
+#[derive(Clone, Debug)]
+pub struct Control {
+    pub dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl Control {
+    /// Runs `deploy/local/stack ARGS` with the stack's environment.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut command = Command::new(script());
+        // Nothing of the caller's database or cache settings leaks into the replicas.
+        for (var, _) in std::env::vars() {
+            if var.starts_with("KURZ_") || var.starts_with("DATABASE_") || var == "REDIS_URL" {
+                command.env_remove(var);
+            }
+        }
+        command
+            .args(args)
+            .env("STACK_DIR", &self.dir)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .output()
+            .unwrap()
+    }
+
+    /// Runs it and panics, with its output, unless it succeeds.
+    pub fn must(&self, args: &[&str]) -> String {
+        let output = self.run(args);
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "stack {args:?} failed ({}):\n{stdout}\n{}\n{}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr),
+            self.logs()
+        );
+        stdout
+    }
+
+    /// The tail of every log of the stack, for failure messages.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.path().is_dir())
+            .flat_map(|d| std::fs::read_dir(d.path()).into_iter().flatten().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        files.sort();
+        for file in files {
+            let content = std::fs::read_to_string(&file).unwrap_or_default();
+            let lines: Vec<&str> = content.lines().collect();
+            let tail = &lines[lines.len().saturating_sub(15)..];
+            text.push_str(&format!("--- {}\n{}\n", file.display(), tail.join("\n")));
+        }
+        text
+    }
+}
+
+/// One line of `stack status` for a replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replica {
+    pub port: u16,
+    pub pid: Option<u32>,
+    pub restarts: u32,
+    pub last_exit: Option<i32>,
+    pub health: u16,
+    pub ready: u16,
+}
+
+/// A running stack in its own temporary directory; `down` when dropped.
+pub struct Stack {
+    pub control: Control,
+    pub port: u16,
+    pub replica_ports: Vec<u16>,
+    _dir: tempfile::TempDir,
+    stopped: bool,
+}
+
+impl Stack {
+    /// `stack up` with `replicas` replicas on free ports, the debug kurz binary, quiet logs
+    /// and `env` (DATABASE_URL, REDIS_URL, KURZ_* ...). Without a REDIS_URL in `env`, the
+    /// replicas run without Redis.
+    pub fn up(replicas: usize, env: &[(&str, &str)]) -> Self {
+        let stack = Self::configure(replicas, env);
+        let printed = stack.control.must(&["up"]);
+        println!("{}", printed.trim());
+        stack
+    }
+
+    /// The stack's settings, without starting it.
+    pub fn configure(replicas: usize, env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let replica_ports: Vec<u16> = (0..replicas).map(|_| free_port()).collect();
+        let ports = replica_ports
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" ");
+        let mut settings: Vec<(String, String)> = vec![
+            ("STACK_PORT".into(), port.to_string()),
+            ("STACK_REPLICAS".into(), replicas.to_string()),
+            ("STACK_REPLICA_PORTS".into(), ports),
+            ("KURZ_BIN".into(), env!("CARGO_BIN_EXE_kurz").into()),
+            // An interrupted test run takes its stacks down with it.
+            ("STACK_OWNER_PID".into(), std::process::id().to_string()),
+            ("REDIS_URL".into(), String::new()),
+            (
+                "KURZ_LOG".into(),
+                std::env::var("KURZ_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            ),
+        ];
+        for (k, v) in env {
+            settings.retain(|(key, _)| key != k);
+            settings.push(((*k).to_owned(), (*v).to_owned()));
+        }
+        Self {
+            control: Control {
+                dir: dir.path().to_owned(),
+                env: settings,
+            },
+            port,
+            replica_ports,
+            _dir: dir,
+            stopped: false,
+        }
+    }
+
+    /// nginx's address.
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Replica `n` (1-based), directly.
+    pub fn replica(&self, n: usize) -> String {
+        format!("http://127.0.0.1:{}", self.replica_ports[n - 1])
+    }
+
+    pub fn must(&self, args: &[&str]) -> String {
+        self.control.must(args)
+    }
+
+    /// The replicas as `stack status` reports them.
+    pub fn status(&self) -> Vec<Replica> {
+        let output = self.control.run(&["status"]);
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.lines()
+            .filter(|l| l.starts_with("replica="))
+            .map(|line| {
+                let field = |name: &str| {
+                    line.split_whitespace()
+                        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                Replica {
+                    port: field("port").parse().unwrap(),
+                    pid: field("pid").parse().ok(),
+                    restarts: field("restarts").parse().unwrap_or(0),
+                    last_exit: field("last_exit").parse().ok(),
+                    health: field("health").parse().unwrap_or(0),
+                    ready: field("ready").parse().unwrap_or(0),
+                }
+            })
+            .collect()
+    }
+
+    /// Polls `stack status` until `want` holds for it.
+    pub fn wait_for_status(
+        &self,
+        what: &str,
+        timeout: Duration,
+        want: impl Fn(&[Replica]) -> bool,
+    ) -> Vec<Replica> {
+        let start = Instant::now();
+        loop {
+            let status = self.status();
+            if want(&status) {
+                return status;
+            }
+            assert!(
+                start.elapsed() < timeout,
+                "{what}: not reached within {timeout:?}; status {status:?}\n{}",
+                self.control.logs()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// nginx's access log, one JSON object per line.
+    pub fn access_log(&self) -> Vec<Value> {
+        let text =
+            std::fs::read_to_string(self.control.dir.join("nginx/access.log")).unwrap_or_default();
+        text.lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("access log line is not JSON ({e}): {line}"))
+            })
+            .collect()
+    }
+
+    /// Requests nginx had to send to more than one replica.
+    pub fn retried_requests(&self) -> usize {
+        self.access_log()
+            .iter()
+            .filter(|l| l["upstream_addr"].as_str().unwrap_or("").contains(','))
+            .count()
+    }
+
+    /// `stack down`; the pids it had must all be gone afterwards.
+    pub fn down(&mut self) -> String {
+        self.stopped = true;
+        self.control.must(&["down"])
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        if !self.stopped {
+            let _ = self.control.run(&["down"]);
+        }
+    }
+}
+
+/// Whether a process exists.
+pub fn process_alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .unwrap_or_default()
+            .contains(") Z ")
+}
+
+/// The sum of the samples of `metric` (optionally only lines containing `labels`) in a
+/// Prometheus text page.
+pub fn metric_sum(page: &str, metric: &str, labels: &[&str]) -> f64 {
+    page.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(metric)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter(|l| labels.iter().all(|label| l.contains(label)))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}

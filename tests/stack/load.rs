@@ -1,0 +1,324 @@
+//! Steady client load through nginx, bounded in count and time, and what it counted.
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// Every load stops by itself after this long, whatever the test does.
+const MAX_DURATION: Duration = Duration::from_secs(90);
+/// Pause between two requests of one worker: steady load, not saturation.
+const PAUSE: Duration = Duration::from_millis(2);
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// How the workers' HTTP clients behave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Client {
+    /// Keep-alive connections, nothing retried: the strictest client there is.
+    Strict,
+    /// Keep-alive connections; a GET whose connection broke without an answer is sent once
+    /// more, as browsers, curl and Go's net/http do (RFC 9112, 9.3.1). A request that times
+    /// out is never retried.
+    RetryingGets,
+    /// A new connection for every request (nothing is ever sent on a connection the server
+    /// may be closing), nothing retried.
+    ConnectionPerRequest,
+}
+
+fn client(kind: Client) -> reqwest::Client {
+    let builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30));
+    match kind {
+        Client::ConnectionPerRequest => builder.pool_max_idle_per_host(0),
+        Client::Strict | Client::RetryingGets => builder,
+    }
+    .build()
+    .unwrap()
+}
+
+/// What a worker sends.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// `GET /{code}`, expecting 302: each one answered is a click to be stored.
+    Redirect(String),
+    /// `POST /urls`, expecting 201.
+    Create,
+}
+
+/// One answered or failed request: when it started (since the load began), how long it
+/// took, and whether it got the expected answer.
+#[derive(Clone, Copy, Debug)]
+pub struct Sample {
+    pub at: Duration,
+    pub latency: Duration,
+    pub ok: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub ok: u64,
+    pub failed: u64,
+    /// GETs sent a second time after their connection broke ([`Client::RetryingGets`]).
+    pub client_retries: u64,
+    /// The first failures, described.
+    pub failures: Vec<String>,
+    pub samples: Vec<Sample>,
+}
+
+impl Counts {
+    /// Median latency of the successful requests started in `[from, to)`, for the record.
+    pub fn median_latency(&self, from: Duration, to: Duration) -> Option<Duration> {
+        let mut latencies: Vec<Duration> = self
+            .samples
+            .iter()
+            .filter(|s| s.ok && s.at >= from && s.at < to)
+            .map(|s| s.latency)
+            .collect();
+        latencies.sort();
+        latencies.get(latencies.len() / 2).copied()
+    }
+}
+
+pub struct Load {
+    pub started: Instant,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<Counts>>,
+}
+
+impl Load {
+    /// `workers` tasks, each sending `request` to `base` with a [`Client::Strict`] client
+    /// until stopped, at most `max_each` times and for at most [`MAX_DURATION`].
+    pub fn start(base: &str, request: Request, workers: usize, max_each: usize) -> Self {
+        Self::with_client(Client::Strict, base, request, workers, max_each)
+    }
+
+    pub fn with_client(
+        kind: Client,
+        base: &str,
+        request: Request,
+        workers: usize,
+        max_each: usize,
+    ) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let started = Instant::now();
+        let tasks = (0..workers)
+            .map(|worker| {
+                let (stop, base, request) = (stop.clone(), base.to_owned(), request.clone());
+                tokio::spawn(async move {
+                    let client = client(kind);
+                    let mut counts = Counts::default();
+                    for i in 0..max_each {
+                        if stop.load(Ordering::Relaxed) || started.elapsed() > MAX_DURATION {
+                            break;
+                        }
+                        let at = started.elapsed();
+                        let begun = Instant::now();
+                        let mut outcome = send(&client, &base, &request, worker, i).await;
+                        if let (
+                            Err(Failure::Connection(_)),
+                            Request::Redirect(_),
+                            Client::RetryingGets,
+                        ) = (&outcome, &request, kind)
+                        {
+                            counts.client_retries += 1;
+                            outcome = send(&client, &base, &request, worker, i).await;
+                        }
+                        let latency = begun.elapsed();
+                        let ok = outcome.is_ok();
+                        match outcome {
+                            Ok(()) => counts.ok += 1,
+                            Err(why) => {
+                                counts.failed += 1;
+                                if counts.failures.len() < 10 {
+                                    counts.failures.push(format!("{why} (at {at:?})"));
+                                }
+                            }
+                        }
+                        counts.samples.push(Sample { at, latency, ok });
+                        tokio::time::sleep(PAUSE).await;
+                    }
+                    counts
+                })
+            })
+            .collect();
+        Self {
+            started,
+            stop,
+            tasks,
+        }
+    }
+
+    pub async fn finish(self) -> Counts {
+        self.stop.store(true, Ordering::Relaxed);
+        let mut total = Counts::default();
+        for task in self.tasks {
+            let counts = task.await.unwrap();
+            total.ok += counts.ok;
+            total.failed += counts.failed;
+            total.client_retries += counts.client_retries;
+            total.failures.extend(counts.failures);
+            total.samples.extend(counts.samples);
+        }
+        total.samples.sort_by_key(|s| s.at);
+        total
+    }
+}
+
+/// Why a request did not get its expected answer.
+#[derive(Debug)]
+pub enum Failure {
+    /// The connection broke (or never opened) before an answer came.
+    Connection(String),
+    /// No answer within the client's timeout: the server may have acted on it.
+    Timeout(String),
+    /// An answer, but not the expected one.
+    Status(u16, String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Connection(what) => write!(f, "connection: {what}"),
+            Self::Timeout(what) => write!(f, "timeout: {what}"),
+            Self::Status(status, what) => write!(f, "status {status}: {what}"),
+        }
+    }
+}
+
+async fn send(
+    client: &reqwest::Client,
+    base: &str,
+    request: &Request,
+    worker: usize,
+    i: usize,
+) -> Result<(), Failure> {
+    let (expected, response) = match request {
+        Request::Redirect(code) => (302, client.get(format!("{base}/{code}")).send().await),
+        Request::Create => (
+            201,
+            client
+                .post(format!("{base}/urls"))
+                .json(&json!({"original_url": format!("https://example.com/{worker}/{i}")}))
+                .send()
+                .await,
+        ),
+    };
+    let response = response.map_err(|e| {
+        let what = format!("{request:?}: {e:?}");
+        if e.is_timeout() {
+            Failure::Timeout(what)
+        } else {
+            Failure::Connection(what)
+        }
+    })?;
+    let status = response.status().as_u16();
+    if status == expected {
+        return Ok(());
+    }
+    let body = response.text().await.unwrap_or_default();
+    Err(Failure::Status(status, format!("{request:?}: {body}")))
+}
+
+/// `X-Total-Count` of `GET base/path`.
+pub async fn total(client: &reqwest::Client, base: &str, path: &str) -> u64 {
+    let response = client.get(format!("{base}{path}")).send().await.unwrap();
+    assert_eq!(response.status().as_u16(), 200, "GET {path}");
+    response.headers()["x-total-count"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// Click events stored for `url_id`, read through `base` until they reach `expected` or
+/// stop changing for two seconds (every replica writes its queue within milliseconds, but
+/// `GET /events` flushes only the queue of the replica that answers it).
+pub async fn clicks_stored(
+    client: &reqwest::Client,
+    base: &str,
+    url_id: i64,
+    expected: u64,
+) -> u64 {
+    let path = format!("/events?event_type=click&url_id={url_id}");
+    let start = Instant::now();
+    let mut last = (u64::MAX, Instant::now());
+    loop {
+        let stored = total(client, base, &path).await;
+        if stored >= expected || start.elapsed() > Duration::from_secs(30) {
+            return stored;
+        }
+        if stored != last.0 {
+            last = (stored, Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(2) {
+            return stored;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+pub async fn post_json(
+    client: &reqwest::Client,
+    base: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let response = client
+        .post(format!("{base}{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+pub async fn get_json(client: &reqwest::Client, base: &str, path: &str) -> (u16, Value) {
+    let response = client.get(format!("{base}{path}")).send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Polls `base/ready` until its JSON field `field` reads `want`.
+pub async fn wait_for_ready_field(
+    client: &reqwest::Client,
+    base: &str,
+    field: &str,
+    want: &str,
+    timeout: Duration,
+) {
+    let start = Instant::now();
+    loop {
+        let body = match client.get(format!("{base}/ready")).send().await {
+            Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        };
+        if body[field] == want {
+            return;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "{base}/ready: {field} never became {want}: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The answer of `base/metrics`.
+pub async fn metrics(client: &reqwest::Client, base: &str) -> String {
+    client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}

@@ -1,0 +1,129 @@
+//! Zero-downtime rolling restart: every replica restarted in turn under steady load through
+//! nginx, and not one request fails, not one click is lost.
+
+use crate::harness::{Stack, serial};
+use crate::load::{Client, Load, Request, clicks_stored, http, post_json, total};
+use crate::support::{Database, Redis};
+use serde_json::json;
+use std::time::Duration;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_click() {
+    let _one = serial();
+    let db = Database::create();
+    let redis = Redis::start();
+    let stack = Stack::up(
+        3,
+        &[
+            ("DATABASE_URL", db.url.as_str()),
+            ("REDIS_URL", &redis.url()),
+        ],
+    );
+    let base = stack.base();
+    let client = http();
+    let mut ids = Vec::new();
+    for code in ["rolling", "strict"] {
+        let (status, url) = post_json(
+            &client,
+            &base,
+            "/urls",
+            json!({"original_url": format!("https://example.com/{code}"), "short_code": code}),
+        )
+        .await;
+        assert_eq!(status, 201, "{url}");
+        ids.push(url["id"].as_i64().unwrap());
+    }
+    let before = stack.status();
+
+    // Redirects from keep-alive clients that resend a GET whose connection broke (as
+    // browsers do), creates on a connection of their own each, and, for the record,
+    // redirects from keep-alive clients that never retry anything.
+    let redirects = Load::with_client(
+        Client::RetryingGets,
+        &base,
+        Request::Redirect("rolling".into()),
+        3,
+        20_000,
+    );
+    let creates = Load::with_client(
+        Client::ConnectionPerRequest,
+        &base,
+        Request::Create,
+        1,
+        5_000,
+    );
+    let strict = Load::with_client(
+        Client::Strict,
+        &base,
+        Request::Redirect("strict".into()),
+        1,
+        20_000,
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let control = stack.control.clone();
+    let printed = tokio::task::spawn_blocking(move || control.must(&["rolling-restart"]))
+        .await
+        .unwrap();
+    println!("{}", printed.trim());
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let redirected = redirects.finish().await;
+    let created = creates.finish().await;
+    let strict = strict.finish().await;
+
+    // Every replica is a new process, restarted deliberately (not counted as a crash), and
+    // each old one exited 0 (drained, clicks written).
+    let after = stack.status();
+    for (old, new) in before.iter().zip(&after) {
+        assert_ne!(
+            old.pid, new.pid,
+            "replica on {} was not restarted",
+            old.port
+        );
+        assert_eq!((new.ready, new.restarts, new.last_exit), (200, 0, Some(0)));
+    }
+
+    let stored = clicks_stored(&client, &base, ids[0], redirected.ok).await;
+    let strict_stored = clicks_stored(&client, &base, ids[1], strict.ok).await;
+    let urls = total(&client, &base, "/urls").await;
+    println!(
+        "rolling restart of 3 replicas (6 nginx reloads): redirects {} ok / {} failed ({} resent \
+         by the client after nginx closed an idle keep-alive connection), creates {} ok / {} \
+         failed, clicks {} expected / {} stored, urls {} expected / {} stored, nginx retries {}; \
+         keep-alive clients that never retry: {} ok / {} failed {:?}, clicks {} stored",
+        redirected.ok,
+        redirected.failed,
+        redirected.client_retries,
+        created.ok,
+        created.failed,
+        redirected.ok,
+        stored,
+        created.ok + 2,
+        urls,
+        stack.retried_requests(),
+        strict.ok,
+        strict.failed,
+        strict.failures,
+        strict_stored,
+    );
+    assert_eq!(
+        redirected.failed, 0,
+        "failed redirects: {:?}",
+        redirected.failures
+    );
+    assert_eq!(created.failed, 0, "failed creates: {:?}", created.failures);
+    assert!(redirected.ok > 0 && created.ok > 0);
+    // A resent GET was not executed the first time: exactly one click per answered redirect.
+    assert_eq!(
+        stored, redirected.ok,
+        "every answered redirect is one stored click"
+    );
+    assert_eq!(urls, created.ok + 2, "every created url is stored, once");
+    // What a client that never retries can see: only a keep-alive connection closed by an
+    // exiting nginx worker, never an error answer, never a timeout, never a lost click.
+    assert!(
+        strict.failures.iter().all(|f| f.starts_with("connection:")),
+        "{:?}",
+        strict.failures
+    );
+    assert!(strict_stored >= strict.ok && strict_stored <= strict.ok + strict.failed);
+}
