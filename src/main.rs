@@ -1,6 +1,11 @@
 //! The `kurz` binary: parse the command line and hand over.
 
 use clap::Parser;
+
+/// mimalloc: the request path allocates many small, short-lived values; glibc's allocator
+/// spent about a sixth of the CPU of a redirect in profiles (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 #[tokio::main]

@@ -88,6 +88,10 @@ impl LocalCache {
     }
 
     async fn is_current(&self, code: &str, entry: &Entry) -> bool {
+        // Fast path: nothing at all was invalidated since this entry's fill began.
+        if entry.filled_at >= self.sequence.load(Ordering::Acquire) {
+            return true;
+        }
         entry.filled_at >= self.flushed_at.load(Ordering::Acquire)
             && self
                 .tombstones

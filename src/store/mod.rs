@@ -145,8 +145,35 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Splits rows for multi-row INSERTs into chunks of a few fixed sizes (greedy, largest
+/// first), so each size's statement is prepared once and then reused from the statement
+/// cache; chunks of every possible size would each be prepared anew.
+pub(crate) fn insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    const SIZES: [usize; 4] = [256, 32, 4, 1];
+    std::iter::from_fn(move || {
+        let size = SIZES.into_iter().find(|size| rows.len() >= *size)?;
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
 /// Everything kurz persists. Every write that has an audit event writes it in the
 /// same transaction, so a url never exists without its history.
+#[cfg(test)]
+mod tests {
+    use super::insert_chunks;
+
+    #[test]
+    fn insert_chunks_cover_every_row_in_a_few_sizes() {
+        let rows: Vec<u32> = (0..1000).collect();
+        let sizes: Vec<usize> = insert_chunks(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 1000);
+        assert!(sizes.iter().all(|s| [256, 32, 4, 1].contains(s)));
+        assert_eq!(insert_chunks::<u32>(&[]).count(), 0);
+    }
+}
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is, for logs and `/ready`.

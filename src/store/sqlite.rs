@@ -5,6 +5,7 @@
 use super::filter::{FilterValue, event_filters, push_filters, url_filters, user_filters};
 use super::{
     EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
+    insert_chunks,
 };
 use crate::domain::audit::{created_event, deleted_event, updated_event};
 use crate::domain::{
@@ -18,9 +19,6 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
-
-/// Rows per multi-row INSERT: 6 binds a row stays far below SQLite's variable limit.
-const INSERT_CHUNK: usize = 500;
 
 const USER_COLUMNS: &str = "SELECT id, username, email, created_at FROM users";
 const URL_COLUMNS: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
@@ -110,7 +108,7 @@ fn event_from_row(row: &SqliteRow) -> StoreResult<Event> {
 }
 
 fn details_text(details: &Map<String, Value>) -> String {
-    Value::Object(details.clone()).to_string()
+    serde_json::to_string(details).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// Maps a unique or foreign-key violation to the client-facing error it means.
@@ -478,7 +476,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let mut tx = self.writer.begin().await?;
-        for chunk in events.chunks(INSERT_CHUNK) {
+        for chunk in insert_chunks(events) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO events (url_id, user_id, event_type, timestamp, details) ",
             );
@@ -508,7 +506,7 @@ impl Store for SqliteStore {
 
     async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
-        for chunk in rows.chunks(INSERT_CHUNK) {
+        for chunk in insert_chunks(rows) {
             let mut insert =
                 QueryBuilder::<Sqlite>::new("INSERT INTO users (id, username, email, created_at) ");
             insert.push_values(chunk, |mut row, u| {
@@ -529,7 +527,7 @@ impl Store for SqliteStore {
 
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
-        for chunk in rows.chunks(INSERT_CHUNK) {
+        for chunk in insert_chunks(rows) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, created_at, updated_at) ",
             );
@@ -560,7 +558,7 @@ impl Store for SqliteStore {
 
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
         let mut tx = self.writer.begin().await?;
-        for chunk in rows.chunks(INSERT_CHUNK) {
+        for chunk in insert_chunks(rows) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) ",
             );

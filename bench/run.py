@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Runs kurz's load scenarios on this machine, side by side with a reference (nginx answering
+a static 302), and writes one JSON line per run to bench/results/<name>.jsonl.
+
+    bench/run.py                        # every scenario, full length
+    bench/run.py --quick                # seconds, not minutes (what CI runs)
+    bench/run.py redirect-hot quest     # some scenarios
+    bench/run.py --targets embedded     # some targets: embedded, postgres, stack
+
+Traffic goes to 127.0.0.1 only; every run is bounded by --duration. Each run is checked:
+zero non-2xx/3xx answers and zero socket errors, and the click events stored equal the
+redirects kurz answered (its own counter). A failed check exits non-zero.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+LUA = BENCH / "wrk"
+TICKS = os.sysconf("SC_CLK_TCK")
+PG_ADMIN = os.environ.get("KURZ_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http(url, method="GET", body=None, timeout=10):
+    request = urllib.request.Request(url, method=method, data=body)
+    if body is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, dict(err.headers), err.read()
+
+
+def wait_ready(base, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            if http(base + "/ready", timeout=2)[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise SystemExit(f"{base} never became ready")
+
+
+def cpu_ticks(pids):
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            pass
+    return total
+
+
+def peak_rss_mib(pid):
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def pids_of(pattern):
+    out = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def postgres_pids():
+    out = subprocess.run(["pgrep", "-u", "postgres", "postgres"], capture_output=True, text=True).stdout
+    return [int(p) for p in out.split()]
+
+
+def kurz_binary():
+    path = ROOT / "target" / "release" / "kurz"
+    if not path.exists():
+        subprocess.run(["cargo", "build", "--release", "--locked"], cwd=ROOT, check=True)
+    return str(path)
+
+
+def gen_urls_csv(path, rows):
+    """Seed rows with codes c0000001…: the cold scenario can name any of them."""
+    with open(path, "w") as out:
+        out.write("id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n")
+        for i in range(1, rows + 1):
+            out.write(f"{i},,c{i:07x},https://example.com/{i},,True,2025-01-01 00:00:00,2025-01-01 00:00:00\n")
+
+
+def metric_sum(base, name, labels):
+    """Sum of a counter over the series whose labels include `labels`."""
+    text = http(base + "/metrics")[2].decode()
+    total = 0.0
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def clicks_stored(base):
+    status, headers, _ = http(base + "/events?event_type=click&per_page=1", timeout=60)
+    assert status == 200, status
+    return int(headers.get("x-total-count") or headers.get("X-Total-Count"))
+
+
+class Deployment:
+    """A running target: base URL, the pids whose CPU counts, the kurz bases for checks."""
+
+    def __init__(self, name, base, pids, kurz_bases, cleanup):
+        self.name, self.base, self.pids, self.kurz_bases, self._cleanup = name, base, pids, kurz_bases, cleanup
+
+    def stop(self):
+        self._cleanup()
+
+
+def start_kurz(env, data_dir):
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_URL"))}
+    full_env.update(env)
+    full_env.update({"KURZ_LISTEN": f"127.0.0.1:{port}", "KURZ_LOG": "warn", "KURZ_DATA_DIR": data_dir})
+    process = subprocess.Popen([kurz_binary(), "serve"], env=full_env, stdout=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    wait_ready(base)
+    return process, base
+
+
+def import_seed(env, data_dir, csv):
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_URL"))}
+    full_env.update(env)
+    full_env.update({"KURZ_LOG": "warn", "KURZ_DATA_DIR": data_dir})
+    subprocess.run([kurz_binary(), "import", "--urls", csv], env=full_env, check=True, stdout=subprocess.DEVNULL)
+
+
+def fresh_database(tag):
+    name = f"kurz_bench_{tag}_{os.getpid()}"
+    subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name}"], check=True)
+    subprocess.run(["psql", PG_ADMIN, "-qc", f"CREATE DATABASE {name}"], check=True)
+    url = PG_ADMIN.rsplit("/", 1)[0] + "/" + name
+    drop = lambda: subprocess.run(["psql", PG_ADMIN, "-qc", f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"])
+    return url, drop
+
+
+def deploy_embedded(rows, work):
+    data = tempfile.mkdtemp(dir=work)
+    csv = os.path.join(work, f"urls-{rows}.csv")
+    gen_urls_csv(csv, rows)
+    import_seed({}, data, csv)
+    process, base = start_kurz({}, data)
+
+    def cleanup():
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+
+    return Deployment("kurz (embedded)", base, [process.pid], [base], cleanup), process
+
+
+def deploy_postgres(rows, work):
+    url, drop = fresh_database("pg")
+    csv = os.path.join(work, f"urls-{rows}.csv")
+    gen_urls_csv(csv, rows)
+    prefix = f"bench{os.getpid()}"
+    env = {"DATABASE_URL": url, "REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix, "KURZ_DB_POOL_SIZE": "16"}
+    import_seed(env, work, csv)
+    process, base = start_kurz(env, work)
+    pids = [process.pid] + postgres_pids() + pids_of("redis-server")
+
+    def cleanup():
+        process.send_signal(signal.SIGTERM)
+        process.wait(60)
+        drop()
+
+    return Deployment("kurz + PostgreSQL + Redis", base, pids, [base], cleanup), process
+
+
+def deploy_stack(rows, work):
+    stack = ROOT / "deploy" / "local" / "stack"
+    if not stack.exists():
+        raise SystemExit("deploy/local/stack is missing")
+    url, drop = fresh_database("stack")
+    csv = os.path.join(work, f"urls-{rows}.csv")
+    gen_urls_csv(csv, rows)
+    prefix = f"benchstack{os.getpid()}"
+    env = {"DATABASE_URL": url, "REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix}
+    import_seed(env, work, csv)
+    state = tempfile.mkdtemp(dir=work)
+    port = free_port()
+    stack_env = dict(os.environ, **env, STACK_DIR=state, STACK_PORT=str(port), KURZ_BIN=kurz_binary(), KURZ_LOG="warn")
+    subprocess.run([str(stack), "up"], env=stack_env, check=True, stdout=subprocess.DEVNULL)
+    status = subprocess.run([str(stack), "status"], env=stack_env, capture_output=True, text=True).stdout
+    replica_ports = sorted(set(int(p) for p in re.findall(r"127\.0\.0\.1:(\d+)", status)) - {port})
+    bases = [f"http://127.0.0.1:{p}" for p in replica_ports]
+    pids = pids_of(state) + postgres_pids() + pids_of("redis-server")
+
+    def cleanup():
+        subprocess.run([str(stack), "down"], env=stack_env, stdout=subprocess.DEVNULL)
+        drop()
+
+    return Deployment("nginx + 2 kurz + PostgreSQL + Redis", f"http://127.0.0.1:{port}", pids, bases, cleanup), None
+
+
+def deploy_reference(work):
+    port = free_port()
+    prefix = tempfile.mkdtemp(dir=work)
+    conf = Path(prefix) / "nginx.conf"
+    conf.write_text(
+        (BENCH / "nginx-static-302.conf").read_text().replace("LISTEN_PORT", str(port)).replace("PREFIX", prefix)
+    )
+    process = subprocess.Popen(["nginx", "-p", prefix, "-c", str(conf), "-g", "daemon off;"])
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            if http(base + "/x")[0] == 302:
+                break
+        except OSError:
+            time.sleep(0.05)
+
+    def cleanup():
+        process.send_signal(signal.SIGQUIT)
+        process.wait(30)
+
+    time.sleep(0.2)
+    pids = [process.pid] + [int(p) for p in subprocess.run(
+        ["pgrep", "-P", str(process.pid)], capture_output=True, text=True).stdout.split()]
+    return Deployment("nginx static 302 (reference)", base, pids, [], cleanup)
+
+
+def wrk(base, script, connections, duration, env):
+    threads = min(2, connections)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(LUA / script), base]
+    run_env = dict(os.environ, BENCH_LUA_DIR=str(LUA), **env)
+    out = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=duration + 60).stdout
+    line = next((l for l in out.splitlines() if l.startswith("BENCH_RESULT ")), None)
+    if line is None:
+        raise SystemExit(f"wrk gave no result:\n{out}")
+    return json.loads(line[len("BENCH_RESULT "):])
+
+
+def measure(deployment, scenario, script, connections, duration, env, check_clicks=True):
+    redirects_before = sum(metric_sum(b, "kurz_http_requests_total", {"route": "/{code}", "status": "302"})
+                           for b in deployment.kurz_bases)
+    clicks_before = clicks_stored(deployment.kurz_bases[0]) if deployment.kurz_bases and check_clicks else 0
+    ticks_before = cpu_ticks(deployment.pids)
+    result = wrk(deployment.base, script, connections, duration, env)
+    ticks = cpu_ticks(deployment.pids) - ticks_before
+    result.update(scenario=scenario, target=deployment.name, connections=connections)
+    result["rps"] = result["requests"] / result["duration_s"]
+    result["cpu_us_per_request"] = ticks / TICKS * 1e6 / max(result["requests"], 1)
+    result["errors"] = sum(result[k] for k in ("non_2xx_3xx", "connect_errors", "read_errors", "write_errors", "timeouts"))
+    if deployment.kurz_bases and check_clicks:
+        redirects = sum(metric_sum(b, "kurz_http_requests_total", {"route": "/{code}", "status": "302"})
+                        for b in deployment.kurz_bases) - redirects_before
+        clicks = clicks_stored(deployment.kurz_bases[0]) - clicks_before
+        result.update(redirects_answered=int(redirects), clicks_stored=clicks)
+    print(
+        f"  {scenario:13} {deployment.name:38} c={connections:<4} {result['rps']:>9.0f} req/s  "
+        f"p50 {result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  "
+        f"cpu {result['cpu_us_per_request']:6.1f} µs/req  errors {result['errors']}"
+        + (f"  clicks {result['clicks_stored']}/{result['redirects_answered']}" if "clicks_stored" in result else ""),
+        flush=True,
+    )
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("scenarios", nargs="*", default=["redirect-hot", "quest", "create", "cold"])
+    parser.add_argument("--quick", action="store_true", help="short runs, small data (CI smoke)")
+    parser.add_argument("--targets", default="embedded,postgres,stack")
+    parser.add_argument("--output", default=None, help="results file (default bench/results/<name>.jsonl)")
+    args = parser.parse_args()
+    for tool in ("wrk", "nginx", "psql"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is required (Debian packages: wrk nginx postgresql-client)")
+    duration = 3 if args.quick else 10
+    rows = 2_000 if args.quick else 10_000
+    targets = args.targets.split(",")
+    name = "quick" if args.quick else time.strftime("%Y%m%d-%H%M%S")
+    output = Path(args.output) if args.output else BENCH / "results" / f"{name}.jsonl"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    results, failures = [], []
+    work = tempfile.mkdtemp(prefix="kurz-bench-")
+    codes = os.path.join(work, "codes.txt")
+    Path(codes).write_text("".join(f"c{i:07x}\n" for i in range(1, rows + 1)))
+    env = {"BENCH_CODES": codes, "BENCH_ROWS": str(rows)}
+    deployers = {"embedded": deploy_embedded, "postgres": deploy_postgres, "stack": deploy_stack}
+
+    def record(result):
+        results.append(result)
+        if result["errors"]:
+            failures.append(f"{result['scenario']} on {result['target']}: {result['errors']} errors")
+        if "clicks_stored" in result and result["clicks_stored"] != result["redirects_answered"]:
+            failures.append(f"{result['scenario']} on {result['target']}: {result['clicks_stored']} clicks stored "
+                            f"for {result['redirects_answered']} redirects")
+
+    try:
+        if "redirect-hot" in args.scenarios or "reference" in args.scenarios:
+            print("reference: nginx answering a static 302", flush=True)
+            reference = deploy_reference(work)
+            try:
+                record(measure(reference, "redirect-hot", "redirect.lua", 500, duration, env, check_clicks=False))
+            finally:
+                reference.stop()
+        for target in targets:
+            print(f"target: {target}", flush=True)
+            deployment, process = deployers[target](rows, work)
+            try:
+                if "redirect-hot" in args.scenarios:
+                    record(measure(deployment, "redirect-hot", "redirect.lua", 500, duration, env))
+                if "quest" in args.scenarios:
+                    for users in (50, 200, 500):
+                        record(measure(deployment, "quest", "quest.lua", users, duration, env))
+                if "create" in args.scenarios and target != "embedded":
+                    record(measure(deployment, "create", "create.lua", 50, duration, env, check_clicks=False))
+                if "cold" in args.scenarios and target == "postgres":
+                    record(measure(deployment, "cold", "cold.lua", 50, duration, env))
+                if process is not None:
+                    for result in results:
+                        if result["target"] == deployment.name:
+                            result["peak_rss_mib"] = peak_rss_mib(process.pid)
+            finally:
+                deployment.stop()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    with open(output, "w") as out:
+        for result in results:
+            out.write(json.dumps(result) + "\n")
+    print(f"results: {output}")
+    if failures:
+        print("FAILED:\n  " + "\n  ".join(failures))
+        sys.exit(1)
+    print(f"{len(results)} passed, 0 failed")
+
+
+if __name__ == "__main__":
+    main()
