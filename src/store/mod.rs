@@ -160,20 +160,6 @@ pub(crate) fn insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
 
 /// Everything kurz persists. Every write that has an audit event writes it in the
 /// same transaction, so a url never exists without its history.
-#[cfg(test)]
-mod tests {
-    use super::insert_chunks;
-
-    #[test]
-    fn insert_chunks_cover_every_row_in_a_few_sizes() {
-        let rows: Vec<u32> = (0..1000).collect();
-        let sizes: Vec<usize> = insert_chunks(&rows).map(<[u32]>::len).collect();
-        assert_eq!(sizes.iter().sum::<usize>(), 1000);
-        assert!(sizes.iter().all(|s| [256, 32, 4, 1].contains(s)));
-        assert_eq!(insert_chunks::<u32>(&[]).count(), 0);
-    }
-}
-
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Which backend this is, for logs and `/ready`.
@@ -224,4 +210,18 @@ pub trait Store: Send + Sync + 'static {
     async fn import_users(&self, rows: &[User]) -> StoreResult<u64>;
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64>;
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_chunks;
+
+    #[test]
+    fn insert_chunks_cover_every_row_in_a_few_sizes() {
+        let rows: Vec<u32> = (0..1000).collect();
+        let sizes: Vec<usize> = insert_chunks(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 1000);
+        assert!(sizes.iter().all(|s| [256, 32, 4, 1].contains(s)));
+        assert_eq!(insert_chunks::<u32>(&[]).count(), 0);
+    }
 }

@@ -146,6 +146,41 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
+/// Standard methods as static strings: labels then need no allocation.
+fn method_label(method: &axum::http::Method) -> metrics::SharedString {
+    use axum::http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PATCH => "PATCH",
+        _ => return metrics::SharedString::from(method.to_string()),
+    };
+    metrics::SharedString::const_str(name)
+}
+
+/// The status code as a label, static for the codes kurz answers.
+fn status_label(status: axum::http::StatusCode) -> metrics::SharedString {
+    match status.as_str() {
+        code @ ("200" | "201" | "204" | "302" | "400" | "401" | "403" | "404" | "405" | "409"
+        | "410" | "413" | "422" | "429" | "500" | "503") => {
+            metrics::SharedString::const_str(static_code(code))
+        }
+        other => metrics::SharedString::from(other.to_owned()),
+    }
+}
+
+fn static_code(code: &str) -> &'static str {
+    const CODES: [&str; 16] = [
+        "200", "201", "204", "302", "400", "401", "403", "404", "405", "409", "410", "413", "422",
+        "429", "500", "503",
+    ];
+    CODES.into_iter().find(|c| *c == code).unwrap_or("other")
+}
+
 /// Logs one line per request and records its metrics. Also works out the client's address
 /// (see [`crate::http::client_ip::TrustedProxies`]) and leaves it in the request for the handlers.
 pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
@@ -176,26 +211,27 @@ pub async fn observe(State(state): State<AppState>, mut request: Request, next: 
 
     in_flight.decrement(1.0);
     let elapsed = start.elapsed();
-    let status = response.status().as_u16();
-    let labels = [
-        ("method", method.to_string()),
-        ("route", route.clone()),
-        ("status", status_class(status).to_owned()),
-    ];
-    metrics::histogram!("kurz_http_request_duration_seconds", &labels)
-        .record(elapsed.as_secs_f64());
+    let status = response.status();
+    let method_name = method_label(&method);
+    metrics::histogram!(
+        "kurz_http_request_duration_seconds",
+        "method" => method_name.clone(),
+        "route" => route.clone(),
+        "status" => status_class(status.as_u16())
+    )
+    .record(elapsed.as_secs_f64());
     metrics::counter!(
         "kurz_http_requests_total",
-        "method" => method.to_string(),
+        "method" => method_name,
         "route" => route.clone(),
-        "status" => status.to_string()
+        "status" => status_label(status)
     )
     .increment(1);
     tracing::info!(
         target: "kurz::access",
         method = %method,
         route = %route,
-        status,
+        status = status.as_u16(),
         latency_us = elapsed.as_micros() as u64,
         request_id = %request_id,
         client = client.map(|c| c.to_string()).unwrap_or_default(),
