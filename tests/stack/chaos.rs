@@ -34,10 +34,11 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
     assert_eq!(status, 201, "{url}");
     let old_pid = stack.status()[0].pid;
 
-    // GET load: nginx may retry a GET on the other replica even after sending it. A POST in
-    // flight on the replica that dies cannot be retried safely, so it is not part of this
-    // test (see docs/FAILURE_MODES.md).
+    // GET load, which must not fail: nginx may retry a GET on the other replica even after
+    // sending it. A POST in flight on the replica that dies cannot be retried safely (it may
+    // have been executed), so creates are only recorded: what they see, and what was stored.
     let load = Load::start(&base, Request::Redirect("crashy".into()), 4, 20_000);
+    let creates = Load::start(&base, Request::Create, 1, 5_000);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let killed_at = Instant::now();
     println!("{}", stack.must(&["kill", "1"]).trim());
@@ -66,13 +67,15 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let counts = load.finish().await;
+    let created = creates.finish().await;
 
     let stored = clicks_stored(&client, &base, url["id"].as_i64().unwrap(), counts.ok).await;
+    let urls = crate::load::total(&client, &base, "/urls").await;
     let retried = stack.retried_requests();
     println!(
         "kill -9 of 1 of 2 replicas: redirects {} ok / {} failed, nginx retried {} on the \
          other replica, restarted and ready after {:?}, clicks {} expected / {} stored \
-         ({} lost with the killed process)",
+         ({} lost with the killed process); creates {} ok / {} failed {:?}, urls stored {}",
         counts.ok,
         counts.failed,
         retried,
@@ -80,8 +83,28 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
         counts.ok,
         stored,
         counts.ok.saturating_sub(stored),
+        created.ok,
+        created.failed,
+        created.failures,
+        urls - 1,
     );
     assert_eq!(counts.failed, 0, "failed redirects: {:?}", counts.failures);
+    // A create in flight on the killed replica gets nginx's 502 JSON, never a hang; it may or
+    // may not have been committed before the crash.
+    assert!(
+        created
+            .failures
+            .iter()
+            .all(|f| f.starts_with("status 502:") && f.contains("error")),
+        "{:?}",
+        created.failures
+    );
+    let created_stored = urls - 1;
+    assert!(
+        (created.ok..=created.ok + created.failed).contains(&created_stored),
+        "{created_stored} urls stored for {} creates answered 201",
+        created.ok
+    );
     // Clicks still queued in the killed process die with it (a documented limit); a click
     // is never counted twice, except when nginx retried a request the dead replica had
     // already recorded and written.
