@@ -293,10 +293,13 @@ async fn postgres_restarted_under_load_keeps_redirects_fails_writes_with_503_and
         slowest < Duration::from_secs(10),
         "a write took {slowest:?} while the database was down"
     );
-    // An uncached code cannot be looked up: 503 JSON too. Readiness says so.
-    let (status, body) = get_json(&client, &base, "/nope42").await;
-    assert_eq!(status, 503, "{body}");
-    assert!(body["error"].is_string());
+    // An uncached code cannot be looked up, a list cannot be read: 503 JSON too. Readiness
+    // says so.
+    for path in ["/nope42", "/urls"] {
+        let (status, body) = get_json(&client, &base, path).await;
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(body["error"].is_string(), "{path}: {body}");
+    }
     let (status, body) = get_json(&client, &base, "/ready").await;
     assert_eq!((status, &body["database"]), (503, &json!("unreachable")));
 
