@@ -16,4 +16,5 @@ mod load;
 
 mod basics;
 mod chaos;
+mod drain;
 mod rolling;
