@@ -65,7 +65,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(*settings).await,
         Some(Command::Migrate { database, log }) => {
-            telemetry::init_logs(&log);
+            let _telemetry = telemetry::init_logs(&log);
             let store = app::open_store(&with_database(database)).await?;
             let migrated = store.migrate().await;
             store.close().await;
@@ -81,7 +81,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             cache,
             log,
         }) => {
-            telemetry::init_logs(&log);
+            let _telemetry = telemetry::init_logs(&log);
             if users.is_none() && urls.is_none() && events.is_none() {
                 anyhow::bail!("nothing to import: give --users, --urls and/or --events");
             }
@@ -117,8 +117,10 @@ fn with_database(database: DatabaseSettings) -> Settings {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    telemetry::init_logs(&settings.log);
+    let telemetry = telemetry::init_logs(&settings.log);
     let app = Application::build(settings).await?;
     tracing::info!(address = %app.local_addr()?, "kurz listening");
-    app.run_until(app::shutdown_signal()).await
+    let result = app.run_until(app::shutdown_signal()).await;
+    telemetry.shutdown();
+    result
 }

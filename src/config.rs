@@ -32,6 +32,7 @@
 //! | `KURZ_PREWARM` | `1000` | most-clicked links loaded into the caches at start-up |
 //! | `KURZ_LOG` / `RUST_LOG` | `info` | log filter (`tracing` syntax) |
 //! | `KURZ_LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (JSON unless stdout is a terminal) |
+//! | `KURZ_OTLP_ENDPOINT` | unset | OTLP/HTTP traces endpoint (`…/v1/traces`); needs a build with `--features otlp` |
 
 use crate::store::PostgresOptions;
 use clap::{Args, ValueEnum};
@@ -362,6 +363,9 @@ pub struct LogSettings {
     /// Log format.
     #[arg(long, env = "KURZ_LOG_FORMAT", value_enum, default_value_t = LogFormat::Auto)]
     pub log_format: LogFormat,
+    /// OTLP/HTTP traces endpoint, e.g. http://collector:4318/v1/traces (builds with the `otlp` feature).
+    #[arg(long, env = "KURZ_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
 }
 
 impl Settings {
@@ -386,6 +390,7 @@ impl Settings {
             log: LogSettings {
                 filter: None,
                 log_format: LogFormat::Auto,
+                otlp_endpoint: None,
             },
         }
     }

@@ -3,5 +3,5 @@
 mod logs;
 mod metrics;
 
-pub use self::logs::init_logs;
+pub use self::logs::{Telemetry, init_logs};
 pub use self::metrics::{Metrics, observe};
