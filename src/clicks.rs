@@ -9,7 +9,7 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +35,8 @@ enum Command {
 #[derive(Clone)]
 pub struct ClickRecorder {
     tx: mpsc::Sender<Command>,
+    /// Cuts the writer's pause short when someone waits for a flush.
+    hurry: Arc<Notify>,
 }
 
 impl ClickRecorder {
@@ -61,6 +63,7 @@ impl ClickRecorder {
         if self.tx.send(Command::Flush(done)).await.is_err() {
             return;
         }
+        self.hurry.notify_one();
         if tokio::time::timeout(FLUSH_WAIT, wait).await.is_err() {
             tracing::warn!("click flush timed out; events may lag behind redirects");
         }
@@ -103,8 +106,9 @@ pub fn start(
         grace,
         deadline: OnceLock::new(),
     };
-    let task = tokio::spawn(run(store, rx, batch.max(1), patience));
-    (ClickRecorder { tx }, ClickWriter { stop, task })
+    let hurry = Arc::new(Notify::new());
+    let task = tokio::spawn(run(store, rx, batch.max(1), patience, hurry.clone()));
+    (ClickRecorder { tx, hurry }, ClickWriter { stop, task })
 }
 
 /// When to stop retrying a failing batch.
@@ -132,6 +136,7 @@ async fn run(
     mut rx: mpsc::Receiver<Command>,
     batch: usize,
     patience: Patience,
+    hurry: Arc<Notify>,
 ) {
     let stop = &patience.stop;
     let mut buffer = Vec::with_capacity(batch);
@@ -150,6 +155,7 @@ async fn run(
         if received < batch {
             tokio::select! {
                 () = tokio::time::sleep(LINGER) => {},
+                () = hurry.notified() => {},
                 () = stop.cancelled() => {},
             }
         }

@@ -61,6 +61,8 @@ async fn create(
         timestamp: Timestamp::now(),
         details,
     };
+    // Clicks this instance answered earlier come first in the history.
+    state.clicks.flush().await;
     let event = state.store.create_event(event).await?;
     Ok((StatusCode::CREATED, Json(event)))
 }

@@ -15,7 +15,7 @@ use crate::config::MAX_JSON_BYTES;
 use crate::store::Listing;
 use crate::telemetry;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -59,6 +59,12 @@ pub fn router(state: AppState) -> Router {
         // A request id for every request: the client's `X-Request-Id`, or a new UUID; echoed back.
         .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // While draining, every answer closes its connection, so proxies and clients move
+        // their next request elsewhere instead of sending it just as the listener closes.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            close_when_draining,
+        ))
         // One log line and the metrics for every request, including the ones below that fail.
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -109,6 +115,24 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     tracing::error!(panic = message, "handler panicked");
     metrics::counter!("kurz_panics_total").increment(1);
     status_body(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+async fn close_when_draining(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    if state
+        .health
+        .draining
+        .load(std::sync::atomic::Ordering::Acquire)
+    {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 /// Replaces a non-JSON error body (from axum's own rejections or the timeout layer) with

@@ -123,6 +123,8 @@ async fn update(
         is_active,
         original_url,
     };
+    // Clicks this instance answered earlier come before the `updated` events.
+    state.clicks.flush().await;
     let url = state.store.update_url(id, patch, Timestamp::now()).await?;
     url.map(Json).ok_or_else(|| ApiError::not_found("url"))
 }
@@ -132,6 +134,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "url")?;
+    state.clicks.flush().await;
     match state.store.delete_url(id, Timestamp::now()).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(ApiError::not_found("url")),

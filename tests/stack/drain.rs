@@ -18,12 +18,11 @@ fn head(stream: &mut TcpStream, path: &str) -> String {
 /// During `KURZ_DRAIN_DELAY_MS` a replica keeps serving so that load balancers can notice
 /// `/ready` failing. A proxy that pools keep-alive connections (nginx `keepalive`, most L7
 /// balancers) must also be told to stop reusing them: answers given while draining should
-/// carry `Connection: close`. kurz keeps them alive and closes the idle ones when the delay
-/// ends, so a request the proxy sends on one at that moment is lost, and a POST cannot be
-/// resent (nginx answers 502; see "How a rolling restart stays at zero" in
+/// carry `Connection: close`. Otherwise the replica closes idle connections when the delay
+/// ends, and a request the proxy sends on one at that moment is lost (a POST cannot be
+/// resent: nginx answers 502; see "How a rolling restart stays at zero" in
 /// docs/FAILURE_MODES.md).
 #[test]
-#[ignore = "kurz keeps connections alive while draining (reported; run with --ignored)"]
 fn answers_given_while_draining_close_the_connection() {
     let data = tempfile::tempdir().unwrap();
     let kurz = Kurz::start(&[
