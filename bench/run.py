@@ -119,7 +119,7 @@ def metric_sum(base, name, labels):
     text = http(base + "/metrics")[2].decode()
     total = 0.0
     for line in text.splitlines():
-        if not line.startswith(name + "{"):
+        if not (line.startswith(name + "{") or line.startswith(name + " ")):
             continue
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             total += float(line.rsplit(" ", 1)[1])
@@ -189,11 +189,13 @@ def deploy_embedded(rows, work):
 
 
 def grow_urls(database_url, size):
-    """Adds generated urls (codes c0000001 …) up to `size` rows, directly in SQL."""
+    """Adds generated urls so that every code c0000001 … c{size} exists, directly in SQL
+    (ids after the largest one: other scenarios may have created urls in between)."""
     subprocess.run(["psql", database_url, "-qc", f"""
         INSERT INTO urls (id, short_code, original_url, is_active, created_at, updated_at)
-        SELECT i, 'c' || lpad(to_hex(i), 7, '0'), 'https://example.com/' || i, true, now(), now()
-        FROM generate_series((SELECT coalesce(max(id), 0) + 1 FROM urls), {size}) AS i;
+        SELECT base.max_id + i, 'c' || lpad(to_hex(i), 7, '0'), 'https://example.com/' || i, true, now(), now()
+        FROM (SELECT coalesce(max(id), 0) AS max_id FROM urls) AS base, generate_series(1, {size}) AS i
+        ON CONFLICT (short_code) DO NOTHING;
         SELECT setval(pg_get_serial_sequence('urls', 'id'), (SELECT max(id) FROM urls));
         ANALYZE urls;"""], check=True, stdout=subprocess.DEVNULL)
 
@@ -290,6 +292,7 @@ def measure(deployment, scenario, script, connections, duration, env, check_clic
     redirects_before = sum(metric_sum(b, "kurz_http_requests_total", {"route": "/{code}", "status": "302"})
                            for b in deployment.kurz_bases)
     clicks_before = clicks_stored(deployment.kurz_bases) if deployment.kurz_bases and check_clicks else 0
+    dropped_before = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases)
     ticks_before = cpu_ticks(deployment.pids)
     result = wrk(deployment.base, script, connections, duration, env)
     ticks = cpu_ticks(deployment.pids) - ticks_before
@@ -303,13 +306,21 @@ def measure(deployment, scenario, script, connections, duration, env, check_clic
     if deployment.kurz_bases and check_clicks:
         redirects = sum(metric_sum(b, "kurz_http_requests_total", {"route": "/{code}", "status": "302"})
                         for b in deployment.kurz_bases) - redirects_before
-        clicks = clicks_stored(deployment.kurz_bases) - clicks_before
-        result.update(redirects_answered=int(redirects), clicks_stored=clicks)
+        # The writer may still be catching up with a backlog: wait until the count settles.
+        clicks, settled_at = -1, time.time()
+        while time.time() - settled_at < 3 and clicks != redirects:
+            latest = clicks_stored(deployment.kurz_bases) - clicks_before
+            if latest != clicks:
+                clicks, settled_at = latest, time.time()
+            time.sleep(0.5)
+        dropped = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases) - dropped_before
+        result.update(redirects_answered=int(redirects), clicks_stored=clicks, clicks_dropped=int(dropped))
     print(
         f"  {scenario:13} {deployment.name:38} c={connections:<4} {result['rps']:>9.0f} req/s  "
         f"p50 {result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  "
         f"cpu {result['cpu_us_per_request']:6.1f} µs/req  errors {result['errors']}"
-        + (f"  clicks {result['clicks_stored']}/{result['redirects_answered']}" if "clicks_stored" in result else ""),
+        + (f"  clicks {result['clicks_stored']}/{result['redirects_answered']} (dropped {result['clicks_dropped']})"
+           if "clicks_stored" in result else ""),
         flush=True,
     )
     return result

@@ -20,7 +20,7 @@
 //! | `KURZ_SHUTDOWN_TIMEOUT_MS` | `30000` | how long shutdown waits for in-flight requests |
 //! | `KURZ_DRAIN_DELAY_MS` | `0` | after SIGTERM, keep serving this long with `/ready` at 503 before closing the listener |
 //! | `KURZ_CLICK_QUEUE` | `100000` | clicks waiting to be written before new ones are dropped (and counted) |
-//! | `KURZ_CLICK_BATCH` | `1000` | most clicks written in one transaction |
+//! | `KURZ_CLICK_BATCH` | `10000` | most clicks written in one transaction |
 //! | `REDIS_URL` | unset | Redis for the shared cache and invalidations; unset → no Redis |
 //! | `KURZ_REDIS_PREFIX` | `kurz` | namespace of kurz's Redis keys and channel |
 //! | `KURZ_REDIS_TIMEOUT_MS` | `100` | one Redis call longer than this counts as a miss |
@@ -55,7 +55,7 @@ pub const DEFAULT_REQUEST_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_DRAIN_DELAY_MS: u64 = 0;
 pub const DEFAULT_CLICK_QUEUE: usize = 100_000;
-pub const DEFAULT_CLICK_BATCH: usize = 1_000;
+pub const DEFAULT_CLICK_BATCH: usize = 10_000;
 pub const DEFAULT_REDIS_PREFIX: &str = "kurz";
 pub const DEFAULT_REDIS_TIMEOUT_MS: u64 = 100;
 pub const DEFAULT_CACHE_TTL_SECS: u64 = 300;

@@ -471,25 +471,36 @@ impl Store for SqliteStore {
         })
     }
 
+    /// One statement, one parameter, whatever the batch size: the rows travel as a JSON array
+    /// that SQLite's `json_each` turns back into rows, in order. Each statement is a round trip
+    /// to SQLite's worker thread, and under load every round trip waits for the runtime: with
+    /// a dozen per batch the writer fell behind the redirects (see BENCHMARKS.md).
     async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.writer.begin().await?;
-        for chunk in insert_chunks(events) {
-            let mut insert = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (url_id, user_id, event_type, timestamp, details) ",
-            );
-            insert.push_values(chunk, |mut row, e| {
-                row.push_bind(e.url_id)
-                    .push_bind(e.user_id)
-                    .push_bind(e.event_type.clone())
-                    .push_bind(e.timestamp.to_string())
-                    .push_bind(details_text(&e.details));
-            });
-            insert.build().execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
+        let rows: Vec<serde_json::Value> = events
+            .iter()
+            .map(|e| {
+                serde_json::json!({
+                    "u": e.url_id,
+                    "s": e.user_id,
+                    "t": e.event_type,
+                    "ts": e.timestamp.to_string(),
+                    "d": e.details,
+                })
+            })
+            .collect();
+        let batch = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(
+            "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+             SELECT json_extract(value, '$.u'), json_extract(value, '$.s'), json_extract(value, '$.t'), \
+                    json_extract(value, '$.ts'), json_extract(value, '$.d') \
+             FROM json_each(?1) ORDER BY key",
+        )
+        .bind(batch)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
