@@ -145,6 +145,19 @@ impl From<sqlx::Error> for StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Awaits a connection (or a transaction, whose BEGIN is then included) from a pool and
+/// records how long that took: a pool too small for the load shows here first.
+pub(crate) async fn acquired<T>(
+    pool: &'static str,
+    acquire: impl std::future::Future<Output = T>,
+) -> T {
+    let start = std::time::Instant::now();
+    let connection = acquire.await;
+    metrics::histogram!("kurz_store_pool_acquire_seconds", "pool" => pool)
+        .record(start.elapsed().as_secs_f64());
+    connection
+}
+
 /// Splits rows for multi-row INSERTs into chunks of a few fixed sizes (greedy, largest
 /// first), so each size's statement is prepared once and then reused from the statement
 /// cache; chunks of every possible size would each be prepared anew.

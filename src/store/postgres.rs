@@ -2,6 +2,7 @@
 //! PgBouncer in transaction mode (set the statement cache to 0 there: named prepared
 //! statements do not survive a change of server connection).
 
+use super::acquired;
 use super::filter::{FilterValue, event_filters, push_filters, url_filters, user_filters};
 use super::{
     EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
@@ -300,7 +301,7 @@ impl PostgresStore {
         let total: i64 = count
             .build_query_scalar()
             .persistent(p.0)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *acquired("postgres", self.pool.acquire()).await?)
             .await?;
 
         let mut select = QueryBuilder::<Postgres>::new(columns);
@@ -310,7 +311,11 @@ impl PostgresStore {
             .push_bind(page.limit)
             .push(" OFFSET ")
             .push_bind(page.offset);
-        let rows = select.build().persistent(p.0).fetch_all(&self.pool).await?;
+        let rows = select
+            .build()
+            .persistent(p.0)
+            .fetch_all(&mut *acquired("postgres", self.pool.acquire()).await?)
+            .await?;
         let items = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
         Ok(Listing { items, total })
     }
@@ -359,7 +364,7 @@ impl Store for PostgresStore {
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         lock_user_writes(&mut tx, self.prepared).await?;
         check_user_unique(
             &mut tx,
@@ -405,7 +410,7 @@ impl Store for PostgresStore {
 
     async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<User>> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         lock_user_writes(&mut tx, self.prepared).await?;
         let Some(mut user) = fetch_user(&mut tx, self.prepared, id).await? else {
             return Ok(None);
@@ -432,7 +437,7 @@ impl Store for PostgresStore {
 
     async fn delete_user(&self, id: i64) -> StoreResult<bool> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         sqlx::query("UPDATE urls SET user_id = NULL WHERE user_id = $1")
             .persistent(p.0)
             .bind(id)
@@ -449,7 +454,7 @@ impl Store for PostgresStore {
 
     async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id",
@@ -483,7 +488,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(sql)
             .persistent(p.0)
             .bind(id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *acquired("postgres", self.pool.acquire()).await?)
             .await?;
         row.as_ref().map(url_from_row).transpose()
     }
@@ -495,7 +500,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(sql)
             .persistent(p.0)
             .bind(code.as_str())
-            .fetch_optional(&self.pool)
+            .fetch_optional(&mut *acquired("postgres", self.pool.acquire()).await?)
             .await?;
         row.as_ref().map(url_from_row).transpose()
     }
@@ -505,7 +510,7 @@ impl Store for PostgresStore {
         let rows = sqlx::query(HOT_URLS)
             .persistent(p.0)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *acquired("postgres", self.pool.acquire()).await?)
             .await?;
         rows.iter().map(url_from_row).collect()
     }
@@ -528,7 +533,7 @@ impl Store for PostgresStore {
         now: Timestamp,
     ) -> StoreResult<Option<Url>> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         let Some(mut url) = fetch_url_for_update(&mut tx, self.prepared, id).await? else {
             return Ok(None);
         };
@@ -557,7 +562,7 @@ impl Store for PostgresStore {
 
     async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         let Some(url) = fetch_url_for_update(&mut tx, self.prepared, id).await? else {
             return Ok(None);
         };
@@ -572,7 +577,7 @@ impl Store for PostgresStore {
     }
 
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         if let Some(url_id) = event.url_id
             && !exists(
                 &mut tx,
@@ -648,7 +653,7 @@ impl Store for PostgresStore {
 
     async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         lock_for_import(&mut tx, self.prepared, "users").await?;
         for chunk in insert_chunks(rows) {
             let mut insert = QueryBuilder::<Postgres>::new(
@@ -673,7 +678,7 @@ impl Store for PostgresStore {
 
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         lock_for_import(&mut tx, self.prepared, "urls").await?;
         for chunk in insert_chunks(rows) {
             let mut insert = QueryBuilder::<Postgres>::new(
@@ -708,7 +713,7 @@ impl Store for PostgresStore {
 
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
         let p = self.prepared;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         lock_for_import(&mut tx, self.prepared, "events").await?;
         for chunk in insert_chunks(rows) {
             let mut insert = QueryBuilder::<Postgres>::new(

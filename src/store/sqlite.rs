@@ -2,6 +2,7 @@
 //! writer at a time, so writes queue in the pool instead of failing with SQLITE_BUSY)
 //! and a pool of readers that never block on it.
 
+use super::acquired;
 use super::filter::{FilterValue, event_filters, push_filters, url_filters, user_filters};
 use super::{
     EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
@@ -203,7 +204,10 @@ impl SqliteStore {
     ) -> StoreResult<Listing<T>> {
         let mut count = QueryBuilder::<Sqlite>::new(format!("SELECT count(*) FROM {table}"));
         push_filters(&mut count, filters());
-        let total: i64 = count.build_query_scalar().fetch_one(&self.readers).await?;
+        let total: i64 = count
+            .build_query_scalar()
+            .fetch_one(&mut *acquired("sqlite_readers", self.readers.acquire()).await?)
+            .await?;
 
         let mut select = QueryBuilder::<Sqlite>::new(columns);
         push_filters(&mut select, filters());
@@ -212,7 +216,10 @@ impl SqliteStore {
             .push_bind(page.limit)
             .push(" OFFSET ")
             .push_bind(page.offset);
-        let rows = select.build().fetch_all(&self.readers).await?;
+        let rows = select
+            .build()
+            .fetch_all(&mut *acquired("sqlite_readers", self.readers.acquire()).await?)
+            .await?;
         let items = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
         Ok(Listing { items, total })
     }
@@ -257,7 +264,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         check_user_unique(
             &mut tx,
             Some(user.username.as_str()),
@@ -283,7 +290,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
-        let mut conn = self.readers.acquire().await?;
+        let mut conn = acquired("sqlite_readers", self.readers.acquire()).await?;
         fetch_user(&mut conn, id).await
     }
 
@@ -299,7 +306,7 @@ impl Store for SqliteStore {
     }
 
     async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<User>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         let Some(mut user) = fetch_user(&mut tx, id).await? else {
             return Ok(None);
         };
@@ -323,7 +330,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_user(&self, id: i64) -> StoreResult<bool> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         sqlx::query("UPDATE urls SET user_id = NULL WHERE user_id = ?1")
             .bind(id)
             .execute(&mut *tx)
@@ -337,7 +344,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         if let Some(user_id) = url.user_id
             && !exists(&mut tx, "SELECT id FROM users WHERE id = ?1", user_id).await?
         {
@@ -371,7 +378,7 @@ impl Store for SqliteStore {
     }
 
     async fn get_url(&self, id: i64) -> StoreResult<Option<Url>> {
-        let mut conn = self.readers.acquire().await?;
+        let mut conn = acquired("sqlite_readers", self.readers.acquire()).await?;
         fetch_url(&mut conn, id).await
     }
 
@@ -380,7 +387,7 @@ impl Store for SqliteStore {
                    FROM urls WHERE short_code = ?1";
         let row = sqlx::query(sql)
             .bind(code.as_str())
-            .fetch_optional(&self.readers)
+            .fetch_optional(&mut *acquired("sqlite_readers", self.readers.acquire()).await?)
             .await?;
         row.as_ref().map(url_from_row).transpose()
     }
@@ -388,7 +395,7 @@ impl Store for SqliteStore {
     async fn hot_urls(&self, limit: i64) -> StoreResult<Vec<Url>> {
         let rows = sqlx::query(HOT_URLS)
             .bind(limit)
-            .fetch_all(&self.readers)
+            .fetch_all(&mut *acquired("sqlite_readers", self.readers.acquire()).await?)
             .await?;
         rows.iter().map(url_from_row).collect()
     }
@@ -410,7 +417,7 @@ impl Store for SqliteStore {
         patch: UrlPatch,
         now: Timestamp,
     ) -> StoreResult<Option<Url>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         let Some(mut url) = fetch_url(&mut tx, id).await? else {
             return Ok(None);
         };
@@ -434,7 +441,7 @@ impl Store for SqliteStore {
     }
 
     async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         let Some(url) = fetch_url(&mut tx, id).await? else {
             return Ok(None);
         };
@@ -448,7 +455,7 @@ impl Store for SqliteStore {
     }
 
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         if let Some(url_id) = event.url_id
             && !exists(&mut tx, "SELECT id FROM urls WHERE id = ?1", url_id).await?
         {
@@ -499,7 +506,7 @@ impl Store for SqliteStore {
              FROM json_each(?1) ORDER BY key",
         )
         .bind(batch)
-        .execute(&self.writer)
+        .execute(&mut *acquired("sqlite_writer", self.writer.acquire()).await?)
         .await?;
         Ok(())
     }
@@ -516,7 +523,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         for chunk in insert_chunks(rows) {
             let mut insert =
                 QueryBuilder::<Sqlite>::new("INSERT INTO users (id, username, email, created_at) ");
@@ -537,7 +544,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         for chunk in insert_chunks(rows) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, created_at, updated_at) ",
@@ -568,7 +575,7 @@ impl Store for SqliteStore {
     }
 
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
-        let mut tx = self.writer.begin().await?;
+        let mut tx = acquired("sqlite_writer", self.writer.begin()).await?;
         for chunk in insert_chunks(rows) {
             let mut insert = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) ",
