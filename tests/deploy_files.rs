@@ -743,8 +743,8 @@ fn workflows_validate_and_test_build_and_roll_out() {
     ] {
         assert!(steps.contains(command), "CI does not run {command}");
     }
-    // The packages .ci/run installs, CI installs too.
-    let ci_run = read(".ci/run");
+    // The packages the test command (scripts/test, which .ci/run calls) installs, CI installs too.
+    let ci_run = read("scripts/test");
     for package in [
         "yamllint",
         "docker-compose",
@@ -752,7 +752,7 @@ fn workflows_validate_and_test_build_and_roll_out() {
         "pgbouncer",
         "nginx",
     ] {
-        assert!(ci_run.contains(package), ".ci/run lacks {package}");
+        assert!(ci_run.contains(package), "scripts/test lacks {package}");
         assert!(steps.contains(package), "CI lacks {package}");
     }
 

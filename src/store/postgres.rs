@@ -14,9 +14,11 @@ use crate::domain::{
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value};
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row};
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder, Row, Transaction};
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -285,7 +287,43 @@ async fn lock_for_import(
     Ok(())
 }
 
+/// A connection for statements outside an explicit transaction. Behind PgBouncer in
+/// transaction mode it is a transaction of its own: sqlx sends a statement's parse and its
+/// execution in two exchanges, and between them PgBouncer may hand the server connection
+/// to another client, whose unnamed statement then meets our parameters.
+enum Session {
+    Pooled(PoolConnection<Postgres>),
+    Pinned(Transaction<'static, Postgres>),
+}
+
+impl Deref for Session {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Self::Pooled(connection) => connection,
+            Self::Pinned(transaction) => transaction,
+        }
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Self::Pooled(connection) => connection,
+            Self::Pinned(transaction) => transaction,
+        }
+    }
+}
+
 impl PostgresStore {
+    async fn session(&self) -> StoreResult<Session> {
+        Ok(if self.prepared.0 {
+            Session::Pooled(acquired("postgres", self.pool.acquire()).await?)
+        } else {
+            Session::Pinned(acquired("postgres", self.pool.begin()).await?)
+        })
+    }
+
     /// Runs `SELECT count(*)` and the paged `SELECT` for one table with the same filters.
     async fn list<T>(
         &self,
@@ -301,7 +339,7 @@ impl PostgresStore {
         let total: i64 = count
             .build_query_scalar()
             .persistent(p.0)
-            .fetch_one(&mut *acquired("postgres", self.pool.acquire()).await?)
+            .fetch_one(&mut *self.session().await?)
             .await?;
 
         let mut select = QueryBuilder::<Postgres>::new(columns);
@@ -314,7 +352,7 @@ impl PostgresStore {
         let rows = select
             .build()
             .persistent(p.0)
-            .fetch_all(&mut *acquired("postgres", self.pool.acquire()).await?)
+            .fetch_all(&mut *self.session().await?)
             .await?;
         let items = rows.iter().map(map).collect::<StoreResult<Vec<T>>>()?;
         Ok(Listing { items, total })
@@ -345,7 +383,7 @@ impl Store for PostgresStore {
         let p = self.prepared;
         sqlx::query("SELECT 1")
             .persistent(p.0)
-            .execute(&self.pool)
+            .execute(&mut *self.session().await?)
             .await?;
         Ok(())
     }
@@ -488,7 +526,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(sql)
             .persistent(p.0)
             .bind(id)
-            .fetch_optional(&mut *acquired("postgres", self.pool.acquire()).await?)
+            .fetch_optional(&mut *self.session().await?)
             .await?;
         row.as_ref().map(url_from_row).transpose()
     }
@@ -500,7 +538,7 @@ impl Store for PostgresStore {
         let row = sqlx::query(sql)
             .persistent(p.0)
             .bind(code.as_str())
-            .fetch_optional(&mut *acquired("postgres", self.pool.acquire()).await?)
+            .fetch_optional(&mut *self.session().await?)
             .await?;
         row.as_ref().map(url_from_row).transpose()
     }
@@ -510,7 +548,7 @@ impl Store for PostgresStore {
         let rows = sqlx::query(HOT_URLS)
             .persistent(p.0)
             .bind(limit)
-            .fetch_all(&mut *acquired("postgres", self.pool.acquire()).await?)
+            .fetch_all(&mut *self.session().await?)
             .await?;
         rows.iter().map(url_from_row).collect()
     }
@@ -625,6 +663,8 @@ impl Store for PostgresStore {
         let times: Vec<time::PrimitiveDateTime> =
             events.iter().map(|e| e.timestamp.as_primitive()).collect();
         let details: Vec<Json<Value>> = events.iter().map(|e| json_details(&e.details)).collect();
+        // In a transaction of its own, committed: a write must not ride on a read `Session`.
+        let mut tx = acquired("postgres", self.pool.begin()).await?;
         sqlx::query(
             "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::timestamp[], $5::jsonb[])",
@@ -635,8 +675,9 @@ impl Store for PostgresStore {
         .bind(types)
         .bind(times)
         .bind(details)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(())
     }
 
