@@ -97,6 +97,18 @@ impl StoreError {
         }
     }
 
+    /// Maps a unique or foreign-key violation to the client-facing error it means
+    /// (`unique`/`foreign` name the field and the referenced row); anything else as `from_sqlx`.
+    pub fn from_constraint(err: sqlx::Error, unique: &'static str, foreign: &'static str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict(unique),
+            sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
+                Self::MissingReference(foreign)
+            }
+            _ => Self::from_sqlx(err),
+        }
+    }
+
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {

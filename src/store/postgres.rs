@@ -137,17 +137,6 @@ fn json_details(details: &Map<String, Value>) -> Json<Value> {
     Json(Value::Object(details.clone()))
 }
 
-/// Maps a unique or foreign-key violation to the client-facing error it means.
-fn constraint(err: sqlx::Error, unique: &'static str, foreign: &'static str) -> StoreError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(unique),
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::MissingReference(foreign)
-        }
-        _ => StoreError::from_sqlx(err),
-    }
-}
-
 async fn lock_user_writes(conn: &mut PgConnection, p: Prepared) -> StoreResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .persistent(p.0)
@@ -504,7 +493,7 @@ impl Store for PostgresStore {
         .bind(url.created_at.as_primitive())
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| constraint(e, "short_code", "user"))?;
+        .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
         insert_event(&mut tx, self.prepared, &created_event(id, &url)).await?;
         tx.commit().await?;
         Ok(Url {
@@ -745,7 +734,7 @@ impl Store for PostgresStore {
                 .persistent(p.0)
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| constraint(e, "short_code", "user"))?;
+                .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
         }
         move_sequence_past_max(&mut tx, self.prepared, "urls").await?;
         tx.commit().await?;

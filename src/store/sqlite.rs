@@ -112,17 +112,6 @@ fn details_text(details: &Map<String, Value>) -> String {
     serde_json::to_string(details).unwrap_or_else(|_| "{}".to_owned())
 }
 
-/// Maps a unique or foreign-key violation to the client-facing error it means.
-fn constraint(err: sqlx::Error, unique: &'static str, foreign: &'static str) -> StoreError {
-    match &err {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Conflict(unique),
-        sqlx::Error::Database(db) if db.is_foreign_key_violation() => {
-            StoreError::MissingReference(foreign)
-        }
-        _ => StoreError::from_sqlx(err),
-    }
-}
-
 /// Fails with `Conflict` when another user (not `except_id`) has the username or the email.
 async fn check_user_unique(
     conn: &mut SqliteConnection,
@@ -361,7 +350,7 @@ impl Store for SqliteStore {
         .bind(url.created_at.to_string())
         .fetch_one(&mut *tx)
         .await
-        .map_err(|e| constraint(e, "short_code", "user"))?;
+        .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
         let event = created_event(id, &url);
         insert_event(&mut tx, &event).await?;
         tx.commit().await?;
@@ -568,7 +557,7 @@ impl Store for SqliteStore {
                 .build()
                 .execute(&mut *tx)
                 .await
-                .map_err(|e| constraint(e, "short_code", "user"))?;
+                .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
         }
         tx.commit().await?;
         Ok(rows.len() as u64)
