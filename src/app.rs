@@ -7,6 +7,7 @@ use crate::clicks::{self, ClickRecorder, ClickWriter};
 use crate::config::{Settings, StoreTarget};
 use crate::http;
 use crate::http::client_ip::TrustedProxies;
+use crate::safety::Safety;
 use crate::store::{PostgresStore, RetryingStore, SqliteStore, Store};
 use crate::telemetry::Metrics;
 use anyhow::Context;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub health: Arc<Health>,
     /// Whose `X-Forwarded-For` to believe.
     pub proxies: Arc<TrustedProxies>,
+    /// Where links may lead: the blocklist and the target rules.
+    pub safety: Arc<Safety>,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
 }
@@ -133,6 +136,7 @@ impl Application {
             TrustedProxies::parse(&settings.trusted_proxies)
                 .map_err(|e| anyhow::anyhow!("KURZ_TRUSTED_PROXIES: {e}"))?,
         );
+        let safety = Arc::new(Safety::start(&settings.safety)?);
         let metrics_listener = match settings.metrics_listen {
             Some(address) => Some(
                 TcpListener::bind(address)
@@ -151,6 +155,7 @@ impl Application {
             metrics,
             health,
             proxies,
+            safety,
             settings: Arc::new(settings),
         };
         Ok(Self {

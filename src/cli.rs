@@ -1,9 +1,10 @@
-//! The command line: `serve` (the default), `migrate`, `import`.
+//! The command line: `serve` (the default), `migrate`, `import`, `blocklist import`.
 
 use crate::app::{self, Application};
 use crate::cache::CachedStore;
 use crate::config::{CacheSettings, DatabaseSettings, LogSettings, Settings};
 use crate::import::{self, SeedFiles};
+use crate::safety::importer::BlocklistCommand;
 use crate::store::Store;
 use crate::telemetry;
 use clap::{Parser, Subcommand};
@@ -53,10 +54,13 @@ enum Command {
         database: DatabaseSettings,
         /// With REDIS_URL set, running replicas' caches are flushed after urls are imported.
         #[command(flatten)]
-        cache: CacheSettings,
+        cache: Box<CacheSettings>,
         #[command(flatten)]
         log: LogSettings,
     },
+    /// Maintain the destination blocklist file.
+    #[command(subcommand)]
+    Blocklist(BlocklistCommand),
 }
 
 /// Runs the parsed command line to completion.
@@ -64,6 +68,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(*settings).await,
+        Some(Command::Blocklist(command)) => command.run(),
         Some(Command::Migrate { database, log }) => {
             let _telemetry = telemetry::init_logs(&log);
             let store = app::open_store(&with_database(database)).await?;

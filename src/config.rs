@@ -33,6 +33,11 @@
 //! | `KURZ_LOG` / `RUST_LOG` | `info` | log filter (`tracing` syntax) |
 //! | `KURZ_LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (JSON unless stdout is a terminal) |
 //! | `KURZ_OTLP_ENDPOINT` | unset | OTLP/HTTP traces endpoint (`…/v1/traces`); needs a build with `--features otlp` |
+//! | `KURZ_BLOCKLIST` | unset | blocklist file (hosts, hosts-file lines or URLs); unset → no blocklist |
+//! | `KURZ_BLOCKLIST_POLL_MS` | `5000` | how often the blocklist file is checked for changes (0: only on SIGHUP) |
+//! | `KURZ_PUBLIC_HOSTS` | unset | `host` or `host:port` names of this service, comma-separated; targets there are refused |
+//! | `KURZ_REFUSE_PRIVATE_TARGETS` | `false` | refuse targets that are private, loopback or link-local IP literals or `localhost` |
+//! | `KURZ_REPORT_THRESHOLD` | `0` | distinct reporters that deactivate a link (0: reports never deactivate) |
 
 use crate::store::PostgresOptions;
 use clap::{Args, ValueEnum};
@@ -63,6 +68,8 @@ pub const DEFAULT_L1_TTL_SECS: u64 = 30;
 pub const DEFAULT_NEGATIVE_TTL_SECS: u64 = 5;
 pub const DEFAULT_L1_MAX_BYTES: u64 = 32 * 1024 * 1024;
 pub const DEFAULT_PREWARM: i64 = 1_000;
+pub const DEFAULT_BLOCKLIST_POLL_MS: u64 = 5_000;
+pub const DEFAULT_REPORT_THRESHOLD: u32 = 0;
 /// The contract's limit on JSON bodies; not configurable.
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
@@ -110,6 +117,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub cache: CacheSettings,
+
+    #[command(flatten)]
+    pub safety: SafetySettings,
 
     #[command(flatten)]
     pub log: LogSettings,
@@ -347,6 +357,45 @@ impl CacheSettings {
     }
 }
 
+/// Destination safety: the blocklist, targets refused at create and update, abuse reports.
+#[derive(Debug, Clone, Args)]
+pub struct SafetySettings {
+    /// Blocklist file: hosts, hosts-file lines or URLs, one a line (a host blocks its
+    /// subdomains). Reloaded when it changes and on SIGHUP. Unset: no blocklist.
+    #[arg(long, env = "KURZ_BLOCKLIST")]
+    pub blocklist: Option<PathBuf>,
+    /// How often the blocklist file is checked for changes, in milliseconds (0: only on SIGHUP).
+    #[arg(long, env = "KURZ_BLOCKLIST_POLL_MS", default_value_t = DEFAULT_BLOCKLIST_POLL_MS)]
+    pub blocklist_poll_ms: u64,
+    /// Names this service is reached by (`host` or `host:port`, comma-separated); targets
+    /// there are refused as redirect loops, as are targets at the request's own Host.
+    #[arg(long, env = "KURZ_PUBLIC_HOSTS")]
+    pub public_hosts: Option<String>,
+    /// Refuse targets that are private, loopback or link-local IP literals, or localhost.
+    #[arg(long, env = "KURZ_REFUSE_PRIVATE_TARGETS", value_parser = clap::builder::BoolishValueParser::new())]
+    pub refuse_private_targets: bool,
+    /// Distinct reporters (IPv4 addresses, IPv6 /64 networks) after which a reported link is
+    /// deactivated; 0: reports never deactivate.
+    #[arg(long, env = "KURZ_REPORT_THRESHOLD", default_value_t = DEFAULT_REPORT_THRESHOLD)]
+    pub report_threshold: u32,
+}
+
+impl SafetySettings {
+    pub fn defaults() -> Self {
+        Self {
+            blocklist: None,
+            blocklist_poll_ms: DEFAULT_BLOCKLIST_POLL_MS,
+            public_hosts: None,
+            refuse_private_targets: false,
+            report_threshold: DEFAULT_REPORT_THRESHOLD,
+        }
+    }
+
+    pub fn blocklist_poll(&self) -> Duration {
+        Duration::from_millis(self.blocklist_poll_ms)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// JSON unless standard output is a terminal.
@@ -387,6 +436,7 @@ impl Settings {
                 click_batch: DEFAULT_CLICK_BATCH,
             },
             cache: CacheSettings::defaults(),
+            safety: SafetySettings::defaults(),
             log: LogSettings {
                 filter: None,
                 log_format: LogFormat::Auto,

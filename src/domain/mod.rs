@@ -66,6 +66,10 @@ pub mod event_type {
     pub const CREATED: &str = "created";
     pub const UPDATED: &str = "updated";
     pub const DELETED: &str = "deleted";
+    /// A redirect refused because the target's host is on the blocklist.
+    pub const BLOCKED: &str = "blocked";
+    /// An abuse report about a link.
+    pub const REPORT: &str = "report";
 }
 
 /// A validated partial update of a url: `None` leaves a field as it is.

@@ -24,6 +24,9 @@ pub enum ApiError {
     },
     #[error("{0}")]
     NotFound(String),
+    /// The resource existed and is withdrawn for good (a link whose target is now blocked).
+    #[error("{0}")]
+    Gone(String),
     #[error("{message}")]
     Conflict {
         message: String,
@@ -47,6 +50,7 @@ impl ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,

@@ -78,6 +78,49 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
+/// A request body that is empty (or only whitespace) or a JSON object sent as JSON, for
+/// endpoints whose body is optional.
+pub struct OptionalJsonObject(pub Option<Map<String, Value>>);
+
+impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let json = is_json(req.headers());
+        let bytes = body_bytes(req, state).await?;
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        if !json {
+            return Err(ApiError::BadRequest(
+                "expected a JSON body with Content-Type: application/json".into(),
+            ));
+        }
+        parse_object(&bytes).map(|map| Self(Some(map)))
+    }
+}
+
+/// The host (and port) the client addressed: the `Host` header, or the URI's authority
+/// (HTTP/2). `None` when neither is there.
+pub struct RequestHost(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let host = parts
+            .headers
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+        Ok(Self(host))
+    }
+}
+
 /// Reads typed fields out of a JSON object, collecting every problem for one 422.
 pub struct Fields<'a> {
     map: &'a Map<String, Value>,

@@ -7,6 +7,7 @@ mod events;
 pub mod extract;
 mod ops;
 mod redirect;
+mod reports;
 mod urls;
 mod users;
 
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .merge(urls::router())
         .merge(events::router())
         .merge(redirect::router())
+        .merge(reports::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
 

@@ -32,6 +32,15 @@ async fn redirect(
         Some(url) if url.is_active => url,
         _ => return Err(ApiError::not_found("short code")),
     };
+    if let Some(entry) = state.safety.blocked_destination(&url.original_url) {
+        if method == Method::GET {
+            state.clicks.record(blocked_event(&url, &entry, &headers));
+        }
+        let mut gone = ApiError::Gone("this link's destination is blocked".into()).into_response();
+        gone.headers_mut()
+            .insert(header::CACHE_CONTROL, CACHE_CONTROL);
+        return Ok(gone);
+    }
     let location = HeaderValue::from_str(&url.original_url).map_err(|_| {
         ApiError::Internal(anyhow::anyhow!(
             "stored target of {code} is not a valid header"
@@ -49,6 +58,16 @@ async fn redirect(
         ],
     )
         .into_response())
+}
+
+/// A redirect refused by the blocklist, queued like a click (never waits on the database).
+fn blocked_event(url: &Url, entry: &str, headers: &HeaderMap) -> NewEvent {
+    let mut event = click_event(url, headers);
+    event.event_type = event_type::BLOCKED.to_owned();
+    event
+        .details
+        .insert("blocked_host".into(), Value::String(entry.to_owned()));
+    event
 }
 
 fn click_event(url: &Url, headers: &HeaderMap) -> NewEvent {

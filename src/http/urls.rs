@@ -1,10 +1,11 @@
 //! `/urls`: create (generated or custom short code), read, update, delete, list.
 
 use super::error::ApiError;
-use super::extract::{Fields, JsonObject, ListParams, parse_id, present};
+use super::extract::{Fields, JsonObject, ListParams, RequestHost, parse_id, present};
 use super::list_response;
 use crate::app::AppState;
 use crate::domain::{NewUrl, ShortCode, TargetUrl, Timestamp, Url, UrlPatch};
+use crate::safety::Write;
 use crate::store::{StoreError, UrlFilter};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -54,13 +55,33 @@ fn parse_title(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
+/// A target as `TargetUrl` reads it, then as the destination rules judge it.
+fn parse_target(
+    state: &AppState,
+    host: &RequestHost,
+    write: Write,
+) -> impl FnOnce(&str) -> Result<TargetUrl, String> {
+    move |raw| {
+        let target = TargetUrl::parse(raw)?;
+        state
+            .safety
+            .check_target(&target, host.0.as_deref(), write)?;
+        Ok(target)
+    }
+}
+
 async fn create(
     State(state): State<AppState>,
+    host: RequestHost,
     JsonObject(body): JsonObject,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut fields = Fields::new(&body);
     let target = fields.required_str("original_url");
-    let target = fields.parse("original_url", target, TargetUrl::parse);
+    let target = fields.parse(
+        "original_url",
+        target,
+        parse_target(&state, &host, Write::Create),
+    );
     let user_id = fields.optional_id("user_id");
     let title = fields.optional_str("title").flatten();
     let title = fields.parse("title", title, parse_title);
@@ -105,6 +126,7 @@ async fn create_with_generated_code(
 async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    host: RequestHost,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Url>, ApiError> {
     let id = parse_id(&id, "url")?;
@@ -116,7 +138,11 @@ async fn update(
     };
     let is_active = fields.optional_bool("is_active");
     let target = fields.optional_str("original_url").map(|v| v.unwrap_or(""));
-    let original_url = fields.parse("original_url", target, TargetUrl::parse);
+    let original_url = fields.parse(
+        "original_url",
+        target,
+        parse_target(&state, &host, Write::Update),
+    );
     fields.finish()?;
     let patch = UrlPatch {
         title,

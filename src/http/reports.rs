@@ -1,0 +1,82 @@
+//! `POST /urls/{short_code}/report`: anyone may report a link as abusive. The report is
+//! kept as a `report` event (visible through `GET /events?event_type=report`); enough
+//! distinct reporters deactivate the link (`KURZ_REPORT_THRESHOLD`).
+
+use super::client_ip::ClientIp;
+use super::error::ApiError;
+use super::extract::{Fields, OptionalJsonObject};
+use crate::app::AppState;
+use crate::domain::ShortCode;
+use crate::safety::reports::{self, Outcome, Report};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::post;
+use axum::{Extension, Json, Router};
+use serde_json::json;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// Longest reason accepted.
+const MAX_REASON_CHARS: usize = 1000;
+
+/// Its own route, so an access policy can open it to the public alone.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/urls/{code}/report", post(report))
+}
+
+fn parse_reason(raw: &str) -> Result<Option<String>, String> {
+    if raw.chars().count() > MAX_REASON_CHARS {
+        return Err(format!("must be at most {MAX_REASON_CHARS} characters"));
+    }
+    let reason = raw.trim();
+    Ok((!reason.is_empty()).then(|| reason.to_owned()))
+}
+
+async fn report(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    client: Option<Extension<ClientIp>>,
+    OptionalJsonObject(body): OptionalJsonObject,
+) -> Result<impl IntoResponse, ApiError> {
+    let reason = match &body {
+        None => None,
+        Some(body) => {
+            let mut fields = Fields::new(body);
+            let reason = fields.optional_str("reason").flatten();
+            let reason = fields.parse("reason", reason, parse_reason).flatten();
+            fields.finish()?;
+            reason
+        }
+    };
+    // Like the redirect: an unknown, inactive or malformed code is not there to report.
+    let code = ShortCode::parse(&code).map_err(|_| ApiError::not_found("short code"))?;
+    let url = state
+        .store
+        .get_url_by_code(&code)
+        .await?
+        .filter(|url| url.is_active)
+        .ok_or_else(|| ApiError::not_found("short code"))?;
+    // The observe middleware always sets the client's address; unspecified is a safe stand-in.
+    let reporter = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ip)| ip.0);
+    // Clicks answered earlier come before the report in the history.
+    state.clicks.flush().await;
+    let outcome = reports::file(
+        &*state.store,
+        &url,
+        Report { reporter, reason },
+        state.safety.report_threshold(),
+        state.settings.list_cap,
+    )
+    .await?;
+    let label = match outcome {
+        Outcome::Recorded { deactivated: true } => "deactivated",
+        Outcome::Recorded { deactivated: false } => "recorded",
+        Outcome::AlreadyReported => "repeated",
+    };
+    metrics::counter!("kurz_reports_total", "outcome" => label).increment(1);
+    // The same answer whatever happened: a reporter learns nothing about the count.
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "status": "received", "short_code": url.short_code })),
+    ))
+}
