@@ -625,7 +625,18 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts an application on an existing data directory (e.g. after [`TestApp::stop`]).
 pub async fn spawn_app_in(data_dir: TempDir) -> TestApp {
-    let settings = Settings::embedded(data_dir.path().to_path_buf());
+    spawn_app_in_with(data_dir, |_| {}).await
+}
+
+/// Starts an application whose default settings `configure` adjusts.
+pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let data_dir = TempDir::new().expect("creating a temporary data directory");
+    spawn_app_in_with(data_dir, configure).await
+}
+
+async fn spawn_app_in_with(data_dir: TempDir, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let mut settings = Settings::embedded(data_dir.path().to_path_buf());
+    configure(&mut settings);
     let app = Application::build(settings)
         .await
         .expect("building the application");

@@ -10,6 +10,7 @@ mod health;
 mod helpers;
 mod pagination;
 mod redirect;
+mod safety;
 mod seed;
 mod shutdown;
 mod urls;
