@@ -22,6 +22,10 @@
 //! | `KURZ_CLICK_QUEUE` | `100000` | clicks waiting to be written before new ones are dropped (and counted) |
 //! | `KURZ_CLICK_BATCH` | `10000` | most clicks written in one transaction |
 //! | `REDIS_URL` | unset | Redis for the shared cache and invalidations; unset → no Redis |
+//! | `KURZ_REDIS_CLUSTER_NODES` | unset | Redis Cluster seed nodes (`redis://host:port`, comma-separated), instead of `REDIS_URL` |
+//! | `KURZ_REDIS_SENTINELS` | unset | Redis Sentinels (`redis://host:26379`, comma-separated), instead of `REDIS_URL` |
+//! | `KURZ_REDIS_SENTINEL_MASTER` | unset | the name the sentinels know the primary by (needed with `KURZ_REDIS_SENTINELS`) |
+//! | `KURZ_REDIS_SENTINEL_MASTER_PASSWORD` | unset | password of the primary found through Sentinel |
 //! | `KURZ_REDIS_PREFIX` | `kurz` | namespace of kurz's Redis keys and channel |
 //! | `KURZ_REDIS_TIMEOUT_MS` | `100` | one Redis call longer than this counts as a miss |
 //! | `KURZ_CACHE_TTL_SECS` | `300` | lifetime of a link in Redis |
@@ -299,6 +303,23 @@ pub struct CacheSettings {
     /// Redis URL for the shared cache and invalidations, e.g. redis://127.0.0.1:6379. Unset: no Redis.
     #[arg(long, env = "REDIS_URL", hide_env_values = true)]
     pub redis_url: Option<String>,
+    /// Redis Cluster seed nodes, comma-separated (redis://host:7000,redis://host:7001), instead of REDIS_URL.
+    #[arg(long, env = "KURZ_REDIS_CLUSTER_NODES", hide_env_values = true)]
+    pub redis_cluster_nodes: Option<String>,
+    /// Redis Sentinels, comma-separated (redis://host:26379,...), instead of REDIS_URL: kurz
+    /// uses the primary they name and follows it across failovers.
+    #[arg(long, env = "KURZ_REDIS_SENTINELS", hide_env_values = true)]
+    pub redis_sentinels: Option<String>,
+    /// The name the sentinels know the primary by (with KURZ_REDIS_SENTINELS).
+    #[arg(long, env = "KURZ_REDIS_SENTINEL_MASTER")]
+    pub redis_sentinel_master: Option<String>,
+    /// Password of the primary found through Sentinel (the sentinels' own goes in their URLs).
+    #[arg(
+        long,
+        env = "KURZ_REDIS_SENTINEL_MASTER_PASSWORD",
+        hide_env_values = true
+    )]
+    pub redis_sentinel_master_password: Option<String>,
     /// Namespace of kurz's Redis keys and channel (deployments sharing a Redis need distinct ones).
     #[arg(long, env = "KURZ_REDIS_PREFIX", default_value = DEFAULT_REDIS_PREFIX)]
     pub redis_prefix: String,
@@ -329,6 +350,22 @@ impl fmt::Debug for CacheSettings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CacheSettings")
             .field("redis_url", &self.redis_url.as_ref().map(|_| "<redacted>"))
+            .field(
+                "redis_cluster_nodes",
+                &self.redis_cluster_nodes.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "redis_sentinels",
+                &self.redis_sentinels.as_ref().map(|_| "<redacted>"),
+            )
+            .field("redis_sentinel_master", &self.redis_sentinel_master)
+            .field(
+                "redis_sentinel_master_password",
+                &self
+                    .redis_sentinel_master_password
+                    .as_ref()
+                    .map(|_| "<redacted>"),
+            )
             .field("redis_prefix", &self.redis_prefix)
             .field("redis_timeout_ms", &self.redis_timeout_ms)
             .field("cache_ttl_secs", &self.cache_ttl_secs)
@@ -345,6 +382,10 @@ impl CacheSettings {
     pub fn defaults() -> Self {
         Self {
             redis_url: None,
+            redis_cluster_nodes: None,
+            redis_sentinels: None,
+            redis_sentinel_master: None,
+            redis_sentinel_master_password: None,
             redis_prefix: DEFAULT_REDIS_PREFIX.to_owned(),
             redis_timeout_ms: DEFAULT_REDIS_TIMEOUT_MS,
             cache_ttl_secs: DEFAULT_CACHE_TTL_SECS,

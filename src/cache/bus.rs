@@ -6,6 +6,9 @@
 //! Each invalidation carries a nonce; every replica that applies it answers on the ack
 //! channel, and the writer waits for as many answers as Redis counted listeners, so a write
 //! answers only once every live replica has dropped the old entry.
+//!
+//! Where the subscription lives depends on the topology (see `topology.rs`): the server, the
+//! primary Sentinel names, or one node of a cluster.
 
 use super::local::LocalCache;
 use super::shared::{ALL, SharedCache};
@@ -43,7 +46,7 @@ async fn subscribe_and_listen(
     local: &LocalCache,
     stop: &CancellationToken,
 ) -> redis::RedisResult<()> {
-    let mut pubsub = shared.client().get_async_pubsub().await?;
+    let mut pubsub = shared.subscriber().await?;
     let (channel, ack_channel) = (shared.channel(), shared.ack_channel());
     pubsub.subscribe(&[&channel, &ack_channel]).await?;
     // Anything published before this point was missed: start from an empty L1.
@@ -55,6 +58,8 @@ async fn subscribe_and_listen(
     loop {
         let message = tokio::select! {
             () = stop.cancelled() => return Ok(()),
+            // Behind Sentinel, the writes went to a new primary: listen there.
+            () = shared.primary_moved.notified() => return Ok(()),
             message = messages.next() => message,
         };
         let Some(message) = message else {

@@ -6,6 +6,7 @@
 mod bus;
 mod local;
 mod shared;
+mod topology;
 
 pub use local::Lookup;
 
@@ -24,6 +25,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use topology::Topology;
 
 /// How many of a deleted user's urls are looked up per page when invalidating them.
 const INVALIDATE_PAGE: i64 = 1_000;
@@ -50,20 +52,16 @@ impl CachedStore {
             secs(settings.l1_ttl_secs),
             secs(settings.negative_ttl_secs),
         ));
-        let shared = match settings
-            .redis_url
-            .as_deref()
-            .filter(|u| !u.trim().is_empty())
-        {
-            None => None,
-            Some(url) => Some(Arc::new(SharedCache::new(
-                url,
+        let timeout = Duration::from_millis(settings.redis_timeout_ms);
+        let shared = Topology::from_settings(settings, timeout)?.map(|topology| {
+            Arc::new(SharedCache::new(
+                topology,
                 &settings.redis_prefix,
                 secs(settings.cache_ttl_secs),
                 secs(settings.negative_ttl_secs),
-                Duration::from_millis(settings.redis_timeout_ms),
-            )?)),
-        };
+                timeout,
+            ))
+        });
         let stop = CancellationToken::new();
         let mut tasks = Vec::new();
         if let Some(shared) = &shared {

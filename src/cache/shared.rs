@@ -8,15 +8,26 @@
 //! the store was asked; a reader fetches value and generations in one `MGET` and ignores a
 //! value whose generations are not current. So a fill racing with a write can never
 //! re-insert the old target.
+//!
+//! An invalidation that could not be told (Redis down, or a Sentinel failover that may have
+//! lost the latest writes, as replication is asynchronous) leaves a debt: once Redis answers
+//! again, this replica voids every code's L2 value and every replica's L1 (`{prefix}:gen:*`),
+//! so what was missed cannot be served for the rest of a TTL.
+//!
+//! On Redis Cluster the code in a key is a hash tag (`{prefix}:link:{{code}}`), so a code's
+//! value and generation share a slot; the `MGET` of those and of `gen:*` is split by slot.
 
 use super::bus::Acks;
 use super::local::Lookup;
+use super::topology::{Connected, Link, Topology};
 use crate::domain::Url;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// The payload of an invalidation that voids every code (otherwise the payload is a code).
@@ -53,10 +64,11 @@ pub enum Read {
 }
 
 pub struct SharedCache {
-    client: redis::Client,
+    topology: Topology,
     /// Namespace of every key and of the channel, so deployments can share a Redis.
     prefix: String,
-    connection: OnceLock<ConnectionManager>,
+    /// Set once connected; replaced when a Sentinel failover moves the primary.
+    connection: RwLock<Option<Connected>>,
     ttl: Duration,
     negative_ttl: Duration,
     timeout: Duration,
@@ -67,22 +79,26 @@ pub struct SharedCache {
     pub(super) subscribed: AtomicBool,
     /// Invalidations this replica sent and is waiting to hear confirmed.
     pub(super) acks: Acks,
+    /// An invalidation may have been lost: flush everything once Redis answers.
+    owes_flush: AtomicBool,
+    /// Tells the bus to subscribe again, on the primary the link moved to.
+    pub(super) primary_moved: Notify,
 }
 
 impl SharedCache {
     /// Prepares the client; the connection is made in the background (see [`SharedCache::connect`]),
     /// so kurz starts and serves even while Redis is down.
     pub fn new(
-        url: &str,
+        topology: Topology,
         prefix: &str,
         ttl: Duration,
         negative_ttl: Duration,
         timeout: Duration,
-    ) -> anyhow::Result<Self> {
-        Ok(Self {
-            client: redis::Client::open(url)?,
+    ) -> Self {
+        Self {
+            topology,
             prefix: prefix.to_owned(),
-            connection: OnceLock::new(),
+            connection: RwLock::new(None),
             ttl,
             negative_ttl,
             timeout,
@@ -90,11 +106,39 @@ impl SharedCache {
             skip_until: AtomicU64::new(0),
             subscribed: AtomicBool::new(false),
             acks: Acks::default(),
-        })
+            owes_flush: AtomicBool::new(false),
+            primary_moved: Notify::new(),
+        }
     }
 
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// A pub/sub connection to where invalidations are published.
+    pub async fn subscriber(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        self.topology
+            .subscriber(&self.channel(), self.connected())
+            .await
+    }
+
+    fn connected(&self) -> Option<Connected> {
+        let connection = self
+            .connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        connection.clone()
+    }
+
+    fn link(&self) -> Option<Link> {
+        let connection = self
+            .connection
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        connection.as_ref().map(|c| c.link.clone())
+    }
+
+    fn set_connection(&self, connected: Connected) {
+        *self
+            .connection
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Some(connected);
     }
 
     /// The pub/sub channel invalidations travel on, as `{nonce}:{code}`.
@@ -108,11 +152,21 @@ impl SharedCache {
     }
 
     fn link_key(&self, code: &str) -> String {
-        format!("{}:link:{code}", self.prefix)
+        format!("{}:link:{}", self.prefix, self.slot_of(code))
     }
 
     fn gen_key(&self, code: &str) -> String {
-        format!("{}:gen:{code}", self.prefix)
+        format!("{}:gen:{}", self.prefix, self.slot_of(code))
+    }
+
+    /// The code, as a hash tag on a cluster (its keys then share a slot). Codes never contain
+    /// braces. Elsewhere the plain code, the key names every earlier release used.
+    fn slot_of<'a>(&self, code: &'a str) -> Cow<'a, str> {
+        if self.topology.hash_tags() {
+            Cow::Owned(format!("{{{code}}}"))
+        } else {
+            Cow::Borrowed(code)
+        }
     }
 
     fn gen_all(&self) -> String {
@@ -120,23 +174,20 @@ impl SharedCache {
     }
 
     /// Connects, retrying until it succeeds or `stop` fires, then pings every second: the
-    /// connection manager reconnects on the first command after an outage, and the ping makes
-    /// that command ours rather than a client's, so health is known without waiting for traffic.
+    /// connection reconnects on the first command after an outage, and the ping makes that
+    /// command ours rather than a client's, so health is known without waiting for traffic.
+    /// Behind Sentinel each round also asks where the primary is, and follows it. A ping that
+    /// answers pays a flush owed for a lost invalidation.
     pub async fn connect(self: Arc<Self>, stop: CancellationToken) {
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout.max(Duration::from_millis(250))))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(500));
         let mut wait = Duration::from_millis(100);
-        while self.connection.get().is_none() {
-            let attempt = ConnectionManager::new_with_config(self.client.clone(), config.clone());
+        while self.link().is_none() {
             tokio::select! {
                 () = stop.cancelled() => return,
-                result = attempt => match result {
-                    Ok(connection) => {
-                        let _ = self.connection.set(connection);
-                        tracing::info!("connected to Redis");
+                result = self.topology.connect(self.timeout) => match result {
+                    Ok(connected) => {
+                        let primary = connected.primary_address();
+                        self.set_connection(connected);
+                        tracing::info!(primary, "connected to Redis");
                         continue;
                     }
                     Err(err) => tracing::warn!(error = %err, "Redis unreachable; retrying"),
@@ -148,14 +199,58 @@ impl SharedCache {
             }
             wait = (wait * 2).min(Duration::from_secs(5));
         }
-        let mut ping = redis::pipe();
-        ping.cmd("PING").ignore();
+        let ping = redis::cmd("PING");
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
                 () = tokio::time::sleep(Duration::from_secs(1)) => {},
             }
-            self.call::<()>("ping", Attempts::Check, &ping).await;
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = self.follow_primary() => {},
+            }
+            let answered = self
+                .call::<(), _, _>("ping", Attempts::Check, |mut link| {
+                    let ping = &ping;
+                    async move { ping.query_async(&mut link).await }
+                })
+                .await
+                .is_some();
+            if answered && self.owes_flush.load(Ordering::Acquire) {
+                self.pay_flush().await;
+            }
+        }
+    }
+
+    /// Behind Sentinel, moves to the primary the sentinels name when it changed, and has the
+    /// bus subscribe there too.
+    async fn follow_primary(&self) {
+        let current = self.connected();
+        match self
+            .topology
+            .follow_primary(current.as_ref(), self.timeout)
+            .await
+        {
+            Ok(None) => {}
+            Ok(Some(connected)) => {
+                let primary = connected.primary_address();
+                self.set_connection(connected);
+                // Replication is asynchronous: the old primary may have taken invalidations
+                // the new one never received.
+                self.owes_flush.store(true, Ordering::Release);
+                self.primary_moved.notify_one();
+                metrics::counter!("kurz_redis_primary_changes_total").increment(1);
+                tracing::warn!(primary, "the Redis primary moved; following it");
+            }
+            Err(err) => tracing::warn!(error = %err, "could not ask the sentinels for the primary"),
+        }
+    }
+
+    /// Voids every value and every replica's L1, for invalidations that may have been lost.
+    async fn pay_flush(&self) {
+        self.owes_flush.store(false, Ordering::Release);
+        if self.invalidate_all().await {
+            tracing::info!("flushed the caches for invalidations Redis may have missed");
         }
     }
 
@@ -165,26 +260,33 @@ impl SharedCache {
 
     /// Connected and answering.
     pub fn is_healthy(&self) -> bool {
-        self.connection.get().is_some() && self.now_ms() >= self.skip_until.load(Ordering::Relaxed)
+        self.link().is_some() && self.now_ms() >= self.skip_until.load(Ordering::Relaxed)
     }
 
-    /// Runs one pipeline with the timeout; `None` when skipped or failed. A failure makes
-    /// ordinary calls skip Redis for [`BACKOFF`].
-    async fn call<T: redis::FromRedisValue>(
-        &self,
-        op: &'static str,
-        attempts: Attempts,
-        pipe: &redis::Pipeline,
-    ) -> Option<T> {
-        let connection = self.connection.get()?;
+    fn skip_for_backoff(&self) {
+        metrics::gauge!("kurz_redis_up").set(0.0);
+        self.skip_until.store(
+            self.now_ms() + BACKOFF.as_millis() as u64,
+            Ordering::Relaxed,
+        );
+    }
+
+    /// Runs `query` on the link with the timeout; `None` when skipped or failed. A failure
+    /// makes ordinary calls skip Redis for [`BACKOFF`].
+    async fn call<T, Q, F>(&self, op: &'static str, attempts: Attempts, query: Q) -> Option<T>
+    where
+        Q: Fn(Link) -> F,
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        self.link()?;
         if attempts == Attempts::One && self.now_ms() < self.skip_until.load(Ordering::Relaxed) {
             return None;
         }
         let tries: u32 = if attempts == Attempts::Persist { 3 } else { 1 };
         let mut failure = String::new();
         for attempt in 1..=tries {
-            let mut connection = connection.clone();
-            match tokio::time::timeout(self.timeout, pipe.query_async::<T>(&mut connection)).await {
+            let link = self.link()?;
+            match tokio::time::timeout(self.timeout, query(link)).await {
                 Ok(Ok(value)) => {
                     if self.skip_until.swap(0, Ordering::Relaxed) != 0 {
                         tracing::info!("Redis answering again");
@@ -200,11 +302,7 @@ impl SharedCache {
             }
         }
         metrics::counter!("kurz_cache_errors_total", "tier" => "l2", "op" => op).increment(1);
-        metrics::gauge!("kurz_redis_up").set(0.0);
-        self.skip_until.store(
-            self.now_ms() + BACKOFF.as_millis() as u64,
-            Ordering::Relaxed,
-        );
+        self.skip_for_backoff();
         tracing::warn!(
             op,
             error = failure,
@@ -214,12 +312,15 @@ impl SharedCache {
     }
 
     pub async fn read(&self, code: &str) -> Read {
-        let mut pipe = redis::pipe();
-        pipe.cmd("MGET")
-            .arg(&[self.link_key(code), self.gen_key(code), self.gen_all()]);
-        type Fetched = ((Option<String>, Option<String>, Option<String>),);
-        let Some(((value, code_gen, all_gen),)) =
-            self.call::<Fetched>("read", Attempts::One, &pipe).await
+        let mut mget = redis::cmd("MGET");
+        mget.arg(&[self.link_key(code), self.gen_key(code), self.gen_all()]);
+        type Fetched = (Option<String>, Option<String>, Option<String>);
+        let Some((value, code_gen, all_gen)) = self
+            .call::<Fetched, _, _>("read", Attempts::One, |mut link| {
+                let mget = &mget;
+                async move { mget.query_async(&mut link).await }
+            })
+            .await
         else {
             return Read::Unavailable;
         };
@@ -247,14 +348,16 @@ impl SharedCache {
         let Ok(value) = serde_json::to_string(&stored) else {
             return;
         };
-        let mut pipe = redis::pipe();
-        pipe.cmd("SET")
-            .arg(self.link_key(code))
+        let mut set = redis::cmd("SET");
+        set.arg(self.link_key(code))
             .arg(value)
             .arg("PX")
-            .arg(ttl.as_millis() as u64)
-            .ignore();
-        self.call::<()>("write", Attempts::One, &pipe).await;
+            .arg(ttl.as_millis() as u64);
+        self.call::<(), _, _>("write", Attempts::One, |mut link| {
+            let set = &set;
+            async move { set.query_async(&mut link).await }
+        })
+        .await;
     }
 
     /// Bumps the code's generation (voiding its L2 value everywhere), tells every replica to
@@ -281,7 +384,8 @@ impl SharedCache {
         .await
     }
 
-    /// Runs `bump` and publishes `code` in one transaction, then waits for the acks.
+    /// Runs `bump` and publishes `code` (in one transaction where the topology allows), then
+    /// waits for the acks. A failure leaves a flush owed.
     async fn announce(
         &self,
         op: &'static str,
@@ -293,9 +397,16 @@ impl SharedCache {
         let mut pipe = redis::pipe();
         pipe.atomic();
         bump(&mut pipe);
-        pipe.publish(self.channel(), format!("{nonce}:{code}"));
-        let Some((listeners,)) = self.call::<(usize,)>(op, Attempts::Persist, &pipe).await else {
+        let (channel, message) = (self.channel(), format!("{nonce}:{code}"));
+        let announced = self
+            .call::<usize, _, _>(op, Attempts::Persist, |mut link| {
+                let (pipe, channel, message) = (&pipe, &channel, &message);
+                async move { link.announce(pipe, channel, message).await }
+            })
+            .await;
+        let Some(listeners) = announced else {
             self.acks.forget(nonce);
+            self.owes_flush.store(true, Ordering::Release);
             return false;
         };
         self.acks.expect(nonce, listeners);
@@ -313,9 +424,12 @@ impl SharedCache {
 
     /// Confirms an invalidation to the replica that sent it.
     pub async fn acknowledge(&self, nonce: &str) {
-        let mut pipe = redis::pipe();
-        pipe.publish(self.ack_channel(), nonce).ignore();
-        self.call::<()>("acknowledge", Attempts::Check, &pipe).await;
+        let (channel, bus) = (self.ack_channel(), self.channel());
+        self.call::<usize, _, _>("acknowledge", Attempts::Check, |mut link| {
+            let (channel, bus) = (&channel, &bus);
+            async move { link.publish(channel, nonce, bus).await }
+        })
+        .await;
     }
 }
 

@@ -124,6 +124,10 @@ fn describe() {
         "1 while the invalidation subscription is live"
     );
     describe_gauge!("kurz_redis_up", "1 while Redis answers");
+    describe_counter!(
+        "kurz_redis_primary_changes_total",
+        "Failovers followed to a new Redis primary (Sentinel)"
+    );
     describe_gauge!(
         "kurz_cache_prewarmed_links",
         "Links loaded into the caches at start-up"
