@@ -1,6 +1,9 @@
-//! A small HTTP client for the replicas: never follows redirects (targets are off-machine).
+//! Talking to the replicas: requests (never following redirects: targets are off-machine),
+//! their metrics, and redirect load.
 
 use serde_json::Value;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 pub fn http() -> reqwest::Client {
@@ -99,5 +102,84 @@ pub async fn wait_for_ready_status(
             "{base}/ready never answered {status} (last: {answered:?})"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The value of an unlabelled counter or gauge in a `/metrics` text (0 when absent).
+pub async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|line| {
+            line.strip_prefix(name)
+                .and_then(|rest| rest.strip_prefix(' '))
+        })
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Redirect load from `workers` tasks until `stop`: counts 302s and anything else.
+pub struct Load {
+    redirected: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    pub fn start(base: String, code: &str, workers: usize) -> Self {
+        let (redirected, failed, stop) = (
+            Arc::default(),
+            Arc::default(),
+            Arc::new(AtomicBool::new(false)),
+        );
+        let tasks = (0..workers)
+            .map(|_| {
+                let (redirected, failed, stop): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicBool>) =
+                    (Arc::clone(&redirected), Arc::clone(&failed), stop.clone());
+                let (client, base, code) = (http(), base.clone(), code.to_owned());
+                tokio::spawn(async move {
+                    // Bounded: at most 20 000 requests per worker even if never stopped.
+                    for _ in 0..20_000 {
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        match client
+                            .get(format!("{base}/{code}"))
+                            .send()
+                            .await
+                            .map(|r| r.status().as_u16())
+                        {
+                            Ok(302) => redirected.fetch_add(1, Ordering::Relaxed),
+                            _ => failed.fetch_add(1, Ordering::Relaxed),
+                        };
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                })
+            })
+            .collect();
+        Self {
+            redirected,
+            failed,
+            stop,
+            tasks,
+        }
+    }
+
+    pub async fn finish(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for task in self.tasks {
+            task.await.unwrap();
+        }
+        (
+            self.redirected.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
     }
 }

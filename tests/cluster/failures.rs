@@ -4,69 +4,7 @@
 use crate::client::*;
 use crate::support::{Database, Kurz, PrivateCluster, Redis};
 use serde_json::json;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-/// Redirect load from `workers` tasks until `stop`: counts 302s and anything else.
-struct Load {
-    redirected: Arc<AtomicU64>,
-    failed: Arc<AtomicU64>,
-    stop: Arc<AtomicBool>,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(base: String, code: &str, workers: usize) -> Self {
-        let (redirected, failed, stop) = (
-            Arc::default(),
-            Arc::default(),
-            Arc::new(AtomicBool::new(false)),
-        );
-        let tasks = (0..workers)
-            .map(|_| {
-                let (redirected, failed, stop): (Arc<AtomicU64>, Arc<AtomicU64>, Arc<AtomicBool>) =
-                    (Arc::clone(&redirected), Arc::clone(&failed), stop.clone());
-                let (client, base, code) = (http(), base.clone(), code.to_owned());
-                tokio::spawn(async move {
-                    // Bounded: at most 20 000 requests per worker even if never stopped.
-                    for _ in 0..20_000 {
-                        if stop.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        match client
-                            .get(format!("{base}/{code}"))
-                            .send()
-                            .await
-                            .map(|r| r.status().as_u16())
-                        {
-                            Ok(302) => redirected.fetch_add(1, Ordering::Relaxed),
-                            _ => failed.fetch_add(1, Ordering::Relaxed),
-                        };
-                        tokio::time::sleep(Duration::from_millis(2)).await;
-                    }
-                })
-            })
-            .collect();
-        Self {
-            redirected,
-            failed,
-            stop,
-            tasks,
-        }
-    }
-
-    async fn finish(self) -> (u64, u64) {
-        self.stop.store(true, Ordering::Relaxed);
-        for task in self.tasks {
-            task.await.unwrap();
-        }
-        (
-            self.redirected.load(Ordering::Relaxed),
-            self.failed.load(Ordering::Relaxed),
-        )
-    }
-}
 
 /// Click events stored for `url_id`, polled until they stop changing.
 async fn clicks_stored(client: &reqwest::Client, base: &str, url_id: i64, expected: u64) -> i64 {
@@ -165,6 +103,72 @@ async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after(
         200
     );
     assert_eq!(redirect(&client, &b.base(), "sturdy").await.0, 404);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_invalidation_lost_while_redis_was_down_is_made_good_once_it_is_back() {
+    let db = Database::create();
+    // Persistent, so the old value outlives the outage, as on a replicated or saved Redis.
+    let mut redis = Redis::start_persistent();
+    let redis_url = redis.url();
+    let env = [
+        ("DATABASE_URL", db.url.as_str()),
+        ("REDIS_URL", redis_url.as_str()),
+    ];
+    let (a, b) = (Kurz::start(&env), Kurz::start(&env));
+    let client = http();
+    for replica in [&a, &b] {
+        wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(10)).await;
+    }
+    let (_, url) = post(
+        &client,
+        &a.base(),
+        "/urls",
+        json!({"original_url": "https://example.com/v1", "short_code": "kept"}),
+    )
+    .await;
+    let path = format!("/urls/{}", url["id"]);
+    for replica in [&a, &b] {
+        assert_eq!(redirect(&client, &replica.base(), "kept").await.0, 302);
+    }
+
+    // The write cannot bump the generation: L2 keeps the old value, current as far as Redis
+    // knows, once it is back.
+    redis.kill();
+    let changed = put(
+        &client,
+        &a.base(),
+        &path,
+        json!({"original_url": "https://example.com/v2"}),
+    )
+    .await;
+    assert_eq!(changed.0, 200);
+    redis.restart();
+    for replica in [&a, &b] {
+        wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(15)).await;
+    }
+
+    // A pays the flush it owes once Redis answers: B soon serves the new target, and keeps
+    // serving it (not the old value, for the rest of its L2 lifetime).
+    let back = Instant::now();
+    while redirect(&client, &b.base(), "kept").await.1.as_deref() != Some("https://example.com/v2")
+    {
+        assert!(
+            back.elapsed() < Duration::from_secs(5),
+            "B serves the old target from L2 after Redis came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "lost invalidation: B served the new target {:?} after both replicas were back on Redis",
+        back.elapsed()
+    );
+    for _ in 0..20 {
+        assert_eq!(
+            redirect(&client, &b.base(), "kept").await.1.as_deref(),
+            Some("https://example.com/v2")
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

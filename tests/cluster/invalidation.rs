@@ -148,25 +148,6 @@ async fn a_new_target_a_deletion_and_a_new_code_are_seen_everywhere() {
     assert_eq!(redirect(&client, &b, "brand-new").await.0, 302);
 }
 
-/// The value of an unlabelled counter or gauge in a `/metrics` text (0 when absent).
-async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
-    let text = client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|line| {
-            line.strip_prefix(name)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
-        .and_then(|value| value.trim().parse().ok())
-        .unwrap_or(0.0)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_new_replica_starts_with_the_most_clicked_links_cached() {
     let db = Database::create();

@@ -1,7 +1,8 @@
 //! Multi-process tests: several real kurz replicas sharing a real PostgreSQL and Redis,
 //! and what happens to them when those fail. Each test starts its own processes (a fresh
 //! database on the shared server, a private Redis, a private PostgreSQL cluster where the
-//! test stops the server) and they stop with the test.
+//! test stops the server, a Redis Cluster, a Redis primary with a replica and a sentinel)
+//! and they stop with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "../support/mod.rs"]
@@ -11,3 +12,4 @@ mod client;
 mod concurrency;
 mod failures;
 mod invalidation;
+mod redis_topologies;

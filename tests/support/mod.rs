@@ -127,10 +127,12 @@ fn kill(child: &mut Child, signal: &str) {
 
 // ---------------------------------------------------------------- Redis
 
-/// A private Redis (no persistence), so tests may kill and restart it.
+/// A private Redis (no persistence, unless asked), so tests may kill and restart it.
 pub struct Redis {
     pub port: u16,
     child: Option<Child>,
+    /// Where a persistent Redis keeps its append-only file across restarts.
+    persistence: Option<tempfile::TempDir>,
 }
 
 impl Redis {
@@ -138,6 +140,18 @@ impl Redis {
         let mut redis = Self {
             port: free_port(),
             child: None,
+            persistence: None,
+        };
+        redis.restart();
+        redis
+    }
+
+    /// A Redis that keeps every write across a kill and restart (`appendfsync always`).
+    pub fn start_persistent() -> Self {
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+            persistence: Some(tempfile::tempdir().unwrap()),
         };
         redis.restart();
         redis
@@ -149,17 +163,23 @@ impl Redis {
 
     /// Starts (again) on the same port.
     pub fn restart(&mut self) {
-        let child = Command::new(find_binary("redis-server", &[]))
-            .args([
-                "--port",
-                &self.port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let mut command = Command::new(find_binary("redis-server", &[]));
+        command.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"]);
+        match &self.persistence {
+            None => command.args(["--save", "", "--appendonly", "no"]),
+            Some(dir) => command
+                .args([
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "yes",
+                    "--appendfsync",
+                    "always",
+                ])
+                .arg("--dir")
+                .arg(dir.path()),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -181,6 +201,236 @@ impl Redis {
 impl Drop for Redis {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+// ---------------------------------------------------------------- Redis Cluster and Sentinel
+
+/// `redis-cli -p port args…`, its standard output.
+pub fn redis_cli(port: u16, args: &[&str]) -> String {
+    let output = Command::new(find_binary("redis-cli", &[]))
+        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// `n` distinct free ports.
+fn free_ports(n: usize) -> Vec<u16> {
+    let mut ports: Vec<u16> = Vec::new();
+    while ports.len() < n {
+        let port = free_port();
+        if !ports.contains(&port) {
+            ports.push(port);
+        }
+    }
+    ports
+}
+
+/// A `redis-server` on loopback without persistence, with `extra` arguments.
+fn spawn_redis(port: u16, dir: &Path, extra: &[&str]) -> Child {
+    let child = Command::new(find_binary("redis-server", &[]))
+        .args(extra)
+        .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for("redis", Duration::from_secs(10), || port_open(port));
+    child
+}
+
+/// A private Redis Cluster of primaries only (no replicas, no persistence).
+pub struct RedisCluster {
+    pub ports: Vec<u16>,
+    children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    pub fn start(primaries: usize) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // Each node also needs a port for the cluster bus.
+        let ports = free_ports(primaries * 2);
+        let (ports, bus_ports) = ports.split_at(primaries);
+        let children = ports
+            .iter()
+            .zip(bus_ports)
+            .map(|(port, bus)| {
+                let config = dir.path().join(format!("nodes-{port}.conf"));
+                spawn_redis(
+                    *port,
+                    dir.path(),
+                    &[
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-port",
+                        &bus.to_string(),
+                        "--cluster-config-file",
+                        config.to_str().unwrap(),
+                        "--cluster-node-timeout",
+                        "2000",
+                    ],
+                )
+            })
+            .collect();
+        let cluster = Self {
+            ports: ports.to_vec(),
+            children,
+            _dir: dir,
+        };
+        let status = Command::new(find_binary("redis-cli", &[]))
+            .args(["--cluster", "create"])
+            .args(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(status.success(), "redis-cli --cluster create failed");
+        wait_for("the Redis Cluster", Duration::from_secs(20), || {
+            cluster
+                .ports
+                .iter()
+                .all(|p| redis_cli(*p, &["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        });
+        cluster
+    }
+
+    /// `KURZ_REDIS_CLUSTER_NODES`.
+    pub fn nodes(&self) -> String {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            kill(child, "-KILL");
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A Redis primary, its replica, and a sentinel watching them as [`RedisSentinel::MASTER`]
+/// (quorum 1, so the one sentinel may fail over alone).
+pub struct RedisSentinel {
+    pub primary_port: u16,
+    pub replica_port: u16,
+    pub sentinel_port: u16,
+    children: Vec<Child>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisSentinel {
+    pub const MASTER: &'static str = "mymaster";
+
+    pub fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let ports = free_ports(3);
+        let (primary_port, replica_port, sentinel_port) = (ports[0], ports[1], ports[2]);
+        let mut children = Vec::new();
+        for (name, port, extra) in [
+            ("primary", primary_port, Vec::new()),
+            (
+                "replica",
+                replica_port,
+                vec![
+                    "--replicaof".to_owned(),
+                    "127.0.0.1".to_owned(),
+                    primary_port.to_string(),
+                ],
+            ),
+        ] {
+            let data = dir.path().join(name);
+            std::fs::create_dir(&data).unwrap();
+            let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
+            children.push(spawn_redis(port, &data, &extra));
+        }
+        wait_for("the replica to sync", Duration::from_secs(10), || {
+            redis_cli(replica_port, &["INFO", "replication"]).contains("master_link_status:up")
+        });
+        let config = dir.path().join("sentinel.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "port {sentinel_port}\nbind 127.0.0.1\ndir {dir}\n\
+                 sentinel monitor {master} 127.0.0.1 {primary_port} 1\n\
+                 sentinel down-after-milliseconds {master} 1000\n\
+                 sentinel failover-timeout {master} 10000\n",
+                dir = dir.path().display(),
+                master = Self::MASTER,
+            ),
+        )
+        .unwrap();
+        children.push(
+            Command::new(find_binary("redis-server", &[]))
+                .arg(&config)
+                .arg("--sentinel")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let group = Self {
+            primary_port,
+            replica_port,
+            sentinel_port,
+            children,
+            _dir: dir,
+        };
+        // A failover needs a replica the sentinel has seen healthy.
+        wait_for(
+            "the sentinel to see the replica",
+            Duration::from_secs(20),
+            || {
+                let replicas = redis_cli(sentinel_port, &["SENTINEL", "REPLICAS", Self::MASTER]);
+                replicas.contains(&replica_port.to_string())
+                    && replicas.contains("master-link-status\nok")
+                    && !replicas.contains("disconnected")
+            },
+        );
+        group
+    }
+
+    /// `KURZ_REDIS_SENTINELS`.
+    pub fn sentinels(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.sentinel_port)
+    }
+
+    /// The port of the primary the sentinel names.
+    pub fn primary_now(&self) -> Option<u16> {
+        let answer = redis_cli(
+            self.sentinel_port,
+            &["SENTINEL", "GET-MASTER-ADDR-BY-NAME", Self::MASTER],
+        );
+        answer.lines().nth(1)?.trim().parse().ok()
+    }
+
+    /// `SENTINEL FAILOVER`, then waits until the sentinel names the replica.
+    pub fn fail_over(&self) {
+        let answer = redis_cli(self.sentinel_port, &["SENTINEL", "FAILOVER", Self::MASTER]);
+        assert!(answer.contains("OK"), "SENTINEL FAILOVER: {answer}");
+        wait_for("the failover", Duration::from_secs(20), || {
+            self.primary_now() == Some(self.replica_port)
+        });
+    }
+}
+
+impl Drop for RedisSentinel {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            kill(child, "-KILL");
+            let _ = child.wait();
+        }
     }
 }
 
@@ -396,6 +646,8 @@ impl Kurz {
             "DATABASE_USER",
             "DATABASE_PASSWORD",
             "REDIS_URL",
+            "KURZ_REDIS_CLUSTER_NODES",
+            "KURZ_REDIS_SENTINELS",
         ] {
             command.env_remove(var);
         }
