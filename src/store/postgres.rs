@@ -355,7 +355,9 @@ impl Store for PostgresStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        let migrator = sqlx::migrate!("./migrations/postgres");
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        // After a rollback, an older release runs on a newer schema (docs/DEPLOY.md).
+        migrator.set_ignore_missing(true);
         let result = match &self.migration_url {
             None => migrator.run(&self.pool).await,
             Some(url) => {

@@ -221,7 +221,10 @@ impl Store for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        sqlx::migrate!("./migrations/sqlite")
+        let mut migrator = sqlx::migrate!("./migrations/sqlite");
+        // After a rollback, an older release runs on a newer schema (docs/DEPLOY.md).
+        migrator.set_ignore_missing(true);
+        migrator
             .run(&self.writer)
             .await
             .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))
