@@ -179,6 +179,7 @@ conformance!(
     imports_refuse_taken_codes_and_unknown_owners,
     concurrent_user_creates_with_one_name_make_one_user,
     concurrent_creates_of_one_code_make_one_url,
+    api_keys_are_found_by_hash_revoked_and_counted,
 );
 
 fn ts(raw: &str) -> Timestamp {
@@ -715,4 +716,85 @@ async fn concurrent_creates_of_one_code_make_one_url(store: Arc<dyn Store>) {
             .total,
         1
     );
+}
+
+async fn api_keys_are_found_by_hash_revoked_and_counted(store: Arc<dyn Store>) {
+    use kurz::domain::api_key::{hash_secret, mint};
+    use kurz::domain::{ApiKeyUse, Scope};
+    let owner = store.create_user(new_user("keyholder")).await.unwrap();
+    let minted = mint(
+        "ci".into(),
+        Scope::Write,
+        Some(owner.id),
+        Some(ts("2099-01-01 00:00:00")),
+    );
+    let key = store.create_api_key(minted.key.clone()).await.unwrap();
+    assert_eq!(key.scope, Scope::Write);
+    assert_eq!(key.user_id, Some(owner.id));
+    assert_eq!(key.request_count, 0);
+
+    let found = store
+        .find_api_key(&hash_secret(&minted.secret))
+        .await
+        .unwrap();
+    assert_eq!(found.as_ref(), Some(&key));
+    assert!(
+        store
+            .find_api_key(&hash_secret("kurz_other"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A key for a user who does not exist is refused.
+    let ghost = mint("ghost".into(), Scope::Write, Some(owner.id + 1000), None);
+    assert!(matches!(
+        store.create_api_key(ghost.key).await,
+        Err(StoreError::MissingReference("user"))
+    ));
+
+    // Use counts add up; the last-use time only moves forward.
+    let later = ts("2026-06-01 12:00:00");
+    let earlier = ts("2026-05-01 12:00:00");
+    store
+        .record_api_key_use(&[ApiKeyUse {
+            id: key.id,
+            requests: 3,
+            last_used_at: later,
+        }])
+        .await
+        .unwrap();
+    store
+        .record_api_key_use(&[ApiKeyUse {
+            id: key.id,
+            requests: 2,
+            last_used_at: earlier,
+        }])
+        .await
+        .unwrap();
+    let listed = store.list_api_keys().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].request_count, 5);
+    assert_eq!(listed[0].last_used_at, Some(later));
+
+    // Revocation keeps its first time; unknown ids say so.
+    assert!(store.revoke_api_key(key.id, later).await.unwrap());
+    assert!(
+        store
+            .revoke_api_key(key.id, ts("2027-01-01 00:00:00"))
+            .await
+            .unwrap()
+    );
+    let revoked = store
+        .find_api_key(&hash_secret(&minted.secret))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(revoked.revoked_at, Some(later));
+    assert_eq!(revoked.unusable_at(later), Some("revoked"));
+    assert!(!store.revoke_api_key(key.id + 1000, later).await.unwrap());
+
+    // A user's keys go with the user.
+    assert!(store.delete_user(owner.id).await.unwrap());
+    assert!(store.list_api_keys().await.unwrap().is_empty());
 }

@@ -11,7 +11,8 @@ pub use retry::RetryingStore;
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
-    Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
+    ApiKey, ApiKeyUse, Event, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url,
+    UrlPatch, User, UserPatch,
 };
 use async_trait::async_trait;
 
@@ -235,6 +236,17 @@ pub trait Store: Send + Sync + 'static {
     async fn import_users(&self, rows: &[User]) -> StoreResult<u64>;
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64>;
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64>;
+
+    /// Stores a minted key. `MissingReference("user")` when its user does not exist.
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey>;
+    /// Every key, revoked and expired ones included, oldest first.
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>>;
+    /// Marks the key revoked (keeping the first revocation time). `false` when no such key.
+    async fn revoke_api_key(&self, id: i64, now: Timestamp) -> StoreResult<bool>;
+    /// The key whose secret hashes to `secret_hash`, usable or not.
+    async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>>;
+    /// Adds request counts and moves last-used times forward (never back).
+    async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()>;
 }
 
 #[cfg(test)]

@@ -2,6 +2,8 @@
 //! PgBouncer in transaction mode (set the statement cache to 0 there: named prepared
 //! statements do not survive a change of server connection).
 
+mod keys;
+
 use super::acquired;
 use super::filter::{FilterValue, event_filters, push_filters, url_filters, user_filters};
 use super::{
@@ -10,7 +12,8 @@ use super::{
 };
 use crate::domain::audit::{created_event, deleted_event, updated_event};
 use crate::domain::{
-    Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
+    ApiKey, ApiKeyUse, Event, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url,
+    UrlPatch, User, UserPatch,
 };
 use async_trait::async_trait;
 use serde_json::{Map, Value};
@@ -768,5 +771,25 @@ impl Store for PostgresStore {
         move_sequence_past_max(&mut tx, self.prepared, "events").await?;
         tx.commit().await?;
         Ok(rows.len() as u64)
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
+        keys::create(self, key).await
+    }
+
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        keys::list(self).await
+    }
+
+    async fn revoke_api_key(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+        keys::revoke(self, id, now).await
+    }
+
+    async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
+        keys::find(self, secret_hash).await
+    }
+
+    async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()> {
+        keys::record_use(self, uses).await
     }
 }

@@ -8,7 +8,8 @@ use super::{
     EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
 };
 use crate::domain::{
-    Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
+    ApiKey, ApiKeyUse, Event, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url,
+    UrlPatch, User, UserPatch,
 };
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
@@ -176,6 +177,27 @@ impl Store for RetryingStore {
     }
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
         self.write("import_events", || self.inner.import_events(rows))
+            .await
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
+        self.write("create_api_key", || self.inner.create_api_key(key.clone()))
+            .await
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.read("list_api_keys", || self.inner.list_api_keys())
+            .await
+    }
+    async fn revoke_api_key(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+        self.write("revoke_api_key", || self.inner.revoke_api_key(id, now))
+            .await
+    }
+    async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.read("find_api_key", || self.inner.find_api_key(secret_hash))
+            .await
+    }
+    async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()> {
+        self.write("record_api_key_use", || self.inner.record_api_key_use(uses))
             .await
     }
 }
