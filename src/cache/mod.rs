@@ -5,14 +5,17 @@
 
 mod bus;
 mod local;
+mod rate;
 mod shared;
 mod topology;
 
 pub use local::Lookup;
+pub use rate::SharedRateLimit;
 
 use crate::config::{CacheSettings, L1Mode};
 use crate::domain::{
-    Event, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch,
+    ApiKey, ApiKeyUse, Event, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url,
+    UrlPatch, User, UserPatch,
 };
 use crate::store::{
     EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
@@ -43,6 +46,11 @@ pub struct CachedStore {
 }
 
 impl CachedStore {
+    /// Rate-limit counting shared through Redis, when Redis is configured.
+    pub fn shared_rate_limit(&self) -> Option<SharedRateLimit> {
+        self.shared.clone().map(SharedRateLimit::new)
+    }
+
     /// Wraps `inner`, and with Redis configured starts connecting and subscribing in the
     /// background (kurz serves while Redis is down).
     pub fn start(inner: Arc<dyn Store>, settings: &CacheSettings) -> anyhow::Result<Arc<Self>> {
@@ -340,5 +348,21 @@ impl Store for CachedStore {
     }
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
         self.inner.import_events(rows).await
+    }
+
+    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
+        self.inner.create_api_key(key).await
+    }
+    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
+        self.inner.list_api_keys().await
+    }
+    async fn revoke_api_key(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
+        self.inner.revoke_api_key(id, now).await
+    }
+    async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
+        self.inner.find_api_key(secret_hash).await
+    }
+    async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()> {
+        self.inner.record_api_key_use(uses).await
     }
 }

@@ -169,6 +169,11 @@ impl SharedCache {
         }
     }
 
+    /// A rate-limit bucket (one key: any slot will do).
+    pub(super) fn rate_key(&self, bucket: &str) -> String {
+        format!("{}:rate:{bucket}", self.prefix)
+    }
+
     fn gen_all(&self) -> String {
         self.gen_key(ALL)
     }
@@ -273,7 +278,12 @@ impl SharedCache {
 
     /// Runs `query` on the link with the timeout; `None` when skipped or failed. A failure
     /// makes ordinary calls skip Redis for [`BACKOFF`].
-    async fn call<T, Q, F>(&self, op: &'static str, attempts: Attempts, query: Q) -> Option<T>
+    pub(super) async fn call<T, Q, F>(
+        &self,
+        op: &'static str,
+        attempts: Attempts,
+        query: Q,
+    ) -> Option<T>
     where
         Q: Fn(Link) -> F,
         F: Future<Output = redis::RedisResult<T>>,
@@ -435,7 +445,7 @@ impl SharedCache {
 
 /// How hard a call tries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Attempts {
+pub(super) enum Attempts {
     /// Once, and not at all during the back-off: a miss is cheap.
     One,
     /// Once, even during the back-off: the health check that ends it.
