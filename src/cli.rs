@@ -1,4 +1,6 @@
-//! The command line: `serve` (the default), `migrate`, `import`, `blocklist import`.
+//! The command line: `serve` (the default), `migrate`, `import`, `keys`, `blocklist`.
+
+mod keys;
 
 use crate::app::{self, Application};
 use crate::cache::CachedStore;
@@ -8,6 +10,7 @@ use crate::safety::importer::BlocklistCommand;
 use crate::store::Store;
 use crate::telemetry;
 use clap::{Parser, Subcommand};
+use keys::KeysCommand;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -58,6 +61,9 @@ enum Command {
         #[command(flatten)]
         log: LogSettings,
     },
+    /// Mint, list and revoke API keys (for KURZ_AUTH=keys).
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Maintain the destination blocklist file.
     #[command(subcommand)]
     Blocklist(BlocklistCommand),
@@ -69,6 +75,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         None => serve(cli.serve).await,
         Some(Command::Serve(settings)) => serve(*settings).await,
         Some(Command::Blocklist(command)) => command.run(),
+        Some(Command::Keys(command)) => command.run().await,
         Some(Command::Migrate { database, log }) => {
             let _telemetry = telemetry::init_logs(&log);
             let store = app::open_store(&with_database(database)).await?;

@@ -4,6 +4,7 @@
 //! so the integration tests can build and run the real application.
 
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod clicks;
