@@ -2,23 +2,24 @@
 //! then shuts down in order (stop accepting → finish in-flight requests → flush clicks →
 //! close the store).
 
+use crate::auth::KeyRing;
 use crate::cache::CachedStore;
 use crate::clicks::{self, ClickRecorder, ClickWriter};
-use crate::config::{Settings, StoreTarget};
+use crate::config::{AuthMode, Settings, StoreTarget};
 use crate::http;
 use crate::http::client_ip::TrustedProxies;
+use crate::http::rate_limit::RateLimits;
 use crate::safety::Safety;
 use crate::store::{PostgresStore, RetryingStore, SqliteStore, Store};
 use crate::telemetry::Metrics;
 use anyhow::Context;
-use axum::ServiceExt;
-use axum::extract::Request;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
@@ -40,6 +41,12 @@ pub struct AppState {
     pub proxies: Arc<TrustedProxies>,
     /// Where links may lead: the blocklist and the target rules.
     pub safety: Arc<Safety>,
+    /// Recognises API keys (`KURZ_AUTH=keys`) and counts their use.
+    pub keys: KeyRing,
+    /// Per-client limits on writes.
+    pub rate_limits: RateLimits,
+    /// Permits for requests in flight; none left means shed load.
+    pub in_flight: Arc<Semaphore>,
     /// The settings the process started with.
     pub settings: Arc<Settings>,
 }
@@ -137,6 +144,13 @@ impl Application {
                 .map_err(|e| anyhow::anyhow!("KURZ_TRUSTED_PROXIES: {e}"))?,
         );
         let safety = Arc::new(Safety::start(&settings.safety)?);
+        let keys = KeyRing::new(store.clone(), settings.security.key_cache());
+        if settings.security.auth == AuthMode::Keys {
+            keys.spawn_flusher();
+        }
+        let rate_limits = RateLimits::new(&settings.security, cache.shared_rate_limit());
+        rate_limits.spawn_forgetter();
+        warn_if_open_to_the_network(&settings);
         let metrics_listener = match settings.metrics_listen {
             Some(address) => Some(
                 TcpListener::bind(address)
@@ -156,6 +170,9 @@ impl Application {
             health,
             proxies,
             safety,
+            keys,
+            rate_limits,
+            in_flight: Arc::new(Semaphore::new(settings.security.max_in_flight.max(1))),
             settings: Arc::new(settings),
         };
         Ok(Self {
@@ -185,8 +202,10 @@ impl Application {
         } = self;
         let grace = state.settings.shutdown_timeout();
         let store = state.store.clone();
+        let keys = state.keys.clone();
         let health = state.health.clone();
         let drain_delay = state.settings.drain_delay();
+        let header_timeout = state.settings.security.header_timeout();
         // Trailing slashes are trimmed before routing, so `/users/` is `/users`.
         if let Some(listener) = metrics_listener {
             spawn_metrics_listener(listener, http::metrics_router(state.clone()));
@@ -210,23 +229,33 @@ impl Application {
                 stopping.cancel();
             }
         };
-        let server = axum::serve(
-            listener,
-            ServiceExt::<Request>::into_make_service_with_connect_info::<SocketAddr>(app),
-        )
-        .with_graceful_shutdown(signal);
+        let server = http::server::serve(listener, app, header_timeout, signal);
         let deadline = async {
             stopping.cancelled().await;
             tokio::time::sleep(grace).await;
         };
         tokio::select! {
-            result = server => result.context("serving HTTP")?,
+            () = server => {}
             () = deadline => tracing::warn!("in-flight requests still running after the shutdown timeout; stopping anyway"),
         }
         click_writer.shutdown().await;
+        keys.flush_uses().await;
         store.close().await;
         tracing::info!("stopped");
         Ok(())
+    }
+}
+
+/// In `open` mode anyone who can reach the port may change or delete any link: say so
+/// loudly when that port is not loopback-only.
+fn warn_if_open_to_the_network(settings: &Settings) {
+    if settings.security.auth == AuthMode::Open && !settings.listen.ip().is_loopback() {
+        tracing::warn!(
+            listen = %settings.listen,
+            "KURZ_AUTH=open on a non-loopback address: anyone who can reach this port can \
+             create, change and delete every link and user. Set KURZ_AUTH=keys (see `kurz keys`) \
+             unless a trusted network or proxy guards it"
+        );
     }
 }
 

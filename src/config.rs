@@ -34,6 +34,12 @@
 //! | `KURZ_L1_MAX_BYTES` | `33554432` | memory bound of the in-process cache |
 //! | `KURZ_L1` | `auto` | `auto`, `on`, `off`: when the in-process cache answers |
 //! | `KURZ_PREWARM` | `1000` | most-clicked links loaded into the caches at start-up |
+//! | `KURZ_AUTH` | `open` | `open` (the contract, no keys) or `keys` (API keys with scopes) |
+//! | `KURZ_KEY_CACHE_SECS` | `5` | how long a looked-up API key is trusted (the longest a revocation takes) |
+//! | `KURZ_RATE_CREATES_PER_SEC`, `KURZ_RATE_CREATES_BURST` | `100`, `1000` | creates (POST) per client: sustained rate and burst; rate 0: no limit |
+//! | `KURZ_RATE_WRITES_PER_SEC`, `KURZ_RATE_WRITES_BURST` | `100`, `1000` | updates and deletes per client: sustained rate and burst |
+//! | `KURZ_MAX_IN_FLIGHT` | `2048` | requests handled at once; more answer 503 at once |
+//! | `KURZ_HEADER_TIMEOUT_MS` | `30000` | close a connection that sends no complete request head for this long (slow or idle) |
 //! | `KURZ_LOG` / `RUST_LOG` | `info` | log filter (`tracing` syntax) |
 //! | `KURZ_LOG_FORMAT` | `auto` | `json`, `pretty`, or `auto` (JSON unless stdout is a terminal) |
 //! | `KURZ_OTLP_ENDPOINT` | unset | OTLP/HTTP traces endpoint (`…/v1/traces`); needs a build with `--features otlp` |
@@ -74,6 +80,11 @@ pub const DEFAULT_L1_MAX_BYTES: u64 = 32 * 1024 * 1024;
 pub const DEFAULT_PREWARM: i64 = 1_000;
 pub const DEFAULT_BLOCKLIST_POLL_MS: u64 = 5_000;
 pub const DEFAULT_REPORT_THRESHOLD: u32 = 0;
+pub const DEFAULT_KEY_CACHE_SECS: u64 = 5;
+pub const DEFAULT_RATE_PER_SEC: u32 = 100;
+pub const DEFAULT_RATE_BURST: u32 = 1_000;
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 2_048;
+pub const DEFAULT_HEADER_TIMEOUT_MS: u64 = 30_000;
 /// The contract's limit on JSON bodies; not configurable.
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
@@ -124,6 +135,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub safety: SafetySettings,
+
+    #[command(flatten)]
+    pub security: SecuritySettings,
 
     #[command(flatten)]
     pub log: LogSettings,
@@ -437,6 +451,69 @@ impl SafetySettings {
     }
 }
 
+/// Who may call the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthMode {
+    /// No keys: the hackathon contract exactly, for a trusted network.
+    Open,
+    /// Every API call but redirects, reports and probes needs an API key with the right scope.
+    Keys,
+}
+
+/// Access control, rate limits and resource limits.
+#[derive(Debug, Clone, Args)]
+pub struct SecuritySettings {
+    /// `open` (no keys, the contract as is) or `keys` (API keys with scopes; see `kurz keys`).
+    #[arg(long, env = "KURZ_AUTH", value_enum, default_value_t = AuthMode::Open)]
+    pub auth: AuthMode,
+    /// How long a key looked up in the store is trusted before it is looked up again (the
+    /// longest a revocation takes to reach every replica), in seconds.
+    #[arg(long, env = "KURZ_KEY_CACHE_SECS", default_value_t = DEFAULT_KEY_CACHE_SECS)]
+    pub key_cache_secs: u64,
+    /// Creates (POST) allowed per client per second, sustained; 0: no limit.
+    #[arg(long, env = "KURZ_RATE_CREATES_PER_SEC", default_value_t = DEFAULT_RATE_PER_SEC)]
+    pub rate_creates_per_sec: u32,
+    /// Creates a client may send at once before the sustained rate applies.
+    #[arg(long, env = "KURZ_RATE_CREATES_BURST", default_value_t = DEFAULT_RATE_BURST)]
+    pub rate_creates_burst: u32,
+    /// Updates and deletes (PUT, DELETE) allowed per client per second; 0: no limit.
+    #[arg(long, env = "KURZ_RATE_WRITES_PER_SEC", default_value_t = DEFAULT_RATE_PER_SEC)]
+    pub rate_writes_per_sec: u32,
+    /// Updates and deletes a client may send at once before the sustained rate applies.
+    #[arg(long, env = "KURZ_RATE_WRITES_BURST", default_value_t = DEFAULT_RATE_BURST)]
+    pub rate_writes_burst: u32,
+    /// Requests handled at once; past this, new requests answer 503 at once instead of queueing.
+    #[arg(long, env = "KURZ_MAX_IN_FLIGHT", default_value_t = DEFAULT_MAX_IN_FLIGHT)]
+    pub max_in_flight: usize,
+    /// A connection that sends no complete request head for this long is closed: slow
+    /// clients and idle keep-alive connections alike, in milliseconds.
+    #[arg(long, env = "KURZ_HEADER_TIMEOUT_MS", default_value_t = DEFAULT_HEADER_TIMEOUT_MS)]
+    pub header_timeout_ms: u64,
+}
+
+impl SecuritySettings {
+    pub fn defaults() -> Self {
+        Self {
+            auth: AuthMode::Open,
+            key_cache_secs: DEFAULT_KEY_CACHE_SECS,
+            rate_creates_per_sec: DEFAULT_RATE_PER_SEC,
+            rate_creates_burst: DEFAULT_RATE_BURST,
+            rate_writes_per_sec: DEFAULT_RATE_PER_SEC,
+            rate_writes_burst: DEFAULT_RATE_BURST,
+            max_in_flight: DEFAULT_MAX_IN_FLIGHT,
+            header_timeout_ms: DEFAULT_HEADER_TIMEOUT_MS,
+        }
+    }
+
+    pub fn key_cache(&self) -> Duration {
+        Duration::from_secs(self.key_cache_secs)
+    }
+
+    pub fn header_timeout(&self) -> Duration {
+        Duration::from_millis(self.header_timeout_ms)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     /// JSON unless standard output is a terminal.
@@ -478,6 +555,7 @@ impl Settings {
             },
             cache: CacheSettings::defaults(),
             safety: SafetySettings::defaults(),
+            security: SecuritySettings::defaults(),
             log: LogSettings {
                 filter: None,
                 log_format: LogFormat::Auto,
