@@ -655,6 +655,11 @@ async fn spawn_app_in_with(data_dir: TempDir, configure: impl FnOnce(&mut Settin
 }
 
 impl TestApp {
+    /// The application's data directory (its embedded store), for CLI commands run beside it.
+    pub fn data_path(&self) -> &Path {
+        self.data_dir.as_ref().expect("data directory").path()
+    }
+
     /// Triggers a graceful shutdown, waits for the server (and its click writer) to finish,
     /// and hands back the data directory so a new app can be started on it.
     pub async fn stop(mut self) -> TempDir {
@@ -731,6 +736,11 @@ impl Deref for KurzProcess {
 /// Starts `kurz serve --listen 127.0.0.1:PORT` on `data_dir` and waits until `/health` answers.
 /// `logs` is a directory for the child's output (kept apart from the data directory).
 pub async fn spawn_kurz(data_dir: &Path, logs: &Path) -> KurzProcess {
+    spawn_kurz_with(data_dir, logs, &[]).await
+}
+
+/// [`spawn_kurz`] with extra environment variables.
+pub async fn spawn_kurz_with(data_dir: &Path, logs: &Path, env: &[(&str, &str)]) -> KurzProcess {
     let mut last_log = String::new();
     for attempt in 0..5 {
         let port = free_port();
@@ -738,6 +748,7 @@ pub async fn spawn_kurz(data_dir: &Path, logs: &Path) -> KurzProcess {
         let out = std::fs::File::create(&log).expect("creating the child's log file");
         let err = out.try_clone().expect("cloning the log file handle");
         let child = kurz_command(data_dir)
+            .envs(env.iter().copied())
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .stdout(out)
             .stderr(err)

@@ -3,15 +3,13 @@
 //! literals, abuse reports and the feed importer.
 
 use crate::helpers::{
-    Api, KurzProcess, Reply, TestApp, free_port, id_of, kurz_command, spawn_app, spawn_app_with,
-    str_of,
+    Api, Reply, TestApp, id_of, kurz_command, spawn_app, spawn_app_with, spawn_kurz_with, str_of,
 };
 use kurz::app::Application;
 use kurz::config::Settings;
-use reqwest::{Method, StatusCode};
+use reqwest::Method;
 use serde_json::{Value, json};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
@@ -266,45 +264,6 @@ async fn sighup_reloads_the_blocklist() {
     assert!(status.success());
     wait_for_status(&kurz, &path, 410).await;
     kurz.get("/health").await.expect(200);
-}
-
-/// Starts `kurz serve` with extra environment and waits until it answers.
-async fn spawn_kurz_with(data_dir: &Path, logs: &Path, env: &[(&str, &str)]) -> KurzProcess {
-    for attempt in 0..3 {
-        let port = free_port();
-        let log = logs.join(format!("kurz-{port}-{attempt}.log"));
-        let out = std::fs::File::create(&log).expect("creating the log file");
-        let err = out.try_clone().expect("cloning the log file handle");
-        let mut command = kurz_command(data_dir);
-        command
-            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .envs(env.iter().copied())
-            .stdout(out)
-            .stderr(err);
-        let mut kurz = KurzProcess {
-            api: Api::new(SocketAddr::from(([127, 0, 0, 1], port))),
-            child: command.spawn().expect("starting kurz"),
-            log,
-        };
-        let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(60) {
-            if matches!(kurz.child.try_wait(), Ok(Some(_))) {
-                break;
-            }
-            let probe = kurz
-                .client
-                .get(kurz.url("/health"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await;
-            if probe.is_ok_and(|r| r.status() == StatusCode::OK) {
-                return kurz;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        eprintln!("kurz did not come up:\n{}", kurz.read_log());
-    }
-    panic!("kurz serve did not come up");
 }
 
 // --- targets that lead back to kurz, private literals ---------------------------------------

@@ -12,4 +12,5 @@ mod client;
 mod concurrency;
 mod failures;
 mod invalidation;
+mod rate_limits;
 mod redis_topologies;
