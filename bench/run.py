@@ -10,7 +10,8 @@ a static 302), and writes one JSON line per run to bench/results/<name>.jsonl.
 
 Traffic goes to 127.0.0.1 only; every run is bounded by --duration. Each run is checked:
 zero non-2xx/3xx answers and zero socket errors, and the click events stored equal the
-redirects kurz answered (its own counter). A failed check exits non-zero.
+redirects kurz answered (its own counter). A failed check exits non-zero. The scenarios (mix,
+concurrency steps, durations, error budget) are bench/scenarios.json, shared with bench/k6.
 """
 
 import argparse
@@ -27,9 +28,13 @@ import time
 import urllib.request
 from pathlib import Path
 
+from seed import write_codes, write_urls_csv
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 LUA = BENCH / "wrk"
+DEFINITIONS = json.loads((BENCH / "scenarios.json").read_text())
+SCENARIOS = DEFINITIONS["scenarios"]
 TICKS = os.sysconf("SC_CLK_TCK")
 PG_ADMIN = os.environ.get("KURZ_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379")
@@ -106,14 +111,6 @@ def kurz_binary():
     return str(path)
 
 
-def gen_urls_csv(path, rows):
-    """Seed rows with codes c0000001…: the cold scenario can name any of them."""
-    with open(path, "w") as out:
-        out.write("id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n")
-        for i in range(1, rows + 1):
-            out.write(f"{i},,c{i:07x},https://example.com/{i},,True,2025-01-01 00:00:00,2025-01-01 00:00:00\n")
-
-
 def metric_sum(base, name, labels):
     """Sum of a counter over the series whose labels include `labels`."""
     text = http(base + "/metrics")[2].decode()
@@ -183,7 +180,7 @@ def fresh_database(tag):
 def deploy_embedded(rows, work):
     data = tempfile.mkdtemp(dir=work)
     csv = os.path.join(work, f"urls-{rows}.csv")
-    gen_urls_csv(csv, rows)
+    write_urls_csv(csv, rows)
     import_seed({}, data, csv)
     process, base = start_kurz({}, data)
 
@@ -195,8 +192,8 @@ def deploy_embedded(rows, work):
 
 
 def grow_urls(database_url, size):
-    """Adds generated urls so that every code c0000001 … c{size} exists, directly in SQL
-    (ids after the largest one: other scenarios may have created urls in between)."""
+    """Adds generated urls so that every code c0000001 … c{size} exists (bench/seed.py's format),
+    directly in SQL (ids after the largest one: other scenarios may have created urls in between)."""
     subprocess.run(["psql", database_url, "-qc", f"""
         INSERT INTO urls (id, short_code, original_url, is_active, created_at, updated_at)
         SELECT base.max_id + i, 'c' || lpad(to_hex(i), 7, '0'), 'https://example.com/' || i, true, now(), now()
@@ -209,7 +206,7 @@ def grow_urls(database_url, size):
 def deploy_postgres(rows, work):
     url, drop = fresh_database("pg")
     csv = os.path.join(work, f"urls-{rows}.csv")
-    gen_urls_csv(csv, rows)
+    write_urls_csv(csv, rows)
     prefix = f"bench{os.getpid()}"
     env = {"DATABASE_URL": url, "REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix, "KURZ_DB_POOL_SIZE": "16"}
     import_seed(env, work, csv)
@@ -232,7 +229,7 @@ def deploy_stack(rows, work):
         raise SystemExit("deploy/local/stack is missing")
     url, drop = fresh_database("stack")
     csv = os.path.join(work, f"urls-{rows}.csv")
-    gen_urls_csv(csv, rows)
+    write_urls_csv(csv, rows)
     prefix = f"benchstack{os.getpid()}"
     env = {"DATABASE_URL": url, "REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix}
     import_seed(env, work, csv)
@@ -283,10 +280,23 @@ def deploy_reference(work):
     return Deployment("nginx static 302 (reference)", base, pids, [], cleanup)
 
 
-def wrk(base, script, connections, duration, env):
+def wrk_mix(scenario):
+    """The scenario's request mix as bench/wrk/scenario.lua takes it: weight, method, path and
+    body (compact JSON, or "") of each request kind."""
+    args = []
+    for kind, weight in SCENARIOS[scenario]["mix"].items():
+        request = DEFINITIONS["requests"][kind]
+        body = json.dumps(request["body"], separators=(",", ":")) if "body" in request else ""
+        args += [str(weight), request["method"], request["path"], body]
+    return args
+
+
+def wrk(base, scenario, connections, duration, env):
     threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s", "-s", str(LUA / script), base]
-    run_env = dict(os.environ, BENCH_LUA_DIR=str(LUA), **env)
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
+               "--timeout", f"{DEFINITIONS['request_timeout_s']}s", "-s", str(LUA / "scenario.lua"), base,
+               "--", *wrk_mix(scenario)]
+    run_env = dict(os.environ, BENCH_LUA_DIR=str(LUA), BENCH_LIST_PAGES=str(DEFINITIONS["list_pages"]), **env)
     out = subprocess.run(command, env=run_env, capture_output=True, text=True, timeout=duration + 60).stdout
     line = next((l for l in out.splitlines() if l.startswith("BENCH_RESULT ")), None)
     if line is None:
@@ -294,13 +304,13 @@ def wrk(base, script, connections, duration, env):
     return json.loads(line[len("BENCH_RESULT "):])
 
 
-def measure(deployment, scenario, script, connections, duration, env, check_clicks=True):
+def measure(deployment, scenario, connections, duration, env, check_clicks=True):
     redirects_before = sum(metric_sum(b, "kurz_http_requests_total", {"route": "/{code}", "status": "302"})
                            for b in deployment.kurz_bases)
     clicks_before = clicks_stored(deployment.kurz_bases) if deployment.kurz_bases and check_clicks else 0
     dropped_before = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases)
     ticks_before = cpu_ticks(deployment.pids)
-    result = wrk(deployment.base, script, connections, duration, env)
+    result = wrk(deployment.base, scenario, connections, duration, env)
     ticks = cpu_ticks(deployment.pids) - ticks_before
     # Requests wrk abandoned at the end may still be finishing behind nginx: let them land
     # before comparing kurz's redirect counter with the clicks stored.
@@ -334,18 +344,19 @@ def measure(deployment, scenario, script, connections, duration, env, check_clic
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("scenarios", nargs="*", default=["redirect-hot", "quest", "create", "cold"])
+    parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="short runs, small data (CI smoke)")
     parser.add_argument("--targets", default="embedded,postgres,stack")
     parser.add_argument("--output", default=None, help="results file (default bench/results/<name>.jsonl)")
-    parser.add_argument("--cold-rows", default="10000,1000000",
+    parser.add_argument("--cold-rows", default=",".join(map(str, SCENARIOS["cold"]["rows"])),
                         help="url counts for the cold scenario (PostgreSQL), e.g. 10000,1000000,10000000")
     args = parser.parse_args()
     for tool in ("wrk", "nginx", "psql"):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is required (Debian packages: wrk nginx postgresql-client)")
-    duration = 3 if args.quick else 10
-    rows = 2_000 if args.quick else 10_000
+    length = "quick" if args.quick else "full"
+    duration = DEFINITIONS["duration_s"][length]
+    rows = DEFINITIONS["seeded_urls"][length]
     targets = args.targets.split(",")
     name = "quick" if args.quick else time.strftime("%Y%m%d-%H%M%S")
     output = Path(args.output) if args.output else BENCH / "results" / f"{name}.jsonl"
@@ -353,13 +364,13 @@ def main():
     results, failures = [], []
     work = tempfile.mkdtemp(prefix="kurz-bench-")
     codes = os.path.join(work, "codes.txt")
-    Path(codes).write_text("".join(f"c{i:07x}\n" for i in range(1, rows + 1)))
-    env = {"BENCH_CODES": codes, "BENCH_ROWS": str(rows)}
+    write_codes(codes, rows)
+    seeded = {"BENCH_CODES": codes}
     deployers = {"embedded": deploy_embedded, "postgres": deploy_postgres, "stack": deploy_stack}
 
     def record(result):
         results.append(result)
-        if result["errors"]:
+        if result["errors"] > DEFINITIONS["max_error_rate"] * result["requests"]:
             failures.append(f"{result['scenario']} on {result['target']}: {result['errors']} errors")
         if "clicks_stored" in result and result["clicks_stored"] != result["redirects_answered"]:
             failures.append(f"{result['scenario']} on {result['target']}: {result['clicks_stored']} clicks stored "
@@ -370,26 +381,30 @@ def main():
             print("reference: nginx answering a static 302", flush=True)
             reference = deploy_reference(work)
             try:
-                record(measure(reference, "redirect-hot", "redirect.lua", 500, duration, env, check_clicks=False))
+                for connections in SCENARIOS["redirect-hot"]["connections"]:
+                    record(measure(reference, "redirect-hot", connections, duration, seeded, check_clicks=False))
             finally:
                 reference.stop()
         for target in targets:
             print(f"target: {target}", flush=True)
             deployment, process = deployers[target](rows, work)
             try:
-                if "redirect-hot" in args.scenarios:
-                    record(measure(deployment, "redirect-hot", "redirect.lua", 500, duration, env))
-                if "quest" in args.scenarios:
-                    for users in (50, 200, 500):
-                        record(measure(deployment, "quest", "quest.lua", users, duration, env))
-                if "create" in args.scenarios and target != "embedded":
-                    record(measure(deployment, "create", "create.lua", 50, duration, env, check_clicks=False))
-                if "cold" in args.scenarios and target == "postgres":
-                    for size in sorted(int(n) for n in args.cold_rows.split(",")):
-                        grow_urls(deployment.database_url, size)
-                        result = measure(deployment, "cold", "cold.lua", 50, duration, dict(env, BENCH_ROWS=str(size)))
-                        result["urls"] = size
-                        record(result)
+                for scenario, spec in SCENARIOS.items():
+                    if scenario not in args.scenarios or target not in spec.get("targets", deployers):
+                        continue
+                    # Only redirects make clicks.
+                    check_clicks = "redirect" in spec["mix"]
+                    if spec.get("codes") == "generated":
+                        for size in sorted(int(n) for n in args.cold_rows.split(",")):
+                            grow_urls(deployment.database_url, size)
+                            for connections in spec["connections"]:
+                                result = measure(deployment, scenario, connections, duration,
+                                                 {"BENCH_ROWS": str(size)}, check_clicks)
+                                result["urls"] = size
+                                record(result)
+                    else:
+                        for connections in spec["connections"]:
+                            record(measure(deployment, scenario, connections, duration, seeded, check_clicks))
                 if process is not None:
                     for result in results:
                         if result["target"] == deployment.name:
