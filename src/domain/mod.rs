@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// A user as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: i64,
     pub username: String,
@@ -26,7 +26,7 @@ pub struct User {
 }
 
 /// A short link as clients see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Url {
     pub id: i64,
     pub user_id: Option<i64>,
@@ -39,7 +39,7 @@ pub struct Url {
 }
 
 /// One entry of the audit/click history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Event {
     pub id: i64,
     pub url_id: Option<i64>,
@@ -49,6 +49,7 @@ pub struct Event {
     /// Always a JSON object (`{}` when empty).
     pub details: Map<String, Value>,
 }
+    #[schema(value_type = Object)]
 
 /// An event not yet stored (no id).
 #[derive(Debug, Clone, PartialEq)]

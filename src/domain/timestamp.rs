@@ -72,6 +72,20 @@ impl<'de> Deserialize<'de> for Timestamp {
     }
 }
 
+/// Described as a string with the wire format's shape (not `date-time`, which needs a zone).
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .description(Some("UTC, to the second, without a zone"))
+            .pattern(Some(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$"))
+            .examples(["2025-09-19T22:25:05"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Timestamp {}
+
 #[cfg(test)]
 mod tests {
     use super::*;

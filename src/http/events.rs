@@ -20,6 +20,19 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get, path = "/events", operation_id = "listEvents", tag = "events",
+    summary = "List events, ordered by id",
+    description = "Clicks answered by this instance before the request are included.",
+    params(super::openapi::EventFilters, super::openapi::Pagination),
+    request_body(content = Option<super::openapi::EventFilters>,
+        description = "The filters (and `page`, `per_page`) as a JSON object, for clients that send them so; the query string wins"),
+    responses(
+        (status = 200, description = "The events", body = [crate::domain::Event], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
+        (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
+        (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
+    )
+)]
     let filter = EventFilter {
         url_id: params.int("url_id")?,
         user_id: params.int("user_id")?,
@@ -43,6 +56,17 @@ fn parse_event_type(raw: &str) -> Result<String, String> {
 }
 
 async fn create(
+#[utoipa::path(
+    post, path = "/events", operation_id = "createEvent", tag = "events",
+    summary = "Record an event",
+    request_body = super::openapi::CreateEvent,
+    responses(
+        (status = 201, description = "The new event", body = crate::domain::Event),
+        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such url or user", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or invalid (`details` not an object); `details` names each", body = super::openapi::ErrorBody),
+    )
+)]
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
 ) -> Result<impl IntoResponse, ApiError> {

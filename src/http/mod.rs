@@ -3,9 +3,11 @@
 
 pub mod client_ip;
 pub mod error;
+mod docs;
 mod events;
 pub mod extract;
 mod ops;
+pub mod openapi;
 mod redirect;
 mod reports;
 mod urls;
@@ -55,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
 
     let middleware = ServiceBuilder::new()
+        .merge(docs::router())
         // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV upload
         // route sets its own, larger limit, which takes precedence.
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -23,11 +23,25 @@ pub fn metrics_router() -> Router<AppState> {
     Router::new().route("/metrics", get(metrics))
 }
 
+#[utoipa::path(
+    get, path = "/health", operation_id = "health", tag = "operations",
+    summary = "Liveness: 200 while the process serves",
+    responses((status = 200, description = "Serving", body = super::openapi::Health))
+)]
 /// 200 while the process serves.
 async fn health() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
+#[utoipa::path(
+    get, path = "/ready", operation_id = "ready", tag = "operations",
+    summary = "Readiness: whether this replica should get traffic",
+    description = "503 while the database is unreachable or not migrated, and once shutdown has begun.",
+    responses(
+        (status = 200, description = "Ready", body = super::openapi::Readiness),
+        (status = 503, description = "Not ready; the body says why", body = super::openapi::Readiness),
+    )
+)]
 /// 200 when the store answers and the schema is in place; 503 otherwise (and while shutting
 /// down), so load balancers route around this replica. A cache outage is `degraded`, not
 /// a failure: kurz serves without it.
@@ -53,6 +67,12 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    summary = "Prometheus metrics",
+    description = "Served on its own listener instead when `KURZ_METRICS_LISTEN` is set.",
+    responses((status = 200, description = "Prometheus text exposition", body = String, content_type = "text/plain"))
+)]
 /// Prometheus text. Gauges that describe the present (queue depth, pools, whether the
 /// database answers) are read now, so they are fresh at every scrape.
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -20,6 +20,19 @@ pub fn router() -> Router<AppState> {
         .route("/urls/{code}/redirect", get(redirect))
 }
 
+#[utoipa::path(
+    get, path = "/{code}", operation_id = "followLink", tag = "redirects",
+    summary = "Follow a short link",
+    description = "Records a `click` event (without making the redirect wait for the database). `HEAD` answers the same and records nothing.",
+    params(("code" = String, Path, description = "The short code (case-sensitive)",
+        pattern = "^(?!(health|ready|metrics|users|urls|events|docs)$)[A-Za-z0-9_-]{1,32}$")),
+    responses(
+        (status = 302, description = "To the link's target; `Cache-Control: private, max-age=0`",
+            headers(("Location" = String, description = "The link's `original_url`"), ("Cache-Control" = String))),
+        (status = 404, description = "No such code, an inactive link, or a malformed code", body = super::openapi::ErrorBody),
+        (status = 410, description = "The link's destination is blocked", body = super::openapi::ErrorBody),
+    )
+)]
 async fn redirect(
     State(state): State<AppState>,
     Path(code): Path<String>,

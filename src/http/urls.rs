@@ -26,6 +26,18 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
+#[utoipa::path(
+    get, path = "/urls", operation_id = "listUrls", tag = "urls",
+    summary = "List urls, ordered by id",
+    params(super::openapi::UrlFilters, super::openapi::Pagination),
+    request_body(content = Option<super::openapi::UrlFilters>,
+        description = "The filters (and `page`, `per_page`) as a JSON object, for clients that send them so; the query string wins"),
+    responses(
+        (status = 200, description = "The urls", body = [Url], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
+        (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
+        (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
+    )
+)]
     let filter = UrlFilter {
         user_id: params.int("user_id")?,
         is_active: params.boolean("is_active")?,
@@ -36,6 +48,15 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
 }
 
 async fn show(
+#[utoipa::path(
+    get, path = "/urls/{id}", operation_id = "getUrl", tag = "urls",
+    summary = "One url",
+    params(("id" = i64, Path, description = "The url's id")),
+    responses(
+        (status = 200, description = "The url", body = Url),
+        (status = 404, description = "No such url (also for an id that is not a positive integer)", body = super::openapi::ErrorBody),
+    )
+)]
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Url>, ApiError> {
@@ -71,6 +92,19 @@ fn parse_target(
 }
 
 async fn create(
+#[utoipa::path(
+    post, path = "/urls", operation_id = "createUrl", tag = "urls",
+    summary = "Shorten a url",
+    description = "Two creates with the same `original_url` give two links. Records a `created` event.",
+    request_body = super::openapi::CreateUrl,
+    responses(
+        (status = 201, description = "The new url", body = Url),
+        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 409, description = "The custom `short_code` is taken", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or invalid (or the target is refused); `details` names each", body = super::openapi::ErrorBody),
+    )
+)]
     State(state): State<AppState>,
     host: RequestHost,
     JsonObject(body): JsonObject,
@@ -126,6 +160,19 @@ async fn create_with_generated_code(
 async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
+#[utoipa::path(
+    put, path = "/urls/{id}", operation_id = "updateUrl", tag = "urls",
+    summary = "Change a url's title, target or state",
+    description = "Bumps `updated_at` and records one `updated` event per field whose value changed. Takes effect on every replica before it answers.",
+    params(("id" = i64, Path, description = "The url's id")),
+    request_body = super::openapi::UpdateUrl,
+    responses(
+        (status = 200, description = "The url as changed", body = Url),
+        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such url", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is invalid; `details` names each", body = super::openapi::ErrorBody),
+    )
+)]
     host: RequestHost,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Url>, ApiError> {
@@ -160,6 +207,16 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "url")?;
+#[utoipa::path(
+    delete, path = "/urls/{id}", operation_id = "deleteUrl", tag = "urls",
+    summary = "Delete a url",
+    description = "Records a `deleted` event; the url's events stay.",
+    params(("id" = i64, Path, description = "The url's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such url", body = super::openapi::ErrorBody),
+    )
+)]
     state.clicks.flush().await;
     match state.store.delete_url(id, Timestamp::now()).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),

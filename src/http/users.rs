@@ -25,6 +25,18 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
         .route("/users/{id}/urls", get(urls_of))
 }
 
+#[utoipa::path(
+    get, path = "/users", operation_id = "listUsers", tag = "users",
+    summary = "List users, ordered by id",
+    params(super::openapi::UserFilters, super::openapi::Pagination),
+    request_body(content = Option<super::openapi::UserFilters>,
+        description = "The filters (and `page`, `per_page`) as a JSON object, for clients that send them so; the query string wins"),
+    responses(
+        (status = 200, description = "The users", body = [User], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
+        (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
+        (status = 422, description = "`page` or `per_page` is not an integer", body = super::openapi::ErrorBody),
+    )
+)]
 async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
     let filter = UserFilter {
         username: params.text("username"),
@@ -34,6 +46,15 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     Ok(list_response(state.store.list_users(&filter, page).await?))
 }
 
+#[utoipa::path(
+    get, path = "/users/{id}", operation_id = "getUser", tag = "users",
+    summary = "One user",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 404, description = "No such user (also for an id that is not a positive integer)", body = super::openapi::ErrorBody),
+    )
+)]
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -47,6 +68,17 @@ async fn show(
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
+#[utoipa::path(
+    post, path = "/users", operation_id = "createUser", tag = "users",
+    summary = "Create a user",
+    request_body = super::openapi::CreateUser,
+    responses(
+        (status = 201, description = "The new user", body = User),
+        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
+        (status = 409, description = "The username, or the email ignoring case, is taken", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is missing or invalid; `details` names each", body = super::openapi::ErrorBody),
+    )
+)]
 async fn create(
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
@@ -69,6 +101,19 @@ async fn create(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
+#[utoipa::path(
+    put, path = "/users/{id}", operation_id = "updateUser", tag = "users",
+    summary = "Change a user's username or email",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = super::openapi::UpdateUser,
+    responses(
+        (status = 200, description = "The user as changed", body = User),
+        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 409, description = "The username, or the email ignoring case, is taken", body = super::openapi::ErrorBody),
+        (status = 422, description = "A field is invalid; `details` names each", body = super::openapi::ErrorBody),
+    )
+)]
 async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -90,6 +135,16 @@ async fn update(
         .ok_or_else(|| ApiError::not_found("user"))
 }
 
+#[utoipa::path(
+    delete, path = "/users/{id}", operation_id = "deleteUser", tag = "users",
+    summary = "Delete a user",
+    description = "The user's urls stay, with `user_id: null`; their events stay as recorded.",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+    )
+)]
 async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -102,6 +157,19 @@ async fn remove(
     }
 }
 
+#[utoipa::path(
+    get, path = "/users/{id}/urls", operation_id = "listUserUrls", tag = "users",
+    summary = "A user's urls, ordered by id",
+    params(("id" = i64, Path, description = "The user's id"), super::openapi::UserUrlFilters, super::openapi::Pagination),
+    request_body(content = Option<super::openapi::UserUrlFilters>,
+        description = "The filters (and `page`, `per_page`) as a JSON object, for clients that send them so; the query string wins"),
+    responses(
+        (status = 200, description = "The user's urls", body = [crate::domain::Url], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
+        (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such user", body = super::openapi::ErrorBody),
+        (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
+    )
+)]
 async fn urls_of(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -121,6 +189,17 @@ async fn urls_of(
 }
 
 /// `POST /users/bulk`: multipart field `file` (CSV), optional field `row_count`.
+#[utoipa::path(
+    post, path = "/users/bulk", operation_id = "importUsers", tag = "users",
+    summary = "Import users from a CSV",
+    description = "Rows are upserted by `id`, keeping the CSV's ids and `created_at`; importing the same file twice reports the same count and leaves the same users. Every row is checked before anything is written.",
+    request_body(content = super::openapi::BulkImportForm, content_type = "multipart/form-data"),
+    responses(
+        (status = 201, description = "The number of data rows processed", body = super::openapi::BulkImportResult),
+        (status = 400, description = "Not multipart, or no `file` part", body = super::openapi::ErrorBody),
+        (status = 422, description = "A bad row (its number is in the message) or `row_count`; nothing was imported", body = super::openapi::ErrorBody),
+    )
+)]
 async fn bulk_import(
     State(state): State<AppState>,
     multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
