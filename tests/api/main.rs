@@ -8,6 +8,7 @@ mod bulk_import;
 mod events;
 mod health;
 mod helpers;
+mod openapi;
 mod pagination;
 mod redirect;
 mod safety;
