@@ -32,6 +32,19 @@ fn parse_reason(raw: &str) -> Result<Option<String>, String> {
     Ok((!reason.is_empty()).then(|| reason.to_owned()))
 }
 
+#[utoipa::path(
+    post, path = "/urls/{code}/report", operation_id = "reportLink", tag = "redirects",
+    summary = "Report a link as abusive",
+    description = "Recorded as a `report` event; enough distinct reporters deactivate the link. The answer is the same whatever the report changed.",
+    params(("code" = String, Path, description = "The short code")),
+    request_body(content = Option<super::openapi::ReportLink>, description = "Optional"),
+    responses(
+        (status = 202, description = "Received", body = super::openapi::ReportReceipt),
+        (status = 400, description = "A body that is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such code, an inactive link, or a malformed code", body = super::openapi::ErrorBody),
+        (status = 422, description = "`reason` is invalid", body = super::openapi::ErrorBody),
+    )
+)]
 async fn report(
     State(state): State<AppState>,
     Path(code): Path<String>,
