@@ -2,12 +2,12 @@
 //! around it is listed in order, outermost first.
 
 pub mod client_ip;
-pub mod error;
 mod docs;
+pub mod error;
 mod events;
 pub mod extract;
-mod ops;
 pub mod openapi;
+mod ops;
 mod redirect;
 mod reports;
 mod urls;
