@@ -47,9 +47,9 @@ pub struct Event {
     pub event_type: String,
     pub timestamp: Timestamp,
     /// Always a JSON object (`{}` when empty).
+    #[schema(value_type = Object)]
     pub details: Map<String, Value>,
 }
-    #[schema(value_type = Object)]
 
 /// An event not yet stored (no id).
 #[derive(Debug, Clone, PartialEq)]

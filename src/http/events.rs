@@ -19,7 +19,6 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/events", get(list).post(create))
 }
 
-async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
 #[utoipa::path(
     get, path = "/events", operation_id = "listEvents", tag = "events",
     summary = "List events, ordered by id",
@@ -33,6 +32,7 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
         (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
     )
 )]
+async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
     let filter = EventFilter {
         url_id: params.int("url_id")?,
         user_id: params.int("user_id")?,
@@ -55,7 +55,6 @@ fn parse_event_type(raw: &str) -> Result<String, String> {
     Ok(raw.to_owned())
 }
 
-async fn create(
 #[utoipa::path(
     post, path = "/events", operation_id = "createEvent", tag = "events",
     summary = "Record an event",
@@ -67,6 +66,7 @@ async fn create(
         (status = 422, description = "A field is missing or invalid (`details` not an object); `details` names each", body = super::openapi::ErrorBody),
     )
 )]
+async fn create(
     State(state): State<AppState>,
     JsonObject(body): JsonObject,
 ) -> Result<impl IntoResponse, ApiError> {

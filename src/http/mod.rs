@@ -53,11 +53,11 @@ pub fn router(state: AppState) -> Router {
         .merge(events::router())
         .merge(redirect::router())
         .merge(reports::router())
+        .merge(docs::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
 
     let middleware = ServiceBuilder::new()
-        .merge(docs::router())
         // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV upload
         // route sets its own, larger limit, which takes precedence.
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

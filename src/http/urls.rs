@@ -25,7 +25,6 @@ pub fn router() -> Router<AppState> {
         .route("/urls/{id}", get(show).put(update).delete(remove))
 }
 
-async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
 #[utoipa::path(
     get, path = "/urls", operation_id = "listUrls", tag = "urls",
     summary = "List urls, ordered by id",
@@ -38,6 +37,7 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
         (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
     )
 )]
+async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
     let filter = UrlFilter {
         user_id: params.int("user_id")?,
         is_active: params.boolean("is_active")?,
@@ -47,7 +47,6 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     Ok(list_response(state.store.list_urls(&filter, page).await?))
 }
 
-async fn show(
 #[utoipa::path(
     get, path = "/urls/{id}", operation_id = "getUrl", tag = "urls",
     summary = "One url",
@@ -57,6 +56,7 @@ async fn show(
         (status = 404, description = "No such url (also for an id that is not a positive integer)", body = super::openapi::ErrorBody),
     )
 )]
+async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Url>, ApiError> {
@@ -91,7 +91,6 @@ fn parse_target(
     }
 }
 
-async fn create(
 #[utoipa::path(
     post, path = "/urls", operation_id = "createUrl", tag = "urls",
     summary = "Shorten a url",
@@ -105,6 +104,7 @@ async fn create(
         (status = 422, description = "A field is missing or invalid (or the target is refused); `details` names each", body = super::openapi::ErrorBody),
     )
 )]
+async fn create(
     State(state): State<AppState>,
     host: RequestHost,
     JsonObject(body): JsonObject,
@@ -157,9 +157,6 @@ async fn create_with_generated_code(
     )))
 }
 
-async fn update(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
 #[utoipa::path(
     put, path = "/urls/{id}", operation_id = "updateUrl", tag = "urls",
     summary = "Change a url's title, target or state",
@@ -173,6 +170,9 @@ async fn update(
         (status = 422, description = "A field is invalid; `details` names each", body = super::openapi::ErrorBody),
     )
 )]
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
     host: RequestHost,
     JsonObject(body): JsonObject,
 ) -> Result<Json<Url>, ApiError> {
@@ -202,11 +202,6 @@ async fn update(
     url.map(Json).ok_or_else(|| ApiError::not_found("url"))
 }
 
-async fn remove(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
-    let id = parse_id(&id, "url")?;
 #[utoipa::path(
     delete, path = "/urls/{id}", operation_id = "deleteUrl", tag = "urls",
     summary = "Delete a url",
@@ -217,6 +212,11 @@ async fn remove(
         (status = 404, description = "No such url", body = super::openapi::ErrorBody),
     )
 )]
+async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = parse_id(&id, "url")?;
     state.clicks.flush().await;
     match state.store.delete_url(id, Timestamp::now()).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
