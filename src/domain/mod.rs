@@ -1,5 +1,6 @@
 //! Parsed domain types: once built they are valid, so the layers below never re-check them.
 
+pub mod api_key;
 pub mod audit;
 mod email;
 mod short_code;
@@ -7,6 +8,7 @@ mod target_url;
 mod timestamp;
 mod username;
 
+pub use api_key::{ApiKey, ApiKeyUse, NewApiKey, Scope};
 pub use email::Email;
 pub use short_code::{ShortCode, ShortCodeError};
 pub use target_url::TargetUrl;

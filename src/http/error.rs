@@ -3,7 +3,7 @@
 
 use crate::store::StoreError;
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -32,6 +32,15 @@ pub enum ApiError {
         message: String,
         details: FieldErrors,
     },
+    /// No usable API key was presented (401).
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The key is valid but may not do this (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// The client sent more than its rate allows; it may try again after the delay (429).
+    #[error("too many requests: try again in {} s", retry_after_secs(*.retry_after))]
+    TooManyRequests { retry_after: std::time::Duration },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("request body too large")]
@@ -52,6 +61,9 @@ impl ApiError {
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Gone(_) => StatusCode::GONE,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -108,8 +120,30 @@ impl IntoResponse for ApiError {
         if let Self::Validation { details, .. } | Self::Conflict { details, .. } = &self {
             body.insert("details".into(), json!(details));
         }
-        (status, Json(Value::Object(body))).into_response()
+        let mut response = (status, Json(Value::Object(body))).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            Self::Unauthorized(_) => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"kurz\""),
+                );
+            }
+            Self::TooManyRequests { retry_after } => {
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(retry_after_secs(*retry_after)),
+                );
+            }
+            _ => {}
+        }
+        response
     }
+}
+
+/// `Retry-After` is whole seconds; rounding up never invites a retry that is refused again.
+fn retry_after_secs(delay: std::time::Duration) -> u64 {
+    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
 }
 
 /// The error and its causes, one per line, for the log.

@@ -1,5 +1,6 @@
 //! `/events`: the audit and click history, listed and appended to.
 
+use super::auth::{Caller, not_yours};
 use super::error::ApiError;
 use super::extract::{Fields, JsonObject, ListParams, present};
 use super::list_response;
@@ -68,6 +69,7 @@ fn parse_event_type(raw: &str) -> Result<String, String> {
 )]
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     JsonObject(body): JsonObject,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut fields = Fields::new(&body);
@@ -78,6 +80,18 @@ async fn create(
     let details = fields.optional_object("details");
     fields.finish()?;
     let event_type = present(event_type)?;
+    let user_id = caller.owner_for(user_id)?;
+    if let Some(url_id) = url_id.filter(|_| !caller.manages_everything()) {
+        // A `write` key records events only about its own user's links.
+        let owner = state
+            .store
+            .get_url(url_id)
+            .await?
+            .and_then(|url| url.user_id);
+        if !caller.may_manage(owner) {
+            return Err(not_yours());
+        }
+    }
     let event = NewEvent {
         url_id,
         user_id,

@@ -1,6 +1,7 @@
 //! The HTTP layer. [`router`] reads as the API's table of contents; the middleware stack
 //! around it is listed in order, outermost first.
 
+pub mod auth;
 pub mod client_ip;
 mod docs;
 pub mod error;
@@ -8,6 +9,8 @@ mod events;
 pub mod extract;
 pub mod openapi;
 mod ops;
+pub mod rate_limit;
+pub mod server;
 mod redirect;
 mod reports;
 mod urls;
@@ -31,6 +34,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// The header carrying the number of rows a list's filters match.
@@ -75,6 +79,18 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             telemetry::observe,
         ))
+        // Past the in-flight bound, answer 503 at once: queueing would only make every
+        // request late, and the clients' retries pile up on top.
+        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
+        // Browsers must not guess content types or frame our answers.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
         // A panic in a handler becomes a 500 JSON answer; the process keeps serving.
         .layer(CatchPanicLayer::custom(panic_response))
         // Whatever the framework answers on its own (rejections, timeouts) is made JSON too.
@@ -82,6 +98,15 @@ pub fn router(state: AppState) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             settings.request_timeout(),
+        ))
+        // Who is calling (API keys in `keys` mode), then whether they are over their rate.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::authorize,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
         ));
 
     api.layer(middleware).with_state(state)
@@ -120,6 +145,15 @@ fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
     tracing::error!(panic = message, "handler panicked");
     metrics::counter!("kurz_panics_total").increment(1);
     status_body(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+async fn shed_load(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
+        metrics::counter!("kurz_requests_shed_total").increment(1);
+        return ApiError::Unavailable(anyhow::anyhow!("too many requests in flight"))
+            .into_response();
+    };
+    next.run(request).await
 }
 
 async fn close_when_draining(

@@ -1,5 +1,6 @@
 //! `/urls`: create (generated or custom short code), read, update, delete, list.
 
+use super::auth::{Caller, not_yours};
 use super::error::ApiError;
 use super::extract::{Fields, JsonObject, ListParams, RequestHost, parse_id, present};
 use super::list_response;
@@ -106,6 +107,7 @@ fn parse_target(
 )]
 async fn create(
     State(state): State<AppState>,
+    caller: Caller,
     host: RequestHost,
     JsonObject(body): JsonObject,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -125,6 +127,7 @@ async fn create(
     });
     fields.finish()?;
     let original_url = present(target)?;
+    let user_id = caller.owner_for(user_id)?;
     let new_url = |short_code| NewUrl {
         user_id,
         short_code,
@@ -172,6 +175,7 @@ async fn create_with_generated_code(
 )]
 async fn update(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     host: RequestHost,
     JsonObject(body): JsonObject,
@@ -196,6 +200,7 @@ async fn update(
         is_active,
         original_url,
     };
+    check_owner(&state, &caller, id).await?;
     // Clicks this instance answered earlier come before the `updated` events.
     state.clicks.flush().await;
     let url = state.store.update_url(id, patch, Timestamp::now()).await?;
@@ -214,12 +219,26 @@ async fn update(
 )]
 async fn remove(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "url")?;
+    check_owner(&state, &caller, id).await?;
     state.clicks.flush().await;
     match state.store.delete_url(id, Timestamp::now()).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(ApiError::not_found("url")),
+    }
+}
+
+/// Refuses a caller who may not manage url `id` (a `write` key of another user). A url
+/// that does not exist passes, so the handler answers its usual 404.
+async fn check_owner(state: &AppState, caller: &Caller, id: i64) -> Result<(), ApiError> {
+    if caller.manages_everything() {
+        return Ok(());
+    }
+    match state.store.get_url(id).await? {
+        Some(url) if !caller.may_manage(url.user_id) => Err(not_yours()),
+        _ => Ok(()),
     }
 }
