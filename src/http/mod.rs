@@ -10,9 +10,9 @@ pub mod extract;
 pub mod openapi;
 mod ops;
 pub mod rate_limit;
-pub mod server;
 mod redirect;
 mod reports;
+pub mod server;
 mod urls;
 mod users;
 
