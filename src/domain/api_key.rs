@@ -104,6 +104,24 @@ pub struct NewApiKey {
     pub expires_at: Option<Timestamp>,
 }
 
+impl NewApiKey {
+    /// The key as stored under `id`: not yet revoked, never used.
+    pub fn stored_as(self, id: i64) -> ApiKey {
+        ApiKey {
+            id,
+            name: self.name,
+            prefix: self.prefix,
+            scope: self.scope,
+            user_id: self.user_id,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            revoked_at: None,
+            last_used_at: None,
+            request_count: 0,
+        }
+    }
+}
+
 /// Requests made with one key since the last flush, to add to its stored counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ApiKeyUse {

@@ -56,18 +56,7 @@ pub(super) async fn create(store: &PostgresStore, key: NewApiKey) -> StoreResult
     .await
     .map_err(|e| StoreError::from_constraint(e, "api key", "user"))?;
     tx.commit().await?;
-    Ok(ApiKey {
-        id,
-        name: key.name,
-        prefix: key.prefix,
-        scope: key.scope,
-        user_id: key.user_id,
-        created_at: key.created_at,
-        expires_at: key.expires_at,
-        revoked_at: None,
-        last_used_at: None,
-        request_count: 0,
-    })
+    Ok(key.stored_as(id))
 }
 
 pub(super) async fn list(store: &PostgresStore) -> StoreResult<Vec<ApiKey>> {

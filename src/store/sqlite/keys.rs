@@ -53,18 +53,7 @@ pub(super) async fn create(store: &SqliteStore, key: NewApiKey) -> StoreResult<A
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| StoreError::from_constraint(e, "api key", "user"))?;
-    Ok(ApiKey {
-        id,
-        name: key.name,
-        prefix: key.prefix,
-        scope: key.scope,
-        user_id: key.user_id,
-        created_at: key.created_at,
-        expires_at: key.expires_at,
-        revoked_at: None,
-        last_used_at: None,
-        request_count: 0,
-    })
+    Ok(key.stored_as(id))
 }
 
 pub(super) async fn list(store: &SqliteStore) -> StoreResult<Vec<ApiKey>> {
