@@ -8,7 +8,7 @@ a static 302), and writes one JSON line per run to bench/results/<name>.jsonl.
     bench/run.py --targets embedded     # some targets: embedded, postgres, stack
     KURZ_BENCH_BIN=target/debug/kurz bench/run.py --quick   # correctness smoke on a debug build
 
-Traffic goes to 127.0.0.1 only; every run is bounded by --duration. Each run is checked:
+Traffic goes to 127.0.0.1 only; every run is bounded in time (the durations in bench/scenarios.json). Each run is checked:
 zero non-2xx/3xx answers and zero socket errors, and the click events stored equal the
 redirects kurz answered (its own counter). A failed check exits non-zero. The scenarios (mix,
 concurrency steps, durations, error budget) are bench/scenarios.json, shared with bench/k6.
