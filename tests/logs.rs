@@ -4,40 +4,43 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::Value;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// Runs the real binary on a temporary store, sends a few requests, stops it with SIGTERM
 /// and returns what it wrote to standard output.
 fn logs_of_a_short_run(env: &[(&str, &str)], requests: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // Port 0: kurz picks a free port and names it in its start-up line, so no other process
+    // can take the port between a probe and the bind.
     let mut child = Command::new(env!("CARGO_BIN_EXE_kurz"))
         .env_remove("DATABASE_URL")
         .env_remove("REDIS_URL")
         .env("KURZ_DATA_DIR", dir.path())
-        .env("KURZ_LISTEN", format!("127.0.0.1:{port}"))
+        .env("KURZ_LISTEN", "127.0.0.1:0")
         .env("KURZ_LOG", "info")
         .env("KURZ_LOG_FORMAT", "json")
         .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut out = String::new();
+    let address = loop {
+        let mut line = String::new();
         assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "kurz did not start"
+            stdout.read_line(&mut line).unwrap() > 0,
+            "kurz exited before listening: {out}"
         );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        out.push_str(&line);
+        if let Ok(json) = serde_json::from_str::<Value>(&line)
+            && json["message"] == "kurz listening"
+        {
+            break json["address"].as_str().unwrap().to_owned();
+        }
+    };
     for (method, path) in requests {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let mut stream = std::net::TcpStream::connect(address.as_str()).unwrap();
         use std::io::Write;
         write!(stream, "{method} {path} HTTP/1.0\r\nHost: x\r\nX-Request-Id: test-{method}\r\nContent-Length: 0\r\n\r\n").unwrap();
         let mut sink = Vec::new();
@@ -47,13 +50,7 @@ fn logs_of_a_short_run(env: &[(&str, &str)], requests: &[(&str, &str)]) -> Strin
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let mut out = String::new();
-    child
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut out)
-        .unwrap();
+    stdout.read_to_string(&mut out).unwrap();
     assert!(child.wait().unwrap().success());
     out
 }
