@@ -425,8 +425,7 @@ impl Store for PostgresStore {
     }
 
     async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
-        let mut conn = self.pool.acquire().await?;
-        fetch_user(&mut conn, self.prepared, id).await
+        fetch_user(&mut *self.session().await?, self.prepared, id).await
     }
 
     async fn list_users(&self, filter: &UserFilter, page: Page) -> StoreResult<Listing<User>> {
