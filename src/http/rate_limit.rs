@@ -14,7 +14,7 @@ use axum::extract::{Request, State};
 use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
@@ -70,7 +70,7 @@ impl Allowance {
     fn check_locally(&self, client: &String) -> Result<(), Duration> {
         self.local
             .check_key(client)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+            .map_err(|not_until| not_until.wait_time_from(self.local.clock().now()))
     }
 }
 
