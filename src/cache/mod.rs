@@ -43,6 +43,9 @@ pub struct CachedStore {
     single_process: bool,
     stop: CancellationToken,
     tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
+    /// `kurz_cache_requests_total{tier="l1",result="hit"}`, registered once: every cached
+    /// redirect counts one.
+    l1_hits: metrics::Counter,
 }
 
 impl CachedStore {
@@ -89,6 +92,7 @@ impl CachedStore {
             single_process,
             stop,
             tasks: std::sync::Mutex::new(tasks),
+            l1_hits: metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "hit"),
         }))
     }
 
@@ -138,8 +142,7 @@ impl CachedStore {
             return self.resolve_below_l1(code).await;
         }
         if let Some(hit) = self.local.get(key).await {
-            metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "hit")
-                .increment(1);
+            self.l1_hits.increment(1);
             return Ok(hit);
         }
         metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "miss")
@@ -148,6 +151,20 @@ impl CachedStore {
             .get_or_fill(key, || self.resolve_below_l1(code))
             .await
             .map_err(StoreError::from_shared)
+    }
+
+    /// What L1 alone knows of `code` (no counting, no fill): `None` on a miss, or when L1
+    /// cannot be trusted right now. For the redirect fast path, which counts its own hit.
+    pub async fn cached(&self, code: &ShortCode) -> Option<Lookup> {
+        if !self.l1_trusted() {
+            return None;
+        }
+        self.local.get(code.as_str()).await
+    }
+
+    /// Counts an L1 hit served by [`CachedStore::cached`].
+    pub fn count_l1_hit(&self) {
+        self.l1_hits.increment(1);
     }
 
     /// L2, then the store (filling L2).
@@ -289,10 +306,19 @@ impl Store for CachedStore {
     }
 
     /// A new code may be cached as "unknown" from an earlier request: invalidate it.
+    /// A custom code may have been asked for before it existed, so every cache drops its
+    /// "unknown" answer before the create answers. A freshly generated code needs none of
+    /// that: a cache holds an answer only for a code someone asked for, and nobody can ask
+    /// for a random code before it is handed out except by guessing one in 62⁶; even then
+    /// the cost is a 404 for at most `KURZ_NEGATIVE_TTL_SECS`. Skipping it spares every
+    /// create its Redis round trips and every replica an L1 tombstone.
     async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
+        let fresh = url.fresh_code;
         let created = self.inner.create_url(url).await?;
-        self.invalidate(std::slice::from_ref(&created.short_code))
-            .await;
+        if !fresh {
+            self.invalidate(std::slice::from_ref(&created.short_code))
+                .await;
+        }
         Ok(created)
     }
     async fn get_url(&self, id: i64) -> StoreResult<Option<Url>> {

@@ -54,7 +54,7 @@ impl ShortCode {
             return Err(ShortCodeError::Length);
         }
         let code = Self::parse(raw)?;
-        if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(raw)) {
+        if code.names_a_route() {
             return Err(ShortCodeError::Reserved);
         }
         Ok(code)
@@ -69,6 +69,12 @@ impl ShortCode {
             .map(char::from)
             .collect();
         Self(code)
+    }
+
+    /// Whether this code is a reserved word, the name of a route or one that may become
+    /// one: such codes are never handed out, and a request for them is the route's.
+    pub fn names_a_route(&self) -> bool {
+        RESERVED.iter().any(|r| r.eq_ignore_ascii_case(&self.0))
     }
 
     pub fn as_str(&self) -> &str {

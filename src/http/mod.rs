@@ -7,6 +7,8 @@ mod docs;
 pub mod error;
 mod events;
 pub mod extract;
+mod fast_redirect;
+pub use fast_redirect::FastRedirect;
 pub mod openapi;
 mod ops;
 pub mod rate_limit;
@@ -29,7 +31,7 @@ use axum::{Json, Router};
 use error::{ApiError, status_body};
 use serde::Serialize;
 use std::any::Any;
-use tower::ServiceBuilder;
+use tower::{Layer, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
@@ -41,8 +43,8 @@ use tower_http::timeout::TimeoutLayer;
 pub const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Every route of the API with its middleware.
-pub fn router(state: AppState) -> Router {
+/// Every route of the API with its middleware, behind the redirect fast path.
+pub fn router(state: AppState) -> FastRedirect<Router> {
     let settings = &state.settings;
     // With a separate metrics listener, /metrics is not on the API port at all.
     let ops = if settings.metrics_listen.is_some() {
@@ -109,7 +111,10 @@ pub fn router(state: AppState) -> Router {
             rate_limit::limit,
         ));
 
-    api.layer(middleware).with_state(state)
+    let router = api.layer(middleware).with_state(state.clone());
+    // The common case, a cached redirect, is answered in front of the router: routing
+    // clones the route's whole middleware stack (and the state in each layer) per request.
+    fast_redirect::FastRedirectLayer::new(state).layer(router)
 }
 
 /// The router of the separate metrics listener (`KURZ_METRICS_LISTEN`).
@@ -125,9 +130,16 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = format!("{:032x}", rand::random::<u128>());
-        HeaderValue::from_str(&id).ok().map(RequestId::new)
+        Some(RequestId::new(new_request_id()))
     }
+}
+
+/// A fresh request id (see [`RandomRequestId`]).
+pub fn new_request_id() -> HeaderValue {
+    let id = format!("{:032x}", rand::random::<u128>());
+    // Hex digits always make a valid header value; the fallback is never taken.
+    HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 /// A list as a JSON array, with `X-Total-Count`.

@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde_json::{Map, Value};
 
 /// Links are mutable: browsers must ask again every time.
-const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, max-age=0");
+pub(super) const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, max-age=0");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -83,7 +83,7 @@ fn blocked_event(url: &Url, entry: &str, headers: &HeaderMap) -> NewEvent {
     event
 }
 
-fn click_event(url: &Url, headers: &HeaderMap) -> NewEvent {
+pub(super) fn click_event(url: &Url, headers: &HeaderMap) -> NewEvent {
     let header_text = |name| {
         headers
             .get(name)

@@ -4,4 +4,4 @@ mod logs;
 mod metrics;
 
 pub use self::logs::{Telemetry, init_logs};
-pub use self::metrics::{Metrics, observe};
+pub use self::metrics::{Metrics, RedirectMetrics, access_line, observe};

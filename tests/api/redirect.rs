@@ -333,3 +333,70 @@ async fn a_deleted_code_taken_again_leads_to_the_new_target() {
     );
     assert_eq!(app.clicks(id_of(&old)).await.len(), 1);
 }
+
+/// The second request for a code is answered from L1 in front of the router (the fast
+/// path); it must look exactly like the first, be counted and record its click.
+#[tokio::test]
+async fn a_cached_redirect_answers_like_the_first() {
+    let app = spawn_app().await;
+    let target = "https://example.com/twice?x=1";
+    let url = app.shorten(target).await;
+    let code = str_of(&url, "short_code");
+    let counted = || async {
+        let text = app.get("/metrics").await.body;
+        text.lines()
+            .filter(|l| {
+                l.starts_with("kurz_http_requests_total{")
+                    && l.contains("route=\"/{code}\"")
+                    && l.contains("status=\"302\"")
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>()
+    };
+    let before = counted().await;
+
+    let first = app.get(&format!("/{code}")).await.expect(302);
+    let cached = app.get(&format!("/{code}")).await.expect(302);
+    let echoed = app
+        .get_with_headers(&format!("/{code}/"), &[("x-request-id", "given-id")])
+        .await
+        .expect(302);
+    for (name, expected) in [
+        ("location", Some(target)),
+        ("cache-control", Some("private, max-age=0")),
+        ("x-content-type-options", Some("nosniff")),
+        ("x-frame-options", Some("DENY")),
+        ("server", None),
+    ] {
+        assert_eq!(first.header(name).as_deref(), expected, "{name}, first");
+        assert_eq!(cached.header(name).as_deref(), expected, "{name}, cached");
+        assert_eq!(echoed.header(name).as_deref(), expected, "{name}, echoed");
+    }
+    let fresh_id = cached.header("x-request-id").expect("a request id");
+    assert_eq!(fresh_id.len(), 32, "{fresh_id}");
+    assert_ne!(Some(fresh_id), first.header("x-request-id"));
+    assert_eq!(echoed.header("x-request-id").as_deref(), Some("given-id"));
+    assert!(cached.body.is_empty(), "{}", cached.body);
+
+    assert_eq!(app.clicks(id_of(&url)).await.len(), 3);
+    // The registry is shared by every test in this process: at least ours were counted.
+    assert!(counted().await >= before + 3.0);
+}
+
+/// A link deactivated after it was cached is refused at once, whoever answers.
+#[tokio::test]
+async fn a_cached_link_deactivated_is_refused_at_once() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/soon-off").await;
+    let code = str_of(&url, "short_code");
+    app.get(&format!("/{code}")).await.expect(302);
+    app.get(&format!("/{code}")).await.expect(302);
+    app.put_json(
+        &format!("/urls/{}", id_of(&url)),
+        &json!({"is_active": false}),
+    )
+    .await
+    .expect(200);
+    app.get(&format!("/{code}")).await.expect_error(404);
+    assert_eq!(app.clicks(id_of(&url)).await.len(), 2);
+}
