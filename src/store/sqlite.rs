@@ -481,18 +481,7 @@ impl Store for SqliteStore {
         if events.is_empty() {
             return Ok(());
         }
-        let rows: Vec<serde_json::Value> = events
-            .iter()
-            .map(|e| {
-                serde_json::json!({
-                    "u": e.url_id,
-                    "s": e.user_id,
-                    "t": e.event_type,
-                    "ts": e.timestamp.to_string(),
-                    "d": e.details,
-                })
-            })
-            .collect();
+        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::from).collect();
         let batch = serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         sqlx::query(
             "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
@@ -611,5 +600,28 @@ impl Store for SqliteStore {
 
     async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()> {
         keys::record_use(self, uses).await
+    }
+}
+
+/// One event as `append_events` sends it to SQLite, borrowed from the event (serialising it
+/// straight away, without building and cloning a JSON tree per click).
+#[derive(serde::Serialize)]
+struct EventRow<'a> {
+    u: Option<i64>,
+    s: Option<i64>,
+    t: &'a str,
+    ts: String,
+    d: &'a serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'a> From<&'a NewEvent> for EventRow<'a> {
+    fn from(event: &'a NewEvent) -> Self {
+        Self {
+            u: event.url_id,
+            s: event.user_id,
+            t: &event.event_type,
+            ts: event.timestamp.to_string(),
+            d: &event.details,
+        }
     }
 }
