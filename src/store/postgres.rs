@@ -288,6 +288,17 @@ enum Session {
     Pinned(Transaction<'static, Postgres>),
 }
 
+impl Session {
+    /// Makes a write in this session stick: a pinned session is a transaction, which would
+    /// roll back when dropped.
+    async fn commit(self) -> StoreResult<()> {
+        if let Self::Pinned(transaction) = self {
+            transaction.commit().await?;
+        }
+        Ok(())
+    }
+}
+
 impl Deref for Session {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
@@ -483,23 +494,33 @@ impl Store for PostgresStore {
         Ok(deleted.rows_affected() > 0)
     }
 
+    /// The url and its `created` event in one statement (one round trip, atomic by itself)
+    /// instead of BEGIN, two INSERTs and COMMIT: creates were bound by round trips.
     async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
         let p = self.prepared;
-        let mut tx = acquired("postgres", self.pool.begin()).await?;
+        let event = created_event(0, &url);
+        let mut session = self.session().await?;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id",
+            "WITH url AS ( \
+               INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
+               VALUES ($1, $2, $3, $4, TRUE, $5, $5) RETURNING id \
+             ), created AS ( \
+               INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+               SELECT id, $1, $6, $5, $7 FROM url \
+             ) \
+             SELECT id FROM url",
         ).persistent(p.0)
         .bind(url.user_id)
         .bind(url.short_code.as_str())
         .bind(url.original_url.as_str())
         .bind(&url.title)
         .bind(url.created_at.as_primitive())
-        .fetch_one(&mut *tx)
+        .bind(&event.event_type)
+        .bind(json_details(&event.details))
+        .fetch_one(&mut *session)
         .await
         .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
-        insert_event(&mut tx, self.prepared, &created_event(id, &url)).await?;
-        tx.commit().await?;
+        session.commit().await?;
         Ok(Url {
             id,
             user_id: url.user_id,
