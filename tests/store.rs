@@ -201,6 +201,7 @@ fn new_url(code: &str, user_id: Option<i64>) -> NewUrl {
         original_url: TargetUrl::parse(&format!("https://example.com/{code}")).unwrap(),
         title: Some(format!("title {code}")),
         created_at: ts("2025-02-03 04:05:06"),
+        fresh_code: false,
     }
 }
 

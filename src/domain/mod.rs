@@ -160,6 +160,9 @@ pub struct NewUrl {
     pub original_url: TargetUrl,
     pub title: Option<String>,
     pub created_at: Timestamp,
+    /// The code was generated for this url and never handed out before, so no cache can
+    /// hold an answer for it (see `CachedStore::create_url`). False for custom codes.
+    pub fresh_code: bool,
 }
 
 #[cfg(test)]

@@ -128,15 +128,16 @@ async fn create(
     fields.finish()?;
     let original_url = present(target)?;
     let user_id = caller.owner_for(user_id)?;
-    let new_url = |short_code| NewUrl {
+    let new_url = |short_code, fresh_code| NewUrl {
         user_id,
         short_code,
         original_url: original_url.clone(),
         title: title.clone(),
         created_at: Timestamp::now(),
+        fresh_code,
     };
     let url = match custom {
-        Some(code) => state.store.create_url(new_url(code)).await?,
+        Some(code) => state.store.create_url(new_url(code, false)).await?,
         None => create_with_generated_code(&state, new_url).await?,
     };
     Ok((StatusCode::CREATED, Json(url)))
@@ -145,10 +146,10 @@ async fn create(
 /// The database decides uniqueness: a taken code is retried with a fresh one, never returned.
 async fn create_with_generated_code(
     state: &AppState,
-    new_url: impl Fn(ShortCode) -> NewUrl,
+    new_url: impl Fn(ShortCode, bool) -> NewUrl,
 ) -> Result<Url, ApiError> {
     for _ in 0..GENERATE_ATTEMPTS {
-        match state.store.create_url(new_url(ShortCode::generate())).await {
+        match state.store.create_url(new_url(ShortCode::generate(), true)).await {
             Err(StoreError::Conflict("short_code")) => {
                 metrics::counter!("kurz_short_code_collisions_total").increment(1);
             }
