@@ -149,7 +149,11 @@ async fn create_with_generated_code(
     new_url: impl Fn(ShortCode, bool) -> NewUrl,
 ) -> Result<Url, ApiError> {
     for _ in 0..GENERATE_ATTEMPTS {
-        match state.store.create_url(new_url(ShortCode::generate(), true)).await {
+        match state
+            .store
+            .create_url(new_url(ShortCode::generate(), true))
+            .await
+        {
             Err(StoreError::Conflict("short_code")) => {
                 metrics::counter!("kurz_short_code_collisions_total").increment(1);
             }
