@@ -153,14 +153,12 @@ impl Application {
         warn_if_open_to_the_network(&settings);
         let metrics_listener = match settings.metrics_listen {
             Some(address) => Some(
-                TcpListener::bind(address)
-                    .await
+                http::server::bind(address)
                     .with_context(|| format!("binding the metrics listener {address}"))?,
             ),
             None => None,
         };
-        let listener = TcpListener::bind(settings.listen)
-            .await
+        let listener = http::server::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let state = AppState {
             store,

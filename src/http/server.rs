@@ -16,10 +16,29 @@ use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tower::Service;
 use tower::ServiceExt;
+
+/// Connections the kernel holds for kurz before they are accepted (it caps this at
+/// `net.core.somaxconn`). The default of 128 overflowed when nginx opened hundreds of
+/// upstream connections at once: dropped SYNs became 1 s connect timeouts, nginx marked the
+/// replica down, and clients got 502s from a healthy stack.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Binds a listener with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as the standard library does).
+pub fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// After a failed accept (out of file descriptors, say), wait this long before the next,
 /// instead of spinning on the error.
