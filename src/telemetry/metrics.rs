@@ -23,6 +23,26 @@ const LATENCY_BUCKETS: &[f64] = &[
 /// is installed once per process; every `AppState` shares its handle.
 static RECORDER: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
 
+/// How often histogram samples are folded into their buckets without a scrape.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The recorder keeps every histogram sample until they are folded into buckets, which
+/// happens on a scrape or an upkeep: without Prometheus scraping, memory grew by 8 bytes
+/// per request per histogram. A thread of its own, so it runs whatever runtime is up.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "could not start the metrics upkeep thread");
+    }
+}
+
 /// Renders `/metrics`.
 #[derive(Clone)]
 pub struct Metrics {
@@ -35,10 +55,12 @@ impl Metrics {
     pub fn install() -> anyhow::Result<Self> {
         // `get_or_init` runs the installation once; concurrent callers wait for it.
         let installed = RECORDER.get_or_init(|| {
-            PrometheusBuilder::new()
+            let handle = PrometheusBuilder::new()
                 .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
                 .and_then(|builder| builder.install_recorder())
-                .map_err(|e| e.to_string())
+                .map_err(|e| e.to_string())?;
+            spawn_upkeep(handle.clone());
+            Ok(handle)
         });
         let handle = installed
             .clone()
