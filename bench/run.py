@@ -146,6 +146,9 @@ class Deployment:
 
 # One load generator is one client: per-client write limits would turn its creates into 429s
 # (which is what they are for). The benchmarks measure throughput, so they lift them.
+# Where a scenario runs unless it names its targets.
+MAIN_TARGETS = ("embedded", "postgres", "stack")
+
 UNLIMITED = {"KURZ_RATE_CREATES_PER_SEC": "0", "KURZ_RATE_WRITES_PER_SEC": "0"}
 
 
@@ -203,22 +206,26 @@ def grow_urls(database_url, size):
         ANALYZE urls;"""], check=True, stdout=subprocess.DEVNULL)
 
 
-def deploy_postgres(rows, work):
-    url, drop = fresh_database("pg")
+def deploy_postgres(rows, work, cached=True):
+    url, drop = fresh_database("pg" if cached else "uncached")
     csv = os.path.join(work, f"urls-{rows}.csv")
     write_urls_csv(csv, rows)
     prefix = f"bench{os.getpid()}"
-    env = {"DATABASE_URL": url, "REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix, "KURZ_DB_POOL_SIZE": "16"}
+    env = {"DATABASE_URL": url, "KURZ_DB_POOL_SIZE": "16"}
+    # Uncached: no Redis and no L1, so every redirect is a database lookup (how the cost
+    # grows with the data, caches aside).
+    env.update({"REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix} if cached else {"KURZ_L1": "off"})
     import_seed(env, work, csv)
     process, base = start_kurz(env, work)
-    pids = [process.pid] + postgres_pids() + pids_of("redis-server")
+    pids = [process.pid] + postgres_pids() + (pids_of("redis-server") if cached else [])
 
     def cleanup():
         process.send_signal(signal.SIGTERM)
         process.wait(60)
         drop()
 
-    deployment = Deployment("kurz + PostgreSQL + Redis", base, pids, [base], cleanup)
+    name = "kurz + PostgreSQL + Redis" if cached else "kurz + PostgreSQL, no cache"
+    deployment = Deployment(name, base, pids, [base], cleanup)
     deployment.database_url = url
     return deployment, process
 
@@ -346,7 +353,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="short runs, small data (CI smoke)")
-    parser.add_argument("--targets", default="embedded,postgres,stack")
+    parser.add_argument("--targets", default="embedded,postgres,uncached,stack",
+                        help="embedded, postgres, uncached (PostgreSQL without Redis or L1), stack")
     parser.add_argument("--output", default=None, help="results file (default bench/results/<name>.jsonl)")
     parser.add_argument("--cold-rows", default=",".join(map(str, SCENARIOS["cold"]["rows"])),
                         help="url counts for the cold scenario (PostgreSQL), e.g. 10000,1000000,10000000")
@@ -366,7 +374,8 @@ def main():
     codes = os.path.join(work, "codes.txt")
     write_codes(codes, rows)
     seeded = {"BENCH_CODES": codes}
-    deployers = {"embedded": deploy_embedded, "postgres": deploy_postgres, "stack": deploy_stack}
+    deployers = {"embedded": deploy_embedded, "postgres": deploy_postgres,
+                 "uncached": lambda rows, work: deploy_postgres(rows, work, cached=False), "stack": deploy_stack}
 
     def record(result):
         results.append(result)
@@ -386,11 +395,14 @@ def main():
             finally:
                 reference.stop()
         for target in targets:
+            if not any(target in spec.get("targets", MAIN_TARGETS)
+                       for scenario, spec in SCENARIOS.items() if scenario in args.scenarios):
+                continue
             print(f"target: {target}", flush=True)
             deployment, process = deployers[target](rows, work)
             try:
                 for scenario, spec in SCENARIOS.items():
-                    if scenario not in args.scenarios or target not in spec.get("targets", deployers):
+                    if scenario not in args.scenarios or target not in spec.get("targets", MAIN_TARGETS):
                         continue
                     # Only redirects make clicks.
                     check_clicks = "redirect" in spec["mix"]
