@@ -18,7 +18,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 def main():
     source = Path(sys.argv[1])
     results = [json.loads(line) for line in source.read_text().splitlines() if line.strip()]
-    labels = [f"{r['scenario']}\n{r['target']}\nc={r['connections']}" for r in results]
+    labels = [f"{r['scenario']}" + (f" {r['urls']:,} urls" if "urls" in r else "") + f"\n{r['target']}\nc={r['connections']}"
+              for r in results]
     rps = [r["rps"] for r in results]
     p99 = [r["p99_us"] / 1000 for r in results]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(max(10, len(results) * 1.1), 9), sharex=True)
