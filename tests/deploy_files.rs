@@ -418,14 +418,16 @@ fn compose_is_valid_and_consistent_with_nginx_monitoring_and_configuration() {
         .unwrap()
         .trim_end_matches(';')
         .to_string();
-    assert_eq!(container_port(&nginx["ports"][0]), listen);
+    // `listen 80 reuseport backlog=…;`: the port is the first word.
+    let listen_port = listen.split_whitespace().next().unwrap();
+    assert_eq!(container_port(&nginx["ports"][0]), listen_port);
     assert_eq!(
         nginx["healthcheck"]["test"],
         serde_json::json!([
             "CMD",
             "/opt/kurz-nginx/kurz-probe",
             "/_nginx/health",
-            listen
+            listen_port
         ])
     );
     assert!(read("deploy/nginx/kurz.conf").contains("location = /_nginx/health"));
