@@ -131,6 +131,10 @@ impl Stack {
             // An interrupted test run takes its stacks down with it.
             ("STACK_OWNER_PID".into(), std::process::id().to_string()),
             ("REDIS_URL".into(), String::new()),
+            // The load comes from one address, so to the per-client write limits it is one
+            // client; these scenarios are about failures, not about limits (tested apart).
+            ("KURZ_RATE_CREATES_PER_SEC".into(), "0".into()),
+            ("KURZ_RATE_WRITES_PER_SEC".into(), "0".into()),
             (
                 "KURZ_LOG".into(),
                 std::env::var("KURZ_TEST_LOG").unwrap_or_else(|_| "warn".into()),
