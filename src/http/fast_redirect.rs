@@ -8,15 +8,14 @@
 //! middleware layers that each clone the state and box a future, a timer per request, label
 //! lookups per metric) costing more CPU than the redirect itself.
 
-use super::redirect::{CACHE_CONTROL, click_event};
-use super::{REQUEST_ID, new_request_id};
+use super::redirect::{click_event, found};
+use super::{REQUEST_ID, new_request_id, set_security_headers};
 use crate::app::AppState;
 use crate::domain::ShortCode;
 use crate::telemetry::{RedirectMetrics, access_line};
-use axum::body::Body;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use std::convert::Infallible;
 use std::future::Future;
@@ -100,7 +99,7 @@ where
     }
 }
 
-/// `GET /{code}`: one path segment that could be a short code and names no other route.
+/// `GET /{one-segment}`: possibly a short code (`answer` checks that it is one).
 fn is_candidate(request: &Request) -> bool {
     request.method() == Method::GET
         && request
@@ -136,7 +135,6 @@ impl Shared {
             return None;
         }
         let location = HeaderValue::from_str(&url.original_url).ok()?;
-        self.metrics.in_flight.increment(1.0);
         state.clicks.record(click_event(&url, &request.headers));
         state.cache.count_l1_hit();
 
@@ -145,19 +143,10 @@ impl Shared {
             .get(REQUEST_ID)
             .cloned()
             .unwrap_or_else(new_request_id);
-        let mut response = Response::new(Body::empty());
-        *response.status_mut() = StatusCode::FOUND;
-        let headers = response.headers_mut();
-        headers.insert(header::LOCATION, location);
-        headers.insert(header::CACHE_CONTROL, CACHE_CONTROL);
-        headers.insert(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        );
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        let mut response = found(location);
+        set_security_headers(response.headers_mut());
 
         let elapsed = start.elapsed();
-        self.metrics.in_flight.decrement(1.0);
         self.metrics.found(elapsed);
         access_line(
             &Method::GET,

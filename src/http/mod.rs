@@ -24,7 +24,7 @@ use crate::store::Listing;
 use crate::telemetry;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
@@ -36,7 +36,6 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
 /// The header carrying the number of rows a list's filters match.
@@ -85,14 +84,7 @@ pub fn router(state: AppState) -> FastRedirect<Router> {
         // request late, and the clients' retries pile up on top.
         .layer(middleware::from_fn_with_state(state.clone(), shed_load))
         // Browsers must not guess content types or frame our answers.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(middleware::map_response(with_security_headers))
         // A panic in a handler becomes a 500 JSON answer; the process keeps serving.
         .layer(CatchPanicLayer::custom(panic_response))
         // Whatever the framework answers on its own (rejections, timeouts) is made JSON too.
@@ -132,6 +124,20 @@ impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
         Some(RequestId::new(new_request_id()))
     }
+}
+
+/// Sets the headers every answer carries (the stack's layer and the fast path both use it).
+fn set_security_headers(headers: &mut HeaderMap) {
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+}
+
+async fn with_security_headers<B>(mut response: Response<B>) -> Response<B> {
+    set_security_headers(response.headers_mut());
+    response
 }
 
 /// A fresh request id (see [`RandomRequestId`]).

@@ -12,7 +12,7 @@ use axum::routing::get;
 use serde_json::{Map, Value};
 
 /// Links are mutable: browsers must ask again every time.
-pub(super) const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, max-age=0");
+const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, max-age=0");
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -63,14 +63,19 @@ async fn redirect(
     if method == Method::GET {
         state.clicks.record(click_event(&url, &headers));
     }
-    Ok((
+    Ok(found(location))
+}
+
+/// The redirect answer itself (shared with the fast path).
+pub(super) fn found(location: HeaderValue) -> Response {
+    (
         StatusCode::FOUND,
         [
             (header::LOCATION, location),
             (header::CACHE_CONTROL, CACHE_CONTROL),
         ],
     )
-        .into_response())
+        .into_response()
 }
 
 /// A redirect refused by the blocklist, queued like a click (never waits on the database).

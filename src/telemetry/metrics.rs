@@ -7,7 +7,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
-use metrics::{Counter, Gauge, Histogram};
+use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
@@ -238,7 +238,6 @@ pub fn access_line(
 /// redirect then records them without the registry lookup (hashing name and labels) that
 /// `counter!` and `histogram!` make per call. The same series as [`observe`] records.
 pub struct RedirectMetrics {
-    pub in_flight: Gauge,
     requests: Counter,
     duration: Histogram,
 }
@@ -246,7 +245,6 @@ pub struct RedirectMetrics {
 impl RedirectMetrics {
     pub fn register(route: &'static str) -> Self {
         Self {
-            in_flight: metrics::gauge!("kurz_http_requests_in_flight"),
             requests: metrics::counter!(
                 "kurz_http_requests_total",
                 "method" => "GET", "route" => route, "status" => "302"
