@@ -305,7 +305,6 @@ impl Store for CachedStore {
         Ok(deleted)
     }
 
-    /// A new code may be cached as "unknown" from an earlier request: invalidate it.
     /// A custom code may have been asked for before it existed, so every cache drops its
     /// "unknown" answer before the create answers. A freshly generated code needs none of
     /// that: a cache holds an answer only for a code someone asked for, and nobody can ask

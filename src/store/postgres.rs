@@ -513,6 +513,7 @@ impl Store for PostgresStore {
     /// instead of BEGIN, two INSERTs and COMMIT: creates were bound by round trips.
     async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
         let p = self.prepared;
+        // The event's url id is the statement's own `RETURNING id`; 0 is never written.
         let event = created_event(0, &url);
         let mut session = self.session().await?;
         let id: i64 = sqlx::query_scalar(
