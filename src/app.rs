@@ -1,55 +1,27 @@
-//! The application: builds the state, binds the listener, serves until told to stop,
+//! The application: builds the services, binds the listener, serves until told to stop,
 //! then shuts down in order (stop accepting → finish in-flight requests → flush clicks →
-//! close the store).
+//! close the store). It imports the HTTP layer; the HTTP layer never imports it.
 
 use crate::auth::KeyRing;
-use crate::cache::CachedStore;
-use crate::clicks::{self, ClickRecorder, ClickWriter};
+use crate::cache::CachedLinks;
+use crate::clicks::{self, ClickWriter};
 use crate::config::{AuthMode, Settings, StoreTarget};
-use crate::http;
 use crate::http::client_ip::TrustedProxies;
-use crate::http::rate_limit::RateLimits;
+use crate::http::openapi::Document;
+use crate::http::{self, App, AppState, Health};
+use crate::limits::RateLimits;
 use crate::safety::Safety;
-use crate::store::{PostgresStore, RetryingStore, SqliteStore, Store};
+use crate::store::{PostgresStore, Schema, SqliteStore, Stores};
 use crate::telemetry::Metrics;
 use anyhow::Context;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
-
-/// What every handler can reach. Cheap to clone: everything inside is shared.
-#[derive(Clone)]
-pub struct AppState {
-    /// Where users, urls and events live, seen through the caches.
-    pub store: Arc<dyn Store>,
-    /// The same store as `store`, for what only the cache offers: redirect lookups that
-    /// share `Arc`s instead of copying, and the cache's health.
-    pub cache: Arc<CachedStore>,
-    /// Hands each redirect's click event to the background writer.
-    pub clicks: ClickRecorder,
-    /// Renders `/metrics`.
-    pub metrics: Metrics,
-    /// Start-up and shutdown state, for `/ready`.
-    pub health: Arc<Health>,
-    /// Whose `X-Forwarded-For` to believe.
-    pub proxies: Arc<TrustedProxies>,
-    /// Where links may lead: the blocklist and the target rules.
-    pub safety: Arc<Safety>,
-    /// Recognises API keys (`KURZ_AUTH=keys`) and counts their use.
-    pub keys: KeyRing,
-    /// Per-client limits on writes.
-    pub rate_limits: RateLimits,
-    /// Permits for requests in flight; none left means shed load.
-    pub in_flight: Arc<Semaphore>,
-    /// The settings the process started with.
-    pub settings: Arc<Settings>,
-}
 
 /// A built application, bound to its port but not yet serving.
 pub struct Application {
@@ -57,12 +29,14 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     state: AppState,
     click_writer: ClickWriter,
+    /// Closed last, after the clicks are written.
+    stores: Stores,
 }
 
-/// Opens the store the settings select (not yet migrated), with retries around it.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+/// Opens the store the settings select (not yet migrated).
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Stores> {
     let db = &settings.database;
-    let store: Arc<dyn Store> = match db.target()? {
+    Ok(match db.target()? {
         StoreTarget::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -71,22 +45,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
             let store = SqliteStore::open(&path, db.db_pool_size, db.timeout())
                 .await
                 .with_context(|| format!("opening the embedded store at {}", path.display()))?;
-            Arc::new(store)
+            Stores::of(store)
         }
         StoreTarget::Postgres(url) => {
-            Arc::new(PostgresStore::connect(&url, &db.postgres_options())?)
+            Stores::of(PostgresStore::connect(&url, &db.postgres_options())?)
         }
-    };
-    Ok(Arc::new(RetryingStore::new(store)))
-}
-
-/// What readiness reports besides the store's own answer.
-#[derive(Debug, Default)]
-pub struct Health {
-    /// The schema is migrated. False while a replica waits for its database at start-up.
-    pub schema_ready: AtomicBool,
-    /// Shutdown has begun: report not-ready so load balancers send traffic elsewhere.
-    pub draining: AtomicBool,
+    })
 }
 
 /// Migrates now when the store answers. When it does not (a database still starting, a
@@ -94,34 +58,34 @@ pub struct Health {
 /// reports not-ready, instead of crashing into a restart loop. Pre-warms the caches once
 /// the schema is there.
 async fn migrate_or_wait(
-    cache: Arc<CachedStore>,
+    schema: Arc<dyn Schema>,
+    links: Arc<CachedLinks>,
     health: Arc<Health>,
     prewarm: i64,
 ) -> anyhow::Result<()> {
-    match cache.migrate().await {
-        Ok(()) => health.schema_ready.store(true, Ordering::Release),
-        Err(err) if err.is_transient() || cache.kind() == "postgres" => {
+    match schema.migrate().await {
+        Ok(()) => health.set_schema_ready(),
+        Err(err) if err.is_transient() || schema.kind() == "postgres" => {
             tracing::warn!(error = %err, "database not reachable yet; serving as not-ready and retrying");
-            let (cache, health) = (cache.clone(), health.clone());
             tokio::spawn(async move {
                 let mut wait = Duration::from_millis(250);
                 loop {
                     tokio::time::sleep(wait).await;
-                    match cache.migrate().await {
+                    match schema.migrate().await {
                         Ok(()) => break,
                         Err(err) => tracing::warn!(error = %err, "database still not reachable"),
                     }
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
                 tracing::info!("schema migrated; ready");
-                health.schema_ready.store(true, Ordering::Release);
-                spawn_prewarm(cache, prewarm);
+                health.set_schema_ready();
+                spawn_prewarm(links, prewarm);
             });
             return Ok(());
         }
         Err(err) => return Err(anyhow::Error::new(err).context("migrating the schema")),
     }
-    spawn_prewarm(cache, prewarm);
+    spawn_prewarm(links, prewarm);
     Ok(())
 }
 
@@ -129,26 +93,30 @@ impl Application {
     /// Opens the store, migrates it, starts the click writer and binds the listener.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let metrics = Metrics::install()?;
-        let cache = CachedStore::start(open_store(&settings).await?, &settings.cache)?;
-        let store: Arc<dyn Store> = cache.clone();
+        let stores = open_store(&settings).await?;
+        let single_process = stores.schema.kind() == "sqlite";
+        let links = CachedLinks::start(stores.links.clone(), single_process, &settings.cache)?;
         let health = Arc::new(Health::default());
-        migrate_or_wait(cache.clone(), health.clone(), settings.cache.prewarm).await?;
+        migrate_or_wait(
+            stores.schema.clone(),
+            links.clone(),
+            health.clone(),
+            settings.cache.prewarm,
+        )
+        .await?;
         let (clicks, click_writer) = clicks::start(
-            store.clone(),
+            stores.events.clone(),
             settings.clicks.click_queue,
             settings.clicks.click_batch,
             settings.shutdown_timeout(),
         );
-        let proxies = Arc::new(
-            TrustedProxies::parse(&settings.trusted_proxies)
-                .map_err(|e| anyhow::anyhow!("KURZ_TRUSTED_PROXIES: {e}"))?,
-        );
-        let safety = Arc::new(Safety::start(&settings.safety)?);
-        let keys = KeyRing::new(store.clone(), settings.security.key_cache());
+        let proxies = TrustedProxies::parse(&settings.trusted_proxies)
+            .map_err(|e| anyhow::anyhow!("KURZ_TRUSTED_PROXIES: {e}"))?;
+        let keys = KeyRing::new(stores.keys.clone(), settings.security.key_cache());
         if settings.security.auth == AuthMode::Keys {
             keys.spawn_flusher();
         }
-        let rate_limits = RateLimits::new(&settings.security, cache.shared_rate_limit());
+        let rate_limits = RateLimits::new(&settings.security, links.shared_rate_limit());
         rate_limits.spawn_forgetter();
         warn_if_open_to_the_network(&settings);
         let metrics_listener = match settings.metrics_listen {
@@ -160,25 +128,34 @@ impl Application {
         };
         let listener = http::server::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
-        let state = AppState {
-            store,
-            cache,
+        let state = AppState::new(App {
+            links,
+            users: stores.users.clone(),
+            events: stores.events.clone(),
+            schema: stores.schema.clone(),
             clicks,
             metrics,
             health,
             proxies,
-            safety,
+            safety: Safety::start(&settings.safety)?,
             keys,
             rate_limits,
             in_flight: Arc::new(Semaphore::new(settings.security.max_in_flight.max(1))),
-            settings: Arc::new(settings),
-        };
+            document: Document::build(),
+            settings,
+        });
         Ok(Self {
             listener,
             metrics_listener,
             state,
             click_writer,
+            stores,
         })
+    }
+
+    /// The state the routes will be served with (for programs that serve more routes).
+    pub fn state(&self) -> AppState {
+        self.state.clone()
     }
 
     /// The address actually bound (useful with port 0).
@@ -197,24 +174,22 @@ impl Application {
             metrics_listener,
             state,
             click_writer,
+            stores,
         } = self;
         let grace = state.settings.shutdown_timeout();
-        let store = state.store.clone();
-        let keys = state.keys.clone();
-        let health = state.health.clone();
         let drain_delay = state.settings.drain_delay();
         let header_timeout = state.settings.security.header_timeout();
-        // Trailing slashes are trimmed before routing, so `/users/` is `/users`.
         if let Some(listener) = metrics_listener {
             spawn_metrics_listener(listener, http::metrics_router(state.clone()));
         }
-        let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state));
+        // Trailing slashes are trimmed before routing, so `/users/` is `/users`.
+        let app = NormalizePathLayer::trim_trailing_slash().layer(http::router(state.clone()));
         let stopping = tokio_util::sync::CancellationToken::new();
         let signal = {
-            let stopping = stopping.clone();
+            let (stopping, health) = (stopping.clone(), state.health.clone());
             async move {
                 shutdown.await;
-                health.draining.store(true, Ordering::Release);
+                health.start_draining();
                 if !drain_delay.is_zero() {
                     // Keep serving while load balancers notice `/ready` failing.
                     tracing::info!(
@@ -237,8 +212,9 @@ impl Application {
             () = deadline => tracing::warn!("in-flight requests still running after the shutdown timeout; stopping anyway"),
         }
         click_writer.shutdown().await;
-        keys.flush_uses().await;
-        store.close().await;
+        state.keys.flush_uses().await;
+        state.links.stop().await;
+        stores.schema.close().await;
         tracing::info!("stopped");
         Ok(())
     }
@@ -268,9 +244,9 @@ fn spawn_metrics_listener(listener: TcpListener, router: axum::Router) {
 }
 
 /// Loads the most-clicked links into the caches without delaying start-up.
-fn spawn_prewarm(cache: Arc<CachedStore>, limit: i64) {
+fn spawn_prewarm(links: Arc<CachedLinks>, limit: i64) {
     tokio::spawn(async move {
-        match cache.prewarm(limit).await {
+        match links.prewarm(limit).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(links = n, "caches pre-warmed"),
             Err(err) => tracing::warn!(error = %err, "cache pre-warming failed"),

@@ -4,7 +4,7 @@
 
 use crate::domain::api_key::{display_prefix, hash_secret};
 use crate::domain::{ApiKey, ApiKeyUse, Timestamp};
-use crate::store::{Store, StoreError};
+use crate::store::{KeyStore, StoreError};
 use moka::future::Cache;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,14 +41,14 @@ impl KeyRefusal {
 /// Shared by every request; cheap to clone.
 #[derive(Clone)]
 pub struct KeyRing {
-    store: Arc<dyn Store>,
+    store: Arc<dyn KeyStore>,
     /// By secret hash; `None` remembers an unknown key for as long.
     known: Cache<String, Option<Arc<ApiKey>>>,
     uses: Arc<Mutex<HashMap<i64, ApiKeyUse>>>,
 }
 
 impl KeyRing {
-    pub fn new(store: Arc<dyn Store>, cache_for: Duration) -> Self {
+    pub fn new(store: Arc<dyn KeyStore>, cache_for: Duration) -> Self {
         Self {
             store,
             known: Cache::builder()

@@ -3,11 +3,11 @@
 mod keys;
 
 use crate::app::{self, Application};
-use crate::cache::CachedStore;
+use crate::cache::CachedLinks;
 use crate::config::{CacheSettings, DatabaseSettings, LogSettings, Settings};
 use crate::import::{self, SeedFiles};
 use crate::safety::importer::BlocklistCommand;
-use crate::store::Store;
+use crate::store::Stores;
 use crate::telemetry;
 use clap::{Parser, Subcommand};
 use keys::KeysCommand;
@@ -79,8 +79,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Migrate { database, log }) => {
             let _telemetry = telemetry::init_logs(&log);
             let store = app::open_store(&with_database(database)).await?;
-            let migrated = store.migrate().await;
-            store.close().await;
+            let migrated = store.schema.migrate().await;
+            store.schema.close().await;
             migrated?;
             tracing::info!("schema is up to date");
             Ok(())
@@ -98,20 +98,25 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("nothing to import: give --users, --urls and/or --events");
             }
             let store = app::open_store(&with_database(database)).await?;
-            if let Err(err) = store.migrate().await {
-                store.close().await;
+            if let Err(err) = store.schema.migrate().await {
+                store.schema.close().await;
                 return Err(err.into());
             }
             // Through the caches, so imported urls invalidate what running replicas hold.
-            let store = CachedStore::start(store, &cache)?;
-            store.wait_for_redis(REDIS_WAIT).await;
+            let links = CachedLinks::start(store.links.clone(), false, &cache)?;
+            links.wait_for_redis(REDIS_WAIT).await;
             let files = SeedFiles {
                 users: users.as_deref(),
                 urls: urls.as_deref(),
                 events: events.as_deref(),
             };
-            let result = import::import_seed(&*store, &files).await;
-            store.close().await;
+            let through_caches = Stores {
+                links: links.clone(),
+                ..store.clone()
+            };
+            let result = import::import_seed(&through_caches, &files).await;
+            links.stop().await;
+            store.schema.close().await;
             let summary = result?;
             println!(
                 "{}",

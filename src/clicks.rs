@@ -4,7 +4,7 @@
 //! slow redirects down. On shutdown the writer drains the queue before the store closes.
 
 use crate::domain::NewEvent;
-use crate::store::Store;
+use crate::store::EventStore;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, OnceLock};
@@ -94,7 +94,7 @@ impl ClickWriter {
 /// Starts the writer task on the current runtime. After shutdown begins, a store that
 /// keeps failing is retried for `grace` before the remaining clicks are dropped (and counted).
 pub fn start(
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventStore>,
     capacity: usize,
     batch: usize,
     grace: Duration,
@@ -132,7 +132,7 @@ impl Patience {
 }
 
 async fn run(
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventStore>,
     mut rx: mpsc::Receiver<Command>,
     batch: usize,
     patience: Patience,
@@ -169,7 +169,7 @@ async fn run(
 }
 
 /// Writes the clicks in `buffer`, then answers the flushes that were waiting behind them.
-async fn process(store: &dyn Store, buffer: &mut Vec<Command>, patience: &Patience) {
+async fn process(store: &dyn EventStore, buffer: &mut Vec<Command>, patience: &Patience) {
     let mut clicks = Vec::with_capacity(buffer.len());
     let mut flushes = Vec::new();
     for command in buffer.drain(..) {
@@ -187,7 +187,7 @@ async fn process(store: &dyn Store, buffer: &mut Vec<Command>, patience: &Patien
 /// Retries with bounded, jittered backoff until the write passes or [`Patience`] runs out.
 /// A panic inside the store is caught and treated as a permanent error, so it never kills
 /// the writer.
-async fn write_with_retry(store: &dyn Store, clicks: &[NewEvent], patience: &Patience) {
+async fn write_with_retry(store: &dyn EventStore, clicks: &[NewEvent], patience: &Patience) {
     if clicks.is_empty() {
         return;
     }

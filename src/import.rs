@@ -3,7 +3,7 @@
 //! errors name the data row (1 = the first row after the header).
 
 use crate::domain::{Email, Event, ShortCode, TargetUrl, Timestamp, Url, User, Username};
-use crate::store::Store;
+use crate::store::Stores;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::io::Read;
@@ -265,26 +265,24 @@ fn open(path: &Path) -> anyhow::Result<std::fs::File> {
 
 /// Imports users, then urls, then events (the order their references need). Each file is
 /// parsed whole before it is written, in one transaction; rerunning is harmless.
-pub async fn import_seed(
-    store: &dyn Store,
-    files: &SeedFiles<'_>,
-) -> anyhow::Result<ImportSummary> {
+pub async fn import_seed(store: &Stores, files: &SeedFiles<'_>) -> anyhow::Result<ImportSummary> {
     let mut summary = ImportSummary::default();
     let context = |path: &Path, e: ImportError| anyhow::anyhow!("{}: {e}", path.display());
     if let Some(path) = files.users {
         let rows = parse_users(open(path)?, None).map_err(|e| context(path, e))?;
-        summary.users = store.import_users(&rows).await?;
+        summary.users = store.users.import_users(&rows).await?;
     }
     if let Some(path) = files.urls {
         let rows = parse_urls(open(path)?, None).map_err(|e| context(path, e))?;
         summary.urls = store
+            .links
             .import_urls(&rows)
             .await
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     }
     if let Some(path) = files.events {
         let rows = parse_events(open(path)?, None).map_err(|e| context(path, e))?;
-        summary.events = store.import_events(&rows).await?;
+        summary.events = store.events.import_events(&rows).await?;
     }
     Ok(summary)
 }

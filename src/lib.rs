@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 pub mod http;
 pub mod import;
+pub mod limits;
 pub mod safety;
 pub mod store;
 pub mod telemetry;

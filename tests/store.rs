@@ -8,16 +8,15 @@
 mod support;
 
 use kurz::domain::{
-    Email, Event, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, User,
-    UserPatch, Username,
+    Email, Event, Link, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Url, UrlPatch,
+    User, UserPatch, Username,
 };
 use kurz::store::{
-    EventFilter, Page, PostgresOptions, PostgresStore, SqliteStore, Store, StoreError, UrlFilter,
+    EventFilter, Page, PostgresOptions, PostgresStore, SqliteStore, StoreError, Stores, UrlFilter,
     UserFilter,
 };
 use serde_json::{Map, Value, json};
 use sqlx::Connection;
-use std::sync::Arc;
 use std::time::Duration;
 
 const ALL: Page = Page {
@@ -27,7 +26,7 @@ const ALL: Page = Page {
 
 /// A store on a fresh database, removed when dropped.
 struct TestDb {
-    store: Arc<dyn Store>,
+    store: Stores,
     _dir: Option<tempfile::TempDir>,
     postgres: Option<(String, String)>,
     _bouncer: Option<support::PgBouncer>,
@@ -62,9 +61,10 @@ async fn sqlite() -> TestDb {
     let store = SqliteStore::open(&dir.path().join("kurz.db"), 4, Duration::from_secs(5))
         .await
         .unwrap();
-    store.migrate().await.unwrap();
+    let store = Stores::of(store);
+    store.schema.migrate().await.unwrap();
     TestDb {
-        store: Arc::new(store),
+        store,
         _dir: Some(dir),
         postgres: None,
         _bouncer: None,
@@ -102,9 +102,10 @@ fn postgres_options() -> PostgresOptions {
 async fn postgres() -> TestDb {
     let (admin, name, url) = fresh_postgres_database().await;
     let store = PostgresStore::connect(url.as_str(), &postgres_options()).unwrap();
-    store.migrate().await.unwrap();
+    let store = Stores::of(store);
+    store.schema.migrate().await.unwrap();
     TestDb {
-        store: Arc::new(store),
+        store,
         _dir: None,
         postgres: Some((admin, name)),
         _bouncer: None,
@@ -123,9 +124,10 @@ async fn pgbouncer() -> TestDb {
         ..postgres_options()
     };
     let store = PostgresStore::connect(&bouncer.url_for(url.as_str()), &options).unwrap();
-    store.migrate().await.unwrap();
+    let store = Stores::of(store);
+    store.schema.migrate().await.unwrap();
     TestDb {
-        store: Arc::new(store),
+        store,
         _dir: None,
         postgres: Some((admin, name)),
         _bouncer: Some(bouncer),
@@ -180,6 +182,8 @@ conformance!(
     concurrent_user_creates_with_one_name_make_one_user,
     concurrent_creates_of_one_code_make_one_url,
     api_keys_are_found_by_hash_revoked_and_counted,
+    the_most_clicked_links_come_from_counters_kept_with_the_clicks,
+    a_link_may_be_created_switched_off,
 );
 
 fn ts(raw: &str) -> Timestamp {
@@ -200,6 +204,7 @@ fn new_url(code: &str, user_id: Option<i64>) -> NewUrl {
         short_code: ShortCode::parse(code).unwrap(),
         original_url: TargetUrl::parse(&format!("https://example.com/{code}")).unwrap(),
         title: Some(format!("title {code}")),
+        is_active: true,
         created_at: ts("2025-02-03 04:05:06"),
         fresh_code: false,
     }
@@ -209,36 +214,45 @@ fn details(value: Value) -> Map<String, Value> {
     value.as_object().cloned().unwrap()
 }
 
-async fn events_of(store: &dyn Store, url_id: i64) -> Vec<Event> {
+async fn events_of(store: &Stores, url_id: i64) -> Vec<Event> {
     let filter = EventFilter {
         url_id: Some(url_id),
         ..EventFilter::default()
     };
-    store.list_events(&filter, ALL).await.unwrap().items
+    store.events.list_events(&filter, ALL).await.unwrap().items
 }
 
-async fn users_round_trip_and_delete(store: Arc<dyn Store>) {
-    let user = store.create_user(new_user("alice")).await.unwrap();
+async fn users_round_trip_and_delete(store: Stores) {
+    let user = store.users.create_user(new_user("alice")).await.unwrap();
     assert_eq!(user.username, "alice");
     assert_eq!(user.created_at.to_string(), "2025-01-02T03:04:05");
-    assert_eq!(store.get_user(user.id).await.unwrap(), Some(user.clone()));
+    assert_eq!(
+        store.users.get_user(user.id).await.unwrap(),
+        Some(user.clone())
+    );
 
     let patch = UserPatch {
         username: Some(Username::parse("alicia").unwrap()),
         email: None,
     };
-    let updated = store.update_user(user.id, patch).await.unwrap().unwrap();
+    let updated = store
+        .users
+        .update_user(user.id, patch)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(
         (updated.username.as_str(), updated.email.as_str()),
         ("alicia", "alice@example.com")
     );
-    assert_eq!(store.get_user(user.id).await.unwrap(), Some(updated));
+    assert_eq!(store.users.get_user(user.id).await.unwrap(), Some(updated));
 
-    assert!(store.delete_user(user.id).await.unwrap());
-    assert!(!store.delete_user(user.id).await.unwrap());
-    assert_eq!(store.get_user(user.id).await.unwrap(), None);
+    assert!(store.users.delete_user(user.id).await.unwrap());
+    assert!(!store.users.delete_user(user.id).await.unwrap());
+    assert_eq!(store.users.get_user(user.id).await.unwrap(), None);
     assert_eq!(
         store
+            .users
             .update_user(user.id, UserPatch::default())
             .await
             .unwrap(),
@@ -246,17 +260,17 @@ async fn users_round_trip_and_delete(store: Arc<dyn Store>) {
     );
 }
 
-async fn usernames_and_emails_are_unique_on_create_and_update(store: Arc<dyn Store>) {
-    let alice = store.create_user(new_user("alice")).await.unwrap();
-    let bob = store.create_user(new_user("bob")).await.unwrap();
+async fn usernames_and_emails_are_unique_on_create_and_update(store: Stores) {
+    let alice = store.users.create_user(new_user("alice")).await.unwrap();
+    let bob = store.users.create_user(new_user("bob")).await.unwrap();
     assert!(matches!(
-        store.create_user(new_user("alice")).await,
+        store.users.create_user(new_user("alice")).await,
         Err(StoreError::Conflict("username"))
     ));
     let mut shouting = new_user("carol");
     shouting.email = Email::parse("ALICE@example.com").unwrap();
     assert!(matches!(
-        store.create_user(shouting).await,
+        store.users.create_user(shouting).await,
         Err(StoreError::Conflict("email"))
     ));
 
@@ -265,7 +279,7 @@ async fn usernames_and_emails_are_unique_on_create_and_update(store: Arc<dyn Sto
         email: None,
     };
     assert!(matches!(
-        store.update_user(bob.id, rename).await,
+        store.users.update_user(bob.id, rename).await,
         Err(StoreError::Conflict("username"))
     ));
     // A user keeping their own name and email is no conflict.
@@ -273,19 +287,27 @@ async fn usernames_and_emails_are_unique_on_create_and_update(store: Arc<dyn Sto
         username: Some(Username::parse("alice").unwrap()),
         email: Some(Email::parse("alice@example.com").unwrap()),
     };
-    assert!(store.update_user(alice.id, same).await.unwrap().is_some());
+    assert!(
+        store
+            .users
+            .update_user(alice.id, same)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
-async fn deleting_a_user_keeps_their_urls_and_events(store: Arc<dyn Store>) {
-    let user = store.create_user(new_user("owner")).await.unwrap();
+async fn deleting_a_user_keeps_their_urls_and_events(store: Stores) {
+    let user = store.users.create_user(new_user("owner")).await.unwrap();
     let url = store
+        .links
         .create_url(new_url("abc123", Some(user.id)))
         .await
         .unwrap();
-    assert!(store.delete_user(user.id).await.unwrap());
-    let kept = store.get_url(url.id).await.unwrap().unwrap();
+    assert!(store.users.delete_user(user.id).await.unwrap());
+    let kept = store.links.get_url(url.id).await.unwrap().unwrap();
     assert_eq!(kept.user_id, None);
-    let events = events_of(&*store, url.id).await;
+    let events = events_of(&store, url.id).await;
     assert_eq!(events.len(), 1);
     assert_eq!(
         events[0].user_id,
@@ -294,31 +316,43 @@ async fn deleting_a_user_keeps_their_urls_and_events(store: Arc<dyn Store>) {
     );
 }
 
-async fn creating_a_url_records_its_created_event(store: Arc<dyn Store>) {
-    let user = store.create_user(new_user("owner")).await.unwrap();
+async fn creating_a_url_records_its_created_event(store: Stores) {
+    let user = store.users.create_user(new_user("owner")).await.unwrap();
     let url = store
+        .links
         .create_url(new_url("abc123", Some(user.id)))
         .await
         .unwrap();
     assert!(url.is_active);
     assert_eq!(url.created_at, url.updated_at);
-    assert_eq!(store.get_url(url.id).await.unwrap(), Some(url.clone()));
     assert_eq!(
-        store
-            .get_url_by_code(&ShortCode::parse("abc123").unwrap())
-            .await
-            .unwrap(),
+        store.links.get_url(url.id).await.unwrap(),
         Some(url.clone())
     );
     assert_eq!(
         store
-            .get_url_by_code(&ShortCode::parse("nope42").unwrap())
+            .links
+            .find_link(&ShortCode::parse("abc123").unwrap())
+            .await
+            .unwrap(),
+        Some(Link {
+            id: url.id,
+            user_id: Some(user.id),
+            short_code: "abc123".into(),
+            target: "https://example.com/abc123".into(),
+            is_active: true,
+        })
+    );
+    assert_eq!(
+        store
+            .links
+            .find_link(&ShortCode::parse("nope42").unwrap())
             .await
             .unwrap(),
         None
     );
 
-    let events = events_of(&*store, url.id).await;
+    let events = events_of(&store, url.id).await;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, "created");
     assert_eq!(events[0].user_id, Some(user.id));
@@ -328,19 +362,24 @@ async fn creating_a_url_records_its_created_event(store: Arc<dyn Store>) {
     );
 }
 
-async fn taken_codes_and_unknown_owners_are_refused(store: Arc<dyn Store>) {
-    store.create_url(new_url("abc123", None)).await.unwrap();
+async fn taken_codes_and_unknown_owners_are_refused(store: Stores) {
+    store
+        .links
+        .create_url(new_url("abc123", None))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.create_url(new_url("abc123", None)).await,
+        store.links.create_url(new_url("abc123", None)).await,
         Err(StoreError::Conflict("short_code"))
     ));
     assert!(matches!(
-        store.create_url(new_url("other1", Some(999))).await,
+        store.links.create_url(new_url("other1", Some(999))).await,
         Err(StoreError::MissingReference("user"))
     ));
     // Neither failure left a row or an event behind.
     assert_eq!(
         store
+            .links
             .list_urls(&UrlFilter::default(), ALL)
             .await
             .unwrap()
@@ -349,6 +388,7 @@ async fn taken_codes_and_unknown_owners_are_refused(store: Arc<dyn Store>) {
     );
     assert_eq!(
         store
+            .events
             .list_events(&EventFilter::default(), ALL)
             .await
             .unwrap()
@@ -357,22 +397,31 @@ async fn taken_codes_and_unknown_owners_are_refused(store: Arc<dyn Store>) {
     );
 }
 
-async fn updating_a_url_records_one_event_per_changed_field(store: Arc<dyn Store>) {
-    let url = store.create_url(new_url("abc123", None)).await.unwrap();
+async fn updating_a_url_records_one_event_per_changed_field(store: Stores) {
+    let url = store
+        .links
+        .create_url(new_url("abc123", None))
+        .await
+        .unwrap();
     let now = ts("2026-01-01 00:00:00");
     let patch = UrlPatch {
         title: Some(Some("title abc123".into())), // unchanged: no event
         is_active: Some(false),
         original_url: Some(TargetUrl::parse("https://example.org/new").unwrap()),
     };
-    let updated = store.update_url(url.id, patch, now).await.unwrap().unwrap();
+    let updated = store
+        .links
+        .update_url(url.id, patch, now)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!updated.is_active);
     assert_eq!(updated.original_url, "https://example.org/new");
     assert_eq!(updated.updated_at, now);
     assert_eq!(updated.created_at, url.created_at);
-    assert_eq!(store.get_url(url.id).await.unwrap(), Some(updated));
+    assert_eq!(store.links.get_url(url.id).await.unwrap(), Some(updated));
 
-    let updates: Vec<Map<String, Value>> = events_of(&*store, url.id)
+    let updates: Vec<Map<String, Value>> = events_of(&store, url.id)
         .await
         .into_iter()
         .filter(|e| e.event_type == "updated")
@@ -387,6 +436,7 @@ async fn updating_a_url_records_one_event_per_changed_field(store: Arc<dyn Store
     );
     assert_eq!(
         store
+            .links
             .update_url(999, UrlPatch::default(), now)
             .await
             .unwrap(),
@@ -394,27 +444,30 @@ async fn updating_a_url_records_one_event_per_changed_field(store: Arc<dyn Store
     );
 }
 
-async fn deleting_a_url_records_deleted_and_keeps_history(store: Arc<dyn Store>) {
-    let user = store.create_user(new_user("owner")).await.unwrap();
+async fn deleting_a_url_records_deleted_and_keeps_history(store: Stores) {
+    let user = store.users.create_user(new_user("owner")).await.unwrap();
     let url = store
+        .links
         .create_url(new_url("abc123", Some(user.id)))
         .await
         .unwrap();
     let deleted = store
+        .links
         .delete_url(url.id, ts("2026-01-01 00:00:00"))
         .await
         .unwrap();
     assert_eq!(deleted.map(|u| u.id), Some(url.id));
-    assert_eq!(store.get_url(url.id).await.unwrap(), None);
+    assert_eq!(store.links.get_url(url.id).await.unwrap(), None);
     assert_eq!(
         store
+            .links
             .delete_url(url.id, ts("2026-01-01 00:00:00"))
             .await
             .unwrap(),
         None
     );
 
-    let events = events_of(&*store, url.id).await;
+    let events = events_of(&store, url.id).await;
     let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(kinds, ["created", "deleted"]);
     assert_eq!(
@@ -423,20 +476,28 @@ async fn deleting_a_url_records_deleted_and_keeps_history(store: Arc<dyn Store>)
     );
     assert_eq!(events[1].user_id, Some(user.id));
     // The code is free again.
-    assert!(store.create_url(new_url("abc123", None)).await.is_ok());
+    assert!(
+        store
+            .links
+            .create_url(new_url("abc123", None))
+            .await
+            .is_ok()
+    );
 }
 
-async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
-    let a = store.create_user(new_user("a")).await.unwrap();
-    let b = store.create_user(new_user("b")).await.unwrap();
+async fn lists_filter_paginate_and_count(store: Stores) {
+    let a = store.users.create_user(new_user("a")).await.unwrap();
+    let b = store.users.create_user(new_user("b")).await.unwrap();
     for i in 0..5 {
         store
+            .links
             .create_url(new_url(&format!("a{i}code"), Some(a.id)))
             .await
             .unwrap();
     }
     for i in 0..3 {
         let url = store
+            .links
             .create_url(new_url(&format!("b{i}code"), Some(b.id)))
             .await
             .unwrap();
@@ -446,6 +507,7 @@ async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
                 ..UrlPatch::default()
             };
             store
+                .links
                 .update_url(url.id, off, Timestamp::now())
                 .await
                 .unwrap();
@@ -456,6 +518,7 @@ async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
         ..UrlFilter::default()
     };
     let page = store
+        .links
         .list_urls(
             &of_a,
             Page {
@@ -478,7 +541,7 @@ async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
         is_active: Some(false),
         ..UrlFilter::default()
     };
-    let listing = store.list_urls(&inactive, ALL).await.unwrap();
+    let listing = store.links.list_urls(&inactive, ALL).await.unwrap();
     assert_eq!(
         (listing.total, listing.items[0].short_code.as_str()),
         (1, "b0code")
@@ -488,9 +551,10 @@ async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
         short_code: Some("b2code".into()),
         ..UrlFilter::default()
     };
-    assert_eq!(store.list_urls(&by_code, ALL).await.unwrap().total, 1);
+    assert_eq!(store.links.list_urls(&by_code, ALL).await.unwrap().total, 1);
 
     let all: Vec<Url> = store
+        .links
         .list_urls(&UrlFilter::default(), ALL)
         .await
         .unwrap()
@@ -504,10 +568,11 @@ async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
         email: Some("B@EXAMPLE.COM".into()),
         ..UserFilter::default()
     };
-    let users: Vec<User> = store.list_users(&by_email, ALL).await.unwrap().items;
+    let users: Vec<User> = store.users.list_users(&by_email, ALL).await.unwrap().items;
     assert_eq!(users.iter().map(|u| u.id).collect::<Vec<_>>(), [b.id]);
 
     let past_the_end = store
+        .users
         .list_users(
             &UserFilter::default(),
             Page {
@@ -523,12 +588,16 @@ async fn lists_filter_paginate_and_count(store: Arc<dyn Store>) {
         event_type: Some("updated".into()),
         ..EventFilter::default()
     };
-    assert_eq!(store.list_events(&updated, ALL).await.unwrap().total, 1);
+    assert_eq!(
+        store.events.list_events(&updated, ALL).await.unwrap().total,
+        1
+    );
 }
 
-async fn events_append_in_batches_and_check_references(store: Arc<dyn Store>) {
-    let user = store.create_user(new_user("owner")).await.unwrap();
+async fn events_append_in_batches_and_check_references(store: Stores) {
+    let user = store.users.create_user(new_user("owner")).await.unwrap();
     let url = store
+        .links
         .create_url(new_url("abc123", Some(user.id)))
         .await
         .unwrap();
@@ -540,13 +609,13 @@ async fn events_append_in_batches_and_check_references(store: Arc<dyn Store>) {
         details: details(json!({"short_code": "abc123", "n": i, "referrer": null})),
     };
     let batch: Vec<NewEvent> = (0..2_500).map(click).collect();
-    store.append_events(&batch).await.unwrap();
+    store.events.append_events(&batch).await.unwrap();
     let clicks = EventFilter {
         event_type: Some("click".into()),
         url_id: Some(url.id),
         user_id: Some(user.id),
     };
-    let listing = store.list_events(&clicks, ALL).await.unwrap();
+    let listing = store.events.list_events(&clicks, ALL).await.unwrap();
     assert_eq!(listing.total, 2_500);
     assert_eq!(listing.items[7].details["n"], json!(7));
     assert_eq!(listing.items[7].details["referrer"], Value::Null);
@@ -554,13 +623,13 @@ async fn events_append_in_batches_and_check_references(store: Arc<dyn Store>) {
     let mut orphan = click(0);
     orphan.url_id = Some(999_999);
     assert!(matches!(
-        store.create_event(orphan).await,
+        store.events.create_event(orphan).await,
         Err(StoreError::MissingReference("url"))
     ));
     let mut stranger = click(0);
     stranger.user_id = Some(999_999);
     assert!(matches!(
-        store.create_event(stranger).await,
+        store.events.create_event(stranger).await,
         Err(StoreError::MissingReference("user"))
     ));
     let anonymous = NewEvent {
@@ -568,7 +637,7 @@ async fn events_append_in_batches_and_check_references(store: Arc<dyn Store>) {
         user_id: None,
         ..click(1)
     };
-    let created = store.create_event(anonymous).await.unwrap();
+    let created = store.events.create_event(anonymous).await.unwrap();
     assert_eq!((created.url_id, created.user_id), (None, None));
 }
 
@@ -594,13 +663,14 @@ fn seed_url(id: i64, user_id: Option<i64>, code: &str) -> Url {
     }
 }
 
-async fn imports_are_idempotent_and_move_sequences(store: Arc<dyn Store>) {
+async fn imports_are_idempotent_and_move_sequences(store: Stores) {
     // Repeated usernames are accepted by imports.
     let users = vec![seed_user(5, "dup"), seed_user(40, "dup"), seed_user(7, "x")];
-    assert_eq!(store.import_users(&users).await.unwrap(), 3);
-    assert_eq!(store.import_users(&users).await.unwrap(), 3);
+    assert_eq!(store.users.import_users(&users).await.unwrap(), 3);
+    assert_eq!(store.users.import_users(&users).await.unwrap(), 3);
     assert_eq!(
         store
+            .users
             .list_users(&UserFilter::default(), ALL)
             .await
             .unwrap()
@@ -608,23 +678,31 @@ async fn imports_are_idempotent_and_move_sequences(store: Arc<dyn Store>) {
         3
     );
     assert_eq!(
-        store.get_user(40).await.unwrap(),
+        store.users.get_user(40).await.unwrap(),
         Some(seed_user(40, "dup"))
     );
-    assert_eq!(store.create_user(new_user("fresh")).await.unwrap().id, 41);
+    assert_eq!(
+        store.users.create_user(new_user("fresh")).await.unwrap().id,
+        41
+    );
 
     let urls = vec![
         seed_url(10, Some(5), "seed10"),
         seed_url(11, None, "seed11"),
     ];
-    store.import_urls(&urls).await.unwrap();
-    store.import_urls(&urls).await.unwrap();
+    store.links.import_urls(&urls).await.unwrap();
+    store.links.import_urls(&urls).await.unwrap();
     assert_eq!(
-        store.get_url(10).await.unwrap(),
+        store.links.get_url(10).await.unwrap(),
         Some(seed_url(10, Some(5), "seed10"))
     );
     assert_eq!(
-        store.create_url(new_url("after1", None)).await.unwrap().id,
+        store
+            .links
+            .create_url(new_url("after1", None))
+            .await
+            .unwrap()
+            .id,
         12
     );
 
@@ -637,14 +715,16 @@ async fn imports_are_idempotent_and_move_sequences(store: Arc<dyn Store>) {
         details: details(json!({"short_code": "seed10"})),
     };
     store
+        .events
         .import_events(std::slice::from_ref(&event))
         .await
         .unwrap();
     store
+        .events
         .import_events(std::slice::from_ref(&event))
         .await
         .unwrap();
-    let created = store.create_event(NewEvent {
+    let created = store.events.create_event(NewEvent {
         url_id: None,
         user_id: None,
         event_type: "note".into(),
@@ -652,29 +732,38 @@ async fn imports_are_idempotent_and_move_sequences(store: Arc<dyn Store>) {
         details: Map::new(),
     });
     assert!(created.await.unwrap().id > 100);
-    assert!(events_of(&*store, 10).await.contains(&event));
+    assert!(events_of(&store, 10).await.contains(&event));
 }
 
-async fn imports_refuse_taken_codes_and_unknown_owners(store: Arc<dyn Store>) {
-    store.import_users(&[seed_user(1, "a")]).await.unwrap();
+async fn imports_refuse_taken_codes_and_unknown_owners(store: Stores) {
     store
+        .users
+        .import_users(&[seed_user(1, "a")])
+        .await
+        .unwrap();
+    store
+        .links
         .import_urls(&[seed_url(1, Some(1), "taken1")])
         .await
         .unwrap();
     let clash = store
+        .links
         .import_urls(&[seed_url(2, None, "fine22"), seed_url(3, None, "taken1")])
         .await;
     assert!(matches!(clash, Err(StoreError::Conflict("short_code"))));
-    let orphan = store.import_urls(&[seed_url(4, Some(99), "orphan")]).await;
+    let orphan = store
+        .links
+        .import_urls(&[seed_url(4, Some(99), "orphan")])
+        .await;
     assert!(matches!(orphan, Err(StoreError::MissingReference("user"))));
     // All or nothing: the good row of the failed import was not kept.
-    assert_eq!(store.get_url(2).await.unwrap(), None);
+    assert_eq!(store.links.get_url(2).await.unwrap(), None);
 }
 
-async fn concurrent_user_creates_with_one_name_make_one_user(store: Arc<dyn Store>) {
+async fn concurrent_user_creates_with_one_name_make_one_user(store: Stores) {
     let attempts = (0..16).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.create_user(new_user("racer")).await })
+        tokio::spawn(async move { store.users.create_user(new_user("racer")).await })
     });
     let mut created = 0;
     for attempt in attempts {
@@ -687,6 +776,7 @@ async fn concurrent_user_creates_with_one_name_make_one_user(store: Arc<dyn Stor
     assert_eq!(created, 1);
     assert_eq!(
         store
+            .users
             .list_users(&UserFilter::default(), ALL)
             .await
             .unwrap()
@@ -695,10 +785,10 @@ async fn concurrent_user_creates_with_one_name_make_one_user(store: Arc<dyn Stor
     );
 }
 
-async fn concurrent_creates_of_one_code_make_one_url(store: Arc<dyn Store>) {
+async fn concurrent_creates_of_one_code_make_one_url(store: Stores) {
     let attempts = (0..16).map(|_| {
         let store = store.clone();
-        tokio::spawn(async move { store.create_url(new_url("samecode", None)).await })
+        tokio::spawn(async move { store.links.create_url(new_url("samecode", None)).await })
     });
     let mut created = 0;
     for attempt in attempts {
@@ -711,6 +801,7 @@ async fn concurrent_creates_of_one_code_make_one_url(store: Arc<dyn Store>) {
     assert_eq!(created, 1);
     assert_eq!(
         store
+            .events
             .list_events(&EventFilter::default(), ALL)
             .await
             .unwrap()
@@ -719,28 +810,34 @@ async fn concurrent_creates_of_one_code_make_one_url(store: Arc<dyn Store>) {
     );
 }
 
-async fn api_keys_are_found_by_hash_revoked_and_counted(store: Arc<dyn Store>) {
+async fn api_keys_are_found_by_hash_revoked_and_counted(store: Stores) {
     use kurz::domain::api_key::{hash_secret, mint};
     use kurz::domain::{ApiKeyUse, Scope};
-    let owner = store.create_user(new_user("keyholder")).await.unwrap();
+    let owner = store
+        .users
+        .create_user(new_user("keyholder"))
+        .await
+        .unwrap();
     let minted = mint(
         "ci".into(),
         Scope::Write,
         Some(owner.id),
         Some(ts("2099-01-01 00:00:00")),
     );
-    let key = store.create_api_key(minted.key.clone()).await.unwrap();
+    let key = store.keys.create_api_key(minted.key.clone()).await.unwrap();
     assert_eq!(key.scope, Scope::Write);
     assert_eq!(key.user_id, Some(owner.id));
     assert_eq!(key.request_count, 0);
 
     let found = store
+        .keys
         .find_api_key(&hash_secret(&minted.secret))
         .await
         .unwrap();
     assert_eq!(found.as_ref(), Some(&key));
     assert!(
         store
+            .keys
             .find_api_key(&hash_secret("kurz_other"))
             .await
             .unwrap()
@@ -750,7 +847,7 @@ async fn api_keys_are_found_by_hash_revoked_and_counted(store: Arc<dyn Store>) {
     // A key for a user who does not exist is refused.
     let ghost = mint("ghost".into(), Scope::Write, Some(owner.id + 1000), None);
     assert!(matches!(
-        store.create_api_key(ghost.key).await,
+        store.keys.create_api_key(ghost.key).await,
         Err(StoreError::MissingReference("user"))
     ));
 
@@ -758,6 +855,7 @@ async fn api_keys_are_found_by_hash_revoked_and_counted(store: Arc<dyn Store>) {
     let later = ts("2026-06-01 12:00:00");
     let earlier = ts("2026-05-01 12:00:00");
     store
+        .keys
         .record_api_key_use(&[ApiKeyUse {
             id: key.id,
             requests: 3,
@@ -766,6 +864,7 @@ async fn api_keys_are_found_by_hash_revoked_and_counted(store: Arc<dyn Store>) {
         .await
         .unwrap();
     store
+        .keys
         .record_api_key_use(&[ApiKeyUse {
             id: key.id,
             requests: 2,
@@ -773,29 +872,139 @@ async fn api_keys_are_found_by_hash_revoked_and_counted(store: Arc<dyn Store>) {
         }])
         .await
         .unwrap();
-    let listed = store.list_api_keys().await.unwrap();
+    let listed = store.keys.list_api_keys().await.unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].request_count, 5);
     assert_eq!(listed[0].last_used_at, Some(later));
 
     // Revocation keeps its first time; unknown ids say so.
-    assert!(store.revoke_api_key(key.id, later).await.unwrap());
+    assert!(store.keys.revoke_api_key(key.id, later).await.unwrap());
     assert!(
         store
+            .keys
             .revoke_api_key(key.id, ts("2027-01-01 00:00:00"))
             .await
             .unwrap()
     );
     let revoked = store
+        .keys
         .find_api_key(&hash_secret(&minted.secret))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(revoked.revoked_at, Some(later));
     assert_eq!(revoked.unusable_at(later), Some("revoked"));
-    assert!(!store.revoke_api_key(key.id + 1000, later).await.unwrap());
+    assert!(
+        !store
+            .keys
+            .revoke_api_key(key.id + 1000, later)
+            .await
+            .unwrap()
+    );
 
     // A user's keys go with the user.
-    assert!(store.delete_user(owner.id).await.unwrap());
-    assert!(store.list_api_keys().await.unwrap().is_empty());
+    assert!(store.users.delete_user(owner.id).await.unwrap());
+    assert!(store.keys.list_api_keys().await.unwrap().is_empty());
+}
+
+fn clicks_on(url: &kurz::domain::Url, n: usize) -> Vec<NewEvent> {
+    (0..n)
+        .map(|_| NewEvent {
+            url_id: Some(url.id),
+            user_id: url.user_id,
+            event_type: "click".into(),
+            timestamp: Timestamp::now(),
+            details: Map::new(),
+        })
+        .collect()
+}
+
+async fn the_most_clicked_links_come_from_counters_kept_with_the_clicks(store: Stores) {
+    let a = store
+        .links
+        .create_url(new_url("aaa111", None))
+        .await
+        .unwrap();
+    let b = store
+        .links
+        .create_url(new_url("bbb222", None))
+        .await
+        .unwrap();
+    let c = store
+        .links
+        .create_url(new_url("ccc333", None))
+        .await
+        .unwrap();
+    let mut batch = clicks_on(&b, 2);
+    batch.extend(clicks_on(&a, 3));
+    // Not clicks: they count for nothing.
+    batch.push(NewEvent {
+        event_type: "share".into(),
+        ..clicks_on(&c, 1).remove(0)
+    });
+    store.events.append_events(&batch).await.unwrap();
+    store.events.append_events(&clicks_on(&a, 2)).await.unwrap();
+    let codes = |links: Vec<Link>| links.into_iter().map(|l| l.short_code).collect::<Vec<_>>();
+    assert_eq!(
+        codes(store.links.most_clicked(10).await.unwrap()),
+        ["aaa111", "bbb222"]
+    );
+    assert_eq!(
+        codes(store.links.most_clicked(1).await.unwrap()),
+        ["aaa111"]
+    );
+
+    // An inactive link is never worth pre-warming.
+    let off = UrlPatch {
+        is_active: Some(false),
+        ..UrlPatch::default()
+    };
+    store
+        .links
+        .update_url(a.id, off, Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        codes(store.links.most_clicked(10).await.unwrap()),
+        ["bbb222"]
+    );
+
+    // Imported history is counted too, exactly once however often it is imported.
+    let imported: Vec<Event> = (0..4)
+        .map(|i| Event {
+            id: 1_000 + i,
+            url_id: Some(c.id),
+            user_id: None,
+            event_type: "click".into(),
+            timestamp: ts("2025-03-01 00:00:00"),
+            details: Map::new(),
+        })
+        .collect();
+    store.events.import_events(&imported).await.unwrap();
+    store.events.import_events(&imported).await.unwrap();
+    assert_eq!(
+        codes(store.links.most_clicked(10).await.unwrap()),
+        ["ccc333", "bbb222"]
+    );
+}
+
+async fn a_link_may_be_created_switched_off(store: Stores) {
+    let url = store
+        .links
+        .create_url(NewUrl {
+            is_active: false,
+            ..new_url("off123", None)
+        })
+        .await
+        .unwrap();
+    assert!(!url.is_active);
+    let stored = store.links.get_url(url.id).await.unwrap().unwrap();
+    assert_eq!(stored, url);
+    let link = store
+        .links
+        .find_link(&ShortCode::parse("off123").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!link.is_active);
 }

@@ -7,7 +7,7 @@
 //! *started*, and an entry older than its code's latest invalidation (or the last flush)
 //! is treated as a miss.
 
-use crate::domain::Url;
+use crate::domain::Link;
 use crate::store::StoreError;
 use moka::Expiry;
 use moka::future::Cache;
@@ -16,9 +16,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A cached lookup: `None` means the code leads nowhere (unknown); inactive urls are
-/// cached as they are and refused by the redirect.
-pub type Lookup = Option<Arc<Url>>;
+/// A cached lookup: `None` means the code leads nowhere (unknown); inactive links are
+/// cached as they are and refused by the redirect decision.
+pub type Lookup = Option<Arc<Link>>;
 
 #[derive(Clone)]
 struct Entry {
@@ -29,7 +29,7 @@ struct Entry {
 
 impl Entry {
     fn is_negative(&self) -> bool {
-        self.lookup.as_ref().is_none_or(|url| !url.is_active)
+        self.lookup.as_ref().is_none_or(|link| !link.is_active)
     }
 }
 
@@ -50,10 +50,8 @@ impl Expiry<String, Entry> for Ttl {
 
 /// Rough bytes an entry holds, for the byte bound.
 fn weigh(code: &str, entry: &Entry) -> u32 {
-    let url = entry.lookup.as_ref().map_or(0, |u| {
-        u.short_code.len() + u.original_url.len() + u.title.as_ref().map_or(0, String::len)
-    });
-    u32::try_from(128 + code.len() + url).unwrap_or(u32::MAX)
+    let link = entry.lookup.as_ref().map_or(0, |link| link.weight());
+    u32::try_from(128 + code.len() + link).unwrap_or(u32::MAX)
 }
 
 pub struct LocalCache {
@@ -158,19 +156,15 @@ impl LocalCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Timestamp;
     use std::sync::atomic::AtomicUsize;
 
     fn url(target: &str) -> Lookup {
-        Some(Arc::new(Url {
+        Some(Arc::new(Link {
             id: 1,
             user_id: None,
             short_code: "abc".into(),
-            original_url: target.into(),
-            title: None,
+            target: target.into(),
             is_active: true,
-            created_at: Timestamp::now(),
-            updated_at: Timestamp::now(),
         }))
     }
 
@@ -179,11 +173,7 @@ mod tests {
     }
 
     fn target_of(lookup: &Result<Lookup, Arc<StoreError>>) -> Option<String> {
-        lookup
-            .as_ref()
-            .ok()?
-            .as_ref()
-            .map(|u| u.original_url.clone())
+        lookup.as_ref().ok()?.as_ref().map(|u| u.target.clone())
     }
 
     #[tokio::test]
@@ -245,11 +235,7 @@ mod tests {
             .await
             .unwrap_or_else(|_| Err(Arc::new(StoreError::Corrupt("join".into()))));
         assert_eq!(target_of(&answered).as_deref(), Some("https://new.example"));
-        let cached = cache
-            .get("abc")
-            .await
-            .flatten()
-            .map(|u| u.original_url.clone());
+        let cached = cache.get("abc").await.flatten().map(|u| u.target.clone());
         assert_eq!(cached.as_deref(), Some("https://new.example"));
     }
 

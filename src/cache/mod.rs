@@ -1,7 +1,7 @@
-//! The redirect caches, as a `Store` decorator: lookups by short code go L1 (in process) →
-//! L2 (Redis, shared) → store, and every write that can change what a code leads to
-//! invalidates it on every replica before the write answers. A cache failure is a miss
-//! plus a metric, never an error.
+//! The link caches, wrapped around the link store and nothing else: lookups by short code
+//! go L1 (in process) → L2 (Redis, shared) → store, and every link write that can change
+//! what a code leads to invalidates it on every replica before the write answers. A cache
+//! failure is a miss plus a metric, never an error.
 
 mod bus;
 mod local;
@@ -13,16 +13,12 @@ pub use local::Lookup;
 pub use rate::SharedRateLimit;
 
 use crate::config::{CacheSettings, L1Mode};
-use crate::domain::{
-    ApiKey, ApiKeyUse, Event, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode, Timestamp, Url,
-    UrlPatch, User, UserPatch,
-};
-use crate::store::{
-    EventFilter, Listing, Page, PoolStats, Store, StoreError, StoreResult, UrlFilter, UserFilter,
-};
+use crate::domain::{Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
+use crate::store::{LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter};
 use async_trait::async_trait;
 use local::LocalCache;
 use shared::{Read, SharedCache};
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -33,9 +29,9 @@ use topology::Topology;
 /// How many of a deleted user's urls are looked up per page when invalidating them.
 const INVALIDATE_PAGE: i64 = 1_000;
 
-/// The store seen through the caches.
-pub struct CachedStore {
-    inner: Arc<dyn Store>,
+/// The link store seen through the caches.
+pub struct CachedLinks {
+    inner: Arc<dyn LinkStore>,
     local: Arc<LocalCache>,
     shared: Option<Arc<SharedCache>>,
     l1: L1Mode,
@@ -48,15 +44,15 @@ pub struct CachedStore {
     l1_hits: metrics::Counter,
 }
 
-impl CachedStore {
-    /// Rate-limit counting shared through Redis, when Redis is configured.
-    pub fn shared_rate_limit(&self) -> Option<SharedRateLimit> {
-        self.shared.clone().map(SharedRateLimit::new)
-    }
-
+impl CachedLinks {
     /// Wraps `inner`, and with Redis configured starts connecting and subscribing in the
-    /// background (kurz serves while Redis is down).
-    pub fn start(inner: Arc<dyn Store>, settings: &CacheSettings) -> anyhow::Result<Arc<Self>> {
+    /// background (kurz serves while Redis is down). `single_process`: the store is the
+    /// embedded one, which no other process writes.
+    pub fn start(
+        inner: Arc<dyn LinkStore>,
+        single_process: bool,
+        settings: &CacheSettings,
+    ) -> anyhow::Result<Arc<Self>> {
         let secs = Duration::from_secs;
         let local = Arc::new(LocalCache::new(
             settings.l1_max_bytes,
@@ -83,7 +79,6 @@ impl CachedStore {
                 stop.clone(),
             )));
         }
-        let single_process = inner.kind() == "sqlite";
         Ok(Arc::new(Self {
             inner,
             local,
@@ -94,6 +89,11 @@ impl CachedStore {
             tasks: std::sync::Mutex::new(tasks),
             l1_hits: metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "hit"),
         }))
+    }
+
+    /// Rate-limit counting shared through Redis, when Redis is configured.
+    pub fn shared_rate_limit(&self) -> Option<SharedRateLimit> {
+        self.shared.clone().map(SharedRateLimit::new)
     }
 
     /// `off` without Redis, `ok` while Redis answers and invalidations arrive, else `degraded`.
@@ -123,6 +123,19 @@ impl CachedStore {
         }
     }
 
+    /// Stops the Redis tasks (the store below is closed by its owner).
+    pub async fn stop(&self) {
+        self.stop.cancel();
+        let tasks = self
+            .tasks
+            .lock()
+            .map(|mut t| std::mem::take(&mut *t))
+            .unwrap_or_default();
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+
     /// Whether L1 may answer now (see [`L1Mode`]).
     fn l1_trusted(&self) -> bool {
         match self.l1 {
@@ -135,7 +148,7 @@ impl CachedStore {
         }
     }
 
-    /// What `code` leads to: a url (possibly inactive) or nothing.
+    /// What `code` leads to: a link (possibly inactive) or nothing.
     pub async fn resolve(&self, code: &ShortCode) -> StoreResult<Lookup> {
         let key = code.as_str();
         if !self.l1_trusted() {
@@ -151,20 +164,6 @@ impl CachedStore {
             .get_or_fill(key, || self.resolve_below_l1(code))
             .await
             .map_err(StoreError::from_shared)
-    }
-
-    /// What L1 alone knows of `code` (no counting, no fill): `None` on a miss, or when L1
-    /// cannot be trusted right now. For the redirect fast path, which counts its own hit.
-    pub async fn cached(&self, code: &ShortCode) -> Option<Lookup> {
-        if !self.l1_trusted() {
-            return None;
-        }
-        self.local.get(code.as_str()).await
-    }
-
-    /// Counts an L1 hit served by [`CachedStore::cached`].
-    pub fn count_l1_hit(&self) {
-        self.l1_hits.increment(1);
     }
 
     /// L2, then the store (filling L2).
@@ -184,7 +183,7 @@ impl CachedStore {
             },
         };
         metrics::counter!("kurz_cache_store_lookups_total").increment(1);
-        let lookup = self.inner.get_url_by_code(code).await?.map(Arc::new);
+        let lookup = self.inner.find_link(code).await?.map(Arc::new);
         if let (Some(shared), Some(generations)) = (&self.shared, generations) {
             shared.write(code.as_str(), &lookup, generations).await;
         }
@@ -220,24 +219,38 @@ impl CachedStore {
         if limit <= 0 {
             return Ok(0);
         }
-        let hot = self.inner.hot_urls(limit).await?;
-        for url in &hot {
-            let lookup = Some(Arc::new(url.clone()));
+        let hot = self.inner.most_clicked(limit).await?;
+        for link in hot.iter().cloned() {
+            let code = link.short_code.clone();
+            let lookup = Some(Arc::new(link));
             if let Some(shared) = &self.shared
-                && let Read::Miss(generations) = shared.read(&url.short_code).await
+                && let Read::Miss(generations) = shared.read(&code).await
             {
-                shared.write(&url.short_code, &lookup, generations).await;
+                shared.write(&code, &lookup, generations).await;
             }
-            self.local.put(&url.short_code, lookup).await;
+            self.local.put(&code, lookup).await;
         }
         metrics::gauge!("kurz_cache_prewarmed_links").set(hot.len() as f64);
         Ok(hot.len())
     }
 
-    /// The codes of every url `user_id` owns.
-    async fn codes_of_user(&self, user_id: i64) -> StoreResult<Vec<String>> {
+    /// Runs `write`, which takes user `owner`'s links from them (deleting the user), and
+    /// invalidates those links: their click events name the owner.
+    pub async fn disowning<T>(
+        &self,
+        owner: i64,
+        write: impl Future<Output = StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let codes = self.codes_of_owner(owner).await?;
+        let written = write.await?;
+        self.invalidate(&codes).await;
+        Ok(written)
+    }
+
+    /// The codes of every url `owner` owns.
+    async fn codes_of_owner(&self, owner: i64) -> StoreResult<Vec<String>> {
         let filter = UrlFilter {
-            user_id: Some(user_id),
+            user_id: Some(owner),
             ..UrlFilter::default()
         };
         let mut codes = Vec::new();
@@ -256,55 +269,9 @@ impl CachedStore {
     }
 }
 
+/// Reads pass through; every write invalidates what it changed before it answers.
 #[async_trait]
-impl Store for CachedStore {
-    fn kind(&self) -> &'static str {
-        self.inner.kind()
-    }
-    async fn migrate(&self) -> StoreResult<()> {
-        self.inner.migrate().await
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-    /// Stops the Redis tasks, then closes the store.
-    async fn close(&self) {
-        self.stop.cancel();
-        let tasks = self
-            .tasks
-            .lock()
-            .map(|mut t| std::mem::take(&mut *t))
-            .unwrap_or_default();
-        for task in tasks {
-            let _ = task.await;
-        }
-        self.inner.close().await;
-    }
-
-    fn pool_stats(&self) -> Vec<PoolStats> {
-        self.inner.pool_stats()
-    }
-
-    async fn create_user(&self, user: NewUser) -> StoreResult<User> {
-        self.inner.create_user(user).await
-    }
-    async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
-        self.inner.get_user(id).await
-    }
-    async fn list_users(&self, filter: &UserFilter, page: Page) -> StoreResult<Listing<User>> {
-        self.inner.list_users(filter, page).await
-    }
-    async fn update_user(&self, id: i64, patch: UserPatch) -> StoreResult<Option<User>> {
-        self.inner.update_user(id, patch).await
-    }
-    /// The user's urls lose their owner, which their click events record: invalidate them.
-    async fn delete_user(&self, id: i64) -> StoreResult<bool> {
-        let codes = self.codes_of_user(id).await?;
-        let deleted = self.inner.delete_user(id).await?;
-        self.invalidate(&codes).await;
-        Ok(deleted)
-    }
-
+impl LinkStore for CachedLinks {
     /// A custom code may have been asked for before it existed, so every cache drops its
     /// "unknown" answer before the create answers. A freshly generated code needs none of
     /// that: a cache holds an answer only for a code someone asked for, and nobody can ask
@@ -323,11 +290,11 @@ impl Store for CachedStore {
     async fn get_url(&self, id: i64) -> StoreResult<Option<Url>> {
         self.inner.get_url(id).await
     }
-    async fn get_url_by_code(&self, code: &ShortCode) -> StoreResult<Option<Url>> {
-        Ok(self.resolve(code).await?.map(|url| (*url).clone()))
+    async fn find_link(&self, code: &ShortCode) -> StoreResult<Option<Link>> {
+        Ok(self.resolve(code).await?.map(|link| (*link).clone()))
     }
-    async fn hot_urls(&self, limit: i64) -> StoreResult<Vec<Url>> {
-        self.inner.hot_urls(limit).await
+    async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {
+        self.inner.most_clicked(limit).await
     }
     async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>> {
         self.inner.list_urls(filter, page).await
@@ -351,43 +318,10 @@ impl Store for CachedStore {
         }
         Ok(deleted)
     }
-
-    async fn create_event(&self, event: NewEvent) -> StoreResult<Event> {
-        self.inner.create_event(event).await
-    }
-    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
-        self.inner.append_events(events).await
-    }
-    async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>> {
-        self.inner.list_events(filter, page).await
-    }
-
-    async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
-        self.inner.import_users(rows).await
-    }
     /// Imported rows may change any code: flush everything, everywhere.
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
         let imported = self.inner.import_urls(rows).await?;
         self.invalidate_all().await;
         Ok(imported)
-    }
-    async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
-        self.inner.import_events(rows).await
-    }
-
-    async fn create_api_key(&self, key: NewApiKey) -> StoreResult<ApiKey> {
-        self.inner.create_api_key(key).await
-    }
-    async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
-        self.inner.list_api_keys().await
-    }
-    async fn revoke_api_key(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
-        self.inner.revoke_api_key(id, now).await
-    }
-    async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
-        self.inner.find_api_key(secret_hash).await
-    }
-    async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()> {
-        self.inner.record_api_key_use(uses).await
     }
 }

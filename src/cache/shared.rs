@@ -20,7 +20,7 @@
 use super::bus::Acks;
 use super::local::Lookup;
 use super::topology::{Connected, Link, Topology};
-use crate::domain::Url;
+use crate::domain;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::future::Future;
@@ -49,8 +49,8 @@ pub struct Generations {
 struct Stored {
     #[serde(rename = "g")]
     generations: Generations,
-    #[serde(rename = "u")]
-    url: Option<Url>,
+    #[serde(rename = "l")]
+    link: Option<domain::Link>,
 }
 
 /// What an L2 read found.
@@ -151,8 +151,11 @@ impl SharedCache {
         format!("{}:invalidated", self.prefix)
     }
 
+    /// A code's value. `v2`: the value is a `Link`; releases before it stored a `Url` under
+    /// `link:`, so the two never read each other's values during a rolling upgrade (the
+    /// generations they share still void both).
     fn link_key(&self, code: &str) -> String {
-        format!("{}:link:{}", self.prefix, self.slot_of(code))
+        format!("{}:v2:link:{}", self.prefix, self.slot_of(code))
     }
 
     fn gen_key(&self, code: &str) -> String {
@@ -339,7 +342,7 @@ impl SharedCache {
             all: all_gen.unwrap_or_default(),
         };
         match value.and_then(|raw| serde_json::from_str::<Stored>(&raw).ok()) {
-            Some(stored) if stored.generations == current => Read::Hit(stored.url.map(Arc::new)),
+            Some(stored) if stored.generations == current => Read::Hit(stored.link.map(Arc::new)),
             _ => Read::Miss(current),
         }
     }
@@ -353,7 +356,7 @@ impl SharedCache {
         };
         let stored = Stored {
             generations,
-            url: lookup.as_deref().cloned(),
+            link: lookup.as_deref().cloned(),
         };
         let Ok(value) = serde_json::to_string(&stored) else {
             return;

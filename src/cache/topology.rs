@@ -13,7 +13,7 @@
 //! Behind Sentinel, the sentinels are asked every second which server is the primary; when it
 //! changed (a failover), the link moves there ([`Topology::follow_primary`]).
 
-use crate::config::CacheSettings;
+use crate::config::{CacheSettings, ExposeSecret};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, PubSub};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -86,9 +86,19 @@ impl Topology {
         settings: &CacheSettings,
         timeout: Duration,
     ) -> anyhow::Result<Option<Self>> {
-        let single = non_empty(settings.redis_url.as_deref());
-        let cluster = non_empty(settings.redis_cluster_nodes.as_deref());
-        let sentinels = non_empty(settings.redis_sentinels.as_deref());
+        let single = non_empty(settings.redis_url.as_ref().map(ExposeSecret::expose_secret));
+        let cluster = non_empty(
+            settings
+                .redis_cluster_nodes
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
+        );
+        let sentinels = non_empty(
+            settings
+                .redis_sentinels
+                .as_ref()
+                .map(ExposeSecret::expose_secret),
+        );
         let named = [single.is_some(), cluster.is_some(), sentinels.is_some()];
         if named.iter().filter(|set| **set).count() > 1 {
             anyhow::bail!(
@@ -118,7 +128,12 @@ impl Topology {
                 anyhow::bail!("KURZ_REDIS_SENTINELS needs KURZ_REDIS_SENTINEL_MASTER");
             };
             let mut primary = redis::RedisConnectionInfo::default();
-            if let Some(password) = non_empty(settings.redis_sentinel_master_password.as_deref()) {
+            if let Some(password) = non_empty(
+                settings
+                    .redis_sentinel_master_password
+                    .as_ref()
+                    .map(ExposeSecret::expose_secret),
+            ) {
                 primary = primary.set_password(password);
             }
             let sentinels = split_list(sentinels);
@@ -407,6 +422,7 @@ fn primary_of_slot(slots: &Value, slot: i64) -> Option<(String, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::SecretString;
 
     fn bulk(text: &str) -> Value {
         Value::BulkString(text.as_bytes().to_vec())
@@ -440,7 +456,7 @@ mod tests {
     }
 
     fn topology(adjust: impl FnOnce(&mut CacheSettings)) -> anyhow::Result<Option<Topology>> {
-        let mut settings = CacheSettings::defaults();
+        let mut settings = crate::config::Settings::defaults().cache;
         adjust(&mut settings);
         Topology::from_settings(&settings, Duration::from_millis(100))
     }
@@ -465,7 +481,9 @@ mod tests {
 
     #[test]
     fn sentinels_need_the_primary_s_name() {
-        let sentinels = Some("redis://127.0.0.1:26379,redis://127.0.0.1:26380".to_owned());
+        let sentinels = Some(SecretString::from(
+            "redis://127.0.0.1:26379,redis://127.0.0.1:26380",
+        ));
         assert!(topology(|s| s.redis_sentinels = sentinels.clone()).is_err());
         let named = topology(|s| {
             s.redis_sentinels = sentinels.clone();

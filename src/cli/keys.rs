@@ -6,10 +6,9 @@ use crate::app;
 use crate::config::{DatabaseSettings, LogSettings};
 use crate::domain::api_key::mint;
 use crate::domain::{ApiKey, Scope, Timestamp};
-use crate::store::{Store, StoreError};
+use crate::store::{KeyStore, StoreError};
 use crate::telemetry;
 use clap::{Args, Subcommand};
-use std::sync::Arc;
 
 #[derive(Debug, Subcommand)]
 pub enum KeysCommand {
@@ -78,15 +77,15 @@ impl KeysCommand {
         };
         let _telemetry = telemetry::init_logs(&target.log);
         let store = app::open_store(&with_database(target.database.clone())).await?;
-        let result = match store.migrate().await {
-            Ok(()) => self.run_on(&store).await,
+        let result = match store.schema.migrate().await {
+            Ok(()) => self.run_on(&*store.keys).await,
             Err(err) => Err(err.into()),
         };
-        store.close().await;
+        store.schema.close().await;
         result
     }
 
-    async fn run_on(self, store: &Arc<dyn Store>) -> anyhow::Result<()> {
+    async fn run_on(self, store: &dyn KeyStore) -> anyhow::Result<()> {
         match self {
             Self::Create {
                 name,

@@ -57,6 +57,14 @@ impl Scope {
     }
 }
 
+impl TryFrom<String> for Scope {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw)
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -64,11 +72,12 @@ impl fmt::Display for Scope {
 }
 
 /// A stored key as operators see it: never the secret, only its prefix.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct ApiKey {
     pub id: i64,
     pub name: String,
     pub prefix: String,
+    #[sqlx(try_from = "String")]
     pub scope: Scope,
     /// The user whose links a `write` key manages.
     pub user_id: Option<i64>,

@@ -1,5 +1,7 @@
 //! `Email`: a user's address, checked for shape only (delivery is not kurz's business).
 
+use super::text::{Count, bounded};
+
 /// Longest address accepted (RFC 5321's limit).
 pub const MAX_LEN: usize = 254;
 
@@ -9,13 +11,7 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if raw.len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters"));
-        }
+        let raw = bounded(raw, MAX_LEN, Count::Bytes)?;
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("must not contain spaces".into());
         }

@@ -1,5 +1,6 @@
 //! `TargetUrl`: where a short link leads.
 
+use super::text::{Count, bounded};
 use std::fmt;
 
 /// Longest target accepted; browsers and proxies start to truncate beyond this.
@@ -13,13 +14,7 @@ pub struct TargetUrl(String);
 
 impl TargetUrl {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if raw.len() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters"));
-        }
+        let raw = bounded(raw, MAX_LEN, Count::Bytes)?;
         if raw.chars().any(|c| c.is_control() || c == ' ') {
             return Err("must not contain spaces or control characters".into());
         }

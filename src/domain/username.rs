@@ -1,5 +1,7 @@
 //! `Username`: a user's handle.
 
+use super::text::{Count, bounded};
+
 /// Longest username accepted.
 pub const MAX_LEN: usize = 64;
 
@@ -9,13 +11,7 @@ pub struct Username(String);
 
 impl Username {
     pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if raw.chars().count() > MAX_LEN {
-            return Err(format!("must be at most {MAX_LEN} characters"));
-        }
+        let raw = bounded(raw, MAX_LEN, Count::Chars)?;
         if raw.chars().any(char::is_control) {
             return Err("must not contain control characters".into());
         }

@@ -1,9 +1,10 @@
-//! Access control. [`access`] is the table of who may call what; [`authorize`] enforces it
+//! Access control. Each route declares who may call it (its `security` in the API's
+//! description); [`AccessTable`] is those declarations as a table, [`authorize`] enforces it
 //! in `keys` mode and tells handlers who is calling ([`Caller`]) so they can check
 //! ownership. In `open` mode everyone may do everything, as the contract says.
 
+use super::AppState;
 use super::error::ApiError;
-use crate::app::AppState;
 use crate::auth::{KeyRefusal, loggable};
 use crate::config::AuthMode;
 use crate::domain::{ApiKey, Scope};
@@ -12,6 +13,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The header some clients find easier to set than `Authorization`.
@@ -26,25 +29,64 @@ pub enum Access {
     Needs(Scope),
 }
 
-/// The access table, by route template and method. Anything not listed needs `admin`, so
-/// a route added later is closed until someone opens it here.
-pub fn access(method: &Method, route: Option<&str>) -> Access {
-    let Some(route) = route else {
-        // No route matched: the answer is a 404 whoever asks.
-        return Access::Public;
-    };
-    let reading = *method == Method::GET || *method == Method::HEAD;
-    match route {
-        "/health" | "/ready" | "/metrics" | "/openapi.json" | "/docs" => Access::Public,
-        "/{code}" | "/urls/{code}/redirect" | "/urls/{code}/report" => Access::Public,
-        "/urls" | "/urls/{id}" | "/users/{id}/urls" if reading => Access::Needs(Scope::Read),
-        "/urls" if *method == Method::POST => Access::Needs(Scope::Write),
-        "/urls/{id}" if *method == Method::PUT || *method == Method::DELETE => {
-            Access::Needs(Scope::Write)
+/// Who may call each route, by method and route template, read from the routes' own
+/// declarations: `security(())` is public, `security(("apiKey" = ["write"]))` needs that
+/// scope. A route that declares nothing needs `admin`, so a route added later is closed
+/// until someone opens it.
+#[derive(Debug, Default)]
+pub struct AccessTable(HashMap<(Method, String), Access>);
+
+impl AccessTable {
+    /// The table of an OpenAPI document (as JSON), as the routes declared it.
+    pub fn from_spec(spec: &Value) -> Self {
+        let mut table = HashMap::new();
+        let paths = spec["paths"].as_object().into_iter().flatten();
+        for (path, item) in paths {
+            for (method, operation) in item.as_object().into_iter().flatten() {
+                let Ok(method) = Method::from_bytes(method.to_ascii_uppercase().as_bytes()) else {
+                    continue;
+                };
+                table.insert((method, path.clone()), declared(&operation["security"]));
+            }
         }
-        "/events" if *method == Method::POST => Access::Needs(Scope::Write),
-        _ => Access::Needs(Scope::Admin),
+        Self(table)
     }
+
+    /// What `method` on `route` needs; a route no one declared needs `admin`.
+    pub fn get(&self, method: &Method, route: &str) -> Access {
+        let method = if *method == Method::HEAD {
+            &Method::GET
+        } else {
+            method
+        };
+        self.0
+            .get(&(method.clone(), route.to_owned()))
+            .copied()
+            .unwrap_or(Access::Needs(Scope::Admin))
+    }
+}
+
+/// An operation's declared `security`: an empty requirement opens it; else the lowest
+/// scope any requirement names.
+fn declared(security: &Value) -> Access {
+    let Some(requirements) = security.as_array() else {
+        return Access::Needs(Scope::Admin);
+    };
+    if requirements
+        .iter()
+        .any(|r| r.as_object().is_some_and(serde_json::Map::is_empty))
+    {
+        return Access::Public;
+    }
+    requirements
+        .iter()
+        .filter_map(Value::as_object)
+        .flat_map(|r| r.values())
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|scope| Scope::parse(scope.as_str()?).ok())
+        .min()
+        .map_or(Access::Needs(Scope::Admin), Access::Needs)
 }
 
 /// Who is calling, as handlers see it.
@@ -153,11 +195,12 @@ pub async fn authorize(
         request.extensions_mut().insert(Caller::Open);
         return next.run(request).await;
     }
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(MatchedPath::as_str);
-    let needed = match access(request.method(), route) {
+    let Some(route) = request.extensions().get::<MatchedPath>() else {
+        // No route matched: the answer is a 404 whoever asks.
+        request.extensions_mut().insert(Caller::Anonymous);
+        return next.run(request).await;
+    };
+    let needed = match state.document.access.get(request.method(), route.as_str()) {
         Access::Public => {
             request.extensions_mut().insert(Caller::Anonymous);
             return next.run(request).await;
@@ -210,20 +253,34 @@ pub async fn authorize(
 mod tests {
     use super::*;
 
-    #[test]
-    fn redirects_reports_and_probes_are_public() {
-        for route in ["/{code}", "/urls/{code}/redirect", "/health", "/ready"] {
-            assert_eq!(access(&Method::GET, Some(route)), Access::Public);
-        }
-        assert_eq!(
-            access(&Method::POST, Some("/urls/{code}/report")),
-            Access::Public
-        );
-        assert_eq!(access(&Method::GET, None), Access::Public);
+    fn table() -> AccessTable {
+        crate::http::openapi::Document::build().access
     }
 
     #[test]
-    fn users_bulk_and_the_event_history_need_admin() {
+    fn redirects_reports_probes_and_the_description_are_public() {
+        let table = table();
+        for route in [
+            "/{code}",
+            "/urls/{code}/redirect",
+            "/health",
+            "/ready",
+            "/metrics",
+            "/openapi.json",
+            "/docs",
+        ] {
+            assert_eq!(table.get(&Method::GET, route), Access::Public, "{route}");
+            assert_eq!(table.get(&Method::HEAD, route), Access::Public, "{route}");
+        }
+        assert_eq!(
+            table.get(&Method::POST, "/urls/{code}/report"),
+            Access::Public
+        );
+    }
+
+    #[test]
+    fn users_bulk_the_event_history_and_undeclared_routes_need_admin() {
+        let table = table();
         for (method, route) in [
             (Method::GET, "/users"),
             (Method::POST, "/users"),
@@ -232,29 +289,34 @@ mod tests {
             (Method::DELETE, "/users/{id}"),
             (Method::GET, "/events"),
             (Method::PATCH, "/urls/{id}"),
+            (Method::GET, "/not/declared"),
         ] {
-            assert_eq!(access(&method, Some(route)), Access::Needs(Scope::Admin));
+            assert_eq!(
+                table.get(&method, route),
+                Access::Needs(Scope::Admin),
+                "{method} {route}"
+            );
         }
     }
 
     #[test]
     fn links_need_read_to_see_and_write_to_change() {
-        assert_eq!(
-            access(&Method::GET, Some("/urls")),
-            Access::Needs(Scope::Read)
-        );
-        assert_eq!(
-            access(&Method::POST, Some("/urls")),
-            Access::Needs(Scope::Write)
-        );
-        assert_eq!(
-            access(&Method::DELETE, Some("/urls/{id}")),
-            Access::Needs(Scope::Write)
-        );
-        assert_eq!(
-            access(&Method::POST, Some("/events")),
-            Access::Needs(Scope::Write)
-        );
+        let table = table();
+        for (method, route, scope) in [
+            (Method::GET, "/urls", Scope::Read),
+            (Method::GET, "/urls/{id}", Scope::Read),
+            (Method::GET, "/users/{id}/urls", Scope::Read),
+            (Method::POST, "/urls", Scope::Write),
+            (Method::PUT, "/urls/{id}", Scope::Write),
+            (Method::DELETE, "/urls/{id}", Scope::Write),
+            (Method::POST, "/events", Scope::Write),
+        ] {
+            assert_eq!(
+                table.get(&method, route),
+                Access::Needs(scope),
+                "{method} {route}"
+            );
+        }
     }
 
     #[test]

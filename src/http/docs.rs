@@ -3,28 +3,25 @@
 //! with no script and nothing fetched from elsewhere: it works offline and behind any
 //! firewall, and a strict Content-Security-Policy holds.
 
-use super::openapi;
-use crate::app::AppState;
+use super::AppState;
+use axum::Json;
+use axum::extract::State;
 use axum::http::{HeaderValue, header};
-use axum::response::{Html, IntoResponse};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::response::{Html, IntoResponse, Response};
 use serde_json::Value;
 use std::fmt::Write;
-use std::sync::LazyLock;
-
-static SPEC: LazyLock<Value> = LazyLock::new(openapi::document);
-static PAGE: LazyLock<String> = LazyLock::new(|| render(&SPEC));
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Inline styles only; no script, no frames, no outside resources.
 const PAGE_POLICY: HeaderValue = HeaderValue::from_static(
     "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'",
 );
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(spec))
-        .route("/docs", get(page))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(spec))
+        .routes(routes!(page))
 }
 
 #[utoipa::path(
@@ -33,10 +30,11 @@ pub fn router() -> Router<AppState> {
     operation_id = "openApiDocument",
     tag = "documentation",
     summary = "This API's OpenAPI 3.1 description",
-    responses((status = 200, description = "The OpenAPI document", body = Object))
+    responses((status = 200, description = "The OpenAPI document", body = Object)),
+    security(())
 )]
-async fn spec() -> Json<&'static Value> {
-    Json(&SPEC)
+async fn spec(State(state): State<AppState>) -> Response {
+    Json(&state.document.spec).into_response()
 }
 
 #[utoipa::path(
@@ -45,13 +43,15 @@ async fn spec() -> Json<&'static Value> {
     operation_id = "documentationPage",
     tag = "documentation",
     summary = "This API's description as an HTML page",
-    responses((status = 200, description = "The page", body = String, content_type = "text/html"))
+    responses((status = 200, description = "The page", body = String, content_type = "text/html")),
+    security(())
 )]
-async fn page() -> impl IntoResponse {
+async fn page(State(state): State<AppState>) -> Response {
     (
         [(header::CONTENT_SECURITY_POLICY, PAGE_POLICY)],
-        Html(PAGE.as_str()),
+        Html(state.document.page.clone()),
     )
+        .into_response()
 }
 
 const METHODS: [&str; 6] = ["get", "post", "put", "patch", "delete", "head"];
@@ -64,7 +64,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ddd;padding:.2em .5em;tex
 vertical-align:top}";
 
 /// The page: the introduction, every operation, then every schema.
-fn render(spec: &Value) -> String {
+pub fn render(spec: &Value) -> String {
     let title = text(&spec["info"]["title"]);
     let version = text(&spec["info"]["version"]);
     let mut html = format!(
@@ -293,8 +293,9 @@ mod tests {
 
     #[test]
     fn the_page_lists_every_operation_of_the_document() {
-        let page = render(&SPEC);
-        for (_, item) in entries(&SPEC["paths"]) {
+        let spec = crate::http::openapi::Document::build().spec;
+        let page = render(&spec);
+        for (_, item) in entries(&spec["paths"]) {
             for method in METHODS {
                 if let Some(id) = item[method]["operationId"].as_str() {
                     assert!(page.contains(&format!("id=\"{id}\"")), "{id} is missing");

@@ -3,9 +3,13 @@
 
 use crate::store::StoreError;
 use axum::Json;
+use axum::body::Body;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
+use std::any::Any;
 use std::collections::BTreeMap;
 
 /// Per-field problems of a 422, keyed by field name.
@@ -163,4 +167,36 @@ fn anyhow_chain(err: &ApiError) -> String {
 pub fn status_body(status: StatusCode) -> Response {
     let message = status.canonical_reason().unwrap_or("error").to_lowercase();
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Replaces a non-JSON error body (from axum's own rejections or the timeout layer) with
+/// the contract's `{"error": …}`. The only 503 without a JSON body is the request timeout's:
+/// counted, not logged (under overload a line per request would add to the load).
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if (status.is_client_error() || status.is_server_error()) && !is_json {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            metrics::counter!("kurz_requests_timed_out_total").increment(1);
+        }
+        return status_body(status);
+    }
+    response
+}
+
+/// A panic in a handler, answered as a 500 (and logged and counted).
+pub fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
+    let message = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown panic");
+    tracing::error!(panic = message, "handler panicked");
+    metrics::counter!("kurz_panics_total").increment(1);
+    status_body(StatusCode::INTERNAL_SERVER_ERROR)
 }

@@ -1,23 +1,51 @@
 //! `/events`: the audit and click history, listed and appended to.
 
+use super::AppState;
 use super::auth::{Caller, not_yours};
 use super::error::ApiError;
-use super::extract::{Fields, JsonObject, ListParams, present};
-use super::list_response;
-use crate::app::AppState;
-use crate::domain::{NewEvent, Timestamp};
-use crate::store::EventFilter;
+use super::extract::{Body, ListParams};
+use super::input::{Checks, Id, Input, present};
+use super::{list_response, schema};
+use crate::domain::{Event, NewEvent, Timestamp};
+use crate::store::{EventFilter, LinkStore};
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Object;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Longest event type accepted.
 const MAX_EVENT_TYPE_CHARS: usize = 64;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/events", get(list).post(create))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list, create))
+}
+
+/// `POST /events`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CreateEvent {
+    #[schema(schema_with = event_type_schema, required = true)]
+    event_type: Input<String>,
+    #[schema(schema_with = schema::url_ref)]
+    url_id: Input<Id>,
+    #[schema(schema_with = schema::user_ref)]
+    user_id: Input<Id>,
+    /// Any JSON object; absent or `null` is stored as `{}`.
+    #[schema(value_type = Option<Object>)]
+    details: Input<Map<String, Value>>,
+}
+
+fn event_type_schema() -> Object {
+    schema::text(
+        MAX_EVENT_TYPE_CHARS,
+        format!("1–{MAX_EVENT_TYPE_CHARS} characters after trimming, e.g. `share`."),
+    )
 }
 
 #[utoipa::path(
@@ -28,10 +56,11 @@ pub fn router() -> Router<AppState> {
     request_body(content = Option<super::openapi::EventFilters>,
         description = "The filters (and `page`, `per_page`) as a JSON object, for clients that send them so; the query string wins"),
     responses(
-        (status = 200, description = "The events", body = [crate::domain::Event], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
+        (status = 200, description = "The events", body = [Event], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
         (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
         (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["admin"]))
 )]
 async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
     let filter = EventFilter {
@@ -42,7 +71,9 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     let page = params.page(state.settings.list_cap)?;
     // Clicks answered before this request must be visible: wait for the queue to reach the store.
     state.clicks.flush().await;
-    Ok(list_response(state.store.list_events(&filter, page).await?))
+    Ok(list_response(
+        state.events.list_events(&filter, page).await?,
+    ))
 }
 
 fn parse_event_type(raw: &str) -> Result<String, String> {
@@ -59,32 +90,39 @@ fn parse_event_type(raw: &str) -> Result<String, String> {
 #[utoipa::path(
     post, path = "/events", operation_id = "createEvent", tag = "events",
     summary = "Record an event",
-    request_body = super::openapi::CreateEvent,
+    request_body = CreateEvent,
     responses(
-        (status = 201, description = "The new event", body = crate::domain::Event),
+        (status = 201, description = "The new event", body = Event),
         (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
         (status = 404, description = "No such url or user", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is missing or invalid (`details` not an object); `details` names each", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["write"]))
 )]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    JsonObject(body): JsonObject,
+    Body(body): Body<CreateEvent>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut fields = Fields::new(&body);
-    let event_type = fields.required_str("event_type");
-    let event_type = fields.parse("event_type", event_type, parse_event_type);
-    let url_id = fields.optional_id("url_id");
-    let user_id = fields.optional_id("user_id");
-    let details = fields.optional_object("details");
-    fields.finish()?;
+    let mut checks = Checks::default();
+    let event_type = checks.required("event_type", body.event_type);
+    let event_type = checks.parse("event_type", event_type, |raw| parse_event_type(&raw));
+    let url_id = checks
+        .optional("url_id", body.url_id)
+        .flatten()
+        .map(|id| id.0);
+    let user_id = checks
+        .optional("user_id", body.user_id)
+        .flatten()
+        .map(|id| id.0);
+    let details = checks.optional("details", body.details).flatten();
+    checks.finish()?;
     let event_type = present(event_type)?;
     let user_id = caller.owner_for(user_id)?;
     if let Some(url_id) = url_id.filter(|_| !caller.manages_everything()) {
         // A `write` key records events only about its own user's links.
         let owner = state
-            .store
+            .links
             .get_url(url_id)
             .await?
             .and_then(|url| url.user_id);
@@ -97,10 +135,10 @@ async fn create(
         user_id,
         event_type,
         timestamp: Timestamp::now(),
-        details,
+        details: details.unwrap_or_default(),
     };
     // Clicks this instance answered earlier come first in the history.
     state.clicks.flush().await;
-    let event = state.store.create_event(event).await?;
+    let event = state.events.create_event(event).await?;
     Ok((StatusCode::CREATED, Json(event)))
 }

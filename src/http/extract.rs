@@ -1,8 +1,9 @@
 //! Extractors that turn requests into checked input, producing the contract's errors:
 //! 400 for a body that is not a JSON object sent as JSON, 413 for an oversized body,
-//! 422 (with per-field `details`) for fields that are missing, mistyped or invalid.
+//! 422 (with per-field `details`) for list parameters that are invalid. Body fields are
+//! checked by the handlers with [`super::input::Checks`].
 
-use super::error::{ApiError, FieldErrors};
+use super::error::ApiError;
 use crate::config::MAX_JSON_BYTES;
 use crate::store::Page;
 use axum::body::Bytes;
@@ -78,11 +79,29 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
     }
 }
 
-/// A request body that is empty (or only whitespace) or a JSON object sent as JSON, for
-/// endpoints whose body is optional.
-pub struct OptionalJsonObject(pub Option<Map<String, Value>>);
+/// A request body that is a JSON object, read into `T` (whose fields are
+/// [`super::input::Input`]s, so reading never fails on a field).
+pub struct Body<T>(pub T);
 
-impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let JsonObject(map) = JsonObject::from_request(req, state).await?;
+        into_body(map).map(Self)
+    }
+}
+
+fn into_body<T: serde::de::DeserializeOwned>(map: Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(map))
+        .map_err(|_| ApiError::BadRequest("request body must be a JSON object".into()))
+}
+
+/// A request body that is empty (or only whitespace) or a JSON object sent as JSON, read
+/// into `T`, for endpoints whose body is optional.
+pub struct OptionalBody<T>(pub Option<T>);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for OptionalBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
@@ -96,7 +115,7 @@ impl<S: Send + Sync> FromRequest<S> for OptionalJsonObject {
                 "expected a JSON body with Content-Type: application/json".into(),
             ));
         }
-        parse_object(&bytes).map(|map| Self(Some(map)))
+        into_body(parse_object(&bytes)?).map(|body| Self(Some(body)))
     }
 }
 
@@ -118,114 +137,6 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
             .map(str::to_owned)
             .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
         Ok(Self(host))
-    }
-}
-
-/// Reads typed fields out of a JSON object, collecting every problem for one 422.
-pub struct Fields<'a> {
-    map: &'a Map<String, Value>,
-    errors: FieldErrors,
-}
-
-impl<'a> Fields<'a> {
-    pub fn new(map: &'a Map<String, Value>) -> Self {
-        Self {
-            map,
-            errors: FieldErrors::new(),
-        }
-    }
-
-    fn problem(&mut self, key: &str, problem: impl Into<String>) {
-        self.errors
-            .entry(key.to_owned())
-            .or_insert_with(|| problem.into());
-    }
-
-    /// A string that must be present.
-    pub fn required_str(&mut self, key: &str) -> Option<&'a str> {
-        match self.map.get(key) {
-            Some(Value::String(s)) => Some(s),
-            None | Some(Value::Null) => {
-                self.problem(key, "is required");
-                None
-            }
-            Some(_) => {
-                self.problem(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// Absent → `None`; `null` → `Some(None)`; a string → `Some(Some(_))`.
-    pub fn optional_str(&mut self, key: &str) -> Option<Option<&'a str>> {
-        match self.map.get(key)? {
-            Value::Null => Some(None),
-            Value::String(s) => Some(Some(s)),
-            _ => {
-                self.problem(key, "must be a string");
-                None
-            }
-        }
-    }
-
-    /// An integer id, or absent / `null`.
-    pub fn optional_id(&mut self, key: &str) -> Option<i64> {
-        match self.map.get(key)? {
-            Value::Null => None,
-            Value::Number(n) if n.as_i64().is_some_and(|v| v > 0) => n.as_i64(),
-            _ => {
-                self.problem(key, "must be a positive integer");
-                None
-            }
-        }
-    }
-
-    /// A boolean, or absent. `null` is refused: a link is either active or not.
-    pub fn optional_bool(&mut self, key: &str) -> Option<bool> {
-        match self.map.get(key)? {
-            Value::Bool(b) => Some(*b),
-            _ => {
-                self.problem(key, "must be true or false");
-                None
-            }
-        }
-    }
-
-    /// A JSON object, or absent / `null` (→ empty object).
-    pub fn optional_object(&mut self, key: &str) -> Map<String, Value> {
-        match self.map.get(key) {
-            None | Some(Value::Null) => Map::new(),
-            Some(Value::Object(map)) => map.clone(),
-            Some(_) => {
-                self.problem(key, "must be a JSON object");
-                Map::new()
-            }
-        }
-    }
-
-    /// Runs a domain parser on a value already read, recording its error under `key`.
-    pub fn parse<T>(
-        &mut self,
-        key: &str,
-        raw: Option<&str>,
-        parse: impl FnOnce(&str) -> Result<T, String>,
-    ) -> Option<T> {
-        match parse(raw?) {
-            Ok(value) => Some(value),
-            Err(problem) => {
-                self.problem(key, problem);
-                None
-            }
-        }
-    }
-
-    /// `Ok` when no problem was recorded, else the 422 listing them all.
-    pub fn finish(self) -> Result<(), ApiError> {
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::validation(self.errors))
-        }
     }
 }
 
@@ -335,11 +246,6 @@ impl ListParams {
         }
         Err(ApiError::invalid(key, "must be an integer"))
     }
-}
-
-/// A field that [`Fields::finish`] has vouched for. `None` here is a bug, not bad input.
-pub fn present<T>(value: Option<T>) -> Result<T, ApiError> {
-    value.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a validated field is missing")))
 }
 
 /// Parses a numeric id from a path; anything else names no row, hence 404.

@@ -1,5 +1,12 @@
-//! The HTTP layer. [`router`] reads as the API's table of contents; the middleware stack
-//! around it is listed in order, outermost first.
+//! The HTTP layer: two routers merged into one. [`router`] reads as the API's table of
+//! contents and lists each router's layers in order, outermost first.
+//!
+//! - **links** (`/{code}`, `/urls/{code}/redirect`): following a short link, with a thin
+//!   layer set: request id, security headers, observation, shedding and draining.
+//! - **api** (everything else): the same, plus panics and framework rejections answered as
+//!   JSON, the request timeout, body limits, access control and write rate limits.
+//!
+//! Static routes of the api win over `/{code}` by the router's own precedence.
 
 pub mod auth;
 pub mod client_ip;
@@ -7,111 +14,122 @@ mod docs;
 pub mod error;
 mod events;
 pub mod extract;
-mod fast_redirect;
-pub use fast_redirect::FastRedirect;
+mod guard;
+mod input;
+mod links;
+mod observe;
 pub mod openapi;
 mod ops;
-pub mod rate_limit;
-mod redirect;
+mod rate_limit;
 mod reports;
+mod schema;
 pub mod server;
+pub mod state;
 mod urls;
 mod users;
 
-use crate::app::AppState;
+pub use state::{App, AppState, Health};
+
 use crate::config::MAX_JSON_BYTES;
 use crate::store::Listing;
-use crate::telemetry;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use error::{ApiError, status_body};
+use error::{ApiError, json_errors, panic_response};
+use guard::GuardLayer;
+use observe::ObserveLayer;
 use serde::Serialize;
-use std::any::Any;
-use tower::{Layer, ServiceBuilder};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{
     MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
+use utoipa_axum::router::OpenApiRouter;
 
 /// The header carrying the number of rows a list's filters match.
 pub const TOTAL_COUNT: HeaderName = HeaderName::from_static("x-total-count");
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Every route of the API with its middleware, behind the redirect fast path.
-pub fn router(state: AppState) -> FastRedirect<Router> {
-    let settings = &state.settings;
-    // With a separate metrics listener, /metrics is not on the API port at all.
-    let ops = if settings.metrics_listen.is_some() {
-        ops::router()
-    } else {
-        ops::router().merge(ops::metrics_router())
-    };
-    let api = Router::new()
-        .merge(ops)
-        .merge(users::router(settings.max_upload_bytes))
-        .merge(urls::router())
-        .merge(events::router())
-        .merge(redirect::router())
-        .merge(reports::router())
-        .merge(docs::router())
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+/// Every route, each router with its layers.
+pub fn router(state: AppState) -> Router {
+    let links = links::routes()
+        .split_for_parts()
+        .0
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
-
-    let middleware = ServiceBuilder::new()
-        // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV upload
-        // route sets its own, larger limit, which takes precedence.
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        // A request id for every request: the client's `X-Request-Id`, or a new UUID; echoed back.
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        // While draining, every answer closes its connection, so proxies and clients move
-        // their next request elsewhere instead of sending it just as the listener closes.
+    let mut api = api_routes(state.settings.max_upload_bytes);
+    // With a separate metrics listener, /metrics is not on the API's port at all.
+    if state.settings.metrics_listen.is_none() {
+        api = api.merge(ops::metrics_routes());
+    }
+    let api = api
+        .split_for_parts()
+        .0
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        // Innermost first: who is calling, then whether they are over their rate.
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            close_when_draining,
+            rate_limit::limit,
         ))
-        // One log line and the metrics for every request, including the ones below that fail.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            telemetry::observe,
-        ))
-        // Past the in-flight bound, answer 503 at once: queueing would only make every
-        // request late, and the clients' retries pile up on top.
-        .layer(middleware::from_fn_with_state(state.clone(), shed_load))
-        // Browsers must not guess content types or frame our answers.
-        .layer(middleware::map_response(with_security_headers))
-        // A panic in a handler becomes a 500 JSON answer; the process keeps serving.
-        .layer(CatchPanicLayer::custom(panic_response))
-        // Whatever the framework answers on its own (rejections, timeouts) is made JSON too.
-        .layer(middleware::from_fn(json_errors))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            settings.request_timeout(),
-        ))
-        // Who is calling (API keys in `keys` mode), then whether they are over their rate.
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::authorize,
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::limit,
-        ));
+        // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV upload
+        // route sets its own, larger limit, which takes precedence.
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.settings.request_timeout(),
+        ))
+        // Whatever the framework answers on its own (rejections, timeouts) is made JSON too.
+        .layer(middleware::from_fn(json_errors));
+    with_edge_layers(links.merge(api), &state).with_state(state)
+}
 
-    let router = api.layer(middleware).with_state(state.clone());
-    // The common case, a cached redirect, is answered in front of the router: routing
-    // clones the route's whole middleware stack (and the state in each layer) per request.
-    fast_redirect::FastRedirectLayer::new(state).layer(router)
+/// The layers every route has, outermost first: a request id (the client's `X-Request-Id`,
+/// or a new one; echoed back), headers that keep browsers from guessing content types or
+/// framing our answers, observation (log line and metrics, also for the requests below
+/// that fail), the replica's own limits (shedding, draining), and a panic in a handler
+/// answered as a 500 (the process keeps serving).
+fn with_edge_layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
+    router
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(GuardLayer::new(
+            state.in_flight.clone(),
+            state.health.clone(),
+        ))
+        .layer(ObserveLayer::new(state.proxies.clone()))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
+}
+
+/// The API's routes (everything but following links), each declared with its handler,
+/// its description and its access in its resource's module.
+fn api_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(ops::routes())
+        .merge(users::routes(max_upload_bytes))
+        .merge(urls::routes())
+        .merge(events::routes())
+        .merge(reports::routes())
+        .merge(docs::routes())
 }
 
 /// The router of the separate metrics listener (`KURZ_METRICS_LISTEN`).
 pub fn metrics_router(state: AppState) -> Router {
-    ops::metrics_router().with_state(state)
+    ops::metrics_routes().split_for_parts().0.with_state(state)
 }
 
 /// Request ids: 128 random bits from the thread-local CSPRNG, as 32 hex digits. A UUID v4
@@ -122,30 +140,11 @@ struct RandomRequestId;
 
 impl MakeRequestId for RandomRequestId {
     fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        Some(RequestId::new(new_request_id()))
+        let id = format!("{:032x}", rand::random::<u128>());
+        HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
+            .ok()
+            .map(RequestId::new)
     }
-}
-
-/// Sets the headers every answer carries (the stack's layer and the fast path both use it).
-fn set_security_headers(headers: &mut HeaderMap) {
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-}
-
-async fn with_security_headers<B>(mut response: Response<B>) -> Response<B> {
-    set_security_headers(response.headers_mut());
-    response
-}
-
-/// A fresh request id (see [`RandomRequestId`]).
-pub fn new_request_id() -> HeaderValue {
-    let id = format!("{:032x}", rand::random::<u128>());
-    // Hex digits always make a valid header value; the fallback is never taken.
-    HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
-        .unwrap_or_else(|_| HeaderValue::from_static("-"))
 }
 
 /// A list as a JSON array, with `X-Total-Count`.
@@ -154,56 +153,59 @@ pub fn list_response<T: Serialize>(listing: Listing<T>) -> Response {
     ([(TOTAL_COUNT, total)], Json(listing.items)).into_response()
 }
 
-fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response<Body> {
-    let message = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown panic");
-    tracing::error!(panic = message, "handler panicked");
-    metrics::counter!("kurz_panics_total").increment(1);
-    status_body(StatusCode::INTERNAL_SERVER_ERROR)
-}
+#[cfg(test)]
+mod tests {
+    use crate::app::Application;
+    use crate::config::Settings;
+    use axum::Router;
+    use axum::routing::get;
+    use serde_json::json;
 
-async fn shed_load(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let Ok(_permit) = state.in_flight.clone().try_acquire_owned() else {
-        metrics::counter!("kurz_requests_shed_total").increment(1);
-        return ApiError::Unavailable(anyhow::anyhow!("too many requests in flight"))
-            .into_response();
-    };
-    next.run(request).await
-}
-
-async fn close_when_draining(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let mut response = next.run(request).await;
-    if state
-        .health
-        .draining
-        .load(std::sync::atomic::Ordering::Acquire)
-    {
-        response
-            .headers_mut()
-            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    /// There is no second way to a redirect in front of the router: a route added beside
+    /// `/{code}` answers even while a link with that very code sits in the cache.
+    #[tokio::test]
+    async fn a_new_one_segment_route_wins_over_a_cached_link_with_its_code() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let app = Application::build(Settings::embedded(dir.path().to_path_buf()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let extra = Router::new().route("/fresh", get(|| async { "the new route" }));
+        let router = super::router(app.state()).merge(extra);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let base = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let created = client
+            .post(format!("{base}/urls"))
+            .json(&json!({ "original_url": "https://example.com/", "short_code": "fresh" }))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(created.status(), 201);
+        // Twice: the first fills the in-process cache, the second is answered from it.
+        for _ in 0..2 {
+            let followed = client
+                .get(format!("{base}/urls/fresh/redirect"))
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(followed.status(), 302);
+        }
+        let route = client
+            .get(format!("{base}/fresh"))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(route.status(), 200);
+        assert_eq!(route.text().await.ok().as_deref(), Some("the new route"));
     }
-    response
-}
-
-/// Replaces a non-JSON error body (from axum's own rejections or the timeout layer) with
-/// the contract's `{"error": …}`.
-async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
-    let status = response.status();
-    let is_json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if (status.is_client_error() || status.is_server_error()) && !is_json {
-        return status_body(status);
-    }
-    response
 }

@@ -1,29 +1,71 @@
 //! `/urls`: create (generated or custom short code), read, update, delete, list.
 
+use super::AppState;
 use super::auth::{Caller, not_yours};
 use super::error::ApiError;
-use super::extract::{Fields, JsonObject, ListParams, RequestHost, parse_id, present};
-use super::list_response;
-use crate::app::AppState;
-use crate::domain::{NewUrl, ShortCode, TargetUrl, Timestamp, Url, UrlPatch};
+use super::extract::{Body, ListParams, RequestHost, parse_id};
+use super::input::{Checks, Id, Input, present};
+use super::{list_response, schema};
+use crate::domain::{NewUrl, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, parse_title};
 use crate::safety::Write;
-use crate::store::{StoreError, UrlFilter};
+use crate::store::{LinkStore, StoreError, UrlFilter};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa::openapi::schema::Object;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// Longest title accepted.
-const MAX_TITLE_CHARS: usize = 512;
 /// Attempts at a free generated code before giving up. With 62^6 codes a collision is
 /// rare; several in a row mean the code space is nearly full.
 const GENERATE_ATTEMPTS: usize = 8;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/urls", get(list).post(create))
-        .route("/urls/{id}", get(show).put(update).delete(remove))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+}
+
+/// `POST /urls`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CreateUrl {
+    #[schema(schema_with = schema::target_url, required = true)]
+    original_url: Input<String>,
+    #[schema(schema_with = schema::owner)]
+    user_id: Input<Id>,
+    #[schema(schema_with = schema::title)]
+    title: Input<String>,
+    #[schema(schema_with = schema::custom_code)]
+    short_code: Input<String>,
+    #[schema(schema_with = active_on_create)]
+    is_active: Input<bool>,
+}
+
+/// `PUT /urls/{id}`: only the fields sent change; each change is recorded as an `updated`
+/// event.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct UpdateUrl {
+    #[schema(schema_with = schema::title)]
+    title: Input<String>,
+    #[schema(schema_with = active_on_update)]
+    is_active: Input<bool>,
+    #[schema(schema_with = schema::target_url)]
+    original_url: Input<String>,
+}
+
+fn active_on_create() -> Object {
+    schema::flag("`false` creates the link switched off: it answers 404 until activated.")
+        .default(Some(true.into()))
+        .build()
+}
+
+fn active_on_update() -> Object {
+    schema::flag("`false` makes the link answer 404.").build()
 }
 
 #[utoipa::path(
@@ -36,7 +78,8 @@ pub fn router() -> Router<AppState> {
         (status = 200, description = "The urls", body = [Url], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
         (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
         (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["read"]))
 )]
 async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
     let filter = UrlFilter {
@@ -45,7 +88,7 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
         short_code: params.text("short_code"),
     };
     let page = params.page(state.settings.list_cap)?;
-    Ok(list_response(state.store.list_urls(&filter, page).await?))
+    Ok(list_response(state.links.list_urls(&filter, page).await?))
 }
 
 #[utoipa::path(
@@ -55,7 +98,8 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     responses(
         (status = 200, description = "The url", body = Url),
         (status = 404, description = "No such url (also for an id that is not a positive integer)", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["read"]))
 )]
 async fn show(
     State(state): State<AppState>,
@@ -63,18 +107,11 @@ async fn show(
 ) -> Result<Json<Url>, ApiError> {
     let id = parse_id(&id, "url")?;
     state
-        .store
+        .links
         .get_url(id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("url"))
-}
-
-fn parse_title(raw: &str) -> Result<String, String> {
-    if raw.chars().count() > MAX_TITLE_CHARS {
-        return Err(format!("must be at most {MAX_TITLE_CHARS} characters"));
-    }
-    Ok(raw.to_owned())
 }
 
 /// A target as `TargetUrl` reads it, then as the destination rules judge it.
@@ -82,9 +119,9 @@ fn parse_target(
     state: &AppState,
     host: &RequestHost,
     write: Write,
-) -> impl FnOnce(&str) -> Result<TargetUrl, String> {
+) -> impl FnOnce(String) -> Result<TargetUrl, String> {
     move |raw| {
-        let target = TargetUrl::parse(raw)?;
+        let target = TargetUrl::parse(&raw)?;
         state
             .safety
             .check_target(&target, host.0.as_deref(), write)?;
@@ -96,48 +133,51 @@ fn parse_target(
     post, path = "/urls", operation_id = "createUrl", tag = "urls",
     summary = "Shorten a url",
     description = "Two creates with the same `original_url` give two links. Records a `created` event.",
-    request_body = super::openapi::CreateUrl,
+    request_body = CreateUrl,
     responses(
         (status = 201, description = "The new url", body = Url),
         (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 409, description = "The custom `short_code` is taken", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is missing or invalid (or the target is refused); `details` names each", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["write"]))
 )]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     host: RequestHost,
-    JsonObject(body): JsonObject,
+    Body(body): Body<CreateUrl>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut fields = Fields::new(&body);
-    let target = fields.required_str("original_url");
-    let target = fields.parse(
+    let mut checks = Checks::default();
+    let target = checks.required("original_url", body.original_url);
+    let target = checks.parse(
         "original_url",
         target,
         parse_target(&state, &host, Write::Create),
     );
-    let user_id = fields.optional_id("user_id");
-    let title = fields.optional_str("title").flatten();
-    let title = fields.parse("title", title, parse_title);
-    let custom = fields.optional_str("short_code").flatten();
-    let custom = fields.parse("short_code", custom, |raw| {
-        ShortCode::parse_custom(raw).map_err(|e| e.to_string())
+    let user_id = checks.optional("user_id", body.user_id).flatten();
+    let title = checks.optional("title", body.title).flatten();
+    let title = checks.parse("title", title, |raw| parse_title(&raw));
+    let custom = checks.optional("short_code", body.short_code).flatten();
+    let custom = checks.parse("short_code", custom, |raw| {
+        ShortCode::parse_custom(&raw).map_err(|e| e.to_string())
     });
-    fields.finish()?;
+    let is_active = checks.not_null("is_active", body.is_active);
+    checks.finish()?;
     let original_url = present(target)?;
-    let user_id = caller.owner_for(user_id)?;
+    let user_id = caller.owner_for(user_id.map(|id| id.0))?;
     let new_url = |short_code, fresh_code| NewUrl {
         user_id,
         short_code,
         original_url: original_url.clone(),
         title: title.clone(),
+        is_active: is_active.unwrap_or(true),
         created_at: Timestamp::now(),
         fresh_code,
     };
     let url = match custom {
-        Some(code) => state.store.create_url(new_url(code, false)).await?,
+        Some(code) => state.links.create_url(new_url(code, false)).await?,
         None => create_with_generated_code(&state, new_url).await?,
     };
     Ok((StatusCode::CREATED, Json(url)))
@@ -150,7 +190,7 @@ async fn create_with_generated_code(
 ) -> Result<Url, ApiError> {
     for _ in 0..GENERATE_ATTEMPTS {
         match state
-            .store
+            .links
             .create_url(new_url(ShortCode::generate(), true))
             .await
         {
@@ -170,36 +210,38 @@ async fn create_with_generated_code(
     summary = "Change a url's title, target or state",
     description = "Bumps `updated_at` and records one `updated` event per field whose value changed. Takes effect on every replica before it answers.",
     params(("id" = i64, Path, description = "The url's id")),
-    request_body = super::openapi::UpdateUrl,
+    request_body = UpdateUrl,
     responses(
         (status = 200, description = "The url as changed", body = Url),
         (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
         (status = 404, description = "No such url", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is invalid; `details` names each", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["write"]))
 )]
 async fn update(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
     host: RequestHost,
-    JsonObject(body): JsonObject,
+    Body(body): Body<UpdateUrl>,
 ) -> Result<Json<Url>, ApiError> {
     let id = parse_id(&id, "url")?;
-    let mut fields = Fields::new(&body);
-    let title = match fields.optional_str("title") {
-        None => None,
-        Some(None) => Some(None),
-        Some(raw) => fields.parse("title", raw, parse_title).map(Some),
+    let mut checks = Checks::default();
+    let title = match checks.optional("title", body.title) {
+        Some(Some(raw)) => checks
+            .parse("title", Some(raw), |raw| parse_title(&raw))
+            .map(Some),
+        other => other.map(|_| None),
     };
-    let is_active = fields.optional_bool("is_active");
-    let target = fields.optional_str("original_url").map(|v| v.unwrap_or(""));
-    let original_url = fields.parse(
+    let is_active = checks.not_null("is_active", body.is_active);
+    let target = checks.optional("original_url", body.original_url);
+    let original_url = checks.parse(
         "original_url",
-        target,
+        target.map(Option::unwrap_or_default),
         parse_target(&state, &host, Write::Update),
     );
-    fields.finish()?;
+    checks.finish()?;
     let patch = UrlPatch {
         title,
         is_active,
@@ -208,7 +250,7 @@ async fn update(
     check_owner(&state, &caller, id).await?;
     // Clicks this instance answered earlier come before the `updated` events.
     state.clicks.flush().await;
-    let url = state.store.update_url(id, patch, Timestamp::now()).await?;
+    let url = state.links.update_url(id, patch, Timestamp::now()).await?;
     url.map(Json).ok_or_else(|| ApiError::not_found("url"))
 }
 
@@ -220,7 +262,8 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such url", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["write"]))
 )]
 async fn remove(
     State(state): State<AppState>,
@@ -230,7 +273,7 @@ async fn remove(
     let id = parse_id(&id, "url")?;
     check_owner(&state, &caller, id).await?;
     state.clicks.flush().await;
-    match state.store.delete_url(id, Timestamp::now()).await? {
+    match state.links.delete_url(id, Timestamp::now()).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),
         None => Err(ApiError::not_found("url")),
     }
@@ -242,7 +285,7 @@ async fn check_owner(state: &AppState, caller: &Caller, id: i64) -> Result<(), A
     if caller.manages_everything() {
         return Ok(());
     }
-    match state.store.get_url(id).await? {
+    match state.links.get_url(id).await? {
         Some(url) if !caller.may_manage(url.user_id) => Err(not_yours()),
         _ => Ok(()),
     }

@@ -1,28 +1,79 @@
 //! `/users`: create, read, update, delete, list, a user's urls, and CSV bulk import.
 
+use super::AppState;
 use super::error::ApiError;
-use super::extract::{Fields, JsonObject, ListParams, parse_id, present};
-use super::list_response;
-use crate::app::AppState;
+use super::extract::{Body, ListParams, parse_id};
+use super::input::{Checks, Input, present};
+use super::{list_response, schema};
 use crate::domain::{Email, NewUser, Timestamp, User, UserPatch, Username};
 use crate::import;
-use crate::store::{UrlFilter, UserFilter};
+use crate::store::{LinkStore, UrlFilter, UserFilter};
+use axum::Json;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-pub fn router(max_upload_bytes: usize) -> Router<AppState> {
-    Router::new()
-        .route("/users", get(list).post(create))
-        .route(
-            "/users/bulk",
-            post(bulk_import).layer(DefaultBodyLimit::max(max_upload_bytes)),
-        )
-        .route("/users/{id}", get(show).put(update).delete(remove))
-        .route("/users/{id}/urls", get(urls_of))
+pub fn routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
+    let (schemas, paths, bulk) = routes!(bulk_import);
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes((
+            schemas,
+            paths,
+            bulk.layer(DefaultBodyLimit::max(max_upload_bytes)),
+        ))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(urls_of))
+}
+
+/// `POST /users`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct CreateUser {
+    #[schema(schema_with = schema::username, required = true)]
+    username: Input<String>,
+    #[schema(schema_with = schema::email, required = true)]
+    email: Input<String>,
+}
+
+/// `PUT /users/{id}`: only the fields sent change.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct UpdateUser {
+    #[schema(schema_with = schema::username)]
+    username: Input<String>,
+    #[schema(schema_with = schema::email)]
+    email: Input<String>,
+}
+
+/// `POST /users/bulk`, as `multipart/form-data`.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BulkImportForm {
+    /// A CSV with the header `id,username,email,created_at` (columns by name, any order).
+    #[schema(
+        value_type = String,
+        content_media_type = "text/csv",
+        examples("id,username,email,created_at\n1,alice,alice@example.com,2025-09-19 22:25:05\n")
+    )]
+    file: Vec<u8>,
+    /// Import only the first N data rows: a non-negative integer.
+    row_count: Option<String>,
+}
+
+/// The rows a bulk import processed (both keys carry the same number).
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct BulkImportResult {
+    #[schema(minimum = 0)]
+    imported: i64,
+    #[schema(minimum = 0)]
+    count: i64,
 }
 
 #[utoipa::path(
@@ -35,7 +86,8 @@ pub fn router(max_upload_bytes: usize) -> Router<AppState> {
         (status = 200, description = "The users", body = [User], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
         (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
         (status = 422, description = "`page` or `per_page` is not an integer", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["admin"]))
 )]
 async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
     let filter = UserFilter {
@@ -43,7 +95,7 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
         email: params.text("email"),
     };
     let page = params.page(state.settings.list_cap)?;
-    Ok(list_response(state.store.list_users(&filter, page).await?))
+    Ok(list_response(state.users.list_users(&filter, page).await?))
 }
 
 #[utoipa::path(
@@ -53,7 +105,8 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     responses(
         (status = 200, description = "The user", body = User),
         (status = 404, description = "No such user (also for an id that is not a positive integer)", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["admin"]))
 )]
 async fn show(
     State(state): State<AppState>,
@@ -61,7 +114,7 @@ async fn show(
 ) -> Result<Json<User>, ApiError> {
     let id = parse_id(&id, "user")?;
     state
-        .store
+        .users
         .get_user(id)
         .await?
         .map(Json)
@@ -71,33 +124,31 @@ async fn show(
 #[utoipa::path(
     post, path = "/users", operation_id = "createUser", tag = "users",
     summary = "Create a user",
-    request_body = super::openapi::CreateUser,
+    request_body = CreateUser,
     responses(
         (status = 201, description = "The new user", body = User),
         (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
         (status = 409, description = "The username, or the email ignoring case, is taken", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is missing or invalid; `details` names each", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["admin"]))
 )]
 async fn create(
     State(state): State<AppState>,
-    JsonObject(body): JsonObject,
+    Body(body): Body<CreateUser>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut fields = Fields::new(&body);
-    let username = fields.required_str("username");
-    let username = fields.parse("username", username, Username::parse);
-    let email = fields.required_str("email");
-    let email = fields.parse("email", email, Email::parse);
-    fields.finish()?;
-    let (username, email) = (present(username)?, present(email)?);
-    let user = state
-        .store
-        .create_user(NewUser {
-            username,
-            email,
-            created_at: Timestamp::now(),
-        })
-        .await?;
+    let mut checks = Checks::default();
+    let username = checks.required("username", body.username);
+    let username = checks.parse("username", username, |raw| Username::parse(&raw));
+    let email = checks.required("email", body.email);
+    let email = checks.parse("email", email, |raw| Email::parse(&raw));
+    checks.finish()?;
+    let user = NewUser {
+        username: present(username)?,
+        email: present(email)?,
+        created_at: Timestamp::now(),
+    };
+    let user = state.users.create_user(user).await?;
     Ok((StatusCode::CREATED, Json(user)))
 }
 
@@ -105,31 +156,36 @@ async fn create(
     put, path = "/users/{id}", operation_id = "updateUser", tag = "users",
     summary = "Change a user's username or email",
     params(("id" = i64, Path, description = "The user's id")),
-    request_body = super::openapi::UpdateUser,
+    request_body = UpdateUser,
     responses(
         (status = 200, description = "The user as changed", body = User),
         (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 409, description = "The username, or the email ignoring case, is taken", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is invalid; `details` names each", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["admin"]))
 )]
 async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    JsonObject(body): JsonObject,
+    Body(body): Body<UpdateUser>,
 ) -> Result<Json<User>, ApiError> {
     let id = parse_id(&id, "user")?;
-    let mut fields = Fields::new(&body);
-    let username = fields.optional_str("username").map(|v| v.unwrap_or(""));
-    let username = fields.parse("username", username, Username::parse);
-    let email = fields.optional_str("email").map(|v| v.unwrap_or(""));
-    let email = fields.parse("email", email, Email::parse);
-    fields.finish()?;
-    let patch = UserPatch { username, email };
+    let mut checks = Checks::default();
+    // `null` is no username: the parser refuses it as empty.
+    let username = checks.optional("username", body.username);
+    let username = checks.parse("username", username, |raw| {
+        Username::parse(raw.as_deref().unwrap_or_default())
+    });
+    let email = checks.optional("email", body.email);
+    let email = checks.parse("email", email, |raw| {
+        Email::parse(raw.as_deref().unwrap_or_default())
+    });
+    checks.finish()?;
     state
-        .store
-        .update_user(id, patch)
+        .users
+        .update_user(id, UserPatch { username, email })
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::not_found("user"))
@@ -143,14 +199,20 @@ async fn update(
     responses(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["admin"]))
 )]
 async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "user")?;
-    if state.store.delete_user(id).await? {
+    // The user's links lose their owner, which their click events record.
+    let deleted = state
+        .links
+        .disowning(id, state.users.delete_user(id))
+        .await?;
+    if deleted {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("user"))
@@ -168,7 +230,8 @@ async fn remove(
         (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["read"]))
 )]
 async fn urls_of(
     State(state): State<AppState>,
@@ -176,7 +239,7 @@ async fn urls_of(
     params: ListParams,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "user")?;
-    if state.store.get_user(id).await?.is_none() {
+    if state.users.get_user(id).await?.is_none() {
         return Err(ApiError::not_found("user"));
     }
     let filter = UrlFilter {
@@ -185,7 +248,7 @@ async fn urls_of(
         short_code: None,
     };
     let page = params.page(state.settings.list_cap)?;
-    Ok(list_response(state.store.list_urls(&filter, page).await?))
+    Ok(list_response(state.links.list_urls(&filter, page).await?))
 }
 
 /// `POST /users/bulk`: multipart field `file` (CSV), optional field `row_count`.
@@ -193,12 +256,13 @@ async fn urls_of(
     post, path = "/users/bulk", operation_id = "importUsers", tag = "users",
     summary = "Import users from a CSV",
     description = "Rows are upserted by `id`, keeping the CSV's ids and `created_at`; importing the same file twice reports the same count and leaves the same users. Every row is checked before anything is written.",
-    request_body(content = super::openapi::BulkImportForm, content_type = "multipart/form-data"),
+    request_body(content = BulkImportForm, content_type = "multipart/form-data"),
     responses(
-        (status = 201, description = "The number of data rows processed", body = super::openapi::BulkImportResult),
+        (status = 201, description = "The number of data rows processed", body = BulkImportResult),
         (status = 400, description = "Not multipart, or no `file` part", body = super::openapi::ErrorBody),
         (status = 422, description = "A bad row (its number is in the message) or `row_count`; nothing was imported", body = super::openapi::ErrorBody),
-    )
+    ),
+    security(("apiKey" = ["admin"]))
 )]
 async fn bulk_import(
     State(state): State<AppState>,
@@ -230,7 +294,7 @@ async fn bulk_import(
     };
     let users = import::parse_users(&file[..], limit)
         .map_err(|e| ApiError::invalid("file", e.to_string()))?;
-    let imported = state.store.import_users(&users).await?;
+    let imported = state.users.import_users(&users).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "imported": imported, "count": imported })),

@@ -7,8 +7,8 @@
 //! Only reports since the link was last reactivated count, so a link an owner or admin has
 //! put back is not taken down again by the next single report.
 
-use crate::domain::{Event, NewEvent, Timestamp, Url, UrlPatch, event_type};
-use crate::store::{EventFilter, Page, Store, StoreResult};
+use crate::domain::{Event, Link, NewEvent, Timestamp, UrlPatch, event_type};
+use crate::store::{EventFilter, EventStore, LinkStore, Page, StoreResult};
 use ipnet::IpNet;
 use serde_json::{Map, Value};
 use std::collections::HashSet;
@@ -29,17 +29,25 @@ pub enum Outcome {
     AlreadyReported,
 }
 
+/// Where reports are kept and what they may change.
+pub struct Stores<'a> {
+    pub events: &'a dyn EventStore,
+    /// The links as the caches see them, so a deactivation reaches every replica.
+    pub links: &'a dyn LinkStore,
+}
+
 /// Stores `report` about `url` (an active link) unless its reporter already reported it,
 /// and deactivates the link through an ordinary update (so caches are invalidated and an
 /// `updated` event is written) when `threshold` (> 0) distinct reporters have reported it.
 /// `cap` bounds how many events are read per list.
 pub async fn file(
-    store: &dyn Store,
-    url: &Url,
+    stores: Stores<'_>,
+    url: &Link,
     report: Report,
     threshold: u32,
     cap: i64,
 ) -> StoreResult<Outcome> {
+    let store = stores.events;
     let since = last_reactivation(store, url.id, cap).await?;
     let reports = newest_events(store, url.id, event_type::REPORT, cap).await?;
     let mut reporters: HashSet<IpNet> = reports
@@ -60,7 +68,10 @@ pub async fn file(
             is_active: Some(false),
             ..UrlPatch::default()
         };
-        store.update_url(url.id, patch, Timestamp::now()).await?;
+        stores
+            .links
+            .update_url(url.id, patch, Timestamp::now())
+            .await?;
         metrics::counter!("kurz_reports_deactivations_total").increment(1);
         tracing::warn!(
             short_code = url.short_code,
@@ -85,7 +96,7 @@ pub fn reporter_network(ip: IpAddr) -> IpNet {
     }
 }
 
-fn report_event(url: &Url, report: &Report, deactivates: bool) -> NewEvent {
+fn report_event(url: &Link, report: &Report, deactivates: bool) -> NewEvent {
     let mut details = Map::new();
     details.insert("short_code".into(), Value::String(url.short_code.clone()));
     details.insert(
@@ -107,7 +118,7 @@ fn report_event(url: &Url, report: &Report, deactivates: bool) -> NewEvent {
 }
 
 /// The id of the newest `updated` event that set the link active again (0: none).
-async fn last_reactivation(store: &dyn Store, url_id: i64, cap: i64) -> StoreResult<i64> {
+async fn last_reactivation(store: &dyn EventStore, url_id: i64, cap: i64) -> StoreResult<i64> {
     let updates = newest_events(store, url_id, event_type::UPDATED, cap).await?;
     Ok(updates
         .iter()
@@ -122,7 +133,7 @@ async fn last_reactivation(store: &dyn Store, url_id: i64, cap: i64) -> StoreRes
 
 /// The newest `cap` events of one type about one link (lists are ordered oldest first).
 async fn newest_events(
-    store: &dyn Store,
+    store: &dyn EventStore,
     url_id: i64,
     kind: &str,
     cap: i64,

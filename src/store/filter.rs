@@ -3,21 +3,33 @@
 use super::{EventFilter, UrlFilter, UserFilter};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
+/// A value to compare a column with.
+#[derive(Debug, Clone)]
+pub enum FilterValue {
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    TextNoCase(String),
+}
+
+/// A column and the value it must have, when the filter is set.
+pub type Filters = Vec<(&'static str, Option<FilterValue>)>;
+
 /// Appends `WHERE …` for the filters that are set.
-pub fn push_filters<'a, DB>(
+pub fn push_filters<DB>(
     query: &mut QueryBuilder<DB>,
-    filters: impl IntoIterator<Item = (&'a str, Option<FilterValue>)>,
+    filters: &[(&'static str, Option<FilterValue>)],
 ) where
     DB: Database,
     i64: for<'q> Encode<'q, DB> + Type<DB>,
     bool: for<'q> Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut first = true;
-    for (column, value) in filters {
-        let Some(value) = value else { continue };
-        query.push(if first { " WHERE " } else { " AND " });
-        first = false;
+    let set = filters
+        .iter()
+        .filter_map(|(column, value)| Some((*column, value.clone()?)));
+    for (i, (column, value)) in set.enumerate() {
+        query.push(if i == 0 { " WHERE " } else { " AND " });
         match value {
             FilterValue::Int(v) => query.push(column).push(" = ").push_bind(v),
             FilterValue::Bool(v) => query.push(column).push(" = ").push_bind(v),
@@ -32,33 +44,31 @@ pub fn push_filters<'a, DB>(
     }
 }
 
-/// A value to compare a column with.
-pub enum FilterValue {
-    Int(i64),
-    Bool(bool),
-    Text(String),
-    TextNoCase(String),
+impl UserFilter {
+    pub fn columns(&self) -> Filters {
+        vec![
+            ("username", self.username.clone().map(FilterValue::Text)),
+            ("email", self.email.clone().map(FilterValue::TextNoCase)),
+        ]
+    }
 }
 
-pub fn user_filters(f: &UserFilter) -> Vec<(&'static str, Option<FilterValue>)> {
-    vec![
-        ("username", f.username.clone().map(FilterValue::Text)),
-        ("email", f.email.clone().map(FilterValue::TextNoCase)),
-    ]
+impl UrlFilter {
+    pub fn columns(&self) -> Filters {
+        vec![
+            ("user_id", self.user_id.map(FilterValue::Int)),
+            ("is_active", self.is_active.map(FilterValue::Bool)),
+            ("short_code", self.short_code.clone().map(FilterValue::Text)),
+        ]
+    }
 }
 
-pub fn url_filters(f: &UrlFilter) -> Vec<(&'static str, Option<FilterValue>)> {
-    vec![
-        ("user_id", f.user_id.map(FilterValue::Int)),
-        ("is_active", f.is_active.map(FilterValue::Bool)),
-        ("short_code", f.short_code.clone().map(FilterValue::Text)),
-    ]
-}
-
-pub fn event_filters(f: &EventFilter) -> Vec<(&'static str, Option<FilterValue>)> {
-    vec![
-        ("url_id", f.url_id.map(FilterValue::Int)),
-        ("user_id", f.user_id.map(FilterValue::Int)),
-        ("event_type", f.event_type.clone().map(FilterValue::Text)),
-    ]
+impl EventFilter {
+    pub fn columns(&self) -> Filters {
+        vec![
+            ("url_id", self.url_id.map(FilterValue::Int)),
+            ("user_id", self.user_id.map(FilterValue::Int)),
+            ("event_type", self.event_type.clone().map(FilterValue::Text)),
+        ]
+    }
 }

@@ -1,17 +1,9 @@
-//! Metrics: a Prometheus recorder, the per-request middleware, and process CPU/memory.
-//! Requests are labelled by route template (`/users/{id}`), never by raw path.
+//! Metrics: the Prometheus recorder, what each metric means, and process CPU/memory. The
+//! request metrics are recorded by the HTTP layer (`http::observe`).
 
-use crate::app::AppState;
-use crate::http::client_ip::ClientIp;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{Method, StatusCode};
-use axum::middleware::Next;
-use axum::response::Response;
-use metrics::{Counter, Histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Latency buckets from 50 µs (a cached redirect) to 10 s, fine enough for p50/p95/p99.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -124,6 +116,14 @@ fn describe() {
     );
     describe_counter!("kurz_panics_total", "Requests that panicked (answered 500)");
     describe_counter!(
+        "kurz_requests_shed_total",
+        "Requests answered 503 at once because the in-flight bound was reached"
+    );
+    describe_counter!(
+        "kurz_requests_timed_out_total",
+        "Requests answered 503 because they ran past KURZ_REQUEST_TIMEOUT_MS"
+    );
+    describe_counter!(
         "kurz_cache_requests_total",
         "Cache lookups by tier (l1, l2) and result (hit, miss)"
     );
@@ -160,155 +160,4 @@ fn describe() {
         "kurz_store_retries_total",
         "Store calls retried after a transient failure, by operation"
     );
-}
-
-/// "2xx", "4xx", …: the status label of the latency histogram (full codes would multiply
-/// its series for little gain; the request counter keeps them).
-fn status_class(status: u16) -> &'static str {
-    match status {
-        100..=199 => "1xx",
-        200..=299 => "2xx",
-        300..=399 => "3xx",
-        400..=499 => "4xx",
-        _ => "5xx",
-    }
-}
-
-/// Standard methods as static strings: labels then need no allocation.
-fn method_label(method: &axum::http::Method) -> metrics::SharedString {
-    use axum::http::Method;
-    let name = match *method {
-        Method::GET => "GET",
-        Method::POST => "POST",
-        Method::PUT => "PUT",
-        Method::DELETE => "DELETE",
-        Method::HEAD => "HEAD",
-        Method::OPTIONS => "OPTIONS",
-        Method::PATCH => "PATCH",
-        _ => return metrics::SharedString::from(method.to_string()),
-    };
-    metrics::SharedString::const_str(name)
-}
-
-/// The status code as a label, static for the codes kurz answers.
-fn status_label(status: axum::http::StatusCode) -> metrics::SharedString {
-    match status.as_str() {
-        code @ ("200" | "201" | "204" | "302" | "400" | "401" | "403" | "404" | "405" | "409"
-        | "410" | "413" | "422" | "429" | "500" | "503") => {
-            metrics::SharedString::const_str(static_code(code))
-        }
-        other => metrics::SharedString::from(other.to_owned()),
-    }
-}
-
-fn static_code(code: &str) -> &'static str {
-    const CODES: [&str; 16] = [
-        "200", "201", "204", "302", "400", "401", "403", "404", "405", "409", "410", "413", "422",
-        "429", "500", "503",
-    ];
-    CODES.into_iter().find(|c| *c == code).unwrap_or("other")
-}
-
-/// The access log line of one request (target `kurz::access`). `client` is only worked out
-/// when the line is written.
-pub fn access_line(
-    method: &Method,
-    route: &str,
-    status: StatusCode,
-    elapsed: Duration,
-    request_id: &str,
-    client: impl FnOnce() -> Option<IpAddr>,
-) {
-    if !tracing::enabled!(target: "kurz::access", tracing::Level::INFO) {
-        return;
-    }
-    tracing::info!(
-        target: "kurz::access",
-        method = %method,
-        route = %route,
-        status = status.as_u16(),
-        latency_us = elapsed.as_micros() as u64,
-        request_id = %request_id,
-        client = client().map(|c| c.to_string()).unwrap_or_default(),
-        "request"
-    );
-}
-
-/// The metrics of one route's redirects (`GET` answered `302`), registered once: a cached
-/// redirect then records them without the registry lookup (hashing name and labels) that
-/// `counter!` and `histogram!` make per call. The same series as [`observe`] records.
-pub struct RedirectMetrics {
-    requests: Counter,
-    duration: Histogram,
-}
-
-impl RedirectMetrics {
-    pub fn register(route: &'static str) -> Self {
-        Self {
-            requests: metrics::counter!(
-                "kurz_http_requests_total",
-                "method" => "GET", "route" => route, "status" => "302"
-            ),
-            duration: metrics::histogram!(
-                "kurz_http_request_duration_seconds",
-                "method" => "GET", "route" => route, "status" => "3xx"
-            ),
-        }
-    }
-
-    /// One redirect answered after `elapsed`.
-    pub fn found(&self, elapsed: Duration) {
-        self.requests.increment(1);
-        self.duration.record(elapsed.as_secs_f64());
-    }
-}
-
-/// Logs one line per request and records its metrics. Also works out the client's address
-/// (see [`crate::http::client_ip::TrustedProxies`]) and leaves it in the request for the handlers.
-pub async fn observe(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
-    let start = Instant::now();
-    let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "<unknown>".to_owned(), |p| p.as_str().to_owned());
-    let request_id = request
-        .headers()
-        .get(crate::http::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let client = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| state.proxies.client_ip(peer.ip(), request.headers()));
-    if let Some(client) = client {
-        request.extensions_mut().insert(ClientIp(client));
-    }
-    let in_flight = metrics::gauge!("kurz_http_requests_in_flight");
-    in_flight.increment(1.0);
-
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let response = tracing::Instrument::instrument(next.run(request), span).await;
-
-    in_flight.decrement(1.0);
-    let elapsed = start.elapsed();
-    let status = response.status();
-    let method_name = method_label(&method);
-    metrics::histogram!(
-        "kurz_http_request_duration_seconds",
-        "method" => method_name.clone(),
-        "route" => route.clone(),
-        "status" => status_class(status.as_u16())
-    )
-    .record(elapsed.as_secs_f64());
-    metrics::counter!(
-        "kurz_http_requests_total",
-        "method" => method_name,
-        "route" => route.clone(),
-        "status" => status_label(status)
-    )
-    .increment(1);
-    access_line(&method, &route, status, elapsed, &request_id, || client);
-    response
 }

@@ -1,7 +1,8 @@
-//! Telemetry: structured logs and Prometheus metrics, set up once per process.
+//! Telemetry: structured logs and Prometheus metrics, set up once per process. What a
+//! request records is the HTTP layer's business (`http::observe`).
 
 mod logs;
 mod metrics;
 
 pub use self::logs::{Telemetry, init_logs};
-pub use self::metrics::{Metrics, RedirectMetrics, access_line, observe};
+pub use self::metrics::Metrics;

@@ -327,7 +327,6 @@ async fn extra_keys_in_the_body_are_ignored() {
         .create_url(&json!({
             "original_url": "https://example.com/extra",
             "id": 999,
-            "is_active": false,
             "created_at": "1999-01-01T00:00:00",
             "clicks": 12,
         }))
@@ -699,4 +698,24 @@ async fn sql_shaped_and_unicode_values_round_trip() {
     assert_eq!(reply.header("location").as_deref(), Some(target));
     assert_eq!(app.count("/urls").await, 2);
     assert_eq!(app.count("/users").await, 0);
+}
+
+#[tokio::test]
+async fn a_link_may_be_created_switched_off_and_is_active_is_a_strict_boolean() {
+    let app = spawn_app().await;
+    let on = app.shorten("https://example.com/on").await;
+    assert_eq!(on["is_active"], true);
+    let off = app
+        .create_url(&json!({ "original_url": "https://example.com/off", "is_active": false }))
+        .await;
+    assert_eq!(off["is_active"], false);
+    let code = off["short_code"].as_str().unwrap();
+    app.get(&format!("/{code}")).await.expect_error(404);
+    for bad in [json!("false"), json!(0), json!(null), json!("yes")] {
+        let body = json!({ "original_url": "https://example.com/bad", "is_active": bad });
+        app.post_json("/urls", &body)
+            .await
+            .expect_invalid("is_active");
+    }
+    assert_eq!(app.count("/urls").await, 2);
 }

@@ -1,0 +1,170 @@
+//! Short links as the API shows them (`Url`), a new one, and a change to one.
+
+use super::{ShortCode, TargetUrl, Timestamp};
+use serde::Serialize;
+
+/// Longest title accepted.
+pub const MAX_TITLE_CHARS: usize = 512;
+
+/// A short link as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
+pub struct Url {
+    pub id: i64,
+    pub user_id: Option<i64>,
+    pub short_code: String,
+    pub original_url: String,
+    pub title: Option<String>,
+    pub is_active: bool,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// A title as clients may set it.
+pub fn parse_title(raw: &str) -> Result<String, String> {
+    if raw.chars().count() > MAX_TITLE_CHARS {
+        return Err(format!("must be at most {MAX_TITLE_CHARS} characters"));
+    }
+    Ok(raw.to_owned())
+}
+
+/// A url ready to insert; the store writes its `created` event in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUrl {
+    pub user_id: Option<i64>,
+    pub short_code: ShortCode,
+    pub original_url: TargetUrl,
+    pub title: Option<String>,
+    pub is_active: bool,
+    pub created_at: Timestamp,
+    /// The code was generated for this url and never handed out before, so no cache can
+    /// hold an answer for it (see `CachedLinks::create_url`). False for custom codes.
+    pub fresh_code: bool,
+}
+
+impl NewUrl {
+    /// The url as stored under `id`.
+    pub fn stored_as(&self, id: i64) -> Url {
+        Url {
+            id,
+            user_id: self.user_id,
+            short_code: self.short_code.as_str().to_owned(),
+            original_url: self.original_url.as_str().to_owned(),
+            title: self.title.clone(),
+            is_active: self.is_active,
+            created_at: self.created_at,
+            updated_at: self.created_at,
+        }
+    }
+}
+
+/// A validated partial update of a url: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UrlPatch {
+    /// `Some(None)` clears the title.
+    pub title: Option<Option<String>>,
+    pub is_active: Option<bool>,
+    pub original_url: Option<TargetUrl>,
+}
+
+/// One field a [`UrlPatch`] actually changed, as recorded in an `updated` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldChange {
+    pub field: &'static str,
+    pub new_value: String,
+}
+
+impl UrlPatch {
+    /// The fields whose new value differs from `current`, in a fixed order.
+    /// Store implementations call this inside the update's transaction.
+    pub fn changes(&self, current: &Url) -> Vec<FieldChange> {
+        let mut changes = Vec::new();
+        if let Some(title) = &self.title
+            && *title != current.title
+        {
+            changes.push(FieldChange {
+                field: "title",
+                new_value: title.clone().unwrap_or_default(),
+            });
+        }
+        if let Some(active) = self.is_active
+            && active != current.is_active
+        {
+            changes.push(FieldChange {
+                field: "is_active",
+                new_value: active.to_string(),
+            });
+        }
+        if let Some(target) = &self.original_url
+            && target.as_str() != current.original_url
+        {
+            changes.push(FieldChange {
+                field: "original_url",
+                new_value: target.as_str().to_owned(),
+            });
+        }
+        changes
+    }
+
+    /// Applies the patch to `url` (not touching `updated_at`).
+    pub fn apply(&self, url: &mut Url) {
+        if let Some(title) = &self.title {
+            url.title.clone_from(title);
+        }
+        if let Some(active) = self.is_active {
+            url.is_active = active;
+        }
+        if let Some(target) = &self.original_url {
+            url.original_url = target.as_str().to_owned();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url() -> Url {
+        Url {
+            id: 1,
+            user_id: Some(2),
+            short_code: "abc123".into(),
+            original_url: "https://example.com/".into(),
+            title: Some("t".into()),
+            is_active: true,
+            created_at: Timestamp::now(),
+            updated_at: Timestamp::now(),
+        }
+    }
+
+    #[test]
+    fn a_patch_reports_only_fields_whose_value_changes() {
+        let patch = UrlPatch {
+            title: Some(Some("t".into())),
+            is_active: Some(false),
+            original_url: None,
+        };
+        let changes = patch.changes(&url());
+        assert_eq!(
+            changes,
+            vec![FieldChange {
+                field: "is_active",
+                new_value: "false".into()
+            }]
+        );
+    }
+
+    #[test]
+    fn clearing_a_title_is_recorded_as_an_empty_string() {
+        let patch = UrlPatch {
+            title: Some(None),
+            ..UrlPatch::default()
+        };
+        assert_eq!(patch.changes(&url())[0].new_value, "");
+    }
+
+    #[test]
+    fn titles_are_bounded_in_characters_not_bytes() {
+        assert!(parse_title(&"é".repeat(MAX_TITLE_CHARS)).is_ok());
+        assert!(parse_title(&"a".repeat(MAX_TITLE_CHARS + 1)).is_err());
+    }
+}

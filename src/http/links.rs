@@ -1,0 +1,148 @@
+//! The links router: following a short link. `GET /{code}` (and `/urls/{code}/redirect`)
+//! looks the link up through the caches, asks the one decision ([`decide`]) what the visit
+//! gets, queues the click without waiting for the database, and answers. Its layer set is
+//! thin (see [`super::router`]); static routes of the API win over `/{code}` by the
+//! router's own precedence, so no list of words guards it.
+
+use super::AppState;
+use super::error::ApiError;
+use crate::domain::visit::decide;
+use crate::domain::{Outcome, ShortCode, Timestamp, Visit};
+use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use utoipa::{IntoParams, IntoResponses};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// Links are mutable: browsers must ask again every time.
+const CACHE_CONTROL: HeaderValue = HeaderValue::from_static("private, max-age=0");
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(follow))
+        .routes(routes!(follow_under_urls))
+}
+
+/// The short code in the path, if it is one: a path that is no code (not UTF-8, too long,
+/// other characters) names no link.
+struct Code(Option<ShortCode>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Code {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let code = Path::<String>::from_request_parts(parts, state).await;
+        Ok(Self(
+            code.ok().and_then(|Path(raw)| ShortCode::parse(&raw).ok()),
+        ))
+    }
+}
+
+/// The path parameter, as described.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Path)]
+#[allow(dead_code)]
+struct CodeParam {
+    /// The short code (case-sensitive).
+    code: String,
+}
+
+/// What following a link answers.
+#[derive(IntoResponses)]
+#[allow(dead_code)]
+enum Followed {
+    /// To the link's target; `Cache-Control: private, max-age=0`.
+    #[response(status = 302, headers(
+        ("Location" = String, description = "The link's `original_url`"),
+        ("Cache-Control" = String)
+    ))]
+    Found,
+    /// No such code, an inactive link, or a malformed code.
+    #[response(status = 404)]
+    NotFound(super::openapi::ErrorBody),
+    /// The link's destination is blocked.
+    #[response(status = 410)]
+    Gone(super::openapi::ErrorBody),
+}
+
+#[utoipa::path(
+    get, path = "/{code}", operation_id = "followLink", tag = "redirects",
+    summary = "Follow a short link",
+    description = "Records a `click` event (without making the redirect wait for the database). `HEAD` answers the same and records nothing.",
+    params(CodeParam), responses(Followed), security(())
+)]
+async fn follow(State(state): State<AppState>, code: Code, request: Request) -> Response {
+    visit(&state, code, request.method(), request.headers()).await
+}
+
+#[utoipa::path(
+    get, path = "/urls/{code}/redirect", operation_id = "followLinkUnderUrls", tag = "redirects",
+    summary = "Follow a short link (the same as `GET /{code}`)",
+    params(CodeParam), responses(Followed), security(())
+)]
+async fn follow_under_urls(
+    State(state): State<AppState>,
+    code: Code,
+    request: Request,
+) -> Response {
+    visit(&state, code, request.method(), request.headers()).await
+}
+
+/// One visit, from the code in the path to the answer.
+async fn visit(state: &AppState, code: Code, method: &Method, headers: &HeaderMap) -> Response {
+    // A malformed code cannot exist: answer before touching any cache or store.
+    let Some(code) = code.0 else {
+        return ApiError::not_found("short code").into_response();
+    };
+    let link = match state.links.resolve(&code).await {
+        Ok(link) => link,
+        Err(err) => return ApiError::from(err).into_response(),
+    };
+    let visit = Visit {
+        at: Timestamp::now(),
+        referrer: text(headers, &header::REFERER),
+        user_agent: text(headers, &header::USER_AGENT),
+    };
+    let outcome = decide(link.as_deref(), &visit, |target| {
+        state.safety.blocked_destination(target)
+    });
+    let response = answer(&outcome);
+    // HEAD (link previews, monitors) answers the same but is not a visit.
+    let recorded = matches!(response.status(), StatusCode::FOUND | StatusCode::GONE);
+    if let Some(link) = link.as_deref()
+        && *method == Method::GET
+        && recorded
+    {
+        state.clicks.record(visit.event(link, &outcome));
+    }
+    response
+}
+
+fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The HTTP answer to an outcome.
+fn answer(outcome: &Outcome<'_>) -> Response {
+    let mut response = match outcome {
+        Outcome::Redirect { target } => match HeaderValue::from_str(target) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => {
+                return ApiError::Internal(anyhow::anyhow!(
+                    "a stored target is not a valid header"
+                ))
+                .into_response();
+            }
+        },
+        Outcome::NotFound => return ApiError::not_found("short code").into_response(),
+        Outcome::Blocked { .. } => {
+            ApiError::Gone("this link's destination is blocked".into()).into_response()
+        }
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, CACHE_CONTROL);
+    response
+}

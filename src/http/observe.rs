@@ -1,0 +1,278 @@
+//! Observation of every request, as one typed layer on every route: the client's address
+//! (left in the request for handlers), the in-flight gauge, a `request` span carrying the
+//! request id, and on completion the request metrics (labelled by route template, never by
+//! raw path) and one access log line. Metric handles are registered once per route, method
+//! and status and then reused: the registry lookup hashes the name and every label, which
+//! cost more than the redirect itself in profiles.
+
+use super::REQUEST_ID;
+use super::client_ip::{ClientIp, TrustedProxies};
+use axum::extract::{ConnectInfo, MatchedPath, Request};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::response::Response;
+use metrics::{Counter, Gauge, Histogram, SharedString};
+use pin_project_lite::pin_project;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::task::{Context, Poll, ready};
+use std::time::{Duration, Instant};
+use tower::{Layer, Service};
+use tracing::Instrument;
+use tracing::instrument::Instrumented;
+
+/// The route label of requests no route matched.
+const UNMATCHED: &str = "<unknown>";
+
+/// Puts [`Observe`] around a service.
+#[derive(Clone)]
+pub struct ObserveLayer {
+    shared: Arc<Shared>,
+}
+
+impl ObserveLayer {
+    pub fn new(proxies: TrustedProxies) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                proxies,
+                in_flight: metrics::gauge!("kurz_http_requests_in_flight"),
+                handles: RwLock::default(),
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for ObserveLayer {
+    type Service = Observe<S>;
+
+    fn layer(&self, inner: S) -> Observe<S> {
+        Observe {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+struct Shared {
+    proxies: TrustedProxies,
+    in_flight: Gauge,
+    handles: RwLock<ByRoute>,
+}
+
+/// Handles by route template, then method and status (a route sees a handful of each).
+type ByRoute = HashMap<String, Vec<(Method, StatusCode, Handles)>>;
+
+/// The two series one request adds to.
+#[derive(Clone)]
+struct Handles {
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl Shared {
+    fn handles(&self, route: &str, method: &Method, status: StatusCode) -> Handles {
+        let find = |routes: &ByRoute| {
+            routes.get(route).and_then(|known| {
+                known
+                    .iter()
+                    .find(|(m, s, _)| m == method && *s == status)
+                    .map(|(_, _, handles)| handles.clone())
+            })
+        };
+        let known = find(&self.handles.read().unwrap_or_else(PoisonError::into_inner));
+        known.unwrap_or_else(|| {
+            let handles = Handles::register(route, method, status);
+            self.handles
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(route.to_owned())
+                .or_default()
+                .push((method.clone(), status, handles.clone()));
+            handles
+        })
+    }
+}
+
+impl Handles {
+    fn register(route: &str, method: &Method, status: StatusCode) -> Self {
+        let route = SharedString::from(route.to_owned());
+        let method = SharedString::from(method.as_str().to_owned());
+        Self {
+            requests: metrics::counter!(
+                "kurz_http_requests_total",
+                "method" => method.clone(),
+                "route" => route.clone(),
+                "status" => status.as_str().to_owned()
+            ),
+            duration: metrics::histogram!(
+                "kurz_http_request_duration_seconds",
+                "method" => method,
+                "route" => route,
+                "status" => status_class(status)
+            ),
+        }
+    }
+}
+
+/// "2xx", "4xx", …: the status label of the latency histogram (full codes would multiply
+/// its series for little gain; the request counter keeps them).
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// See the module documentation.
+#[derive(Clone)]
+pub struct Observe<S> {
+    inner: S,
+    shared: Arc<Shared>,
+}
+
+impl<S> Service<Request> for Observe<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ObserveFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let start = Instant::now();
+        let client = request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| self.shared.proxies.client_ip(peer.ip(), request.headers()));
+        if let Some(client) = client {
+            request.extensions_mut().insert(ClientIp(client));
+        }
+        let request_id = request.headers().get(REQUEST_ID).cloned();
+        let span = tracing::info_span!(
+            "request",
+            request_id = request_id
+                .as_ref()
+                .and_then(|id| id.to_str().ok())
+                .unwrap_or("")
+        );
+        let seen = Seen {
+            start,
+            method: request.method().clone(),
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            request_id,
+            client,
+            in_flight: InFlight::enter(&self.shared.in_flight),
+            shared: self.shared.clone(),
+        };
+        ObserveFuture {
+            inner: self.inner.call(request).instrument(span),
+            seen: Some(seen),
+        }
+    }
+}
+
+/// What is known of a request before it is answered.
+struct Seen {
+    start: Instant,
+    method: Method,
+    route: Option<MatchedPath>,
+    request_id: Option<HeaderValue>,
+    client: Option<IpAddr>,
+    /// Leaves the in-flight gauge when dropped: also when the client goes away mid-request.
+    in_flight: InFlight,
+    shared: Arc<Shared>,
+}
+
+impl Seen {
+    fn answered(self, status: StatusCode) {
+        let elapsed = self.start.elapsed();
+        let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        let handles = self.shared.handles(route, &self.method, status);
+        handles.requests.increment(1);
+        handles.duration.record(elapsed.as_secs_f64());
+        drop(self.in_flight);
+        let request_id = self.request_id.as_ref().and_then(|id| id.to_str().ok());
+        access_line(
+            &self.method,
+            route,
+            status,
+            elapsed,
+            request_id,
+            self.client,
+        );
+    }
+}
+
+struct InFlight(Gauge);
+
+impl InFlight {
+    fn enter(gauge: &Gauge) -> Self {
+        gauge.increment(1.0);
+        Self(gauge.clone())
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
+}
+
+pin_project! {
+    /// The inner service's answer, observed when it arrives.
+    pub struct ObserveFuture<F> {
+        #[pin]
+        inner: Instrumented<F>,
+        seen: Option<Seen>,
+    }
+}
+
+impl<F> Future for ObserveFuture<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(response) = ready!(this.inner.poll(cx));
+        if let Some(seen) = this.seen.take() {
+            seen.answered(response.status());
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+/// The access log line of one request (target `kurz::access`).
+fn access_line(
+    method: &Method,
+    route: &str,
+    status: StatusCode,
+    elapsed: Duration,
+    request_id: Option<&str>,
+    client: Option<IpAddr>,
+) {
+    if !tracing::enabled!(target: "kurz::access", tracing::Level::INFO) {
+        return;
+    }
+    tracing::info!(
+        target: "kurz::access",
+        method = %method,
+        route = %route,
+        status = status.as_u16(),
+        latency_us = elapsed.as_micros() as u64,
+        request_id = request_id.unwrap_or(""),
+        client = client.map(|c| c.to_string()).unwrap_or_default(),
+        "request"
+    );
+}

@@ -1,0 +1,280 @@
+//! The production store: PostgreSQL through a connection pool. Works directly or through
+//! PgBouncer in transaction mode (set the statement cache to 0 there: named prepared
+//! statements do not survive a change of server connection).
+
+mod events;
+mod keys;
+mod links;
+mod users;
+
+use super::filter::FilterValue;
+use super::sql::{acquired, list_queries};
+use super::{Listing, Page, PoolStats, Schema, StoreError, StoreResult};
+use async_trait::async_trait;
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use sqlx::query::{Query, QueryAs, QueryScalar};
+use sqlx::{FromRow, PgConnection, PgPool, Postgres, Transaction};
+use std::ops::{Deref, DerefMut};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Pool and connection settings for [`PostgresStore::connect`].
+#[derive(Debug, Clone)]
+pub struct PostgresOptions {
+    pub max_connections: u32,
+    /// Longest wait for a pooled connection.
+    pub acquire_timeout: Duration,
+    /// Server-side limit on one statement.
+    pub statement_timeout: Duration,
+    /// Prepared statements cached per connection; 0 for PgBouncer in transaction mode.
+    pub statement_cache: usize,
+    /// Where migrations run, when not through the pool: the migrator holds a session-level
+    /// lock and prepares named statements, which PgBouncer's transaction mode cannot carry.
+    pub migration_url: Option<String>,
+}
+
+/// The PostgreSQL store.
+pub struct PostgresStore {
+    pool: PgPool,
+    /// Whether statements are prepared by name and cached per connection (direct
+    /// connections), or sent unnamed (PgBouncer in transaction mode, where a named
+    /// statement would outlive the transaction it was prepared in and collide with another
+    /// client's).
+    prepared: bool,
+    /// A direct connection for migrations, when the pool goes through PgBouncer.
+    migration_url: Option<String>,
+}
+
+/// Pooled connections idle longer than this are pinged before use.
+const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+impl PostgresStore {
+    /// Creates the pool. Connections are opened lazily, so a database that is down at
+    /// start-up delays readiness instead of failing the process.
+    pub fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Self> {
+        let mut connect = PgConnectOptions::from_str(url)?
+            .application_name("kurz")
+            .statement_cache_capacity(options.statement_cache);
+        // PgBouncer refuses the `options` start-up parameter: 0 leaves the timeout to the server.
+        if !options.statement_timeout.is_zero() {
+            let timeout = format!("{}ms", options.statement_timeout.as_millis());
+            connect = connect.options([("statement_timeout", timeout)]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(options.acquire_timeout)
+            // A connection back from use a moment ago is alive; one that sat idle (through a
+            // database restart, say) is checked first. Checking every time cost a round trip
+            // per statement: a third of a create's exchanges with the database.
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for < CHECK_AFTER_IDLE {
+                        return Ok(true);
+                    }
+                    Ok(sqlx::Connection::ping(connection).await.is_ok())
+                })
+            })
+            .connect_lazy_with(connect);
+        Ok(Self {
+            pool,
+            prepared: options.statement_cache > 0,
+            migration_url: options.migration_url.clone(),
+        })
+    }
+
+    /// A statement, prepared by name or not as the connection allows.
+    fn query(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
+        sqlx::query(sql).persistent(self.prepared)
+    }
+
+    fn query_as<T>(&self, sql: &'static str) -> QueryAs<'static, Postgres, T, PgArguments>
+    where
+        T: for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_as(sql).persistent(self.prepared)
+    }
+
+    fn query_scalar<T>(&self, sql: &'static str) -> QueryScalar<'static, Postgres, T, PgArguments>
+    where
+        (T,): for<'r> FromRow<'r, PgRow>,
+    {
+        sqlx::query_scalar(sql).persistent(self.prepared)
+    }
+
+    /// A connection for statements outside an explicit transaction (see [`Session`]).
+    async fn session(&self) -> StoreResult<Session> {
+        Ok(if self.prepared {
+            Session::Pooled(acquired("postgres", self.pool.acquire()).await?)
+        } else {
+            Session::Pinned(acquired("postgres", self.pool.begin()).await?)
+        })
+    }
+
+    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        Ok(acquired("postgres", self.pool.begin()).await?)
+    }
+
+    /// One page of a list and its total, with the same filters.
+    async fn list<T>(
+        &self,
+        table: &str,
+        select: &str,
+        filters: &[(&'static str, Option<FilterValue>)],
+        page: Page,
+    ) -> StoreResult<Listing<T>>
+    where
+        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+    {
+        let (mut count, mut rows) = list_queries::<Postgres>(table, select, filters, page);
+        let total = count
+            .build_query_scalar()
+            .persistent(self.prepared)
+            .fetch_one(&mut *self.session().await?)
+            .await?;
+        let items = rows
+            .build_query_as()
+            .persistent(self.prepared)
+            .fetch_all(&mut *self.session().await?)
+            .await?;
+        Ok(Listing { items, total })
+    }
+
+    /// Whether a row with this id exists (`sql` selects by id).
+    async fn exists(
+        &self,
+        conn: &mut PgConnection,
+        sql: &'static str,
+        id: i64,
+    ) -> StoreResult<bool> {
+        let found: Option<i64> = self.query_scalar(sql).bind(id).fetch_optional(conn).await?;
+        Ok(found.is_some())
+    }
+
+    /// Blocks concurrent inserts into `table` until the import commits (reads go on).
+    async fn lock_for_import(&self, conn: &mut PgConnection, table: Table) -> StoreResult<()> {
+        self.query(table.lock()).execute(conn).await?;
+        Ok(())
+    }
+
+    /// Moves a table's id sequence past its largest id, so later inserts never collide with
+    /// imported rows. Called with the table locked against concurrent inserts.
+    async fn move_sequence(&self, conn: &mut PgConnection, table: Table) -> StoreResult<()> {
+        self.query(table.move_sequence()).execute(conn).await?;
+        Ok(())
+    }
+}
+
+/// The tables imports write, with their statements (SQL must be static text).
+#[derive(Clone, Copy)]
+enum Table {
+    Users,
+    Urls,
+    Events,
+}
+
+impl Table {
+    fn lock(self) -> &'static str {
+        match self {
+            Self::Users => "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
+            Self::Urls => "LOCK TABLE urls IN SHARE ROW EXCLUSIVE MODE",
+            Self::Events => "LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE",
+        }
+    }
+
+    fn move_sequence(self) -> &'static str {
+        match self {
+            Self::Users => {
+                "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))"
+            }
+            Self::Urls => {
+                "SELECT setval(pg_get_serial_sequence('urls', 'id'), GREATEST((SELECT max(id) FROM urls), 1))"
+            }
+            Self::Events => {
+                "SELECT setval(pg_get_serial_sequence('events', 'id'), GREATEST((SELECT max(id) FROM events), 1))"
+            }
+        }
+    }
+}
+
+/// A connection for statements outside an explicit transaction. Behind PgBouncer in
+/// transaction mode it is a transaction of its own: sqlx sends a statement's parse and its
+/// execution in two exchanges, and between them PgBouncer may hand the server connection
+/// to another client, whose unnamed statement then meets our parameters.
+enum Session {
+    Pooled(PoolConnection<Postgres>),
+    Pinned(Transaction<'static, Postgres>),
+}
+
+impl Session {
+    /// Makes a write in this session stick: a pinned session is a transaction, which would
+    /// roll back when dropped.
+    async fn commit(self) -> StoreResult<()> {
+        if let Self::Pinned(transaction) = self {
+            transaction.commit().await?;
+        }
+        Ok(())
+    }
+}
+
+impl Deref for Session {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        match self {
+            Self::Pooled(connection) => connection,
+            Self::Pinned(transaction) => transaction,
+        }
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Self::Pooled(connection) => connection,
+            Self::Pinned(transaction) => transaction,
+        }
+    }
+}
+
+#[async_trait]
+impl Schema for PostgresStore {
+    fn kind(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut migrator = sqlx::migrate!("./migrations/postgres");
+        // After a rollback, an older release runs on a newer schema (docs/DEPLOY.md).
+        migrator.set_ignore_missing(true);
+        let result = match &self.migration_url {
+            None => migrator.run(&self.pool).await,
+            Some(url) => {
+                let direct = PgPoolOptions::new().max_connections(1).connect(url).await?;
+                let result = migrator.run(&direct).await;
+                direct.close().await;
+                result
+            }
+        };
+        result.map_err(|e| StoreError::from_sqlx(sqlx::Error::Migrate(Box::new(e))))
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.query("SELECT 1")
+            .execute(&mut *self.session().await?)
+            .await?;
+        Ok(())
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        vec![PoolStats {
+            name: "postgres",
+            size: self.pool.size(),
+            idle: self.pool.num_idle(),
+        }]
+    }
+}

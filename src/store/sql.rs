@@ -1,0 +1,235 @@
+//! What both SQL dialects share: statements written once (`$1`, `$2`, … in ascending order
+//! read the same in SQLite and PostgreSQL), `Timestamp` as a column type of both databases
+//! (so rows map with one `FromRow` each), the bulk upserts of imports, and list queries.
+
+use super::filter::{FilterValue, push_filters};
+use super::{Page, StoreError};
+use crate::domain::{Event, Timestamp, Url, User};
+use sqlx::encode::IsNull;
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
+use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
+use sqlx::types::Json;
+use sqlx::{Database, Decode, Encode, Postgres, QueryBuilder, Sqlite, Type};
+use time::PrimitiveDateTime;
+
+pub const USER_BY_ID: &str = "SELECT id, username, email, created_at FROM users WHERE id = $1";
+pub const USERS: &str = "SELECT id, username, email, created_at FROM users";
+pub const USERNAME_TAKEN: &str = "SELECT id FROM users WHERE username = $1 AND id <> $2 LIMIT 1";
+pub const EMAIL_TAKEN: &str =
+    "SELECT id FROM users WHERE lower(email) = lower($1) AND id <> $2 LIMIT 1";
+pub const INSERT_USER: &str =
+    "INSERT INTO users (username, email, created_at) VALUES ($1, $2, $3) RETURNING id";
+pub const UPDATE_USER: &str = "UPDATE users SET username = $1, email = $2 WHERE id = $3";
+/// The user's urls keep existing with `user_id` null (`ON DELETE SET NULL`), their keys go
+/// (`ON DELETE CASCADE`).
+pub const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+pub const USER_EXISTS: &str = "SELECT id FROM users WHERE id = $1";
+
+pub const URLS: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
+pub const URL_BY_ID: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls WHERE id = $1";
+pub const URL_EXISTS: &str = "SELECT id FROM urls WHERE id = $1";
+pub const LINK_BY_CODE: &str = "SELECT id, user_id, short_code, original_url AS target, is_active FROM urls WHERE short_code = $1";
+/// The most-clicked active links, from the click counters (one row per clicked link).
+pub const MOST_CLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, u.is_active \
+     FROM link_clicks c JOIN urls u ON u.id = c.url_id WHERE u.is_active ORDER BY c.clicks DESC, u.id LIMIT $1";
+pub const UPDATE_URL: &str =
+    "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 WHERE id = $5";
+pub const DELETE_URL: &str = "DELETE FROM urls WHERE id = $1";
+
+pub const EVENTS: &str = "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
+pub const INSERT_EVENT: &str = "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id";
+/// Sets every link's click counter to its number of click events (after an import).
+pub const RECOUNT_CLICKS: &str = "INSERT INTO link_clicks (url_id, clicks) \
+     SELECT url_id, count(*) FROM events WHERE event_type = 'click' AND url_id IS NOT NULL GROUP BY url_id \
+     ON CONFLICT (url_id) DO UPDATE SET clicks = excluded.clicks";
+
+/// Every column of a key but the secret's hash, which never leaves the store.
+pub const KEYS: &str = "SELECT id, name, prefix, scope, user_id, created_at, expires_at, revoked_at, \
+     last_used_at, request_count FROM api_keys ORDER BY id";
+pub const KEY_BY_HASH: &str = "SELECT id, name, prefix, scope, user_id, created_at, expires_at, revoked_at, \
+     last_used_at, request_count FROM api_keys WHERE secret_hash = $1";
+pub const INSERT_KEY: &str = "INSERT INTO api_keys (name, prefix, secret_hash, scope, user_id, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+/// Keeps the first revocation time.
+pub const REVOKE_KEY: &str =
+    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2";
+
+/// Splits rows for multi-row INSERTs into chunks of a few fixed sizes (greedy, largest
+/// first), so each size's statement is prepared once and then reused from the statement
+/// cache; chunks of every possible size would each be prepared anew.
+pub fn insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
+    const SIZES: [usize; 4] = [256, 32, 4, 1];
+    std::iter::from_fn(move || {
+        let size = SIZES.into_iter().find(|size| rows.len() >= *size)?;
+        let (chunk, rest) = rows.split_at(size);
+        rows = rest;
+        Some(chunk)
+    })
+}
+
+/// Awaits a connection (or a transaction, whose BEGIN is then included) from a pool and
+/// records how long that took: a pool too small for the load shows here first.
+pub async fn acquired<T>(pool: &'static str, acquire: impl std::future::Future<Output = T>) -> T {
+    let start = std::time::Instant::now();
+    let connection = acquire.await;
+    metrics::histogram!("kurz_store_pool_acquire_seconds", "pool" => pool)
+        .record(start.elapsed().as_secs_f64());
+    connection
+}
+
+/// Defines functions generic over the database, bounded by the column types of kurz's rows
+/// (a where-clause cannot be shared any other way).
+macro_rules! over_databases {
+    ($($(#[$meta:meta])* pub fn $name:ident<$db:ident>($($arg:ident: $ty:ty),*) -> $ret:ty $body:block)*) => {$(
+        $(#[$meta])*
+        pub fn $name<$db: Database>($($arg: $ty),*) -> $ret
+        where
+            i64: for<'q> Encode<'q, $db> + Type<$db>,
+            Option<i64>: for<'q> Encode<'q, $db> + Type<$db>,
+            bool: for<'q> Encode<'q, $db> + Type<$db>,
+            String: for<'q> Encode<'q, $db> + Type<$db>,
+            for<'s> &'s str: Encode<'s, $db> + Type<$db>,
+            for<'s> Option<&'s str>: Encode<'s, $db> + Type<$db>,
+            Timestamp: for<'q> Encode<'q, $db> + Type<$db>,
+            for<'j> Json<&'j serde_json::Map<String, serde_json::Value>>: Encode<'j, $db> + Type<$db>,
+        $body
+    )*};
+}
+
+over_databases! {
+/// `SELECT count(*)` and the paged `SELECT` of one list, with the same filters.
+pub fn list_queries<DB>(table: &str, select: &str, filters: &[(&'static str, Option<FilterValue>)], page: Page) -> (QueryBuilder<DB>, QueryBuilder<DB>) {
+    let mut count = QueryBuilder::<DB>::new(format!("SELECT count(*) FROM {table}"));
+    push_filters(&mut count, filters);
+    let mut rows = QueryBuilder::<DB>::new(select);
+    push_filters(&mut rows, filters);
+    rows.push(" ORDER BY id LIMIT ")
+        .push_bind(page.limit)
+        .push(" OFFSET ")
+        .push_bind(page.offset);
+    (count, rows)
+}
+
+/// One multi-row upsert of imported users, keeping their ids.
+pub fn upsert_users<DB>(rows: &[User]) -> QueryBuilder<DB> {
+    let mut insert = QueryBuilder::new("INSERT INTO users (id, username, email, created_at) ");
+    insert.push_values(rows, |mut row, u| {
+        row.push_bind(u.id)
+            .push_bind(u.username.as_str())
+            .push_bind(u.email.as_str())
+            .push_bind(u.created_at);
+    });
+    insert.push(
+        " ON CONFLICT (id) DO UPDATE SET username = excluded.username, email = excluded.email, \
+         created_at = excluded.created_at",
+    );
+    insert
+}
+
+/// One multi-row upsert of imported urls, keeping their ids.
+pub fn upsert_urls<DB>(rows: &[Url]) -> QueryBuilder<DB> {
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, created_at, updated_at) ",
+    );
+    insert.push_values(rows, |mut row, u| {
+        row.push_bind(u.id)
+            .push_bind(u.user_id)
+            .push_bind(u.short_code.as_str())
+            .push_bind(u.original_url.as_str())
+            .push_bind(u.title.as_deref())
+            .push_bind(u.is_active)
+            .push_bind(u.created_at)
+            .push_bind(u.updated_at);
+    });
+    insert.push(
+        " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, short_code = excluded.short_code, \
+         original_url = excluded.original_url, title = excluded.title, is_active = excluded.is_active, \
+         created_at = excluded.created_at, updated_at = excluded.updated_at",
+    );
+    insert
+}
+
+/// One multi-row upsert of imported events, keeping their ids.
+pub fn upsert_events<DB>(rows: &[Event]) -> QueryBuilder<DB> {
+    let mut insert = QueryBuilder::new(
+        "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) ",
+    );
+    insert.push_values(rows, |mut row, e| {
+        row.push_bind(e.id)
+            .push_bind(e.url_id)
+            .push_bind(e.user_id)
+            .push_bind(e.event_type.as_str())
+            .push_bind(e.timestamp)
+            .push_bind(Json(&e.details));
+    });
+    insert.push(
+        " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, user_id = excluded.user_id, \
+         event_type = excluded.event_type, timestamp = excluded.timestamp, details = excluded.details",
+    );
+    insert
+}
+
+}
+
+// `Timestamp` as a column: TEXT in the wire format on SQLite (it sorts and compares as
+// text), `TIMESTAMP(0)` on PostgreSQL.
+
+impl Type<Sqlite> for Timestamp {
+    fn type_info() -> SqliteTypeInfo {
+        <&str as Type<Sqlite>>::type_info()
+    }
+}
+
+impl Encode<'_, Sqlite> for Timestamp {
+    fn encode_by_ref(&self, buf: &mut SqliteArgumentsBuffer) -> Result<IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(self.to_string(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Timestamp {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Sqlite>>::decode(value)?;
+        Ok(Timestamp::parse(text).map_err(StoreError::Corrupt)?)
+    }
+}
+
+impl Type<Postgres> for Timestamp {
+    fn type_info() -> PgTypeInfo {
+        <PrimitiveDateTime as Type<Postgres>>::type_info()
+    }
+}
+
+impl PgHasArrayType for Timestamp {
+    fn array_type_info() -> PgTypeInfo {
+        <PrimitiveDateTime as PgHasArrayType>::array_type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Timestamp {
+    fn encode_by_ref(&self, buf: &mut PgArgumentBuffer) -> Result<IsNull, BoxDynError> {
+        <PrimitiveDateTime as Encode<Postgres>>::encode_by_ref(&self.as_primitive(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Timestamp {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        let value = <PrimitiveDateTime as Decode<Postgres>>::decode(value)?;
+        Ok(Timestamp::from_primitive(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_chunks;
+
+    #[test]
+    fn insert_chunks_cover_every_row_in_a_few_sizes() {
+        let rows: Vec<u32> = (0..1000).collect();
+        let sizes: Vec<usize> = insert_chunks(&rows).map(<[u32]>::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 1000);
+        assert!(sizes.iter().all(|s| [256, 32, 4, 1].contains(s)));
+        assert_eq!(insert_chunks::<u32>(&[]).count(), 0);
+    }
+}
