@@ -7,6 +7,8 @@ a static 302), and writes one JSON line per run to bench/results/<name>.jsonl.
     bench/run.py redirect-hot quest     # some scenarios
     bench/run.py --targets embedded     # some targets: embedded, postgres, stack
     KURZ_BENCH_BIN=target/debug/kurz bench/run.py --quick   # correctness smoke on a debug build
+    bench/run.py redirect-hot --compare before=/path/to/old/kurz,after=target/release/kurz
+                                        # two builds side by side, in one run
 
 Traffic goes to 127.0.0.1 only; every run is bounded in time (the durations in bench/scenarios.json). Each run is checked:
 zero non-2xx/3xx answers and zero socket errors, and the click events stored equal the
@@ -100,7 +102,13 @@ def postgres_pids():
     return [int(p) for p in out.split()]
 
 
+# The build under test when --compare runs several (label, path); None: the usual one.
+CURRENT_BUILD = None
+
+
 def kurz_binary():
+    if CURRENT_BUILD is not None:
+        return CURRENT_BUILD[1]
     # The smoke run in CI checks correctness only and uses the debug build it already has.
     override = os.environ.get("KURZ_BENCH_BIN")
     if override:
@@ -356,6 +364,8 @@ def main():
     parser.add_argument("--targets", default="embedded,postgres,uncached,stack",
                         help="embedded, postgres, uncached (PostgreSQL without Redis or L1), stack")
     parser.add_argument("--output", default=None, help="results file (default bench/results/<name>.jsonl)")
+    parser.add_argument("--compare", default=None,
+                        help="label=binary,label=binary: run every kurz target once per build, side by side")
     parser.add_argument("--cold-rows", default=",".join(map(str, SCENARIOS["cold"]["rows"])),
                         help="url counts for the cold scenario (PostgreSQL), e.g. 10000,1000000,10000000")
     args = parser.parse_args()
@@ -394,12 +404,17 @@ def main():
                     record(measure(reference, "redirect-hot", connections, duration, seeded, check_clicks=False))
             finally:
                 reference.stop()
-        for target in targets:
+        builds = [tuple(item.split("=", 1)) for item in args.compare.split(",")] if args.compare else [None]
+        for target, build in [(t, b) for t in targets for b in builds]:
             if not any(target in spec.get("targets", MAIN_TARGETS)
                        for scenario, spec in SCENARIOS.items() if scenario in args.scenarios):
                 continue
-            print(f"target: {target}", flush=True)
+            global CURRENT_BUILD
+            CURRENT_BUILD = build
+            print(f"target: {target}" + (f" [{build[0]}]" if build else ""), flush=True)
             deployment, process = deployers[target](rows, work)
+            if build:
+                deployment.name += f" [{build[0]}]"
             try:
                 for scenario, spec in SCENARIOS.items():
                     if scenario not in args.scenarios or target not in spec.get("targets", MAIN_TARGETS):
