@@ -3,27 +3,20 @@
 //! older release works on the newer schema) instead of leaving the release not ready.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "support/mod.rs"]
-mod support;
+mod common;
 
+use common::kurz::kurz_command;
+use common::services::Database;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use support::Database;
 
 /// A version no release has: a migration from the future.
 const NEWER_VERSION: i64 = 99_990_101_000_000;
 
 /// `kurz migrate` with only `env` of the database settings; whether it succeeded.
 fn migrate(env: &[(&str, &str)]) -> bool {
-    let output = Command::new(env!("CARGO_BIN_EXE_kurz"))
+    let output = kurz_command()
         .arg("migrate")
-        .env_remove("DATABASE_URL")
-        .env_remove("DATABASE_HOST")
-        .env_remove("DATABASE_NAME")
-        .env_remove("KURZ_DB_MIGRATION_URL")
-        .env("KURZ_LOG", "warn")
         .envs(env.iter().copied())
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     if !output.status.success() {

@@ -1,6 +1,6 @@
 //! `POST /users/bulk`: CSV upload of users, idempotent, keeping ids and timestamps.
 
-use crate::helpers::{assert_user, id_of, read_seed, seed_rows, spawn_app, wire_datetime};
+use crate::common::prelude::*;
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! `/events`: appending events by hand and listing the history with filters.
 
-use crate::helpers::{assert_event, id_of, ids, spawn_app, str_of};
+use crate::common::prelude::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

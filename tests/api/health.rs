@@ -1,7 +1,7 @@
 //! Operations endpoints and the cross-cutting conventions: JSON errors, 404/405, trailing
 //! slashes, the 1 MiB body limit, and bad input that must never cause a 5xx.
 
-use crate::helpers::{assert_error_body, spawn_app};
+use crate::common::prelude::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 

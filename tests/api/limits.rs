@@ -2,7 +2,7 @@
 //! replicas in tests/cluster), trusted-proxy handling, load shedding, connection timeouts,
 //! response headers, and injection-shaped input kept verbatim.
 
-use crate::helpers::*;
+use crate::common::prelude::*;
 use kurz::config::Settings;
 use reqwest::Method;
 use serde_json::json;

@@ -1,7 +1,7 @@
 //! `GET /openapi.json` and `GET /docs`: the document is valid OpenAPI 3.1, it describes every
 //! route the code registers and nothing else, and what the server answers is documented.
 
-use crate::helpers::*;
+use crate::common::prelude::*;
 use kurz::config::AuthMode;
 use reqwest::Method;
 use serde_json::{Value, json};

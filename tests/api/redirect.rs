@@ -1,7 +1,7 @@
 //! The hot path: `GET /{short_code}` and `GET /urls/{short_code}/redirect`, click events,
 //! inactive links, cache headers, and changes taking effect at once.
 
-use crate::helpers::{id_of, spawn_app, str_of};
+use crate::common::prelude::*;
 use serde_json::{Value, json};
 
 const PATHS: [&str; 2] = ["/{}", "/urls/{}/redirect"];

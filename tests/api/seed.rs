@@ -1,9 +1,6 @@
 //! The command-line seed import (`kurz import`), run on the real binary, then served.
 
-use crate::helpers::{
-    Api, assert_event, assert_url, assert_user, id_of, kurz_command, seed_file, seed_rows,
-    spawn_kurz, wire_datetime,
-};
+use crate::common::prelude::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tempfile::TempDir;
@@ -12,7 +9,7 @@ type Row = HashMap<String, String>;
 
 /// `kurz import --users … --urls … --events …` on `data_dir`; asserts it succeeds.
 async fn import_seed(data_dir: &std::path::Path) {
-    let mut command = kurz_command(data_dir);
+    let mut command = kurz_command_on(data_dir);
     command
         .arg("import")
         .arg("--users")
@@ -104,7 +101,6 @@ async fn check_redirects(api: &Api, urls: &[Row]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seed_import_is_idempotent_and_the_seed_is_served() {
     let data = TempDir::new().unwrap();
-    let logs = TempDir::new().unwrap();
     // Into an empty database, then again into the now existing one.
     import_seed(data.path()).await;
     import_seed(data.path()).await;
@@ -114,7 +110,7 @@ async fn seed_import_is_idempotent_and_the_seed_is_served() {
     let events = seed_rows("events.csv");
     assert_eq!((users.len(), urls.len(), events.len()), (400, 2000, 3422));
 
-    let kurz = spawn_kurz(data.path(), logs.path()).await;
+    let kurz = Kurz::on(data.path());
     assert_eq!(kurz.count("/users").await, 400);
     assert_eq!(kurz.count("/urls").await, 2000);
     assert_eq!(kurz.count("/events").await, 3422);
@@ -203,7 +199,7 @@ async fn seed_import_is_idempotent_and_the_seed_is_served() {
 
     // Importing again into a database that has grown keeps the new rows.
     import_seed(data.path()).await;
-    let kurz = spawn_kurz(data.path(), logs.path()).await;
+    let kurz = Kurz::on(data.path());
     assert_eq!(kurz.count("/users").await, 401);
     assert_eq!(kurz.count("/urls").await, 2001);
     assert_eq!(

@@ -1,6 +1,6 @@
 //! `/urls`: create (generated and custom codes), read, update (audit trail), delete, list.
 
-use crate::helpers::{assert_url, id_of, ids, is_generated_code, spawn_app, str_of};
+use crate::common::prelude::*;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -398,7 +398,7 @@ async fn update_changes_fields_and_appends_one_updated_event_per_changed_field()
             assert_eq!(e["url_id"], url["id"]);
             assert_eq!(e["user_id"], user["id"]);
             assert_eq!(
-                crate::helpers::keys(&e["details"]),
+                keys(&e["details"]),
                 ["field", "new_value"]
                     .iter()
                     .map(|k| (*k).to_owned())

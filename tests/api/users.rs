@@ -1,6 +1,6 @@
 //! `/users`: create, read, update, delete, list with filters, a user's urls.
 
-use crate::helpers::{assert_user, id_of, ids, spawn_app, str_of};
+use crate::common::prelude::*;
 use serde_json::{Value, json};
 
 #[tokio::test]

@@ -5,10 +5,9 @@
 //! and they stop with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
+#[path = "../common/mod.rs"]
+mod common;
 
-mod client;
 mod concurrency;
 mod failures;
 mod invalidation;
