@@ -1,6 +1,7 @@
 //! `/events`: appending events by hand and listing the history with filters.
 
 use crate::common::prelude::*;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -132,16 +133,8 @@ async fn bodies_that_are_not_json_objects_are_400() {
         (valid, None),
         (valid, Some("text/plain")),
     ];
-    for (body, content_type) in cases {
-        let reply = app.post_raw("/events", body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "POST {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-    }
+    app.assert_bodies_refused(&[(Method::POST, "/events")], &cases)
+        .await;
     assert_eq!(app.count("/events").await, 0);
 }
 

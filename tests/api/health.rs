@@ -108,14 +108,7 @@ async fn wrong_methods_are_405_json() {
                     .body("{}"),
             )
             .await;
-        assert_eq!(
-            reply.status.as_u16(),
-            405,
-            "{method} {path} answered {}: {}",
-            reply.status,
-            reply.body
-        );
-        reply.expect_error(405);
+        reply.expect_error_of(405, &format!("{method} {path}"));
     }
 }
 
@@ -183,13 +176,7 @@ async fn bodies_over_one_mib_are_413_json() {
                 Some("application/json"),
             )
             .await;
-        assert_eq!(
-            reply.status.as_u16(),
-            413,
-            "{method} {path}: {}",
-            reply.body
-        );
-        reply.expect_error(413);
+        reply.expect_error_of(413, &format!("{method} {path}"));
     }
     // Nothing was written.
     assert_eq!(app.count("/users").await, 1);

@@ -1,6 +1,7 @@
 //! `/urls`: create (generated and custom codes), read, update (audit trail), delete, list.
 
 use crate::common::prelude::*;
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -298,24 +299,8 @@ async fn bodies_that_are_not_json_objects_are_400() {
         (valid, None),
         (valid, Some("text/plain")),
     ];
-    for (body, content_type) in cases {
-        let reply = app.post_raw("/urls", body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "POST {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-        let reply = app.put_raw(&put_path, body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "PUT {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-    }
+    app.assert_bodies_refused(&[(Method::POST, "/urls"), (Method::PUT, &put_path)], &cases)
+        .await;
     assert_eq!(app.count("/urls").await, 1);
     assert_eq!(app.get(&put_path).await.expect_json(200), url);
 }

@@ -1,6 +1,7 @@
 //! `/users`: create, read, update, delete, list with filters, a user's urls.
 
 use crate::common::prelude::*;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -340,24 +341,11 @@ async fn bodies_that_are_not_json_objects_are_400() {
             Some("application/x-www-form-urlencoded"),
         ),
     ];
-    for (body, content_type) in cases {
-        let reply = app.post_raw("/users", body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "POST {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-        let reply = app.put_raw(&put_path, body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "PUT {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-    }
+    app.assert_bodies_refused(
+        &[(Method::POST, "/users"), (Method::PUT, &put_path)],
+        &cases,
+    )
+    .await;
     assert_eq!(app.count("/users").await, 1);
     assert_eq!(app.get(&put_path).await.expect_json(200), user);
 }

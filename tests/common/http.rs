@@ -102,6 +102,12 @@ impl Reply {
         body
     }
 
+    /// [`Reply::expect_error`], naming `what` was asked when the status differs.
+    pub fn expect_error_of(&self, status: u16, what: &str) -> Value {
+        assert_eq!(self.code(), status, "{what}: {}", self.body);
+        self.expect_error(status)
+    }
+
     /// Asserts a 422 whose `details` names `field`.
     pub fn expect_invalid(&self, field: &str) -> Value {
         let body = self.expect_error(422);
@@ -248,13 +254,20 @@ impl Api {
         self.raw(Method::POST, path, body, content_type).await
     }
 
-    pub async fn put_raw(
+    /// Sends every `(body, content type)` of `bodies` to every `(method, path)` of `targets`:
+    /// each must be refused with a 400 error answer.
+    pub async fn assert_bodies_refused(
         &self,
-        path: &str,
-        body: impl Into<reqwest::Body>,
-        content_type: Option<&str>,
-    ) -> Reply {
-        self.raw(Method::PUT, path, body, content_type).await
+        targets: &[(Method, &str)],
+        bodies: &[(&str, Option<&str>)],
+    ) {
+        for (body, content_type) in bodies {
+            for (method, path) in targets {
+                self.raw(method.clone(), path, body.to_string(), *content_type)
+                    .await
+                    .expect_error_of(400, &format!("{method} {body:?} as {content_type:?}"));
+            }
+        }
     }
 
     pub async fn post_multipart(&self, path: &str, form: reqwest::multipart::Form) -> Reply {

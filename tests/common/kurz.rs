@@ -3,7 +3,7 @@
 //! environment of [`clean_command`], the kit's settings below, and what the test passes.
 
 use super::http::Api;
-use super::process::{clean_command, free_port, kill_and_reap, must_succeed, signal};
+use super::process::{clean_command, free_port, kill_if_running, must_succeed, signal};
 use std::io::{Read, Write};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -246,9 +246,7 @@ impl Kurz {
 
     /// SIGKILL, and wait until it is gone.
     pub fn kill9(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            kill_and_reap(&mut child);
-        }
+        kill_if_running(&mut self.child);
     }
 }
 

@@ -1,6 +1,7 @@
 //! Child processes: the one environment allow-list every child the tests start gets, signals,
 //! free loopback ports, finding installed programs, and running a tool that must succeed.
 
+use super::wait::wait_for;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::Duration;
@@ -93,6 +94,24 @@ pub fn signal(pid: u32, signal: &str) -> bool {
 pub fn kill_and_reap(child: &mut Child) {
     signal(child.id(), "-KILL");
     let _ = child.wait();
+}
+
+/// [`kill_and_reap`] of a child that may be gone already.
+pub fn kill_if_running(child: &mut Option<Child>) {
+    if let Some(mut child) = child.take() {
+        kill_and_reap(&mut child);
+    }
+}
+
+/// Spawns a server quietly and waits until it accepts connections on loopback `port`.
+pub fn spawn_listening(command: &mut Command, what: &str, port: u16, limit: Duration) -> Child {
+    let child = command
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what} did not start ({e}): is it installed?"));
+    wait_for(what, limit, || port_open(port));
+    child
 }
 
 /// Whether a process exists (a zombie does not count).

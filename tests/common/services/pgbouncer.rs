@@ -1,10 +1,9 @@
 //! PgBouncer in transaction pooling mode in front of the shared PostgreSQL server.
 
-use super::super::process::{find_binary, free_port, port_open, signal};
-use super::super::wait::wait_for;
+use super::super::process::{find_binary, free_port, signal, spawn_listening};
 use super::postgres::admin_url;
 use super::{service_command, service_dir};
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 pub struct PgBouncer {
@@ -33,13 +32,13 @@ impl PgBouncer {
             format!("\"{}\" \"\"\n", admin.username()),
         )
         .unwrap();
-        let child = service_command(&find_binary("pgbouncer", &["/usr/sbin"]))
-            .arg(dir.path().join("pgbouncer.ini"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for("pgbouncer", Duration::from_secs(10), || port_open(port));
+        let child = spawn_listening(
+            service_command(&find_binary("pgbouncer", &["/usr/sbin"]))
+                .arg(dir.path().join("pgbouncer.ini")),
+            "pgbouncer",
+            port,
+            Duration::from_secs(10),
+        );
         Self {
             port,
             child,

@@ -3,11 +3,10 @@
 
 use super::super::http::client;
 use super::super::process::{
-    clean_command, find_binary, free_port, kill_and_reap, port_open, repo,
+    clean_command, find_binary, free_port, kill_and_reap, repo, spawn_listening,
 };
-use super::super::wait::wait_for;
 use serde_json::Value;
-use std::process::{Child, Stdio};
+use std::process::Child;
 use std::time::Duration;
 
 pub struct Prometheus {
@@ -29,7 +28,8 @@ impl Prometheus {
             targets = targets.join(", "),
         );
         std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let child = clean_command(find_binary("prometheus", &[]))
+        let mut command = clean_command(find_binary("prometheus", &[]));
+        command
             .arg(format!(
                 "--config.file={}",
                 dir.path().join("prometheus.yml").display()
@@ -38,12 +38,8 @@ impl Prometheus {
                 "--storage.tsdb.path={}",
                 dir.path().join("data").display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for("prometheus", Duration::from_secs(30), || port_open(port));
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"));
+        let child = spawn_listening(&mut command, "prometheus", port, Duration::from_secs(30));
         Self {
             port,
             child,

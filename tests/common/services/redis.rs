@@ -2,7 +2,8 @@
 //! primaries, and a primary with a replica and a sentinel.
 
 use super::super::process::{
-    clean_command, find_binary, free_port, free_ports, kill_and_reap, port_open,
+    clean_command, find_binary, free_port, free_ports, kill_and_reap, kill_if_running,
+    spawn_listening,
 };
 use super::super::wait::wait_for;
 use std::path::Path;
@@ -28,7 +29,8 @@ fn spawn_redis(port: u16, dir: &Path, persistent: bool, extra: &[&str]) -> Child
     } else {
         &["--appendonly", "no"]
     };
-    let child = clean_command(find_binary("redis-server", &[]))
+    let mut command = clean_command(find_binary("redis-server", &[]));
+    command
         .args(extra)
         .args([
             "--port",
@@ -40,13 +42,8 @@ fn spawn_redis(port: u16, dir: &Path, persistent: bool, extra: &[&str]) -> Child
         ])
         .args(persistence)
         .arg("--dir")
-        .arg(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for("redis", Duration::from_secs(10), || port_open(port));
-    child
+        .arg(dir);
+    spawn_listening(&mut command, "redis", port, Duration::from_secs(10))
 }
 
 /// One private Redis, so tests may kill and restart it.
@@ -95,9 +92,7 @@ impl Redis {
 
     /// SIGKILL, and wait until it is gone.
     pub fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            kill_and_reap(&mut child);
-        }
+        kill_if_running(&mut self.child);
     }
 }
 
