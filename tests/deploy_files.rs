@@ -23,6 +23,13 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// The rest of the first line of `text` that starts with `prefix`.
+fn after<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
+}
+
 /// `program args…` from the repository's root, whatever it exits with.
 fn run(program: &str, args: &[&str]) -> Output {
     output_of(clean_command(program).args(args).current_dir(root()))
@@ -200,12 +207,8 @@ fn the_dockerfile_is_multi_stage_pinned_non_root_with_a_health_check() {
         assert_pinned(image, "Dockerfile");
     }
     // The toolchain is the one of Cargo.toml's rust-version.
-    let rust_version = read("Cargo.toml")
-        .lines()
-        .find_map(|l| l.strip_prefix("rust-version = "))
-        .unwrap()
-        .trim_matches('"')
-        .to_string();
+    let manifest = read("Cargo.toml");
+    let rust_version = after(&manifest, "rust-version = ").trim_matches('"');
     assert!(
         dockerfile.contains(&format!("rust:{rust_version}.")),
         "the build image is not Rust {rust_version}"
@@ -378,12 +381,8 @@ fn compose_is_valid_and_consistent_with_nginx_monitoring_and_configuration() {
     assert!(read("deploy/nginx/kurz.conf").contains("include upstream.conf;"));
     assert_eq!(nginx["command"], serde_json::json!(["kurz:5000"]));
     assert!(read("deploy/compose/nginx-start").contains("/etc/nginx/upstream.conf"));
-    let listen = read("deploy/nginx/server.conf")
-        .lines()
-        .find_map(|l| l.strip_prefix("listen "))
-        .unwrap()
-        .trim_end_matches(';')
-        .to_string();
+    let server = read("deploy/nginx/server.conf");
+    let listen = after(&server, "listen ").trim_end_matches(';');
     // `listen 80 reuseport backlog=…;`: the port is the first word.
     let listen_port = listen.split_whitespace().next().unwrap();
     assert_eq!(container_port(&nginx["ports"][0]), listen_port);

@@ -16,17 +16,7 @@ fn keys_mode(settings: &mut Settings) {
 
 /// Runs `kurz keys ARGS` on the store in `data_dir`; its stdout.
 fn kurz_keys(data_dir: &Path, args: &[&str]) -> String {
-    let output = kurz_command_on(data_dir)
-        .arg("keys")
-        .args(args)
-        .output()
-        .expect("running kurz keys");
-    assert!(
-        output.status.success(),
-        "kurz keys {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 output")
+    kurz_ok(kurz_command_on(data_dir).arg("keys").args(args))
 }
 
 /// Mints a key and returns its secret.

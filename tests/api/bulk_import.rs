@@ -16,14 +16,7 @@ async fn importing_the_seed_users_keeps_ids_and_timestamps() {
     assert_eq!(users.len(), 400);
     let rows = seed_rows("users.csv");
     for (user, row) in users.iter().zip(&rows) {
-        assert_user(user);
-        assert_eq!(user["id"].to_string(), row["id"]);
-        assert_eq!(user["username"], row["username"].as_str());
-        assert_eq!(user["email"], row["email"].as_str());
-        assert_eq!(
-            user["created_at"],
-            wire_datetime(&row["created_at"]).as_str()
-        );
+        assert_user_is_row(user, row);
     }
     let first = app.get("/users/1").await.expect_json(200);
     assert_eq!(

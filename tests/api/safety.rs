@@ -519,22 +519,17 @@ async fn imported_feeds_become_a_normalised_blocklist_the_server_enforces() {
     );
     let exclude = write("exclude.txt", "githubusercontent.com\n");
     let output = dir.path().join("blocklist.txt");
-    let run = kurz_command_on(dir.path())
-        .args(["blocklist", "import"])
-        .arg(&hosts)
-        .arg(&urls)
-        .arg("--output")
-        .arg(&output)
-        .arg("--exclude")
-        .arg(&exclude)
-        .output()
-        .expect("running kurz blocklist import");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let run = kurz_ok(
+        kurz_command_on(dir.path())
+            .args(["blocklist", "import"])
+            .arg(&hosts)
+            .arg(&urls)
+            .arg("--output")
+            .arg(&output)
+            .arg("--exclude")
+            .arg(&exclude),
     );
-    let summary: Value = serde_json::from_slice(&run.stdout).expect("a JSON summary");
+    let summary: Value = serde_json::from_str(&run).expect("a JSON summary");
     assert_eq!(
         summary,
         json!({ "hosts": 4, "invalid_lines": 1, "excluded": 1, "too_broad": 1 })

@@ -111,14 +111,7 @@ async fn seed_import_is_idempotent_and_the_seed_is_served() {
     let (listed, _) = kurz.get("/users").await.list();
     assert_eq!(listed.len(), 400);
     for (user, row) in listed.iter().zip(&users) {
-        assert_user(user);
-        assert_eq!(user["id"].to_string(), row["id"]);
-        assert_eq!(user["username"], row["username"].as_str());
-        assert_eq!(user["email"], row["email"].as_str());
-        assert_eq!(
-            user["created_at"],
-            wire_datetime(&row["created_at"]).as_str()
-        );
+        assert_user_is_row(user, row);
     }
 
     // Urls, as in the file, `True`/`False` as booleans.

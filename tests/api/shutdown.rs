@@ -118,20 +118,8 @@ async fn sigterm_under_load_exits_zero_and_loses_no_click() {
 async fn stopping_in_process_flushes_queued_clicks() {
     let app = spawn_app().await;
     let url = app.shorten("https://example.com/flush").await;
-    let code = str_of(&url, "short_code").to_owned();
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let api = app.api.clone();
-        let code = code.clone();
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..50 {
-                api.get(&format!("/{code}")).await.expect(302);
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("redirect task");
-    }
+    app.follow_concurrently(str_of(&url, "short_code"), 4, 50)
+        .await;
     // No read of /events before stopping: the clicks may still be queued.
     let data = app.stop().await;
 

@@ -2,8 +2,20 @@
 //! cleanly, lose no click, recover without a restart.
 
 use crate::common::prelude::*;
+use crate::retarget;
 use serde_json::json;
 use std::time::{Duration, Instant};
+
+/// Two replicas on `db` and `redis`, both redirecting `code` to its first target; the path
+/// of its url.
+async fn two_warm_replicas(db: &Database, redis: &Redis, code: &str) -> (Vec<Kurz>, String) {
+    let both = replicas(2, &db_and_redis(db, redis)).await;
+    let url = both[0].shorten_as(code, "https://example.com/v1").await;
+    for replica in &both {
+        assert_eq!(replica.follow(code).await.0, 302);
+    }
+    (both, format!("/urls/{}", url["id"]))
+}
 
 /// Redirect load on `code` from four workers.
 fn redirect_load(replica: &Kurz, code: &str) -> Load {
@@ -14,40 +26,21 @@ fn redirect_load(replica: &Kurz, code: &str) -> Load {
 async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after() {
     let db = Database::create();
     let mut redis = Redis::start();
-    let both = replicas(2, &db_and_redis(&db, &redis)).await;
+    let (both, path) = two_warm_replicas(&db, &redis, "sturdy").await;
     let (a, b) = (&both[0], &both[1]);
-    let url = a.shorten_as("sturdy", "https://example.com/v1").await;
-    let path = format!("/urls/{}", url["id"]);
-    for replica in &both {
-        assert_eq!(replica.follow("sturdy").await.0, 302);
-    }
 
     let load = redirect_load(b, "sturdy");
     tokio::time::sleep(Duration::from_millis(300)).await;
     redis.kill();
-    for replica in &both {
-        replica
-            .wait_for_ready_field("cache", "degraded", Duration::from_secs(10))
-            .await;
-    }
+    wait_for_all(&both, "cache", "degraded", Duration::from_secs(10)).await;
     // Readiness stays green: kurz serves without its cache.
     a.get("/ready").await.check_status(200);
     // A write while the invalidation bus is down must still reach the other replica.
-    a.put_json(&path, &json!({"original_url": "https://example.com/v2"}))
-        .await
-        .check_status(200);
-    assert_eq!(
-        b.follow("sturdy").await.1.as_deref(),
-        Some("https://example.com/v2")
-    );
+    retarget(a, b, "sturdy", &path, "https://example.com/v2").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     redis.restart();
-    for replica in &both {
-        replica
-            .wait_for_ready_field("cache", "ok", Duration::from_secs(15))
-            .await;
-    }
+    wait_for_all(&both, "cache", "ok", Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let counts = load.finish().await;
     println!(
@@ -77,13 +70,8 @@ async fn an_invalidation_lost_while_redis_was_down_is_made_good_once_it_is_back(
     let db = Database::create();
     // Persistent, so the old value outlives the outage, as on a replicated or saved Redis.
     let mut redis = Redis::start_persistent();
-    let both = replicas(2, &db_and_redis(&db, &redis)).await;
+    let (both, path) = two_warm_replicas(&db, &redis, "kept").await;
     let (a, b) = (&both[0], &both[1]);
-    let url = a.shorten_as("kept", "https://example.com/v1").await;
-    let path = format!("/urls/{}", url["id"]);
-    for replica in &both {
-        assert_eq!(replica.follow("kept").await.0, 302);
-    }
 
     // The write cannot bump the generation: L2 keeps the old value, current as far as Redis
     // knows, once it is back.
@@ -92,11 +80,7 @@ async fn an_invalidation_lost_while_redis_was_down_is_made_good_once_it_is_back(
         .await
         .check_status(200);
     redis.restart();
-    for replica in &both {
-        replica
-            .wait_for_ready_field("cache", "ok", Duration::from_secs(15))
-            .await;
-    }
+    wait_for_all(&both, "cache", "ok", Duration::from_secs(15)).await;
 
     // A pays the flush it owes once Redis answers: B soon serves the new target, and keeps
     // serving it (not the old value, for the rest of its L2 lifetime).

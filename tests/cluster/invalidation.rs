@@ -1,7 +1,7 @@
 //! Writes take effect on every replica before they answer.
 
 use crate::common::prelude::*;
-use serde_json::json;
+use crate::{invalidations_cross, retarget};
 use std::time::Duration;
 
 /// Two replicas on one database and one Redis, both subscribed to invalidations.
@@ -30,36 +30,7 @@ async fn deactivating_on_one_replica_stops_the_other_at_once() {
     let Pair { a, b, .. } = &two_replicas().await;
     let url = a.shorten_as("flip-1", "https://example.com/one").await;
     let path = format!("/urls/{}", url["id"]);
-    // Many rounds, so a race between a fill and an invalidation would show.
-    for round in 0..25 {
-        for replica in [a, b, a, b] {
-            assert_eq!(replica.follow("flip-1").await.0, 302, "round {round}: warm");
-        }
-        let (writer, reader) = if round % 2 == 0 { (a, b) } else { (b, a) };
-        writer
-            .put_json(&path, &json!({"is_active": false}))
-            .await
-            .check_status(200);
-        assert_eq!(
-            reader.follow("flip-1").await.0,
-            404,
-            "round {round}: other replica still redirects"
-        );
-        assert_eq!(
-            writer.follow("flip-1").await.0,
-            404,
-            "round {round}: writer still redirects"
-        );
-        reader
-            .put_json(&path, &json!({"is_active": true}))
-            .await
-            .check_status(200);
-        assert_eq!(
-            writer.follow("flip-1").await.0,
-            302,
-            "round {round}: reactivation not seen"
-        );
-    }
+    invalidations_cross(a, b, "flip-1", &path, 25).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -73,13 +44,7 @@ async fn a_new_target_a_deletion_and_a_new_code_are_seen_everywhere() {
         );
     }
     let path = format!("/urls/{}", url["id"]);
-    a.put_json(&path, &json!({"original_url": "https://example.com/new"}))
-        .await
-        .check_status(200);
-    assert_eq!(
-        b.follow("moving").await.1.as_deref(),
-        Some("https://example.com/new")
-    );
+    retarget(a, b, "moving", &path, "https://example.com/new").await;
 
     b.delete(&path).await.check_status(204);
     assert_eq!(a.follow("moving").await.0, 404);

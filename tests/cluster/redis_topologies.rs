@@ -3,30 +3,8 @@
 //! failing a redirect.
 
 use crate::common::prelude::*;
+use crate::invalidations_cross;
 use std::time::{Duration, Instant};
-
-/// Deactivates `code` on one replica and reads it on the other, both ways, `rounds` times:
-/// the reader must answer 404 at once, and 302 again once reactivated.
-async fn invalidations_cross(a: &Kurz, b: &Kurz, code: &str, path: &str, rounds: usize) {
-    for round in 0..rounds {
-        let (writer, reader) = if round % 2 == 0 { (a, b) } else { (b, a) };
-        for replica in [a, b] {
-            assert_eq!(replica.follow(code).await.0, 302, "round {round}: warm");
-        }
-        for (by, active, seen_by, status) in
-            [(writer, false, reader, 404), (reader, true, writer, 302)]
-        {
-            by.put_json(path, &serde_json::json!({ "is_active": active }))
-                .await
-                .check_status(200);
-            assert_eq!(
-                seen_by.follow(code).await.0,
-                status,
-                "round {round}: is_active={active} not seen by the other replica"
-            );
-        }
-    }
-}
 
 /// A url with the custom code `code`; its path.
 async fn create(replica: &Kurz, code: &str) -> String {

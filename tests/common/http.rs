@@ -366,6 +366,23 @@ impl Api {
         (reply.code(), reply.location())
     }
 
+    /// `tasks` tasks at once, each following `code` `each` times; every answer must be a 302.
+    pub async fn follow_concurrently(&self, code: &str, tasks: usize, each: usize) {
+        let tasks: Vec<_> = (0..tasks)
+            .map(|_| {
+                let (api, path) = (self.clone(), format!("/{code}"));
+                tokio::spawn(async move {
+                    for _ in 0..each {
+                        api.get(&path).await.check_status(302);
+                    }
+                })
+            })
+            .collect();
+        for task in tasks {
+            task.await.expect("a redirecting task");
+        }
+    }
+
     /// `GET /events?{query}`: every event, each checked for its shape.
     pub async fn events(&self, query: &str) -> Vec<Value> {
         let path = if query.is_empty() {
@@ -498,6 +515,22 @@ impl Api {
             },
         )
         .await;
+    }
+}
+
+impl AsRef<Api> for Api {
+    fn as_ref(&self) -> &Api {
+        self
+    }
+}
+
+/// Waits until every one of `replicas` answers `/ready` with `field` reading `want`.
+pub async fn wait_for_all(replicas: &[impl AsRef<Api>], field: &str, want: &str, limit: Duration) {
+    for replica in replicas {
+        replica
+            .as_ref()
+            .wait_for_ready_field(field, want, limit)
+            .await;
     }
 }
 

@@ -123,6 +123,12 @@ impl Deref for Kurz {
     }
 }
 
+impl AsRef<Api> for Kurz {
+    fn as_ref(&self) -> &Api {
+        &self.api
+    }
+}
+
 impl Kurz {
     /// `kurz serve` with the settings `env` (a temporary store unless `env` names a
     /// database or a `KURZ_DATA_DIR`).

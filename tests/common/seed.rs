@@ -1,6 +1,9 @@
 //! The shared seed files (`../shared/data` beside the repository) and CSV files made up to
 //! their format.
 
+use super::shapes::assert_user;
+use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 /// Where the shared seed files live (`../shared/data` next to the repository), unless
@@ -23,7 +26,7 @@ pub fn read_seed(name: &str) -> Vec<u8> {
 }
 
 /// Seed CSV rows as maps from column name to text.
-pub fn seed_rows(name: &str) -> Vec<std::collections::HashMap<String, String>> {
+pub fn seed_rows(name: &str) -> Vec<HashMap<String, String>> {
     let mut reader = csv::Reader::from_path(seed_file(name)).expect("opening a seed CSV");
     let headers = reader.headers().expect("seed CSV header").clone();
     reader
@@ -42,6 +45,18 @@ pub fn seed_rows(name: &str) -> Vec<std::collections::HashMap<String, String>> {
 /// The seed files write `2025-09-19 22:25:05`; the API writes `2025-09-19T22:25:05`.
 pub fn wire_datetime(seed: &str) -> String {
     seed.trim().replacen(' ', "T", 1)
+}
+
+/// Asserts `user` is the user of a users CSV `row`, as the API writes it.
+pub fn assert_user_is_row(user: &Value, row: &HashMap<String, String>) {
+    assert_user(user);
+    assert_eq!(user["id"].to_string(), row["id"]);
+    assert_eq!(user["username"], row["username"].as_str());
+    assert_eq!(user["email"], row["email"].as_str());
+    assert_eq!(
+        user["created_at"],
+        wire_datetime(&row["created_at"]).as_str()
+    );
 }
 
 /// A users CSV with `n` rows, ids 1..=n.

@@ -3,16 +3,14 @@
 
 use crate::common::prelude::*;
 use crate::common::services::nginx::check_config;
-use crate::harness::{Stack, serial};
+use crate::harness::{serial, up_on_db_and_redis};
 use serde_json::Value;
 use std::collections::BTreeSet;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stack_serves_through_nginx_and_goes_down_leaving_nothing() {
     let _one = serial();
-    let db = Database::create();
-    let redis = Redis::start();
-    let mut stack = Stack::up(2, &db_and_redis(&db, &redis));
+    let (_db, _redis, mut stack) = up_on_db_and_redis(2);
     let nginx = stack.api();
 
     let status = stack.status();

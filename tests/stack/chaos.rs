@@ -3,16 +3,14 @@
 //! counts the client requests that failed and the click events that were lost.
 
 use crate::common::prelude::*;
-use crate::harness::{Stack, serial};
+use crate::harness::{Stack, serial, up_on_db_and_redis};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_restarts_it() {
     let _one = serial();
-    let db = Database::create();
-    let redis = Redis::start();
-    let stack = Stack::up(2, &db_and_redis(&db, &redis));
+    let (_db, _redis, stack) = up_on_db_and_redis(2);
     let nginx = stack.api();
     let base = &nginx.address;
     let url = nginx
@@ -96,17 +94,11 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_returns() {
     let _one = serial();
-    let db = Database::create();
-    let mut redis = Redis::start();
-    let stack = Stack::up(2, &db_and_redis(&db, &redis));
+    let (_db, mut redis, stack) = up_on_db_and_redis(2);
     let nginx = stack.api();
     let base = &nginx.address;
     let replicas = [stack.replica(1), stack.replica(2)];
-    for replica in &replicas {
-        replica
-            .wait_for_ready_field("cache", "ok", Duration::from_secs(10))
-            .await;
-    }
+    wait_for_all(&replicas, "cache", "ok", Duration::from_secs(10)).await;
     let url = nginx
         .shorten_as("cachy", "https://example.com/cached")
         .await;
@@ -125,10 +117,8 @@ async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_re
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let killed = load.started.elapsed();
     redis.kill();
+    wait_for_all(&replicas, "cache", "degraded", Duration::from_secs(10)).await;
     for replica in &replicas {
-        replica
-            .wait_for_ready_field("cache", "degraded", Duration::from_secs(10))
-            .await;
         // kurz serves without its cache: still ready.
         replica.get("/ready").await.check_status(200);
     }
@@ -141,11 +131,7 @@ async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_re
 
     let returned = load.started.elapsed();
     redis.restart();
-    for replica in &replicas {
-        replica
-            .wait_for_ready_field("cache", "ok", Duration::from_secs(15))
-            .await;
-    }
+    wait_for_all(&replicas, "cache", "ok", Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let settled = load.started.elapsed();
     let after = counters().await;

@@ -4,6 +4,7 @@ use crate::common::http::Api;
 use crate::common::kurz::log_level;
 use crate::common::process::{clean_command, free_port, output_of, repo};
 use crate::common::services::nginx::nginx_binary;
+use crate::common::services::{Database, Redis, db_and_redis};
 use crate::common::wait::poll_every;
 use serde_json::Value;
 use std::path::PathBuf;
@@ -22,6 +23,15 @@ pub fn serial() -> MutexGuard<'static, ()> {
 
 pub fn script() -> PathBuf {
     repo().join("deploy/local/stack")
+}
+
+/// A stack of `replicas` on a fresh database and a private Redis. In this order, so that the
+/// stack goes down before they do.
+pub fn up_on_db_and_redis(replicas: usize) -> (Database, Redis, Stack) {
+    let db = Database::create();
+    let redis = Redis::start();
+    let stack = Stack::up(replicas, &db_and_redis(&db, &redis));
+    (db, redis, stack)
 }
 
 /// What the script needs to find a running stack again; cheap to clone into a thread.

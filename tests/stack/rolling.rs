@@ -2,15 +2,13 @@
 //! nginx, and not one request fails, not one click is lost.
 
 use crate::common::prelude::*;
-use crate::harness::{Stack, serial};
+use crate::harness::{serial, up_on_db_and_redis};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_click() {
     let _one = serial();
-    let db = Database::create();
-    let redis = Redis::start();
-    let stack = Stack::up(3, &db_and_redis(&db, &redis));
+    let (_db, _redis, stack) = up_on_db_and_redis(3);
     let nginx = stack.api();
     let base = &nginx.address;
     let mut ids = Vec::new();
