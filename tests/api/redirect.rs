@@ -120,9 +120,9 @@ async fn each_redirect_is_exactly_one_click() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_redirects_are_all_visible_at_once() {
     let app = spawn_app().await;
-    let url = app.shorten("https://example.com/busy").await;
     // 8 tasks of 25 redirects each, every one answered 302.
-    app.follow_concurrently(str_of(&url, "short_code"), 8, 25)
+    let url = app
+        .shorten_and_follow("https://example.com/busy", 8, 25)
         .await;
     assert_eq!(app.clicks(id_of(&url)).await.len(), 200);
 }

@@ -117,8 +117,8 @@ async fn sigterm_under_load_exits_zero_and_loses_no_click() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopping_in_process_flushes_queued_clicks() {
     let app = spawn_app().await;
-    let url = app.shorten("https://example.com/flush").await;
-    app.follow_concurrently(str_of(&url, "short_code"), 4, 50)
+    let url = app
+        .shorten_and_follow("https://example.com/flush", 4, 50)
         .await;
     // No read of /events before stopping: the clicks may still be queued.
     let data = app.stop().await;

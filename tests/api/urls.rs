@@ -256,17 +256,7 @@ async fn invalid_fields_are_422_with_details() {
             "title",
         ),
     ];
-    for (body, field) in &cases {
-        let reply = app.post_json("/urls", body).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            422,
-            "POST /urls {}: {}",
-            &body.to_string()[..body.to_string().len().min(120)],
-            reply.body
-        );
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::POST, "/urls", &cases).await;
     assert_eq!(app.count("/urls").await, 0);
 }
 
@@ -484,11 +474,7 @@ async fn invalid_update_fields_are_422_and_change_nothing() {
         (json!({ "original_url": 7 }), "original_url"),
         (json!({ "title": "ok", "is_active": "no" }), "is_active"),
     ];
-    for (body, field) in &cases {
-        let reply = app.put_json(&path, body).await;
-        assert_eq!(reply.status.as_u16(), 422, "PUT {body}: {}", reply.body);
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::PUT, &path, &cases).await;
     assert_eq!(app.get(&path).await.expect_json(200), url);
     assert!(
         app.events(&format!("url_id={}&event_type=updated", url["id"]))
@@ -627,9 +613,9 @@ async fn bad_url_filter_values_are_422() {
         ("is_active=maybe", "is_active"),
         ("is_active=2", "is_active"),
     ] {
-        let reply = app.get(&format!("/urls?{query}")).await;
-        assert_eq!(reply.status.as_u16(), 422, "{query}: {}", reply.body);
-        reply.expect_invalid(field);
+        app.get(&format!("/urls?{query}"))
+            .await
+            .expect_invalid_of(field, query);
     }
     let reply = app
         .get_json("/urls", &json!({ "is_active": "maybe" }))

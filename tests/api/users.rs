@@ -383,11 +383,7 @@ async fn invalid_fields_are_422_with_details() {
         (json!({}), "username"),
         (json!({}), "email"),
     ];
-    for (body, field) in &cases {
-        let reply = app.post_json("/users", body).await;
-        assert_eq!(reply.status.as_u16(), 422, "POST {body}: {}", reply.body);
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::POST, "/users", &cases).await;
     assert_eq!(app.count("/users").await, 0);
 }
 
@@ -403,11 +399,7 @@ async fn invalid_fields_on_update_are_422_with_details() {
         (json!({ "email": 5 }), "email"),
         (json!({ "username": false }), "username"),
     ];
-    for (body, field) in &cases {
-        let reply = app.put_json(&path, body).await;
-        assert_eq!(reply.status.as_u16(), 422, "PUT {body}: {}", reply.body);
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::PUT, &path, &cases).await;
     assert_eq!(app.get(&path).await.expect_json(200), user);
 }
 

@@ -6,32 +6,45 @@ use crate::retarget;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// Two replicas on `db` and `redis`, both redirecting `code` to its first target; the path
-/// of its url.
-async fn two_warm_replicas(db: &Database, redis: &Redis, code: &str) -> (Vec<Kurz>, String) {
-    let both = replicas(2, &db_and_redis(db, redis)).await;
-    let url = both[0].shorten_as(code, "https://example.com/v1").await;
-    for replica in &both {
+/// Two replicas on a fresh database and `redis`, both redirecting `code` to its first
+/// target. When it drops, the replicas go first, then Redis, then the database.
+struct Warm {
+    replicas: Vec<Kurz>,
+    /// The path of `code`'s url.
+    path: String,
+    redis: Redis,
+    _db: Database,
+}
+
+async fn two_warm_replicas(redis: Redis, code: &str) -> Warm {
+    let db = Database::create();
+    let replicas = replicas(2, &db_and_redis(&db, &redis)).await;
+    let url = replicas[0].shorten_as(code, "https://example.com/v1").await;
+    for replica in &replicas {
         assert_eq!(replica.follow(code).await.0, 302);
     }
-    (both, format!("/urls/{}", url["id"]))
+    Warm {
+        replicas,
+        path: format!("/urls/{}", url["id"]),
+        redis,
+        _db: db,
+    }
 }
 
 /// Redirect load on `code` from four workers.
 fn redirect_load(replica: &Kurz, code: &str) -> Load {
-    Load::start(&replica.base(), Request::Redirect(code.into()), 4, 20_000)
+    Load::start(replica, Request::Redirect(code.into()), 4, 20_000)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after() {
-    let db = Database::create();
-    let mut redis = Redis::start();
-    let (both, path) = two_warm_replicas(&db, &redis, "sturdy").await;
+    let mut warm = two_warm_replicas(Redis::start(), "sturdy").await;
+    let (both, path) = (&warm.replicas, &warm.path);
     let (a, b) = (&both[0], &both[1]);
 
     let load = redirect_load(b, "sturdy");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    redis.kill();
+    warm.redis.kill();
     wait_for_all(&both, "cache", "degraded", Duration::from_secs(10)).await;
     // Readiness stays green: kurz serves without its cache.
     a.get("/ready").await.check_status(200);
@@ -39,7 +52,7 @@ async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after(
     retarget(a, b, "sturdy", &path, "https://example.com/v2").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    redis.restart();
+    warm.redis.restart();
     wait_for_all(&both, "cache", "ok", Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let counts = load.finish().await;
@@ -67,19 +80,18 @@ async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_invalidation_lost_while_redis_was_down_is_made_good_once_it_is_back() {
-    let db = Database::create();
     // Persistent, so the old value outlives the outage, as on a replicated or saved Redis.
-    let mut redis = Redis::start_persistent();
-    let (both, path) = two_warm_replicas(&db, &redis, "kept").await;
+    let mut warm = two_warm_replicas(Redis::start_persistent(), "kept").await;
+    let (both, path) = (&warm.replicas, &warm.path);
     let (a, b) = (&both[0], &both[1]);
 
     // The write cannot bump the generation: L2 keeps the old value, current as far as Redis
     // knows, once it is back.
-    redis.kill();
+    warm.redis.kill();
     a.put_json(&path, &json!({"original_url": "https://example.com/v2"}))
         .await
         .check_status(200);
-    redis.restart();
+    warm.redis.restart();
     wait_for_all(&both, "cache", "ok", Duration::from_secs(15)).await;
 
     // A pays the flush it owes once Redis answers: B soon serves the new target, and keeps

@@ -89,7 +89,7 @@ async fn replicas_behind_sentinel_follow_a_failover_without_failing_a_redirect()
 
     let loads: Vec<Load> = both
         .iter()
-        .map(|r| Load::start(&r.base(), Request::Redirect("steady".into()), 4, 20_000))
+        .map(|r| Load::start(r, Request::Redirect("steady".into()), 4, 20_000))
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let started = Instant::now();

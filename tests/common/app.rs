@@ -11,6 +11,23 @@ use tempfile::TempDir;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+/// Settings with a per-client allowance of `per_sec` creates a second, bursting to `burst`.
+pub fn limit_creates(per_sec: u32, burst: u32) -> impl Fn(&mut Settings) {
+    move |settings| {
+        settings.security.rate_creates_per_sec = per_sec;
+        settings.security.rate_creates_burst = burst;
+    }
+}
+
+/// Settings with a per-client allowance of `per_sec` updates and deletes a second, bursting
+/// to `burst`.
+pub fn limit_writes(per_sec: u32, burst: u32) -> impl Fn(&mut Settings) {
+    move |settings| {
+        settings.security.rate_writes_per_sec = per_sec;
+        settings.security.rate_writes_burst = burst;
+    }
+}
+
 /// One running application with its own data directory and port.
 pub struct TestApp {
     pub api: Api,

@@ -3,7 +3,7 @@
 //! Clients never follow redirects (the targets are off-machine) and never use a proxy.
 
 use super::shapes::{
-    assert_error_body, assert_event, assert_ordered_by_id, assert_url, assert_user,
+    assert_error_body, assert_event, assert_ordered_by_id, assert_url, assert_user, str_of,
 };
 use super::wait::eventually;
 use reqwest::header::{CONTENT_TYPE, HeaderMap};
@@ -77,6 +77,15 @@ impl Reply {
         );
     }
 
+    /// Asserts the status and, for a 4xx or 5xx, the contract's error body.
+    pub fn expect_answer(&self, status: u16) {
+        if status >= 400 {
+            self.expect_error(status);
+        } else {
+            self.check_status(status);
+        }
+    }
+
     /// Asserts the status and a JSON content type; returns the body.
     pub fn expect_json(&self, status: u16) -> Value {
         self.check_status(status);
@@ -106,6 +115,12 @@ impl Reply {
     pub fn expect_error_of(&self, status: u16, what: &str) -> Value {
         assert_eq!(self.code(), status, "{what}: {}", self.body);
         self.expect_error(status)
+    }
+
+    /// [`Reply::expect_invalid`], naming `what` was asked when the status differs.
+    pub fn expect_invalid_of(&self, field: &str, what: &str) -> Value {
+        assert_eq!(self.code(), 422, "{what}: {}", self.body);
+        self.expect_invalid(field)
     }
 
     /// Asserts a 422 whose `details` names `field`.
@@ -254,6 +269,17 @@ impl Api {
         self.raw(Method::POST, path, body, content_type).await
     }
 
+    /// Sends every JSON body of `cases` with `method` to `path`: each must be refused with a
+    /// 422 whose details name the case's field.
+    pub async fn assert_invalid(&self, method: Method, path: &str, cases: &[(Value, &str)]) {
+        for (body, field) in cases {
+            let text = body.to_string();
+            self.send(self.request(method.clone(), path).json(body))
+                .await
+                .expect_invalid_of(field, &format!("{method} {path} {:.120}", text));
+        }
+    }
+
     /// Sends every `(body, content type)` of `bodies` to every `(method, path)` of `targets`:
     /// each must be refused with a 400 error answer.
     pub async fn assert_bodies_refused(
@@ -364,6 +390,14 @@ impl Api {
     pub async fn follow(&self, code: &str) -> (u16, Option<String>) {
         let reply = self.get(&format!("/{code}")).await;
         (reply.code(), reply.location())
+    }
+
+    /// A new url for `target`, followed `each` times by each of `tasks` tasks at once.
+    pub async fn shorten_and_follow(&self, target: &str, tasks: usize, each: usize) -> Value {
+        let url = self.shorten(target).await;
+        self.follow_concurrently(str_of(&url, "short_code"), tasks, each)
+            .await;
+        url
     }
 
     /// `tasks` tasks at once, each following `code` `each` times; every answer must be a 302.

@@ -1,7 +1,7 @@
 //! Steady client load on one address, bounded in count and time, and what it counted: every
 //! request's outcome, with the first failures described.
 
-use super::http::client_builder;
+use super::http::{Api, client_builder};
 use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -88,13 +88,13 @@ pub struct Load {
 impl Load {
     /// `workers` tasks, each sending `request` to `base` with a [`Client::Strict`] client
     /// until stopped, at most `max_each` times and for at most [`MAX_DURATION`].
-    pub fn start(base: &str, request: Request, workers: usize, max_each: usize) -> Self {
-        Self::with_client(Client::Strict, base, request, workers, max_each)
+    pub fn start(target: &Api, request: Request, workers: usize, max_each: usize) -> Self {
+        Self::with_client(Client::Strict, target, request, workers, max_each)
     }
 
     pub fn with_client(
         kind: Client,
-        base: &str,
+        target: &Api,
         request: Request,
         workers: usize,
         max_each: usize,
@@ -103,7 +103,7 @@ impl Load {
         let started = Instant::now();
         let tasks = (0..workers)
             .map(|worker| {
-                let (stop, base, request) = (stop.clone(), base.to_owned(), request.clone());
+                let (stop, base, request) = (stop.clone(), target.address.clone(), request.clone());
                 tokio::spawn(async move {
                     let client = client(kind);
                     let mut counts = Counts::default();

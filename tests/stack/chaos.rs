@@ -12,7 +12,6 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
     let _one = serial();
     let (_db, _redis, stack) = up_on_db_and_redis(2);
     let nginx = stack.api();
-    let base = &nginx.address;
     let url = nginx
         .shorten_as("crashy", "https://example.com/crash")
         .await;
@@ -21,8 +20,8 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
     // GET load, which must not fail: nginx may retry a GET on the other replica even after
     // sending it. A POST in flight on the replica that dies cannot be retried safely (it may
     // have been executed), so creates are only recorded: what they see, and what was stored.
-    let load = Load::start(base, Request::Redirect("crashy".into()), 4, 20_000);
-    let creates = Load::start(base, Request::Create, 1, 5_000);
+    let load = Load::start(&nginx, Request::Redirect("crashy".into()), 4, 20_000);
+    let creates = Load::start(&nginx, Request::Create, 1, 5_000);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let killed_at = Instant::now();
     println!("{}", stack.must(&["kill", "1"]).trim());
@@ -96,7 +95,6 @@ async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_re
     let _one = serial();
     let (_db, mut redis, stack) = up_on_db_and_redis(2);
     let nginx = stack.api();
-    let base = &nginx.address;
     let replicas = [stack.replica(1), stack.replica(2)];
     wait_for_all(&replicas, "cache", "ok", Duration::from_secs(10)).await;
     let url = nginx
@@ -113,7 +111,7 @@ async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_re
         (lookups, hits)
     };
 
-    let load = Load::start(base, Request::Redirect("cachy".into()), 4, 20_000);
+    let load = Load::start(&nginx, Request::Redirect("cachy".into()), 4, 20_000);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let killed = load.started.elapsed();
     redis.kill();
@@ -195,7 +193,6 @@ async fn postgres_restarted_under_load_keeps_redirects_fails_writes_with_503_and
         ],
     );
     let nginx = stack.api();
-    let base = &nginx.address;
     let url = nginx.shorten_as("pgdown", "https://example.com/pg").await;
     // Cached on both replicas before the outage.
     for n in 1..=2 {
@@ -203,7 +200,7 @@ async fn postgres_restarted_under_load_keeps_redirects_fails_writes_with_503_and
     }
     let before = stack.status();
 
-    let load = Load::start(base, Request::Redirect("pgdown".into()), 4, 20_000);
+    let load = Load::start(&nginx, Request::Redirect("pgdown".into()), 4, 20_000);
     tokio::time::sleep(Duration::from_millis(700)).await;
     cluster.stop_immediately();
     let down_at = Instant::now();

@@ -10,7 +10,6 @@ async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_click() {
     let _one = serial();
     let (_db, _redis, stack) = up_on_db_and_redis(3);
     let nginx = stack.api();
-    let base = &nginx.address;
     let mut ids = Vec::new();
     for code in ["rolling", "strict"] {
         let url = nginx
@@ -25,26 +24,26 @@ async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_click() {
     // record, also redirects and creates from keep-alive clients that never retry anything.
     let redirects = Load::with_client(
         Client::RetryingGets,
-        base,
+        &nginx,
         Request::Redirect("rolling".into()),
         3,
         20_000,
     );
     let creates = Load::with_client(
         Client::ConnectionPerRequest,
-        base,
+        &nginx,
         Request::Create,
         1,
         5_000,
     );
     let strict_redirects = Load::with_client(
         Client::Strict,
-        base,
+        &nginx,
         Request::Redirect("strict".into()),
         1,
         20_000,
     );
-    let strict_creates = Load::with_client(Client::Strict, base, Request::Create, 1, 5_000);
+    let strict_creates = Load::with_client(Client::Strict, &nginx, Request::Create, 1, 5_000);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let control = stack.control.clone();
     let printed = tokio::task::spawn_blocking(move || control.must(&["rolling-restart"]))
