@@ -1,4 +1,4 @@
-//! Polling until something holds, within a time limit: the one way the tests wait.
+//! Polling until something holds, within a time limit (blocking, or awaiting in a test's runtime).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
