@@ -45,15 +45,15 @@ async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after(
     let load = redirect_load(b, "sturdy");
     tokio::time::sleep(Duration::from_millis(300)).await;
     warm.redis.kill();
-    wait_for_all(&both, "cache", "degraded", Duration::from_secs(10)).await;
+    wait_for_all(both, "cache", "degraded", Duration::from_secs(10)).await;
     // Readiness stays green: kurz serves without its cache.
     a.get("/ready").await.check_status(200);
     // A write while the invalidation bus is down must still reach the other replica.
-    retarget(a, b, "sturdy", &path, "https://example.com/v2").await;
+    retarget(a, b, "sturdy", path, "https://example.com/v2").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     warm.redis.restart();
-    wait_for_all(&both, "cache", "ok", Duration::from_secs(15)).await;
+    wait_for_all(both, "cache", "ok", Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let counts = load.finish().await;
     println!(
@@ -72,7 +72,7 @@ async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after(
         b.follow("sturdy").await.1.as_deref(),
         Some("https://example.com/v2")
     );
-    a.put_json(&path, &json!({"is_active": false}))
+    a.put_json(path, &json!({"is_active": false}))
         .await
         .check_status(200);
     assert_eq!(b.follow("sturdy").await.0, 404);
@@ -88,11 +88,11 @@ async fn an_invalidation_lost_while_redis_was_down_is_made_good_once_it_is_back(
     // The write cannot bump the generation: L2 keeps the old value, current as far as Redis
     // knows, once it is back.
     warm.redis.kill();
-    a.put_json(&path, &json!({"original_url": "https://example.com/v2"}))
+    a.put_json(path, &json!({"original_url": "https://example.com/v2"}))
         .await
         .check_status(200);
     warm.redis.restart();
-    wait_for_all(&both, "cache", "ok", Duration::from_secs(15)).await;
+    wait_for_all(both, "cache", "ok", Duration::from_secs(15)).await;
 
     // A pays the flush it owes once Redis answers: B soon serves the new target, and keeps
     // serving it (not the old value, for the rest of its L2 lifetime).
