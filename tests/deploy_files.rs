@@ -9,43 +9,35 @@
 //! YAML as JSON).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+mod common;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use common::kurz::Kurz;
+use common::process::{clean_command, output_of, repo as root, tool as ok};
+use common::wait::wait_for;
+use serde_json::Value;
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 fn read(path: &str) -> String {
     std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-fn run(program: &str, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .current_dir(root())
-        .env_remove("KURZ_IMAGE")
-        .env_remove("POSTGRES_PASSWORD")
-        .output()
-        .unwrap_or_else(|e| panic!("{program} did not run ({e}); .ci/run installs it"))
+/// The rest of the first line of `text` that starts with `prefix`.
+fn after<'a>(text: &'a str, prefix: &str) -> &'a str {
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix))
+        .unwrap_or_else(|| panic!("no line starts with {prefix:?}"))
 }
 
-fn ok(program: &str, args: &[&str]) -> String {
-    let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "{program} {args:?} failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// `program args…` from the repository's root, whatever it exits with.
+fn run(program: &str, args: &[&str]) -> Output {
+    output_of(clean_command(program).args(args).current_dir(root()))
 }
 
 /// Every document of a YAML text, as JSON (PyYAML's safe loader).
 fn yaml_docs(text: &str) -> Vec<Value> {
-    let mut child = Command::new("python3")
+    let mut child = clean_command("python3")
         .args([
             "-c",
             "import json, sys, yaml; print(json.dumps([d for d in yaml.safe_load_all(sys.stdin) if d is not None]))",
@@ -215,12 +207,8 @@ fn the_dockerfile_is_multi_stage_pinned_non_root_with_a_health_check() {
         assert_pinned(image, "Dockerfile");
     }
     // The toolchain is the one of Cargo.toml's rust-version.
-    let rust_version = read("Cargo.toml")
-        .lines()
-        .find_map(|l| l.strip_prefix("rust-version = "))
-        .unwrap()
-        .trim_matches('"')
-        .to_string();
+    let manifest = read("Cargo.toml");
+    let rust_version = after(&manifest, "rust-version = ").trim_matches('"');
     assert!(
         dockerfile.contains(&format!("rust:{rust_version}.")),
         "the build image is not Rust {rust_version}"
@@ -270,23 +258,10 @@ fn the_dockerfile_is_multi_stage_pinned_non_root_with_a_health_check() {
 /// kurz: 0 for /health and /ready, 1 for a 404 and for nothing listening.
 #[test]
 fn the_health_probe_answers_from_a_real_kurz() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let mut kurz = Command::new(env!("CARGO_BIN_EXE_kurz"))
-        .env_clear()
-        .env("KURZ_LISTEN", &listen)
-        .env("KURZ_DATA_DIR", dir.path())
-        .env("KURZ_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut kurz = Kurz::start(&[]);
+    let port = kurz.port;
     let probe = |path: &str| {
-        Command::new(root().join("deploy/compose/kurz-probe"))
+        clean_command(root().join("deploy/compose/kurz-probe"))
             .arg(path)
             .env("KURZ_LISTEN", format!("0.0.0.0:{port}"))
             .stderr(Stdio::null())
@@ -294,18 +269,12 @@ fn the_health_probe_answers_from_a_real_kurz() {
             .unwrap()
             .code()
     };
-    let start = Instant::now();
-    while probe("/ready") != Some(0) {
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "kurz never ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for("kurz ready by the probe", Duration::from_secs(20), || {
+        probe("/ready") == Some(0)
+    });
     assert_eq!(probe("/health"), Some(0));
     assert_eq!(probe("/no/such/path"), Some(1));
-    kurz.kill().unwrap();
-    kurz.wait().unwrap();
+    kurz.kill9();
     assert_eq!(probe("/health"), Some(1));
 }
 
@@ -412,12 +381,8 @@ fn compose_is_valid_and_consistent_with_nginx_monitoring_and_configuration() {
     assert!(read("deploy/nginx/kurz.conf").contains("include upstream.conf;"));
     assert_eq!(nginx["command"], serde_json::json!(["kurz:5000"]));
     assert!(read("deploy/compose/nginx-start").contains("/etc/nginx/upstream.conf"));
-    let listen = read("deploy/nginx/server.conf")
-        .lines()
-        .find_map(|l| l.strip_prefix("listen "))
-        .unwrap()
-        .trim_end_matches(';')
-        .to_string();
+    let server = read("deploy/nginx/server.conf");
+    let listen = after(&server, "listen ").trim_end_matches(';');
     // `listen 80 reuseport backlog=…;`: the port is the first word.
     let listen_port = listen.split_whitespace().next().unwrap();
     assert_eq!(container_port(&nginx["ports"][0]), listen_port);

@@ -3,56 +3,28 @@
 //! request id on error lines, and no secrets.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::kurz::{Kurz, PROBE_REQUEST_ID, kurz_command};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
 
 /// Runs the real binary on a temporary store, sends a few requests, stops it with SIGTERM
-/// and returns what it wrote to standard output.
+/// and returns everything it wrote.
 fn logs_of_a_short_run(env: &[(&str, &str)], requests: &[(&str, &str)]) -> String {
-    let dir = tempfile::tempdir().unwrap();
-    // Port 0: kurz picks a free port and names it in its start-up line, so no other process
-    // can take the port between a probe and the bind.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kurz"))
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env("KURZ_DATA_DIR", dir.path())
-        .env("KURZ_LISTEN", "127.0.0.1:0")
+    let mut kurz = Kurz::options()
         .env("KURZ_LOG", "info")
         .env("KURZ_LOG_FORMAT", "json")
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut out = String::new();
-    let address = loop {
-        let mut line = String::new();
-        assert!(
-            stdout.read_line(&mut line).unwrap() > 0,
-            "kurz exited before listening: {out}"
-        );
-        out.push_str(&line);
-        if let Ok(json) = serde_json::from_str::<Value>(&line)
-            && json["message"] == "kurz listening"
-        {
-            break json["address"].as_str().unwrap().to_owned();
-        }
-    };
+        .envs(env)
+        .start();
     for (method, path) in requests {
-        let mut stream = std::net::TcpStream::connect(address.as_str()).unwrap();
-        use std::io::Write;
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", kurz.port)).unwrap();
         write!(stream, "{method} {path} HTTP/1.0\r\nHost: x\r\nX-Request-Id: test-{method}\r\nContent-Length: 0\r\n\r\n").unwrap();
         let mut sink = Vec::new();
         let _ = stream.read_to_end(&mut sink);
     }
-    Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    stdout.read_to_string(&mut out).unwrap();
-    assert!(child.wait().unwrap().success());
-    out
+    assert!(kurz.terminate().success());
+    kurz.log()
 }
 
 fn parse_lines(out: &str) -> Vec<Value> {
@@ -83,11 +55,9 @@ fn matches_parser_time_format(ts: &str) -> bool {
 
 #[test]
 fn every_line_is_json_with_the_fields_the_pipeline_uses() {
-    let parsers = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/deploy/logging/parsers.conf"
-    ))
-    .unwrap();
+    let parsers =
+        std::fs::read_to_string(common::process::repo().join("deploy/logging/parsers.conf"))
+            .unwrap();
     assert!(
         parsers.contains("Time_Key      timestamp") && parsers.contains("%Y-%m-%dT%H:%M:%S.%LZ")
     );
@@ -107,10 +77,17 @@ fn every_line_is_json_with_the_fields_the_pipeline_uses() {
             "{line}"
         );
     }
-    let access: Vec<&Value> = lines
+    // The kit's readiness probes are logged too: every one a GET /health answered 200.
+    let (probes, access): (Vec<&Value>, Vec<&Value>) = lines
         .iter()
         .filter(|l| l["target"] == "kurz::access")
-        .collect();
+        .partition(|l| l["request_id"] == PROBE_REQUEST_ID);
+    assert!(
+        probes
+            .iter()
+            .all(|l| l["method"] == "GET" && l["status"] == 200),
+        "{probes:?}"
+    );
     assert_eq!(access.len(), 3, "one access line per request");
     let not_found = access
         .iter()
@@ -137,13 +114,12 @@ fn every_line_is_json_with_the_fields_the_pipeline_uses() {
 #[test]
 fn secrets_never_reach_the_logs() {
     // A start-up failure is logged with its cause, but the database password is not.
-    let out = Command::new(env!("CARGO_BIN_EXE_kurz"))
+    let out = kurz_command()
         .args(["migrate"])
         .env(
             "DATABASE_URL",
             "postgres://kurz:hunter2-secret@127.0.0.1:1/kurz",
         )
-        .env("KURZ_LOG_FORMAT", "json")
         .env("KURZ_DB_TIMEOUT_MS", "300")
         .output()
         .unwrap();

@@ -4,37 +4,20 @@
 //! expression is evaluated.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+mod common;
 
+use common::prelude::*;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use support::{Database, Kurz, Redis};
 
 fn deploy(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("deploy")
-        .join(path)
-}
-
-fn run(program: &str, args: &[&str]) -> String {
-    let output = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program} must be installed (see .ci/run): {e}"));
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "{program} {args:?} failed:\n{stdout}{stderr}"
-    );
-    stdout
+    repo().join("deploy").join(path)
 }
 
 #[test]
 fn the_prometheus_config_and_rules_pass_promtool() {
-    run(
+    tool(
         "promtool",
         &[
             "check",
@@ -42,7 +25,7 @@ fn the_prometheus_config_and_rules_pass_promtool() {
             deploy("prometheus/prometheus.yml").to_str().unwrap(),
         ],
     );
-    run(
+    tool(
         "promtool",
         &[
             "check",
@@ -54,7 +37,7 @@ fn the_prometheus_config_and_rules_pass_promtool() {
 
 #[test]
 fn every_alert_fires_on_its_failure_and_stays_quiet_when_healthy() {
-    let out = run(
+    let out = tool(
         "promtool",
         &[
             "test",
@@ -81,11 +64,11 @@ fn every_alert_fires_on_its_failure_and_stays_quiet_when_healthy() {
 fn the_alertmanager_config_passes_amtool_and_routes_by_severity() {
     let config = deploy("alertmanager/alertmanager.yml");
     let config = config.to_str().unwrap();
-    run("amtool", &["check-config", config]);
+    tool("amtool", &["check-config", config]);
     let route = |labels: &[&str]| {
         let mut args = vec!["config", "routes", "test", "--config.file", config];
         args.extend_from_slice(labels);
-        run("amtool", &args).trim().to_owned()
+        tool("amtool", &args).trim().to_owned()
     };
     assert_eq!(
         route(&["severity=critical", "alertname=ServiceDown"]),
@@ -96,65 +79,6 @@ fn the_alertmanager_config_passes_amtool_and_routes_by_severity() {
         "team-slack-and-mail"
     );
     assert_eq!(route(&["alertname=Unlabelled"]), "team-slack");
-}
-
-/// A private Prometheus scraping the given targets every second, with kurz's rules.
-struct Prometheus {
-    port: u16,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(targets: &[String]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let port = support::free_port();
-        let targets: Vec<String> = targets.iter().map(|t| format!("\"{t}\"")).collect();
-        let config = format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nrule_files:\n  - {rules}\n\
-             scrape_configs:\n  - job_name: kurz\n    static_configs:\n      - targets: [{targets}]\n",
-            rules = deploy("prometheus/rules/kurz.yml").display(),
-            targets = targets.join(", "),
-        );
-        std::fs::write(dir.path().join("prometheus.yml"), config).unwrap();
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus must be installed (see .ci/run)");
-        Self {
-            port,
-            child,
-            _dir: dir,
-        }
-    }
-
-    async fn query(&self, client: &reqwest::Client, expr: &str) -> Value {
-        let url = format!("http://127.0.0.1:{}/api/v1/query", self.port);
-        let response = client
-            .get(url)
-            .query(&[("query", expr)])
-            .send()
-            .await
-            .unwrap();
-        response.json().await.unwrap()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// Every PromQL expression of the dashboards, with Grafana's variables filled in.
@@ -179,12 +103,8 @@ fn dashboard_expressions() -> Vec<(String, String)> {
 }
 
 /// (name, expression, must return data) of every rule, as Prometheus itself loaded them.
-async fn rule_expressions(
-    prometheus: &Prometheus,
-    client: &reqwest::Client,
-) -> Vec<(String, String, bool)> {
-    let url = format!("http://127.0.0.1:{}/api/v1/rules", prometheus.port);
-    let rules: Value = client.get(url).send().await.unwrap().json().await.unwrap();
+async fn rule_expressions(prometheus: &Prometheus) -> Vec<(String, String, bool)> {
+    let rules = prometheus.api("rules", &[]).await;
     let mut found = Vec::new();
     for group in rules["data"]["groups"].as_array().unwrap() {
         for rule in group["rules"].as_array().unwrap() {
@@ -211,22 +131,13 @@ async fn rule_expressions(
 async fn every_dashboard_and_alert_expression_evaluates_against_live_replicas() {
     let db = Database::create();
     let redis = Redis::start();
-    let redis_url = redis.url();
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("REDIS_URL", redis_url.as_str()),
-    ];
-    let replicas = [Kurz::start(&env), Kurz::start(&env)];
+    let replicas = replicas(2, &db_and_redis(&db, &redis)).await;
     let prometheus = Prometheus::start(
         &replicas
             .iter()
             .map(|r| format!("127.0.0.1:{}", r.port))
             .collect::<Vec<_>>(),
     );
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
 
     // A short, mixed load on both replicas while Prometheus scrapes: creates, redirects
     // (cache hits and misses), unknown codes, bad input, lists.
@@ -234,37 +145,18 @@ async fn every_dashboard_and_alert_expression_evaluates_against_live_replicas() 
     let mut round = 0;
     while Instant::now() < deadline {
         for replica in &replicas {
-            let base = replica.base();
-            let body = serde_json::json!({"original_url": format!("https://example.com/{round}")});
-            let created: Value = client
-                .post(format!("{base}/urls"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let code = created["short_code"].as_str().unwrap().to_owned();
+            let created = replica
+                .shorten(&format!("https://example.com/{round}"))
+                .await;
+            let code = str_of(&created, "short_code");
             for _ in 0..5 {
-                client.get(format!("{base}/{code}")).send().await.unwrap();
+                replica.follow(code).await;
             }
-            client
-                .get(format!("{base}/no-such-code"))
-                .send()
-                .await
-                .unwrap();
-            client
-                .post(format!("{base}/urls"))
-                .json(&serde_json::json!({"original_url": "nope"}))
-                .send()
-                .await
-                .unwrap();
-            client
-                .get(format!("{base}/events?per_page=5"))
-                .send()
-                .await
-                .unwrap();
+            replica.follow("no-such-code").await;
+            replica
+                .post_json("/urls", &serde_json::json!({"original_url": "nope"}))
+                .await;
+            replica.get("/events?per_page=5").await;
         }
         round += 1;
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -272,7 +164,7 @@ async fn every_dashboard_and_alert_expression_evaluates_against_live_replicas() 
 
     let mut failures = Vec::new();
     for (panel, expr) in dashboard_expressions() {
-        let answer = prometheus.query(&client, &expr).await;
+        let answer = prometheus.query(&expr).await;
         if answer["status"] != "success"
             || answer["data"]["result"]
                 .as_array()
@@ -281,8 +173,8 @@ async fn every_dashboard_and_alert_expression_evaluates_against_live_replicas() 
             failures.push(format!("dashboard panel '{panel}': {expr} → {answer}"));
         }
     }
-    for (name, expr, must_have_data) in rule_expressions(&prometheus, &client).await {
-        let answer = prometheus.query(&client, &expr).await;
+    for (name, expr, must_have_data) in rule_expressions(&prometheus).await {
+        let answer = prometheus.query(&expr).await;
         let empty = answer["data"]["result"]
             .as_array()
             .is_none_or(Vec::is_empty);
@@ -291,7 +183,7 @@ async fn every_dashboard_and_alert_expression_evaluates_against_live_replicas() 
         }
         if must_have_data {
             // The recorded series itself exists too (Prometheus evaluated the rule).
-            let recorded = prometheus.query(&client, &name).await;
+            let recorded = prometheus.query(&name).await;
             if recorded["data"]["result"]
                 .as_array()
                 .is_none_or(Vec::is_empty)

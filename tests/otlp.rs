@@ -4,13 +4,14 @@
 #![cfg(feature = "otlp")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use std::process::{Command, Stdio};
+use common::kurz::Kurz;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 type Received = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
@@ -39,55 +40,13 @@ async fn request_spans_reach_the_otlp_endpoint() {
     let collector_port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, collector).await });
 
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut kurz = Command::new(env!("CARGO_BIN_EXE_kurz"))
-        .env_remove("DATABASE_URL")
-        .env_remove("REDIS_URL")
-        .env("KURZ_DATA_DIR", dir.path())
-        .env("KURZ_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "KURZ_OTLP_ENDPOINT",
-            format!("http://127.0.0.1:{collector_port}/v1/traces"),
-        )
-        .env("KURZ_LOG", "info")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    let start = Instant::now();
-    loop {
-        if client
-            .get(format!("http://127.0.0.1:{port}/health"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "kurz did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let endpoint = format!("http://127.0.0.1:{collector_port}/v1/traces");
+    let mut kurz = Kurz::start(&[("KURZ_OTLP_ENDPOINT", &endpoint), ("KURZ_LOG", "info")]);
     for _ in 0..5 {
-        client
-            .get(format!("http://127.0.0.1:{port}/users"))
-            .send()
-            .await
-            .unwrap();
+        kurz.get("/users").await.check_status(200);
     }
     // SIGTERM: kurz flushes the spans it still holds before exiting.
-    Command::new("kill")
-        .args(["-TERM", &kurz.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kurz.wait().unwrap().success());
+    assert!(kurz.terminate().success());
 
     let received = received.lock().unwrap();
     assert!(!received.is_empty(), "no OTLP export arrived");

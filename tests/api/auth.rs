@@ -2,7 +2,7 @@
 //! revocation, expiry, use counting, and what is logged. (The contract's own tests run in
 //! the default `open` mode.)
 
-use crate::helpers::*;
+use crate::common::prelude::*;
 use kurz::config::{AuthMode, Settings};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -16,17 +16,7 @@ fn keys_mode(settings: &mut Settings) {
 
 /// Runs `kurz keys ARGS` on the store in `data_dir`; its stdout.
 fn kurz_keys(data_dir: &Path, args: &[&str]) -> String {
-    let output = kurz_command(data_dir)
-        .arg("keys")
-        .args(args)
-        .output()
-        .expect("running kurz keys");
-    assert!(
-        output.status.success(),
-        "kurz keys {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).expect("utf-8 output")
+    kurz_ok(kurz_command_on(data_dir).arg("keys").args(args))
 }
 
 /// Mints a key and returns its secret.
@@ -347,13 +337,13 @@ async fn write_keys_act_only_for_their_own_user() {
 #[tokio::test]
 async fn a_write_key_needs_a_user_and_a_real_one() {
     let dir = tempfile::TempDir::new().unwrap();
-    let no_user = kurz_command(dir.path())
+    let no_user = kurz_command_on(dir.path())
         .args(["keys", "create", "--name", "w", "--scope", "write"])
         .output()
         .unwrap();
     assert!(!no_user.status.success());
     assert!(String::from_utf8_lossy(&no_user.stderr).contains("--user"));
-    let ghost = kurz_command(dir.path())
+    let ghost = kurz_command_on(dir.path())
         .args([
             "keys", "create", "--name", "w", "--scope", "write", "--user", "999",
         ])
@@ -417,7 +407,7 @@ async fn expired_keys_are_refused() {
             .contains("expired")
     );
     for expiry in ["yesterday", "2020-01-01T00:00:00"] {
-        let refused = kurz_command(app.data_path())
+        let refused = kurz_command_on(app.data_path())
             .args([
                 "keys",
                 "create",
@@ -474,20 +464,17 @@ async fn use_is_counted_per_key_and_failures_in_metrics() {
 
 #[tokio::test]
 async fn secrets_never_reach_the_log_and_open_mode_on_the_network_warns() {
-    let logs = tempfile::TempDir::new().unwrap();
     let data = tempfile::TempDir::new().unwrap();
-    let server = spawn_kurz_with(
-        data.path(),
-        logs.path(),
-        &[("KURZ_AUTH", "keys"), ("KURZ_LOG", "info")],
-    )
-    .await;
+    let server = Kurz::options()
+        .data_dir(data.path())
+        .envs(&[("KURZ_AUTH", "keys"), ("KURZ_LOG", "info")])
+        .start();
     let secret = "kurz_Z9y8X7w6V5u4T3s2R1q0ABCDEFGHIJKLMNOPQRST";
     let reply = server
         .send(server.request(Method::GET, "/urls").bearer_auth(secret))
         .await;
     reply.expect_error(401);
-    let log = server.read_log();
+    let log = server.log();
     assert!(
         log.contains("API key refused") && log.contains(&secret[..13]),
         "{log}"
@@ -499,32 +486,13 @@ async fn secrets_never_reach_the_log_and_open_mode_on_the_network_warns() {
     assert!(!log.contains("KURZ_AUTH=open"), "keys mode must not warn");
 
     // Open mode bound beyond loopback: a loud warning (the test only talks to loopback).
-    let port = free_port();
-    let mut open = kurz_command(data.path())
-        .args(["serve", "--listen", &format!("0.0.0.0:{port}")])
+    let mut open = Kurz::options()
+        .data_dir(data.path())
+        .host("0.0.0.0")
         .env("KURZ_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    let client = test_client();
-    while client
-        .get(format!("http://127.0.0.1:{port}/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "open-mode server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    open.kill().unwrap();
-    let output = open.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&output.stdout).to_string()
-        + &String::from_utf8_lossy(&output.stderr);
+        .start();
+    open.kill9();
+    let text = open.log();
     assert!(
         text.contains("KURZ_AUTH=open on a non-loopback address"),
         "{text}"

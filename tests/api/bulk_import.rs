@@ -1,6 +1,6 @@
 //! `POST /users/bulk`: CSV upload of users, idempotent, keeping ids and timestamps.
 
-use crate::helpers::{assert_user, id_of, read_seed, seed_rows, spawn_app, wire_datetime};
+use crate::common::prelude::*;
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
 
@@ -16,14 +16,7 @@ async fn importing_the_seed_users_keeps_ids_and_timestamps() {
     assert_eq!(users.len(), 400);
     let rows = seed_rows("users.csv");
     for (user, row) in users.iter().zip(&rows) {
-        assert_user(user);
-        assert_eq!(user["id"].to_string(), row["id"]);
-        assert_eq!(user["username"], row["username"].as_str());
-        assert_eq!(user["email"], row["email"].as_str());
-        assert_eq!(
-            user["created_at"],
-            wire_datetime(&row["created_at"]).as_str()
-        );
+        assert_user_is_row(user, row);
     }
     let first = app.get("/users/1").await.expect_json(200);
     assert_eq!(
@@ -195,9 +188,9 @@ async fn csvs_with_a_bad_header_or_values_are_422() {
         "id,username,email,created_at\n1,,alice@example.com,2025-01-01 00:00:00\n",
     ];
     for csv in cases {
-        let reply = app.bulk_import(csv.as_bytes().to_vec(), None).await;
-        assert_eq!(reply.status.as_u16(), 422, "{csv:?}: {}", reply.body);
-        reply.expect_error(422);
+        app.bulk_import(csv.as_bytes().to_vec(), None)
+            .await
+            .expect_error_of(422, &format!("{csv:?}"));
     }
     assert_eq!(app.count("/users").await, 0);
 }

@@ -1,6 +1,7 @@
 //! `/events`: appending events by hand and listing the history with filters.
 
-use crate::helpers::{assert_event, id_of, ids, spawn_app, str_of};
+use crate::common::prelude::*;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -106,16 +107,7 @@ async fn invalid_fields_are_422_with_details() {
         (json!({ "event_type": "x", "user_id": "abc" }), "user_id"),
         (json!({ "event_type": "x", "user_id": false }), "user_id"),
     ];
-    for (body, field) in &cases {
-        let reply = app.post_json("/events", body).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            422,
-            "POST /events {body}: {}",
-            reply.body
-        );
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::POST, "/events", &cases).await;
     assert_eq!(app.count("/events").await, 0);
 }
 
@@ -132,16 +124,8 @@ async fn bodies_that_are_not_json_objects_are_400() {
         (valid, None),
         (valid, Some("text/plain")),
     ];
-    for (body, content_type) in cases {
-        let reply = app.post_raw("/events", body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "POST {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-    }
+    app.assert_bodies_refused(&[(Method::POST, "/events")], &cases)
+        .await;
     assert_eq!(app.count("/events").await, 0);
 }
 
@@ -218,9 +202,9 @@ async fn bad_event_filter_values_are_422() {
         ("url_id=1.5", "url_id"),
         ("user_id=%27%20OR%201%3D1", "user_id"),
     ] {
-        let reply = app.get(&format!("/events?{query}")).await;
-        assert_eq!(reply.status.as_u16(), 422, "{query}: {}", reply.body);
-        reply.expect_invalid(field);
+        app.get(&format!("/events?{query}"))
+            .await
+            .expect_invalid_of(field, query);
     }
 }
 

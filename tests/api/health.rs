@@ -1,7 +1,7 @@
 //! Operations endpoints and the cross-cutting conventions: JSON errors, 404/405, trailing
 //! slashes, the 1 MiB body limit, and bad input that must never cause a 5xx.
 
-use crate::helpers::{assert_error_body, spawn_app};
+use crate::common::prelude::*;
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -108,14 +108,7 @@ async fn wrong_methods_are_405_json() {
                     .body("{}"),
             )
             .await;
-        assert_eq!(
-            reply.status.as_u16(),
-            405,
-            "{method} {path} answered {}: {}",
-            reply.status,
-            reply.body
-        );
-        reply.expect_error(405);
+        reply.expect_error_of(405, &format!("{method} {path}"));
     }
 }
 
@@ -183,13 +176,7 @@ async fn bodies_over_one_mib_are_413_json() {
                 Some("application/json"),
             )
             .await;
-        assert_eq!(
-            reply.status.as_u16(),
-            413,
-            "{method} {path}: {}",
-            reply.body
-        );
-        reply.expect_error(413);
+        reply.expect_error_of(413, &format!("{method} {path}"));
     }
     // Nothing was written.
     assert_eq!(app.count("/users").await, 1);

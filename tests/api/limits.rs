@@ -2,7 +2,7 @@
 //! replicas in tests/cluster), trusted-proxy handling, load shedding, connection timeouts,
 //! response headers, and injection-shaped input kept verbatim.
 
-use crate::helpers::*;
+use crate::common::prelude::*;
 use kurz::config::Settings;
 use reqwest::Method;
 use serde_json::json;
@@ -10,9 +10,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
+/// One create a second, three at once.
 fn tight_creates(settings: &mut Settings) {
-    settings.security.rate_creates_per_sec = 1;
-    settings.security.rate_creates_burst = 3;
+    limit_creates(1, 3)(settings);
 }
 
 async fn create_from(app: &TestApp, forwarded_for: Option<&str>) -> Reply {
@@ -63,21 +63,19 @@ async fn creates_past_the_burst_get_429_with_retry_after_and_change_nothing() {
 async fn each_client_behind_the_trusted_proxy_has_its_own_allowance() {
     // Loopback is a trusted proxy by default: X-Forwarded-For names the client.
     let app = spawn_app_with(tight_creates).await;
-    for _ in 0..3 {
-        create_from(&app, Some("203.0.113.7"))
+    for (forwarded_for, status) in [
+        ("203.0.113.7", 201),
+        ("203.0.113.7", 201),
+        ("203.0.113.7", 201),
+        ("203.0.113.7", 429),
+        ("203.0.113.8", 201),
+        // The nearest untrusted hop is the client, whatever it claims further left.
+        ("198.51.100.1, 203.0.113.7", 429),
+    ] {
+        create_from(&app, Some(forwarded_for))
             .await
-            .check_status(201);
+            .expect_answer(status);
     }
-    create_from(&app, Some("203.0.113.7"))
-        .await
-        .expect_error(429);
-    create_from(&app, Some("203.0.113.8"))
-        .await
-        .check_status(201);
-    // The nearest untrusted hop is the client, whatever it claims further left.
-    create_from(&app, Some("198.51.100.1, 203.0.113.7"))
-        .await
-        .expect_error(429);
 }
 
 #[tokio::test]
@@ -100,22 +98,14 @@ async fn a_spoofed_forwarded_for_from_an_untrusted_peer_is_ignored() {
 
 #[tokio::test]
 async fn updates_and_deletes_have_their_own_allowance() {
-    let app = spawn_app_with(|settings| {
-        settings.security.rate_writes_per_sec = 1;
-        settings.security.rate_writes_burst = 2;
-    })
-    .await;
+    let app = spawn_app_with(limit_writes(1, 2)).await;
     let url = app.shorten("https://example.com/w").await;
     let path = format!("/urls/{}", id_of(&url));
-    app.put_json(&path, &json!({"title": "a"}))
-        .await
-        .check_status(200);
-    app.put_json(&path, &json!({"title": "b"}))
-        .await
-        .check_status(200);
-    app.put_json(&path, &json!({"title": "c"}))
-        .await
-        .expect_error(429);
+    for (title, status) in [("a", 200), ("b", 200), ("c", 429)] {
+        app.put_json(&path, &json!({ "title": title }))
+            .await
+            .expect_answer(status);
+    }
     app.delete(&path).await.expect_error(429);
     assert_eq!(app.get(&path).await.expect_json(200)["title"], json!("b"));
     // Creates draw on the other allowance.

@@ -4,11 +4,13 @@
 //! suite runs in parallel under `cargo nextest run --test api` and `cargo test --test api`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "../common/mod.rs"]
+mod common;
+
 mod auth;
 mod bulk_import;
 mod events;
 mod health;
-mod helpers;
 mod limits;
 mod openapi;
 mod pagination;

@@ -3,7 +3,7 @@
 //! described holds by construction: routes are registered with their description, through
 //! `utoipa_axum::routes!`.)
 
-use crate::helpers::*;
+use crate::common::prelude::*;
 use kurz::config::AuthMode;
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -433,11 +433,7 @@ async fn what_the_server_answers_is_documented() {
 
 #[tokio::test]
 async fn rate_limit_and_key_refusals_are_documented() {
-    let app = spawn_app_with(|settings| {
-        settings.security.rate_creates_per_sec = 1;
-        settings.security.rate_creates_burst = 1;
-    })
-    .await;
+    let app = spawn_app_with(limit_creates(1, 1)).await;
     let spec = document(&app).await;
     let body = json!({ "original_url": "https://example.com/" });
     app.post_json("/urls", &body).await.expect(201);

@@ -1,6 +1,6 @@
 //! `page`/`per_page` on every list: slicing, clamping, bad values, and unpaginated lists.
 
-use crate::helpers::{TestApp, assert_error_body, ids, spawn_app, users_csv};
+use crate::common::prelude::*;
 use serde_json::json;
 
 /// An app with `n` users (ids 1..=n), loaded through the bulk import.

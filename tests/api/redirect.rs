@@ -1,7 +1,7 @@
 //! The hot path: `GET /{short_code}` and `GET /urls/{short_code}/redirect`, click events,
 //! inactive links, cache headers, and changes taking effect at once.
 
-use crate::helpers::{id_of, spawn_app, str_of};
+use crate::common::prelude::*;
 use serde_json::{Value, json};
 
 const PATHS: [&str; 2] = ["/{}", "/urls/{}/redirect"];
@@ -120,27 +120,10 @@ async fn each_redirect_is_exactly_one_click() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_redirects_are_all_visible_at_once() {
     let app = spawn_app().await;
-    let url = app.shorten("https://example.com/busy").await;
-    let code = str_of(&url, "short_code").to_owned();
-    let mut tasks = Vec::new();
-    for _ in 0..8 {
-        let api = app.api.clone();
-        let code = code.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut ok = 0;
-            for _ in 0..25 {
-                let reply = api.get(&format!("/{code}")).await;
-                assert_eq!(reply.status.as_u16(), 302, "{}", reply.body);
-                ok += 1;
-            }
-            ok
-        }));
-    }
-    let mut redirected = 0;
-    for task in tasks {
-        redirected += task.await.expect("load task");
-    }
-    assert_eq!(redirected, 200);
+    // 8 tasks of 25 redirects each, every one answered 302.
+    let url = app
+        .shorten_and_follow("https://example.com/busy", 8, 25)
+        .await;
     assert_eq!(app.clicks(id_of(&url)).await.len(), 200);
 }
 

@@ -2,9 +2,7 @@
 //! time (reloaded without a restart), targets that lead back to kurz, private address
 //! literals, abuse reports and the feed importer.
 
-use crate::helpers::{
-    Api, Reply, TestApp, id_of, kurz_command, spawn_app, spawn_app_with, spawn_kurz_with, str_of,
-};
+use crate::common::prelude::*;
 use kurz::app::Application;
 use kurz::config::Settings;
 use reqwest::Method;
@@ -236,32 +234,21 @@ async fn a_blocklist_that_cannot_be_read_at_a_reload_keeps_the_last_list() {
 /// The real binary, with polling off: only SIGHUP reloads.
 #[tokio::test]
 async fn sighup_reloads_the_blocklist() {
-    let data_dir = TempDir::new().expect("a data directory");
-    let logs = TempDir::new().expect("a log directory");
     let blocklist = BlocklistFile::new("other.example\n");
-    let kurz = spawn_kurz_with(
-        data_dir.path(),
-        logs.path(),
-        &[
-            (
-                "KURZ_BLOCKLIST",
-                blocklist.path().to_str().expect("a UTF-8 path"),
-            ),
-            ("KURZ_BLOCKLIST_POLL_MS", "0"),
-        ],
-    )
-    .await;
+    let kurz = Kurz::start(&[
+        (
+            "KURZ_BLOCKLIST",
+            blocklist.path().to_str().expect("a UTF-8 path"),
+        ),
+        ("KURZ_BLOCKLIST_POLL_MS", "0"),
+    ]);
     let url = kurz.shorten("https://bad.example/").await;
     let path = format!("/{}", str_of(&url, "short_code"));
     blocklist.write("other.example\nbad.example\n");
     tokio::time::sleep(Duration::from_millis(500)).await;
     kurz.get(&path).await.expect(302);
 
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &kurz.pid().to_string()])
-        .status()
-        .expect("running kill");
-    assert!(status.success());
+    kurz.signal("-HUP");
     wait_for_status(&kurz, &path, 410).await;
     kurz.get("/health").await.expect(200);
 }
@@ -532,22 +519,17 @@ async fn imported_feeds_become_a_normalised_blocklist_the_server_enforces() {
     );
     let exclude = write("exclude.txt", "githubusercontent.com\n");
     let output = dir.path().join("blocklist.txt");
-    let run = kurz_command(dir.path())
-        .args(["blocklist", "import"])
-        .arg(&hosts)
-        .arg(&urls)
-        .arg("--output")
-        .arg(&output)
-        .arg("--exclude")
-        .arg(&exclude)
-        .output()
-        .expect("running kurz blocklist import");
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    let run = kurz_ok(
+        kurz_command_on(dir.path())
+            .args(["blocklist", "import"])
+            .arg(&hosts)
+            .arg(&urls)
+            .arg("--output")
+            .arg(&output)
+            .arg("--exclude")
+            .arg(&exclude),
     );
-    let summary: Value = serde_json::from_slice(&run.stdout).expect("a JSON summary");
+    let summary: Value = serde_json::from_str(&run).expect("a JSON summary");
     assert_eq!(
         summary,
         json!({ "hosts": 4, "invalid_lines": 1, "excluded": 1, "too_broad": 1 })
@@ -585,7 +567,7 @@ async fn imported_feeds_become_a_normalised_blocklist_the_server_enforces() {
 #[tokio::test]
 async fn the_importer_fails_on_a_missing_feed() {
     let dir = TempDir::new().expect("a directory");
-    let run = kurz_command(dir.path())
+    let run = kurz_command_on(dir.path())
         .args(["blocklist", "import", "no-such-feed.txt", "--output"])
         .arg(dir.path().join("out.txt"))
         .output()

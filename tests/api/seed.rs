@@ -1,9 +1,6 @@
 //! The command-line seed import (`kurz import`), run on the real binary, then served.
 
-use crate::helpers::{
-    Api, assert_event, assert_url, assert_user, id_of, kurz_command, seed_file, seed_rows,
-    spawn_kurz, wire_datetime,
-};
+use crate::common::prelude::*;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use tempfile::TempDir;
@@ -12,7 +9,7 @@ type Row = HashMap<String, String>;
 
 /// `kurz import --users … --urls … --events …` on `data_dir`; asserts it succeeds.
 async fn import_seed(data_dir: &std::path::Path) {
-    let mut command = kurz_command(data_dir);
+    let mut command = kurz_command_on(data_dir);
     command
         .arg("import")
         .arg("--users")
@@ -21,17 +18,9 @@ async fn import_seed(data_dir: &std::path::Path) {
         .arg(seed_file("urls.csv"))
         .arg("--events")
         .arg(seed_file("events.csv"));
-    let output = tokio::task::spawn_blocking(move || command.output())
+    tokio::task::spawn_blocking(move || kurz_ok(&mut command))
         .await
-        .expect("joining the import")
-        .expect("running kurz import");
-    assert!(
-        output.status.success(),
-        "kurz import failed ({}):\nstdout: {}\nstderr: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+        .expect("joining the import");
 }
 
 fn max_id(rows: &[Row]) -> i64 {
@@ -104,7 +93,6 @@ async fn check_redirects(api: &Api, urls: &[Row]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn seed_import_is_idempotent_and_the_seed_is_served() {
     let data = TempDir::new().unwrap();
-    let logs = TempDir::new().unwrap();
     // Into an empty database, then again into the now existing one.
     import_seed(data.path()).await;
     import_seed(data.path()).await;
@@ -114,7 +102,7 @@ async fn seed_import_is_idempotent_and_the_seed_is_served() {
     let events = seed_rows("events.csv");
     assert_eq!((users.len(), urls.len(), events.len()), (400, 2000, 3422));
 
-    let kurz = spawn_kurz(data.path(), logs.path()).await;
+    let kurz = Kurz::on(data.path());
     assert_eq!(kurz.count("/users").await, 400);
     assert_eq!(kurz.count("/urls").await, 2000);
     assert_eq!(kurz.count("/events").await, 3422);
@@ -123,14 +111,7 @@ async fn seed_import_is_idempotent_and_the_seed_is_served() {
     let (listed, _) = kurz.get("/users").await.list();
     assert_eq!(listed.len(), 400);
     for (user, row) in listed.iter().zip(&users) {
-        assert_user(user);
-        assert_eq!(user["id"].to_string(), row["id"]);
-        assert_eq!(user["username"], row["username"].as_str());
-        assert_eq!(user["email"], row["email"].as_str());
-        assert_eq!(
-            user["created_at"],
-            wire_datetime(&row["created_at"]).as_str()
-        );
+        assert_user_is_row(user, row);
     }
 
     // Urls, as in the file, `True`/`False` as booleans.
@@ -203,7 +184,7 @@ async fn seed_import_is_idempotent_and_the_seed_is_served() {
 
     // Importing again into a database that has grown keeps the new rows.
     import_seed(data.path()).await;
-    let kurz = spawn_kurz(data.path(), logs.path()).await;
+    let kurz = Kurz::on(data.path());
     assert_eq!(kurz.count("/users").await, 401);
     assert_eq!(kurz.count("/urls").await, 2001);
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Graceful shutdown: SIGTERM under redirect load exits 0 and loses no click.
 
-use crate::helpers::{Api, id_of, spawn_app, spawn_app_in, spawn_kurz, str_of};
+use crate::common::prelude::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -74,8 +74,7 @@ async fn wait_for_redirects(load: &Load, at_least: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_under_load_exits_zero_and_loses_no_click() {
     let data = TempDir::new().unwrap();
-    let logs = TempDir::new().unwrap();
-    let mut kurz = spawn_kurz(data.path(), logs.path()).await;
+    let mut kurz = Kurz::on(data.path());
     let url = kurz.shorten("https://example.com/under-load").await;
     let code = str_of(&url, "short_code").to_owned();
 
@@ -84,7 +83,7 @@ async fn sigterm_under_load_exits_zero_and_loses_no_click() {
     // SIGTERM while the load is still running.
     wait_for_redirects(&load, TASKS * REQUESTS_PER_TASK / 8).await;
     kurz.sigterm();
-    let status = kurz.wait_exit(Duration::from_secs(90)).await;
+    let status = tokio::task::block_in_place(|| kurz.wait_exit(Duration::from_secs(90)));
     for task in tasks {
         task.await.expect("load task");
     }
@@ -92,7 +91,7 @@ async fn sigterm_under_load_exits_zero_and_loses_no_click() {
         status.code(),
         Some(0),
         "kurz must exit 0 on SIGTERM ({status}); log:\n{}",
-        kurz.read_log()
+        kurz.log()
     );
     let unexpected = load.unexpected.lock().unwrap().clone();
     assert!(
@@ -102,7 +101,7 @@ async fn sigterm_under_load_exits_zero_and_loses_no_click() {
     let redirected = load.redirected.load(Ordering::SeqCst);
     drop(kurz);
 
-    let kurz = spawn_kurz(data.path(), logs.path()).await;
+    let kurz = Kurz::on(data.path());
     let clicks = kurz
         .count(&format!("/events?event_type=click&url_id={}", url["id"]))
         .await;
@@ -118,21 +117,9 @@ async fn sigterm_under_load_exits_zero_and_loses_no_click() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn stopping_in_process_flushes_queued_clicks() {
     let app = spawn_app().await;
-    let url = app.shorten("https://example.com/flush").await;
-    let code = str_of(&url, "short_code").to_owned();
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let api = app.api.clone();
-        let code = code.clone();
-        tasks.push(tokio::spawn(async move {
-            for _ in 0..50 {
-                api.get(&format!("/{code}")).await.expect(302);
-            }
-        }));
-    }
-    for task in tasks {
-        task.await.expect("redirect task");
-    }
+    let url = app
+        .shorten_and_follow("https://example.com/flush", 4, 50)
+        .await;
     // No read of /events before stopping: the clicks may still be queued.
     let data = app.stop().await;
 
@@ -170,13 +157,12 @@ async fn stopping_in_process_under_load_loses_no_click() {
 #[tokio::test]
 async fn sigterm_on_an_idle_server_exits_zero() {
     let data = TempDir::new().unwrap();
-    let logs = TempDir::new().unwrap();
-    let mut kurz = spawn_kurz(data.path(), logs.path()).await;
+    let mut kurz = Kurz::on(data.path());
     kurz.create_user("idle").await;
     kurz.sigterm();
-    let status = kurz.wait_exit(Duration::from_secs(60)).await;
-    assert_eq!(status.code(), Some(0), "log:\n{}", kurz.read_log());
+    let status = kurz.wait_exit(Duration::from_secs(60));
+    assert_eq!(status.code(), Some(0), "log:\n{}", kurz.log());
     drop(kurz);
-    let kurz = spawn_kurz(data.path(), logs.path()).await;
+    let kurz = Kurz::on(data.path());
     assert_eq!(kurz.count("/users").await, 1);
 }

@@ -1,6 +1,7 @@
 //! `/urls`: create (generated and custom codes), read, update (audit trail), delete, list.
 
-use crate::helpers::{assert_url, id_of, ids, is_generated_code, spawn_app, str_of};
+use crate::common::prelude::*;
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -255,17 +256,7 @@ async fn invalid_fields_are_422_with_details() {
             "title",
         ),
     ];
-    for (body, field) in &cases {
-        let reply = app.post_json("/urls", body).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            422,
-            "POST /urls {}: {}",
-            &body.to_string()[..body.to_string().len().min(120)],
-            reply.body
-        );
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::POST, "/urls", &cases).await;
     assert_eq!(app.count("/urls").await, 0);
 }
 
@@ -298,24 +289,8 @@ async fn bodies_that_are_not_json_objects_are_400() {
         (valid, None),
         (valid, Some("text/plain")),
     ];
-    for (body, content_type) in cases {
-        let reply = app.post_raw("/urls", body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "POST {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-        let reply = app.put_raw(&put_path, body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "PUT {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-    }
+    app.assert_bodies_refused(&[(Method::POST, "/urls"), (Method::PUT, &put_path)], &cases)
+        .await;
     assert_eq!(app.count("/urls").await, 1);
     assert_eq!(app.get(&put_path).await.expect_json(200), url);
 }
@@ -397,7 +372,7 @@ async fn update_changes_fields_and_appends_one_updated_event_per_changed_field()
             assert_eq!(e["url_id"], url["id"]);
             assert_eq!(e["user_id"], user["id"]);
             assert_eq!(
-                crate::helpers::keys(&e["details"]),
+                keys(&e["details"]),
                 ["field", "new_value"]
                     .iter()
                     .map(|k| (*k).to_owned())
@@ -498,11 +473,7 @@ async fn invalid_update_fields_are_422_and_change_nothing() {
         (json!({ "original_url": 7 }), "original_url"),
         (json!({ "title": "ok", "is_active": "no" }), "is_active"),
     ];
-    for (body, field) in &cases {
-        let reply = app.put_json(&path, body).await;
-        assert_eq!(reply.status.as_u16(), 422, "PUT {body}: {}", reply.body);
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::PUT, &path, &cases).await;
     assert_eq!(app.get(&path).await.expect_json(200), url);
     assert!(
         app.events(&format!("url_id={}&event_type=updated", url["id"]))
@@ -641,9 +612,9 @@ async fn bad_url_filter_values_are_422() {
         ("is_active=maybe", "is_active"),
         ("is_active=2", "is_active"),
     ] {
-        let reply = app.get(&format!("/urls?{query}")).await;
-        assert_eq!(reply.status.as_u16(), 422, "{query}: {}", reply.body);
-        reply.expect_invalid(field);
+        app.get(&format!("/urls?{query}"))
+            .await
+            .expect_invalid_of(field, query);
     }
     let reply = app
         .get_json("/urls", &json!({ "is_active": "maybe" }))

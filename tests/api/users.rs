@@ -1,6 +1,7 @@
 //! `/users`: create, read, update, delete, list with filters, a user's urls.
 
-use crate::helpers::{assert_user, id_of, ids, spawn_app, str_of};
+use crate::common::prelude::*;
+use reqwest::Method;
 use serde_json::{Value, json};
 
 #[tokio::test]
@@ -340,24 +341,11 @@ async fn bodies_that_are_not_json_objects_are_400() {
             Some("application/x-www-form-urlencoded"),
         ),
     ];
-    for (body, content_type) in cases {
-        let reply = app.post_raw("/users", body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "POST {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-        let reply = app.put_raw(&put_path, body, content_type).await;
-        assert_eq!(
-            reply.status.as_u16(),
-            400,
-            "PUT {body:?} as {content_type:?}: {}",
-            reply.body
-        );
-        reply.expect_error(400);
-    }
+    app.assert_bodies_refused(
+        &[(Method::POST, "/users"), (Method::PUT, &put_path)],
+        &cases,
+    )
+    .await;
     assert_eq!(app.count("/users").await, 1);
     assert_eq!(app.get(&put_path).await.expect_json(200), user);
 }
@@ -395,11 +383,7 @@ async fn invalid_fields_are_422_with_details() {
         (json!({}), "username"),
         (json!({}), "email"),
     ];
-    for (body, field) in &cases {
-        let reply = app.post_json("/users", body).await;
-        assert_eq!(reply.status.as_u16(), 422, "POST {body}: {}", reply.body);
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::POST, "/users", &cases).await;
     assert_eq!(app.count("/users").await, 0);
 }
 
@@ -415,11 +399,7 @@ async fn invalid_fields_on_update_are_422_with_details() {
         (json!({ "email": 5 }), "email"),
         (json!({ "username": false }), "username"),
     ];
-    for (body, field) in &cases {
-        let reply = app.put_json(&path, body).await;
-        assert_eq!(reply.status.as_u16(), 422, "PUT {body}: {}", reply.body);
-        reply.expect_invalid(field);
-    }
+    app.assert_invalid(Method::PUT, &path, &cases).await;
     assert_eq!(app.get(&path).await.expect_json(200), user);
 }
 

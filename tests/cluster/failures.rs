@@ -1,171 +1,120 @@
 //! What replicas do when Redis or PostgreSQL fail under them: keep answering, fail writes
 //! cleanly, lose no click, recover without a restart.
 
-use crate::client::*;
-use crate::support::{Database, Kurz, PrivateCluster, Redis};
+use crate::common::prelude::*;
+use crate::retarget;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// Click events stored for `url_id`, polled until they stop changing.
-async fn clicks_stored(client: &reqwest::Client, base: &str, url_id: i64, expected: u64) -> i64 {
-    let start = Instant::now();
-    loop {
-        let stored = total(
-            client,
-            base,
-            &format!("/events?event_type=click&url_id={url_id}"),
-        )
-        .await;
-        if stored as u64 >= expected || start.elapsed() > Duration::from_secs(20) {
-            return stored;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+/// Two replicas on a fresh database and `redis`, both redirecting `code` to its first
+/// target. When it drops, the replicas go first, then Redis, then the database.
+struct Warm {
+    replicas: Vec<Kurz>,
+    /// The path of `code`'s url.
+    path: String,
+    redis: Redis,
+    _db: Database,
+}
+
+async fn two_warm_replicas(redis: Redis, code: &str) -> Warm {
+    let db = Database::create();
+    let replicas = replicas(2, &db_and_redis(&db, &redis)).await;
+    let url = replicas[0].shorten_as(code, "https://example.com/v1").await;
+    for replica in &replicas {
+        assert_eq!(replica.follow(code).await.0, 302);
     }
+    Warm {
+        replicas,
+        path: format!("/urls/{}", url["id"]),
+        redis,
+        _db: db,
+    }
+}
+
+/// Redirect load on `code` from four workers.
+fn redirect_load(replica: &Kurz, code: &str) -> Load {
+    Load::start(replica, Request::Redirect(code.into()), 4, 20_000)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn redirects_keep_answering_while_redis_is_down_and_caching_resumes_after() {
-    let db = Database::create();
-    let mut redis = Redis::start();
-    let redis_url = redis.url();
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("REDIS_URL", redis_url.as_str()),
-    ];
-    let (a, b) = (Kurz::start(&env), Kurz::start(&env));
-    let client = http();
-    for replica in [&a, &b] {
-        wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(10)).await;
-    }
-    let (_, url) = post(
-        &client,
-        &a.base(),
-        "/urls",
-        json!({"original_url": "https://example.com/v1", "short_code": "sturdy"}),
-    )
-    .await;
-    let path = format!("/urls/{}", url["id"]);
-    for replica in [&a, &b] {
-        assert_eq!(redirect(&client, &replica.base(), "sturdy").await.0, 302);
-    }
+    let mut warm = two_warm_replicas(Redis::start(), "sturdy").await;
+    let (both, path) = (&warm.replicas, &warm.path);
+    let (a, b) = (&both[0], &both[1]);
 
-    let load = Load::start(b.base(), "sturdy", 4);
+    let load = redirect_load(b, "sturdy");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    redis.kill();
-    for replica in [&a, &b] {
-        wait_for_cache(
-            &client,
-            &replica.base(),
-            "degraded",
-            Duration::from_secs(10),
-        )
-        .await;
-    }
+    warm.redis.kill();
+    wait_for_all(both, "cache", "degraded", Duration::from_secs(10)).await;
     // Readiness stays green: kurz serves without its cache.
-    assert_eq!(get_json(&client, &a.base(), "/ready").await.0, 200);
+    a.get("/ready").await.check_status(200);
     // A write while the invalidation bus is down must still reach the other replica.
-    assert_eq!(
-        put(
-            &client,
-            &a.base(),
-            &path,
-            json!({"original_url": "https://example.com/v2"})
-        )
-        .await
-        .0,
-        200
-    );
-    assert_eq!(
-        redirect(&client, &b.base(), "sturdy").await.1.as_deref(),
-        Some("https://example.com/v2")
-    );
+    retarget(a, b, "sturdy", path, "https://example.com/v2").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    redis.restart();
-    for replica in [&a, &b] {
-        wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(15)).await;
-    }
+    warm.redis.restart();
+    wait_for_all(both, "cache", "ok", Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (redirected, failed) = load.finish().await;
-    println!("redis outage: {redirected} redirects answered, {failed} failed");
-    assert_eq!(failed, 0, "no request may fail because Redis died");
-    assert!(redirected > 0);
+    let counts = load.finish().await;
+    println!(
+        "redis outage: {} redirects answered, {} failed",
+        counts.ok, counts.failed
+    );
+    assert_eq!(
+        counts.failed, 0,
+        "no request may fail because Redis died: {:?}",
+        counts.failures
+    );
+    assert!(counts.ok > 0);
 
     // Invalidations flow again after the reconnect.
     assert_eq!(
-        redirect(&client, &b.base(), "sturdy").await.1.as_deref(),
+        b.follow("sturdy").await.1.as_deref(),
         Some("https://example.com/v2")
     );
-    assert_eq!(
-        put(&client, &a.base(), &path, json!({"is_active": false}))
-            .await
-            .0,
-        200
-    );
-    assert_eq!(redirect(&client, &b.base(), "sturdy").await.0, 404);
+    a.put_json(path, &json!({"is_active": false}))
+        .await
+        .check_status(200);
+    assert_eq!(b.follow("sturdy").await.0, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_invalidation_lost_while_redis_was_down_is_made_good_once_it_is_back() {
-    let db = Database::create();
     // Persistent, so the old value outlives the outage, as on a replicated or saved Redis.
-    let mut redis = Redis::start_persistent();
-    let redis_url = redis.url();
-    let env = [
-        ("DATABASE_URL", db.url.as_str()),
-        ("REDIS_URL", redis_url.as_str()),
-    ];
-    let (a, b) = (Kurz::start(&env), Kurz::start(&env));
-    let client = http();
-    for replica in [&a, &b] {
-        wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(10)).await;
-    }
-    let (_, url) = post(
-        &client,
-        &a.base(),
-        "/urls",
-        json!({"original_url": "https://example.com/v1", "short_code": "kept"}),
-    )
-    .await;
-    let path = format!("/urls/{}", url["id"]);
-    for replica in [&a, &b] {
-        assert_eq!(redirect(&client, &replica.base(), "kept").await.0, 302);
-    }
+    let mut warm = two_warm_replicas(Redis::start_persistent(), "kept").await;
+    let (both, path) = (&warm.replicas, &warm.path);
+    let (a, b) = (&both[0], &both[1]);
 
     // The write cannot bump the generation: L2 keeps the old value, current as far as Redis
     // knows, once it is back.
-    redis.kill();
-    let changed = put(
-        &client,
-        &a.base(),
-        &path,
-        json!({"original_url": "https://example.com/v2"}),
-    )
-    .await;
-    assert_eq!(changed.0, 200);
-    redis.restart();
-    for replica in [&a, &b] {
-        wait_for_cache(&client, &replica.base(), "ok", Duration::from_secs(15)).await;
-    }
+    warm.redis.kill();
+    a.put_json(path, &json!({"original_url": "https://example.com/v2"}))
+        .await
+        .check_status(200);
+    warm.redis.restart();
+    wait_for_all(both, "cache", "ok", Duration::from_secs(15)).await;
 
     // A pays the flush it owes once Redis answers: B soon serves the new target, and keeps
     // serving it (not the old value, for the rest of its L2 lifetime).
     let back = Instant::now();
-    while redirect(&client, &b.base(), "kept").await.1.as_deref() != Some("https://example.com/v2")
-    {
-        assert!(
-            back.elapsed() < Duration::from_secs(5),
-            "B serves the old target from L2 after Redis came back"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "B serving the new target from L2 after Redis came back",
+        Duration::from_secs(5),
+        || async {
+            match b.follow("kept").await.1 {
+                Some(target) if target == "https://example.com/v2" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
     println!(
         "lost invalidation: B served the new target {:?} after both replicas were back on Redis",
         back.elapsed()
     );
     for _ in 0..20 {
         assert_eq!(
-            redirect(&client, &b.base(), "kept").await.1.as_deref(),
+            b.follow("kept").await.1.as_deref(),
             Some("https://example.com/v2")
         );
     }
@@ -176,83 +125,58 @@ async fn a_postgres_outage_fails_writes_cleanly_and_loses_no_click() {
     let cluster = PrivateCluster::start();
     let redis = Redis::start();
     let database = cluster.url();
-    let env = [
-        ("DATABASE_URL", database.as_str()),
-        ("REDIS_URL", &redis.url()),
-        ("KURZ_DB_TIMEOUT_MS", "1000"),
-    ];
-    let kurz = Kurz::start(&env);
-    let base = kurz.base();
-    let client = http();
-    wait_for_cache(&client, &base, "ok", Duration::from_secs(10)).await;
-    let (status, url) = post(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/", "short_code": "outage"}),
+    let kurz = replicas(
+        1,
+        &[
+            ("DATABASE_URL", database.as_str()),
+            ("REDIS_URL", &redis.url),
+            ("KURZ_DB_TIMEOUT_MS", "1000"),
+        ],
     )
-    .await;
-    assert_eq!(status, 201);
-    assert_eq!(redirect(&client, &base, "outage").await.0, 302);
+    .await
+    .remove(0);
+    let url = kurz.shorten_as("outage", "https://example.com/").await;
+    assert_eq!(kurz.follow("outage").await.0, 302);
 
-    let load = Load::start(base.clone(), "outage", 4);
+    let load = redirect_load(&kurz, "outage");
     tokio::time::sleep(Duration::from_millis(500)).await;
     cluster.stop_immediately();
 
     // While the database is down: cached redirects answer, writes fail fast with 503 JSON.
     let started = Instant::now();
-    let (status, body) = post(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/x"}),
-    )
-    .await;
-    assert_eq!(status, 503, "{body}");
-    assert!(body["error"].is_string());
+    kurz.post_json("/urls", &json!({"original_url": "https://example.com/x"}))
+        .await
+        .expect_error(503);
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "a write must not hang while the database is down"
     );
-    assert_eq!(
-        client
-            .get(format!("{base}/ready"))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16(),
-        503
-    );
+    kurz.get("/ready").await.check_status(503);
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     cluster.start_server();
-    wait_for_ready_status(&client, &base, 200, Duration::from_secs(20)).await;
+    kurz.wait_for_ready_status(200, Duration::from_secs(20))
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let (redirected, failed) = load.finish().await;
+    let counts = load.finish().await;
 
-    let stored = clicks_stored(&client, &base, url["id"].as_i64().unwrap(), redirected + 1).await;
+    let stored = kurz.clicks_stored(id_of(&url), counts.ok + 1).await;
     println!(
-        "postgres outage: {redirected} redirects answered, {failed} failed, {stored} clicks stored"
+        "postgres outage: {} redirects answered, {} failed, {stored} clicks stored",
+        counts.ok, counts.failed
     );
     assert_eq!(
-        failed, 0,
-        "cached redirects must keep answering while the database is down"
+        counts.failed, 0,
+        "cached redirects must keep answering while the database is down: {:?}",
+        counts.failures
     );
     assert_eq!(
-        stored as u64,
-        redirected + 1,
+        stored,
+        counts.ok + 1,
         "every answered redirect is one stored click"
     );
     // Writes work again without restarting kurz.
-    let (status, _) = post(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/after"}),
-    )
-    .await;
-    assert_eq!(status, 201);
+    kurz.shorten("https://example.com/after").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -264,22 +188,10 @@ async fn a_replica_started_before_its_database_waits_not_ready_then_serves() {
         ("DATABASE_URL", database.as_str()),
         ("KURZ_DB_TIMEOUT_MS", "500"),
     ]);
-    let client = http();
-    let (status, body) = get_json(&client, &kurz.base(), "/ready").await;
-    assert_eq!(status, 503, "{body}");
-    assert_eq!(
-        get_json(&client, &kurz.base(), "/health").await.0,
-        200,
-        "alive while not ready"
-    );
+    kurz.get("/ready").await.check_status(503);
+    kurz.get("/health").await.check_status(200);
     cluster.start_server();
-    wait_for_ready_status(&client, &kurz.base(), 200, Duration::from_secs(30)).await;
-    let (status, _) = post(
-        &client,
-        &kurz.base(),
-        "/urls",
-        json!({"original_url": "https://example.com/"}),
-    )
-    .await;
-    assert_eq!(status, 201);
+    kurz.wait_for_ready_status(200, Duration::from_secs(30))
+        .await;
+    kurz.shorten("https://example.com/").await;
 }

@@ -5,12 +5,48 @@
 //! and they stop with the test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-#[path = "../support/mod.rs"]
-mod support;
+#[path = "../common/mod.rs"]
+mod common;
 
-mod client;
+use common::prelude::*;
+
 mod concurrency;
 mod failures;
 mod invalidation;
 mod rate_limits;
 mod redis_topologies;
+
+/// Deactivates `code` (at `path`) on one replica and reactivates it on the other, both ways
+/// round, `rounds` times: after each write both replicas must answer accordingly at once
+/// (404, then 302 again). Many rounds, so a race between a fill and an invalidation shows.
+async fn invalidations_cross(a: &Kurz, b: &Kurz, code: &str, path: &str, rounds: usize) {
+    for round in 0..rounds {
+        for replica in [a, b, a, b] {
+            assert_eq!(replica.follow(code).await.0, 302, "round {round}: warm");
+        }
+        let (writer, reader) = if round % 2 == 0 { (a, b) } else { (b, a) };
+        for (by, active, status) in [(writer, false, 404), (reader, true, 302)] {
+            by.put_json(path, &serde_json::json!({ "is_active": active }))
+                .await
+                .check_status(200);
+            for replica in [reader, writer] {
+                assert_eq!(
+                    replica.follow(code).await.0,
+                    status,
+                    "round {round}: is_active={active} not seen on {}",
+                    replica.address
+                );
+            }
+        }
+    }
+}
+
+/// Changes the target of `code` (at `path`) through `writer`; `reader` must redirect there
+/// at once.
+async fn retarget(writer: &Kurz, reader: &Kurz, code: &str, path: &str, target: &str) {
+    writer
+        .put_json(path, &serde_json::json!({ "original_url": target }))
+        .await
+        .check_status(200);
+    assert_eq!(reader.follow(code).await.1.as_deref(), Some(target));
+}

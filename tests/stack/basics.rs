@@ -1,27 +1,17 @@
 //! The stack itself: it comes up, nginx balances and logs as configured, it goes down
 //! leaving nothing behind.
 
-use crate::harness::{Stack, process_alive, serial};
-use crate::load::{get_json, http, post_json};
-use crate::support::{Database, Redis};
-use serde_json::{Value, json};
+use crate::common::prelude::*;
+use crate::common::services::nginx::check_config;
+use crate::harness::{serial, up_on_db_and_redis};
+use serde_json::Value;
 use std::collections::BTreeSet;
-use std::process::Command;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_stack_serves_through_nginx_and_goes_down_leaving_nothing() {
     let _one = serial();
-    let db = Database::create();
-    let redis = Redis::start();
-    let mut stack = Stack::up(
-        2,
-        &[
-            ("DATABASE_URL", db.url.as_str()),
-            ("REDIS_URL", &redis.url()),
-        ],
-    );
-    let base = stack.base();
-    let client = http();
+    let (_db, _redis, mut stack) = up_on_db_and_redis(2);
+    let nginx = stack.api();
 
     let status = stack.status();
     assert_eq!(status.len(), 2);
@@ -33,44 +23,36 @@ async fn the_stack_serves_through_nginx_and_goes_down_leaving_nothing() {
     }
 
     // The API through nginx.
-    let (code, url) = post_json(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/through-nginx", "short_code": "viaproxy"}),
-    )
-    .await;
-    assert_eq!(code, 201, "{url}");
-    let response = client.get(format!("{base}/viaproxy")).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 302);
+    let url = nginx
+        .shorten_as("viaproxy", "https://example.com/through-nginx")
+        .await;
     assert_eq!(
-        response.headers()["location"],
-        "https://example.com/through-nginx"
+        nginx.follow("viaproxy").await,
+        (302, Some("https://example.com/through-nginx".into()))
     );
-    assert_eq!(get_json(&client, &base, "/ready").await.0, 200);
-    assert_eq!(get_json(&client, &base, "/health").await.0, 200);
-    assert_eq!(get_json(&client, &base, "/_nginx/health").await.0, 200);
+    for path in ["/ready", "/health", "/_nginx/health"] {
+        nginx.get(path).await.check_status(200);
+    }
 
     // The client's request id reaches the replica, comes back, and is in nginx's log.
-    let response = client
-        .get(format!("{base}/urls/{}", url["id"]))
-        .header("x-request-id", "stack-test-4711")
-        .send()
+    let reply = nginx
+        .get_with_headers(
+            &format!("/urls/{}", url["id"]),
+            &[("x-request-id", "stack-test-4711")],
+        )
         .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 200);
-    assert_eq!(response.headers()["x-request-id"], "stack-test-4711");
+        .expect(200);
+    assert_eq!(
+        reply.header("x-request-id").as_deref(),
+        Some("stack-test-4711")
+    );
     // Without one, nginx makes one, and the replica echoes it.
-    let response = client.get(format!("{base}/health")).send().await.unwrap();
-    let generated = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let generated = nginx.get("/health").await.header("x-request-id").unwrap();
     assert_eq!(generated.len(), 32, "nginx's $request_id: {generated}");
 
     // least_conn spreads sequential requests over both replicas.
     for _ in 0..20 {
-        assert_eq!(get_json(&client, &base, "/users").await.0, 200);
+        nginx.get("/users").await.check_status(200);
     }
     let log = stack.access_log();
     let tagged: Vec<&Value> = log
@@ -93,13 +75,10 @@ async fn the_stack_serves_through_nginx_and_goes_down_leaving_nothing() {
     );
 
     // Errors nginx makes itself are JSON too, with the request id.
-    let long = "a".repeat(10_000);
-    let response = client.get(format!("{base}/{long}")).send().await.unwrap();
-    let status = response.status().as_u16();
-    assert!(status == 414 || status == 400, "{status}");
-    assert!(response.headers().contains_key("x-request-id"));
-    let body: Value = response.json().await.unwrap();
-    assert!(body["error"].is_string(), "{body}");
+    let reply = nginx.get(&format!("/{}", "a".repeat(10_000))).await;
+    assert!([414, 400].contains(&reply.code()), "{}", reply.code());
+    assert!(reply.headers.contains_key("x-request-id"));
+    assert!(reply.json()["error"].is_string(), "{}", reply.body);
 
     // Down: nginx and every replica and supervisor are gone, and the ports are free.
     let nginx_pid: u32 = std::fs::read_to_string(stack.control.dir.join("nginx/nginx.pid"))
@@ -155,9 +134,8 @@ async fn the_stack_serves_through_nginx_and_goes_down_leaving_nothing() {
 
 #[test]
 fn render_upstream_writes_addresses_not_names() {
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx/render-upstream");
-    let output = Command::new(&script)
+    let script = repo().join("deploy/nginx/render-upstream");
+    let output = clean_command(&script)
         .args(["localhost:5000", "127.0.0.1:5001"])
         .output()
         .unwrap();
@@ -174,7 +152,7 @@ fn render_upstream_writes_addresses_not_names() {
     );
 
     // A name that does not resolve: nothing written, non-zero exit, so the old file stays.
-    let output = Command::new(&script)
+    let output = clean_command(&script)
         .arg("no-such-replica.invalid:5000")
         .output()
         .unwrap();
@@ -187,14 +165,14 @@ fn render_upstream_writes_addresses_not_names() {
 /// only when the replicas' addresses change.
 #[test]
 fn the_shipped_nginx_config_is_valid_and_watch_upstream_reloads_only_on_change() {
-    let source = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/nginx");
+    let source = repo().join("deploy/nginx");
     let dir = tempfile::tempdir().unwrap();
     for file in ["nginx.conf", "kurz.conf", "server.conf"] {
         std::fs::copy(source.join(file), dir.path().join(file)).unwrap();
     }
     let reloads = dir.path().join("reloads");
     let watch = |targets: &[&str]| {
-        Command::new(source.join("watch-upstream"))
+        clean_command(source.join("watch-upstream"))
             .args(targets)
             .env("WATCH_ONCE", "1")
             .env("NGINX_UPSTREAM_FILE", dir.path().join("upstream.conf"))
@@ -228,20 +206,5 @@ fn the_shipped_nginx_config_is_valid_and_watch_upstream_reloads_only_on_change()
         "resolution failed: the last good file stays"
     );
 
-    let nginx = ["/usr/sbin/nginx", "nginx"]
-        .into_iter()
-        .find(|n| Command::new(n).arg("-v").output().is_ok())
-        .expect("nginx is not installed (see .ci/run)");
-    let prefix = format!("{}/", dir.path().display());
-    let output = Command::new(nginx)
-        .args(["-t", "-p", &prefix, "-c"])
-        .arg(dir.path().join("nginx.conf"))
-        .args(["-e", "stderr"])
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    check_config(dir.path(), &dir.path().join("nginx.conf"));
 }

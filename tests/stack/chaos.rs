@@ -2,43 +2,26 @@
 //! SIGKILL, Redis killed, PostgreSQL restarted, PostgreSQL missing at start-up. Each test
 //! counts the client requests that failed and the click events that were lost.
 
-use crate::harness::{Stack, metric_sum, serial};
-use crate::load::{
-    Load, Request, clicks_stored, get_json, http, metrics, post_json, wait_for_ready_field,
-};
-use crate::support::{Database, PrivateCluster, Redis};
+use crate::common::prelude::*;
+use crate::harness::{Stack, serial, up_on_db_and_redis};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_restarts_it() {
     let _one = serial();
-    let db = Database::create();
-    let redis = Redis::start();
-    let stack = Stack::up(
-        2,
-        &[
-            ("DATABASE_URL", db.url.as_str()),
-            ("REDIS_URL", &redis.url()),
-        ],
-    );
-    let base = stack.base();
-    let client = http();
-    let (status, url) = post_json(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/crash", "short_code": "crashy"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{url}");
+    let (_db, _redis, stack) = up_on_db_and_redis(2);
+    let nginx = stack.api();
+    let url = nginx
+        .shorten_as("crashy", "https://example.com/crash")
+        .await;
     let old_pid = stack.status()[0].pid;
 
     // GET load, which must not fail: nginx may retry a GET on the other replica even after
     // sending it. A POST in flight on the replica that dies cannot be retried safely (it may
     // have been executed), so creates are only recorded: what they see, and what was stored.
-    let load = Load::start(&base, Request::Redirect("crashy".into()), 4, 20_000);
-    let creates = Load::start(&base, Request::Create, 1, 5_000);
+    let load = Load::start(&nginx, Request::Redirect("crashy".into()), 4, 20_000);
+    let creates = Load::start(&nginx, Request::Create, 1, 5_000);
     tokio::time::sleep(Duration::from_millis(700)).await;
     let killed_at = Instant::now();
     println!("{}", stack.must(&["kill", "1"]).trim());
@@ -53,24 +36,16 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
     assert_eq!(status[1].restarts, 0);
     // Keep the load on until nginx sends to the restarted replica again (it skips a failed
     // replica for fail_timeout, 3 s).
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let page = metrics(&client, &stack.replica(1)).await;
-        if metric_sum(&page, "kurz_clicks_queued_total", &[]) > 0.0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "nginx never sent a redirect to the restarted replica"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    stack
+        .replica(1)
+        .wait_for_metric("kurz_clicks_queued_total", 1.0, Duration::from_secs(15))
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let counts = load.finish().await;
     let created = creates.finish().await;
 
-    let stored = clicks_stored(&client, &base, url["id"].as_i64().unwrap(), counts.ok).await;
-    let urls = crate::load::total(&client, &base, "/urls").await;
+    let stored = nginx.clicks_stored(id_of(&url), counts.ok).await;
+    let urls = nginx.count("/urls").await as u64;
     let retried = stack.retried_requests();
     println!(
         "kill -9 of 1 of 2 replicas: redirects {} ok / {} failed, nginx retried {} on the \
@@ -118,55 +93,32 @@ async fn kill_9_of_one_of_two_replicas_fails_no_redirect_and_the_supervisor_rest
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_returns() {
     let _one = serial();
-    let db = Database::create();
-    let mut redis = Redis::start();
-    let stack = Stack::up(
-        2,
-        &[
-            ("DATABASE_URL", db.url.as_str()),
-            ("REDIS_URL", &redis.url()),
-        ],
-    );
-    let base = stack.base();
+    let (_db, mut redis, stack) = up_on_db_and_redis(2);
+    let nginx = stack.api();
     let replicas = [stack.replica(1), stack.replica(2)];
-    let client = http();
-    for replica in &replicas {
-        wait_for_ready_field(&client, replica, "cache", "ok", Duration::from_secs(10)).await;
-    }
-    let (status, url) = post_json(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/cached", "short_code": "cachy"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{url}");
+    wait_for_all(&replicas, "cache", "ok", Duration::from_secs(10)).await;
+    let url = nginx
+        .shorten_as("cachy", "https://example.com/cached")
+        .await;
     // Store lookups and cache hits of all replicas together.
     let counters = || async {
         let (mut lookups, mut hits) = (0.0, 0.0);
         for replica in &replicas {
-            let page = metrics(&client, replica).await;
+            let page = replica.metrics().await;
             lookups += metric_sum(&page, "kurz_cache_store_lookups_total", &[]);
             hits += metric_sum(&page, "kurz_cache_requests_total", &["result=\"hit\""]);
         }
         (lookups, hits)
     };
 
-    let load = Load::start(&base, Request::Redirect("cachy".into()), 4, 20_000);
+    let load = Load::start(&nginx, Request::Redirect("cachy".into()), 4, 20_000);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let killed = load.started.elapsed();
     redis.kill();
+    wait_for_all(&replicas, "cache", "degraded", Duration::from_secs(10)).await;
     for replica in &replicas {
-        wait_for_ready_field(
-            &client,
-            replica,
-            "cache",
-            "degraded",
-            Duration::from_secs(10),
-        )
-        .await;
         // kurz serves without its cache: still ready.
-        assert_eq!(get_json(&client, replica, "/ready").await.0, 200);
+        replica.get("/ready").await.check_status(200);
     }
     let during = counters().await;
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -177,9 +129,7 @@ async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_re
 
     let returned = load.started.elapsed();
     redis.restart();
-    for replica in &replicas {
-        wait_for_ready_field(&client, replica, "cache", "ok", Duration::from_secs(15)).await;
-    }
+    wait_for_all(&replicas, "cache", "ok", Duration::from_secs(15)).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let settled = load.started.elapsed();
     let after = counters().await;
@@ -189,7 +139,7 @@ async fn redis_killed_under_load_fails_no_request_and_caching_resumes_when_it_re
         (end.0 - after.0, end.1 - after.1)
     };
     let counts = load.finish().await;
-    let stored = clicks_stored(&client, &base, url["id"].as_i64().unwrap(), counts.ok).await;
+    let stored = nginx.clicks_stored(id_of(&url), counts.ok).await;
 
     let median = |from, to| {
         counts.median_latency(from, to).map_or("-".to_owned(), |d| {
@@ -238,32 +188,19 @@ async fn postgres_restarted_under_load_keeps_redirects_fails_writes_with_503_and
         2,
         &[
             ("DATABASE_URL", &cluster.url()),
-            ("REDIS_URL", &redis.url()),
+            ("REDIS_URL", &redis.url),
             ("KURZ_DB_TIMEOUT_MS", "1000"),
         ],
     );
-    let base = stack.base();
-    let client = http();
-    let (status, url) = post_json(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/pg", "short_code": "pgdown"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{url}");
+    let nginx = stack.api();
+    let url = nginx.shorten_as("pgdown", "https://example.com/pg").await;
     // Cached on both replicas before the outage.
     for n in 1..=2 {
-        let response = client
-            .get(format!("{}/pgdown", stack.replica(n)))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status().as_u16(), 302);
+        assert_eq!(stack.replica(n).follow("pgdown").await.0, 302);
     }
     let before = stack.status();
 
-    let load = Load::start(&base, Request::Redirect("pgdown".into()), 4, 20_000);
+    let load = Load::start(&nginx, Request::Redirect("pgdown".into()), 4, 20_000);
     tokio::time::sleep(Duration::from_millis(700)).await;
     cluster.stop_immediately();
     let down_at = Instant::now();
@@ -273,17 +210,20 @@ async fn postgres_restarted_under_load_keeps_redirects_fails_writes_with_503_and
     let mut slowest = Duration::ZERO;
     for i in 0..3 {
         let started = Instant::now();
-        let response = client
-            .post(format!("{base}/urls"))
-            .json(&json!({"original_url": format!("https://example.com/while-down/{i}")}))
-            .send()
-            .await
-            .unwrap();
+        let reply = nginx
+            .post_json(
+                "/urls",
+                &json!({"original_url": format!("https://example.com/while-down/{i}")}),
+            )
+            .await;
         slowest = slowest.max(started.elapsed());
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert!(body["error"].is_string(), "{status} {body}");
-        write_statuses.push(status);
+        assert!(
+            reply.json()["error"].is_string(),
+            "{} {}",
+            reply.code(),
+            reply.body
+        );
+        write_statuses.push(reply.code());
     }
     assert!(
         write_statuses.iter().all(|s| *s == 503),
@@ -296,12 +236,13 @@ async fn postgres_restarted_under_load_keeps_redirects_fails_writes_with_503_and
     // An uncached code cannot be looked up, a list cannot be read: 503 JSON too. Readiness
     // says so.
     for path in ["/nope42", "/urls"] {
-        let (status, body) = get_json(&client, &base, path).await;
-        assert_eq!(status, 503, "{path}: {body}");
-        assert!(body["error"].is_string(), "{path}: {body}");
+        nginx.get(path).await.expect_error(503);
     }
-    let (status, body) = get_json(&client, &base, "/ready").await;
-    assert_eq!((status, &body["database"]), (503, &json!("unreachable")));
+    let ready = nginx.get("/ready").await;
+    assert_eq!(
+        (ready.code(), &ready.json()["database"]),
+        (503, &json!("unreachable"))
+    );
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
     cluster.start_server();
@@ -313,17 +254,10 @@ async fn postgres_restarted_under_load_keeps_redirects_fails_writes_with_503_and
     let counts = load.finish().await;
     // Two clicks more: the redirects that warmed each replica's cache.
     let expected = counts.ok + 2;
-    let stored = clicks_stored(&client, &base, url["id"].as_i64().unwrap(), expected).await;
+    let stored = nginx.clicks_stored(id_of(&url), expected).await;
 
     // Recovered without restarting kurz: the same processes serve writes again.
-    let (status, body) = post_json(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/after"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{body}");
+    nginx.shorten("https://example.com/after").await;
     let after = stack.status();
     println!(
         "postgres down for {outage:?} under load: cached redirects {} ok / {} failed, writes \
@@ -360,27 +294,23 @@ async fn replicas_that_cannot_reach_postgres_at_start_up_wait_not_ready_instead_
             ("STACK_WAIT", "health"),
         ],
     );
-    let base = stack.base();
-    let client = http();
+    let nginx = stack.api();
     let first = stack.status();
     for n in 1..=2 {
-        let (status, body) = get_json(&client, &stack.replica(n), "/ready").await;
-        assert_eq!(status, 503, "{body}");
+        let replica = stack.replica(n);
+        let body = replica.get("/ready").await.expect_json(503);
         assert_eq!(body["database"], "unreachable", "{body}");
-        assert_eq!(get_json(&client, &stack.replica(n), "/health").await.0, 200);
+        replica.get("/health").await.check_status(200);
     }
     // Through nginx: JSON errors from kurz, not a gateway error.
-    let (status, body) = get_json(&client, &base, "/ready").await;
-    assert_eq!(status, 503, "{body}");
-    let (status, body) = post_json(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/early"}),
-    )
-    .await;
-    assert_eq!(status, 503, "{body}");
-    assert!(body["error"].is_string());
+    nginx.get("/ready").await.check_status(503);
+    nginx
+        .post_json(
+            "/urls",
+            &json!({"original_url": "https://example.com/early"}),
+        )
+        .await
+        .expect_error(503);
 
     // Still the same processes a while later: retrying, not crash-looping.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -399,20 +329,10 @@ async fn replicas_that_cannot_reach_postgres_at_start_up_wait_not_ready_instead_
         |s| s.iter().all(|r| r.ready == 200),
     );
     let became_ready = started.elapsed();
-    let (status, url) = post_json(
-        &client,
-        &base,
-        "/urls",
-        json!({"original_url": "https://example.com/late", "short_code": "latecomer"}),
-    )
-    .await;
-    assert_eq!(status, 201, "{url}");
-    let response = client
-        .get(format!("{base}/latecomer"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status().as_u16(), 302);
+    nginx
+        .shorten_as("latecomer", "https://example.com/late")
+        .await;
+    assert_eq!(nginx.follow("latecomer").await.0, 302);
     println!(
         "postgres missing at start-up: 2 replicas alive and not ready, 0 restarts; ready \
          {became_ready:?} after the database started; restarts {}",

@@ -1,9 +1,8 @@
 //! What a proxy's pooled keep-alive connection sees while a replica drains.
 
-use crate::support::Kurz;
+use crate::common::kurz::Kurz;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::Command;
 use std::time::Duration;
 
 /// One HTTP/1.1 GET on `stream`; the response head, lower-cased.
@@ -24,11 +23,7 @@ fn head(stream: &mut TcpStream, path: &str) -> String {
 /// docs/FAILURE_MODES.md).
 #[test]
 fn answers_given_while_draining_close_the_connection() {
-    let data = tempfile::tempdir().unwrap();
-    let kurz = Kurz::start(&[
-        ("KURZ_DRAIN_DELAY_MS", "2000"),
-        ("KURZ_DATA_DIR", data.path().to_str().unwrap()),
-    ]);
+    let kurz = Kurz::start(&[("KURZ_DRAIN_DELAY_MS", "2000")]);
     let mut stream = TcpStream::connect(("127.0.0.1", kurz.port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
@@ -37,10 +32,7 @@ fn answers_given_while_draining_close_the_connection() {
     assert!(before.starts_with("http/1.1 200"), "{before}");
     assert!(!before.contains("connection: close"), "{before}");
 
-    Command::new("kill")
-        .args(["-TERM", &kurz.pid().to_string()])
-        .status()
-        .unwrap();
+    kurz.sigterm();
     std::thread::sleep(Duration::from_millis(300));
     let draining = head(&mut stream, "/health");
     assert!(

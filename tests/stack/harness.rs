@@ -1,11 +1,16 @@
 //! Driving `deploy/local/stack` from the tests, and reading what it leaves behind.
 
-use crate::support::free_port;
+use crate::common::http::Api;
+use crate::common::kurz::log_level;
+use crate::common::process::{clean_command, free_port, output_of, repo};
+use crate::common::services::nginx::nginx_binary;
+use crate::common::services::{Database, Redis, db_and_redis};
+use crate::common::wait::poll_every;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
+use std::process::Output;
 use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The scenarios load two cores fully; one at a time keeps their counts meaningful.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
@@ -17,7 +22,16 @@ pub fn serial() -> MutexGuard<'static, ()> {
 }
 
 pub fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/local/stack")
+    repo().join("deploy/local/stack")
+}
+
+/// A stack of `replicas` on a fresh database and a private Redis. In this order, so that the
+/// stack goes down before they do.
+pub fn up_on_db_and_redis(replicas: usize) -> (Database, Redis, Stack) {
+    let db = Database::create();
+    let redis = Redis::start();
+    let stack = Stack::up(replicas, &db_and_redis(&db, &redis));
+    (db, redis, stack)
 }
 
 /// What the script needs to find a running stack again; cheap to clone into a thread.
@@ -28,21 +42,15 @@ pub struct Control {
 }
 
 impl Control {
-    /// Runs `deploy/local/stack ARGS` with the stack's environment.
+    /// Runs `deploy/local/stack ARGS` with the stack's environment (and nothing of the
+    /// caller's: the script hands every `KURZ_*` it sees to the replicas).
     pub fn run(&self, args: &[&str]) -> Output {
-        let mut command = Command::new(script());
-        // Nothing of the caller's database or cache settings leaks into the replicas.
-        for (var, _) in std::env::vars() {
-            if var.starts_with("KURZ_") || var.starts_with("DATABASE_") || var == "REDIS_URL" {
-                command.env_remove(var);
-            }
-        }
-        command
-            .args(args)
-            .env("STACK_DIR", &self.dir)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .output()
-            .unwrap()
+        output_of(
+            clean_command(script())
+                .args(args)
+                .env("STACK_DIR", &self.dir)
+                .envs(self.env.iter().map(|(k, v)| (k, v))),
+        )
     }
 
     /// Runs it and panics, with its output, unless it succeeds.
@@ -128,6 +136,7 @@ impl Stack {
             ("STACK_REPLICAS".into(), replicas.to_string()),
             ("STACK_REPLICA_PORTS".into(), ports),
             ("KURZ_BIN".into(), env!("CARGO_BIN_EXE_kurz").into()),
+            ("NGINX_BIN".into(), nginx_binary().display().to_string()),
             // An interrupted test run takes its stacks down with it.
             ("STACK_OWNER_PID".into(), std::process::id().to_string()),
             ("REDIS_URL".into(), String::new()),
@@ -135,10 +144,7 @@ impl Stack {
             // client; these scenarios are about failures, not about limits (tested apart).
             ("KURZ_RATE_CREATES_PER_SEC".into(), "0".into()),
             ("KURZ_RATE_WRITES_PER_SEC".into(), "0".into()),
-            (
-                "KURZ_LOG".into(),
-                std::env::var("KURZ_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            ),
+            ("KURZ_LOG".into(), log_level()),
         ];
         for (k, v) in env {
             settings.retain(|(key, _)| key != k);
@@ -156,14 +162,14 @@ impl Stack {
         }
     }
 
-    /// nginx's address.
-    pub fn base(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+    /// nginx.
+    pub fn api(&self) -> Api {
+        Api::on_port(self.port)
     }
 
     /// Replica `n` (1-based), directly.
-    pub fn replica(&self, n: usize) -> String {
-        format!("http://127.0.0.1:{}", self.replica_ports[n - 1])
+    pub fn replica(&self, n: usize) -> Api {
+        Api::on_port(self.replica_ports[n - 1])
     }
 
     pub fn must(&self, args: &[&str]) -> String {
@@ -202,19 +208,17 @@ impl Stack {
         timeout: Duration,
         want: impl Fn(&[Replica]) -> bool,
     ) -> Vec<Replica> {
-        let start = Instant::now();
-        loop {
-            let status = self.status();
-            if want(&status) {
-                return status;
-            }
-            assert!(
-                start.elapsed() < timeout,
-                "{what}: not reached within {timeout:?}; status {status:?}\n{}",
-                self.control.logs()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        let mut status = Vec::new();
+        let reached = poll_every(timeout, Duration::from_millis(100), || {
+            status = self.status();
+            want(&status)
+        });
+        assert!(
+            reached,
+            "{what}: not reached within {timeout:?}; status {status:?}\n{}",
+            self.control.logs()
+        );
+        status
     }
 
     /// nginx's access log, one JSON object per line.
@@ -250,26 +254,4 @@ impl Drop for Stack {
             let _ = self.control.run(&["down"]);
         }
     }
-}
-
-/// Whether a process exists.
-pub fn process_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .unwrap_or_default()
-            .contains(") Z ")
-}
-
-/// The sum of the samples of `metric` (optionally only lines containing `labels`) in a
-/// Prometheus text page.
-pub fn metric_sum(page: &str, metric: &str, labels: &[&str]) -> f64 {
-    page.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter(|l| {
-            l.strip_prefix(metric)
-                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
-        })
-        .filter(|l| labels.iter().all(|label| l.contains(label)))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum()
 }

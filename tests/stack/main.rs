@@ -8,11 +8,10 @@
 // own runtime, and the lock only keeps two scenarios from running at once.
 #![allow(clippy::await_holding_lock)]
 
-#[path = "../support/mod.rs"]
-mod support;
+#[path = "../common/mod.rs"]
+mod common;
 
 mod harness;
-mod load;
 
 mod basics;
 mod chaos;

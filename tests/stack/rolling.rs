@@ -1,37 +1,21 @@
 //! Zero-downtime rolling restart: every replica restarted in turn under steady load through
 //! nginx, and not one request fails, not one click is lost.
 
-use crate::harness::{Stack, serial};
-use crate::load::{Client, Load, Request, clicks_stored, http, post_json, total};
-use crate::support::{Database, Redis};
-use serde_json::json;
+use crate::common::prelude::*;
+use crate::harness::{serial, up_on_db_and_redis};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_click() {
     let _one = serial();
-    let db = Database::create();
-    let redis = Redis::start();
-    let stack = Stack::up(
-        3,
-        &[
-            ("DATABASE_URL", db.url.as_str()),
-            ("REDIS_URL", &redis.url()),
-        ],
-    );
-    let base = stack.base();
-    let client = http();
+    let (_db, _redis, stack) = up_on_db_and_redis(3);
+    let nginx = stack.api();
     let mut ids = Vec::new();
     for code in ["rolling", "strict"] {
-        let (status, url) = post_json(
-            &client,
-            &base,
-            "/urls",
-            json!({"original_url": format!("https://example.com/{code}"), "short_code": code}),
-        )
-        .await;
-        assert_eq!(status, 201, "{url}");
-        ids.push(url["id"].as_i64().unwrap());
+        let url = nginx
+            .shorten_as(code, &format!("https://example.com/{code}"))
+            .await;
+        ids.push(id_of(&url));
     }
     let before = stack.status();
 
@@ -40,26 +24,26 @@ async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_click() {
     // record, also redirects and creates from keep-alive clients that never retry anything.
     let redirects = Load::with_client(
         Client::RetryingGets,
-        &base,
+        &nginx,
         Request::Redirect("rolling".into()),
         3,
         20_000,
     );
     let creates = Load::with_client(
         Client::ConnectionPerRequest,
-        &base,
+        &nginx,
         Request::Create,
         1,
         5_000,
     );
     let strict_redirects = Load::with_client(
         Client::Strict,
-        &base,
+        &nginx,
         Request::Redirect("strict".into()),
         1,
         20_000,
     );
-    let strict_creates = Load::with_client(Client::Strict, &base, Request::Create, 1, 5_000);
+    let strict_creates = Load::with_client(Client::Strict, &nginx, Request::Create, 1, 5_000);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let control = stack.control.clone();
     let printed = tokio::task::spawn_blocking(move || control.must(&["rolling-restart"]))
@@ -84,9 +68,9 @@ async fn a_rolling_restart_under_load_fails_no_request_and_loses_no_click() {
         assert_eq!((new.ready, new.restarts, new.last_exit), (200, 0, Some(0)));
     }
 
-    let stored = clicks_stored(&client, &base, ids[0], redirected.ok).await;
-    let strict_stored = clicks_stored(&client, &base, ids[1], strict_redirected.ok).await;
-    let urls = total(&client, &base, "/urls").await;
+    let stored = nginx.clicks_stored(ids[0], redirected.ok).await;
+    let strict_stored = nginx.clicks_stored(ids[1], strict_redirected.ok).await;
+    let urls = nginx.count("/urls").await as u64;
     let strict_failures: Vec<&String> = strict_redirected
         .failures
         .iter()

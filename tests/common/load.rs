@@ -1,6 +1,8 @@
-//! Steady client load through nginx, bounded in count and time, and what it counted.
+//! Steady client load on one address, bounded in count and time, and what it counted: every
+//! request's outcome, with the first failures described.
 
-use serde_json::{Value, json};
+use super::http::{Api, client_builder};
+use serde_json::json;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -9,14 +11,6 @@ use std::time::{Duration, Instant};
 const MAX_DURATION: Duration = Duration::from_secs(90);
 /// Pause between two requests of one worker: steady load, not saturation.
 const PAUSE: Duration = Duration::from_millis(2);
-
-pub fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap()
-}
 
 /// How the workers' HTTP clients behave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,9 +27,7 @@ pub enum Client {
 }
 
 fn client(kind: Client) -> reqwest::Client {
-    let builder = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(30));
+    let builder = client_builder().timeout(Duration::from_secs(30));
     match kind {
         Client::ConnectionPerRequest => builder.pool_max_idle_per_host(0),
         Client::Strict | Client::RetryingGets => builder,
@@ -96,13 +88,13 @@ pub struct Load {
 impl Load {
     /// `workers` tasks, each sending `request` to `base` with a [`Client::Strict`] client
     /// until stopped, at most `max_each` times and for at most [`MAX_DURATION`].
-    pub fn start(base: &str, request: Request, workers: usize, max_each: usize) -> Self {
-        Self::with_client(Client::Strict, base, request, workers, max_each)
+    pub fn start(target: &Api, request: Request, workers: usize, max_each: usize) -> Self {
+        Self::with_client(Client::Strict, target, request, workers, max_each)
     }
 
     pub fn with_client(
         kind: Client,
-        base: &str,
+        target: &Api,
         request: Request,
         workers: usize,
         max_each: usize,
@@ -111,7 +103,7 @@ impl Load {
         let started = Instant::now();
         let tasks = (0..workers)
             .map(|worker| {
-                let (stop, base, request) = (stop.clone(), base.to_owned(), request.clone());
+                let (stop, base, request) = (stop.clone(), target.address.clone(), request.clone());
                 tokio::spawn(async move {
                     let client = client(kind);
                     let mut counts = Counts::default();
@@ -225,100 +217,4 @@ async fn send(
     }
     let body = response.text().await.unwrap_or_default();
     Err(Failure::Status(status, format!("{request:?}: {body}")))
-}
-
-/// `X-Total-Count` of `GET base/path`.
-pub async fn total(client: &reqwest::Client, base: &str, path: &str) -> u64 {
-    let response = client.get(format!("{base}{path}")).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200, "GET {path}");
-    response.headers()["x-total-count"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-/// Click events stored for `url_id`, read through `base` until they reach `expected` or
-/// stop changing for two seconds (every replica writes its queue within milliseconds, but
-/// `GET /events` flushes only the queue of the replica that answers it).
-pub async fn clicks_stored(
-    client: &reqwest::Client,
-    base: &str,
-    url_id: i64,
-    expected: u64,
-) -> u64 {
-    let path = format!("/events?event_type=click&url_id={url_id}");
-    let start = Instant::now();
-    let mut last = (u64::MAX, Instant::now());
-    loop {
-        let stored = total(client, base, &path).await;
-        if stored >= expected || start.elapsed() > Duration::from_secs(30) {
-            return stored;
-        }
-        if stored != last.0 {
-            last = (stored, Instant::now());
-        } else if last.1.elapsed() > Duration::from_secs(2) {
-            return stored;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-pub async fn post_json(
-    client: &reqwest::Client,
-    base: &str,
-    path: &str,
-    body: Value,
-) -> (u16, Value) {
-    let response = client
-        .post(format!("{base}{path}"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-pub async fn get_json(client: &reqwest::Client, base: &str, path: &str) -> (u16, Value) {
-    let response = client.get(format!("{base}{path}")).send().await.unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-/// Polls `base/ready` until its JSON field `field` reads `want`.
-pub async fn wait_for_ready_field(
-    client: &reqwest::Client,
-    base: &str,
-    field: &str,
-    want: &str,
-    timeout: Duration,
-) {
-    let start = Instant::now();
-    loop {
-        let body = match client.get(format!("{base}/ready")).send().await {
-            Ok(r) => r.json::<Value>().await.unwrap_or(Value::Null),
-            Err(_) => Value::Null,
-        };
-        if body[field] == want {
-            return;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "{base}/ready: {field} never became {want}: {body}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// The answer of `base/metrics`.
-pub async fn metrics(client: &reqwest::Client, base: &str) -> String {
-    client
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
