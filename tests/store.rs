@@ -5,8 +5,9 @@
 //! PostgreSQL through a real PgBouncer in transaction pooling mode.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
+mod common;
 
+use common::services::{Database, PgBouncer};
 use kurz::domain::{
     Email, Event, Link, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Url, UrlPatch,
     User, UserPatch, Username,
@@ -16,7 +17,6 @@ use kurz::store::{
     UserFilter,
 };
 use serde_json::{Map, Value, json};
-use sqlx::Connection;
 use std::time::Duration;
 
 const ALL: Page = Page {
@@ -28,32 +28,8 @@ const ALL: Page = Page {
 struct TestDb {
     store: Stores,
     _dir: Option<tempfile::TempDir>,
-    postgres: Option<(String, String)>,
-    _bouncer: Option<support::PgBouncer>,
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        let Some((admin_url, name)) = self.postgres.take() else {
-            return;
-        };
-        // Drop runs outside async context: use a short-lived runtime on its own thread.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
-                        .execute(&mut conn)
-                        .await;
-                }
-            });
-        })
-        .join();
-    }
+    _bouncer: Option<PgBouncer>,
+    _database: Option<Database>,
 }
 
 async fn sqlite() -> TestDb {
@@ -61,32 +37,25 @@ async fn sqlite() -> TestDb {
     let store = SqliteStore::open(&dir.path().join("kurz.db"), 4, Duration::from_secs(5))
         .await
         .unwrap();
-    let store = Stores::of(store);
-    store.schema.migrate().await.unwrap();
     TestDb {
-        store,
+        store: migrated(store).await,
         _dir: Some(dir),
-        postgres: None,
         _bouncer: None,
+        _database: None,
     }
 }
 
-/// A fresh database on the shared server: (admin URL, database name, its URL).
-async fn fresh_postgres_database() -> (String, String, url::Url) {
-    let admin = support::admin_url();
-    let name = format!("kurz_store_{}", rand::random::<u64>());
-    let mut conn = sqlx::PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL must be reachable at {admin} for the store tests: {e}")
-        });
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&admin).unwrap();
-    url.set_path(&name);
-    (admin, name, url)
+async fn migrated<B>(backend: B) -> Stores
+where
+    B: kurz::store::Schema
+        + kurz::store::UserStore
+        + kurz::store::LinkStore
+        + kurz::store::EventStore
+        + kurz::store::KeyStore,
+{
+    let store = Stores::of(backend);
+    store.schema.migrate().await.unwrap();
+    store
 }
 
 fn postgres_options() -> PostgresOptions {
@@ -100,37 +69,33 @@ fn postgres_options() -> PostgresOptions {
 }
 
 async fn postgres() -> TestDb {
-    let (admin, name, url) = fresh_postgres_database().await;
-    let store = PostgresStore::connect(url.as_str(), &postgres_options()).unwrap();
-    let store = Stores::of(store);
-    store.schema.migrate().await.unwrap();
+    let database = Database::create();
+    let store = PostgresStore::connect(&database.url, &postgres_options()).unwrap();
     TestDb {
-        store,
+        store: migrated(store).await,
         _dir: None,
-        postgres: Some((admin, name)),
         _bouncer: None,
+        _database: Some(database),
     }
 }
 
 /// PostgreSQL through PgBouncer (transaction mode), configured as docs/DEPLOY.md says:
 /// no statement cache (unnamed statements), no start-up `options`, migrations direct.
 async fn pgbouncer() -> TestDb {
-    let (admin, name, url) = fresh_postgres_database().await;
-    let bouncer = support::PgBouncer::start();
+    let database = Database::create();
+    let bouncer = PgBouncer::start();
     let options = PostgresOptions {
         statement_cache: 0,
         statement_timeout: Duration::ZERO,
-        migration_url: Some(url.to_string()),
+        migration_url: Some(database.url.clone()),
         ..postgres_options()
     };
-    let store = PostgresStore::connect(&bouncer.url_for(url.as_str()), &options).unwrap();
-    let store = Stores::of(store);
-    store.schema.migrate().await.unwrap();
+    let store = PostgresStore::connect(&bouncer.url_for(&database.url), &options).unwrap();
     TestDb {
-        store,
+        store: migrated(store).await,
         _dir: None,
-        postgres: Some((admin, name)),
         _bouncer: Some(bouncer),
+        _database: Some(database),
     }
 }
 
