@@ -20,9 +20,33 @@ pub struct NewUser {
     pub created_at: Timestamp,
 }
 
+impl NewUser {
+    /// The user as stored under `id`.
+    pub fn stored_as(&self, id: i64) -> User {
+        User {
+            id,
+            username: self.username.as_str().to_owned(),
+            email: self.email.as_str().to_owned(),
+            created_at: self.created_at,
+        }
+    }
+}
+
 /// A validated partial update of a user: `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UserPatch {
     pub username: Option<Username>,
     pub email: Option<Email>,
+}
+
+impl UserPatch {
+    /// Applies the patch to `user`.
+    pub fn apply(&self, user: &mut User) {
+        if let Some(username) = &self.username {
+            user.username = username.as_str().to_owned();
+        }
+        if let Some(email) = &self.email {
+            user.email = email.as_str().to_owned();
+        }
+    }
 }

@@ -1,15 +1,13 @@
 //! The production store: PostgreSQL through a connection pool. Works directly or through
 //! PgBouncer in transaction mode (set the statement cache to 0 there: named prepared
-//! statements do not survive a change of server connection).
+//! statements do not survive a change of server connection). The resources are the shared
+//! ones of [`super::sql`]; this module gives them PostgreSQL's connections and locks, and
+//! [`writes`] the few statements only PostgreSQL writes this way.
 
-mod events;
-mod keys;
-mod links;
-mod users;
+mod writes;
 
-use super::filter::FilterValue;
-use super::sql::{acquired, list_queries};
-use super::{Listing, Page, PoolStats, Schema, StoreError, StoreResult};
+use super::sql::{self, Table, acquired};
+use super::{PoolStats, Schema, StoreError, StoreResult};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
@@ -45,6 +43,16 @@ pub struct PostgresStore {
     /// A direct connection for migrations, when the pool goes through PgBouncer.
     migration_url: Option<String>,
 }
+
+sql::helpers::helpers!(PostgresStore, Postgres);
+sql::users::user_store!(PostgresStore, Postgres);
+sql::links::link_store!(PostgresStore, Postgres);
+sql::events::event_store!(PostgresStore, Postgres);
+sql::keys::key_store!(PostgresStore, Postgres);
+
+/// Serialises user writes, so the username/email check and the write cannot interleave
+/// between replicas. User writes are rare; a single lock keeps them simple and correct.
+const USER_WRITE_LOCK: i64 = 0x6b75_727a_0001;
 
 /// Pooled connections idle longer than this are pinged before use.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
@@ -103,8 +111,13 @@ impl PostgresStore {
         sqlx::query_scalar(sql).persistent(self.prepared)
     }
 
+    /// Whether statements may be prepared by name (see [`PostgresStore::prepared`]).
+    fn persistent(&self) -> bool {
+        self.prepared
+    }
+
     /// A connection for statements outside an explicit transaction (see [`Session`]).
-    async fn session(&self) -> StoreResult<Session> {
+    async fn reader(&self) -> StoreResult<Session> {
         Ok(if self.prepared {
             Session::Pooled(acquired("postgres", self.pool.acquire()).await?)
         } else {
@@ -116,85 +129,47 @@ impl PostgresStore {
         Ok(acquired("postgres", self.pool.begin()).await?)
     }
 
-    /// One page of a list and its total, with the same filters.
-    async fn list<T>(
-        &self,
-        table: &str,
-        select: &str,
-        filters: &[(&'static str, Option<FilterValue>)],
-        page: Page,
-    ) -> StoreResult<Listing<T>>
-    where
-        T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
-    {
-        let (mut count, mut rows) = list_queries::<Postgres>(table, select, filters, page);
-        let total = count
-            .build_query_scalar()
-            .persistent(self.prepared)
-            .fetch_one(&mut *self.session().await?)
-            .await?;
-        let items = rows
-            .build_query_as()
-            .persistent(self.prepared)
-            .fetch_all(&mut *self.session().await?)
-            .await?;
-        Ok(Listing { items, total })
-    }
+    /// `FOR UPDATE`: the row is locked until the transaction ends, so concurrent updates of
+    /// one url apply in turn and each sees the other's result.
+    const URL_FOR_UPDATE: &'static str = "SELECT id, user_id, short_code, original_url, title, is_active, \
+         created_at, updated_at FROM urls WHERE id = $1 FOR UPDATE";
 
-    /// Whether a row with this id exists (`sql` selects by id).
-    async fn exists(
-        &self,
-        conn: &mut PgConnection,
-        sql: &'static str,
-        id: i64,
-    ) -> StoreResult<bool> {
-        let found: Option<i64> = self.query_scalar(sql).bind(id).fetch_optional(conn).await?;
-        Ok(found.is_some())
+    /// Holds every other replica's user writes until this transaction ends.
+    async fn lock_user_writes(&self, conn: &mut PgConnection) -> StoreResult<()> {
+        self.query("SELECT pg_advisory_xact_lock($1)")
+            .bind(USER_WRITE_LOCK)
+            .execute(conn)
+            .await?;
+        Ok(())
     }
 
     /// Blocks concurrent inserts into `table` until the import commits (reads go on).
     async fn lock_for_import(&self, conn: &mut PgConnection, table: Table) -> StoreResult<()> {
-        self.query(table.lock()).execute(conn).await?;
+        let statement = match table {
+            Table::Users => "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
+            Table::Urls => "LOCK TABLE urls IN SHARE ROW EXCLUSIVE MODE",
+            Table::Events => "LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE",
+        };
+        self.query(statement).execute(conn).await?;
         Ok(())
     }
 
     /// Moves a table's id sequence past its largest id, so later inserts never collide with
     /// imported rows. Called with the table locked against concurrent inserts.
     async fn move_sequence(&self, conn: &mut PgConnection, table: Table) -> StoreResult<()> {
-        self.query(table.move_sequence()).execute(conn).await?;
-        Ok(())
-    }
-}
-
-/// The tables imports write, with their statements (SQL must be static text).
-#[derive(Clone, Copy)]
-enum Table {
-    Users,
-    Urls,
-    Events,
-}
-
-impl Table {
-    fn lock(self) -> &'static str {
-        match self {
-            Self::Users => "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
-            Self::Urls => "LOCK TABLE urls IN SHARE ROW EXCLUSIVE MODE",
-            Self::Events => "LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE",
-        }
-    }
-
-    fn move_sequence(self) -> &'static str {
-        match self {
-            Self::Users => {
+        let statement = match table {
+            Table::Users => {
                 "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))"
             }
-            Self::Urls => {
+            Table::Urls => {
                 "SELECT setval(pg_get_serial_sequence('urls', 'id'), GREATEST((SELECT max(id) FROM urls), 1))"
             }
-            Self::Events => {
+            Table::Events => {
                 "SELECT setval(pg_get_serial_sequence('events', 'id'), GREATEST((SELECT max(id) FROM events), 1))"
             }
-        }
+        };
+        self.query(statement).execute(conn).await?;
+        Ok(())
     }
 }
 
@@ -261,7 +236,7 @@ impl Schema for PostgresStore {
 
     async fn ping(&self) -> StoreResult<()> {
         self.query("SELECT 1")
-            .execute(&mut *self.session().await?)
+            .execute(&mut *self.reader().await?)
             .await?;
         Ok(())
     }

@@ -1,6 +1,14 @@
-//! What both SQL dialects share: statements written once (`$1`, `$2`, … in ascending order
+//! What both SQL dialects share, written once: statements (`$1`, `$2`, … in ascending order
 //! read the same in SQLite and PostgreSQL), `Timestamp` as a column type of both databases
-//! (so rows map with one `FromRow` each), the bulk upserts of imports, and list queries.
+//! (so rows map with one `FromRow` each), the bulk upserts of imports, list queries, and
+//! each resource's store (the macros of [`users`], [`links`], [`events`], [`keys`], each
+//! backend instantiates for itself, over the primitives it provides).
+
+pub mod events;
+pub mod helpers;
+pub mod keys;
+pub mod links;
+pub mod users;
 
 use super::filter::{FilterValue, push_filters};
 use super::{Page, StoreError};
@@ -55,6 +63,25 @@ pub const INSERT_KEY: &str = "INSERT INTO api_keys (name, prefix, secret_hash, s
 /// Keeps the first revocation time.
 pub const REVOKE_KEY: &str =
     "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2";
+
+/// The tables imports write; PostgreSQL locks each against concurrent inserts and then
+/// moves its id sequence past the imported ids (SQLite's AUTOINCREMENT needs neither).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Users,
+    Urls,
+    Events,
+}
+
+impl Table {
+    /// What a failed upsert into this table means for the client.
+    pub fn refusal(self, err: sqlx::Error) -> StoreError {
+        match self {
+            Self::Urls => StoreError::from_constraint(err, "short_code", "user"),
+            Self::Users | Self::Events => StoreError::from_sqlx(err),
+        }
+    }
+}
 
 /// Splits rows for multi-row INSERTs into chunks of a few fixed sizes (greedy, largest
 /// first), so each size's statement is prepared once and then reused from the statement

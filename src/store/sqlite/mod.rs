@@ -1,19 +1,19 @@
 //! The embedded store: SQLite in WAL mode, one writer connection (SQLite allows one
 //! writer at a time, so writes queue in the pool instead of failing with SQLITE_BUSY)
-//! and a pool of readers that never block on it.
+//! and a pool of readers that never block on it. The resources are the shared ones of
+//! [`super::sql`]; this module gives them SQLite's connections, and [`writes`] the few
+//! statements only SQLite writes this way.
 
-mod events;
-mod keys;
-mod links;
-mod users;
+mod writes;
 
-use super::filter::FilterValue;
-use super::sql::{acquired, list_queries};
-use super::{Listing, Page, PoolStats, Schema, StoreError, StoreResult};
+use super::sql::{self, Table, acquired};
+use super::{PoolStats, Schema, StoreError, StoreResult};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
+use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous,
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
 };
 use sqlx::{FromRow, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::path::Path;
@@ -26,6 +26,12 @@ pub struct SqliteStore {
     /// Read-only connections for lookups and lists.
     readers: SqlitePool,
 }
+
+sql::helpers::helpers!(SqliteStore, Sqlite);
+sql::users::user_store!(SqliteStore, Sqlite);
+sql::links::link_store!(SqliteStore, Sqlite);
+sql::events::event_store!(SqliteStore, Sqlite);
+sql::keys::key_store!(SqliteStore, Sqlite);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
@@ -55,47 +61,55 @@ impl SqliteStore {
         Ok(acquired("sqlite_readers", self.readers.acquire()).await?)
     }
 
-    /// The writer, outside a transaction (one statement commits itself).
-    async fn writer(&self) -> StoreResult<PoolConnection<Sqlite>> {
-        Ok(acquired("sqlite_writer", self.writer.acquire()).await?)
-    }
-
     /// A write transaction on the writer.
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(acquired("sqlite_writer", self.writer.begin()).await?)
     }
 
-    /// One page of a list and its total, with the same filters.
-    async fn list<T>(
-        &self,
-        table: &str,
-        select: &str,
-        filters: &[(&'static str, Option<FilterValue>)],
-        page: Page,
-    ) -> StoreResult<Listing<T>>
-    where
-        T: for<'r> FromRow<'r, SqliteRow> + Send + Unpin,
-    {
-        let (mut count, mut rows) = list_queries::<Sqlite>(table, select, filters, page);
-        let total = count
-            .build_query_scalar()
-            .fetch_one(&mut *self.reader().await?)
-            .await?;
-        let items = rows
-            .build_query_as()
-            .fetch_all(&mut *self.reader().await?)
-            .await?;
-        Ok(Listing { items, total })
+    /// Statements are prepared once per connection and cached.
+    fn persistent(&self) -> bool {
+        true
     }
-}
 
-/// Whether a row with this id exists (`sql` selects by id).
-async fn exists(conn: &mut SqliteConnection, sql: &'static str, id: i64) -> StoreResult<bool> {
-    let found: Option<i64> = sqlx::query_scalar(sql)
-        .bind(id)
-        .fetch_optional(conn)
-        .await?;
-    Ok(found.is_some())
+    fn query(&self, sql: &'static str) -> Query<'static, Sqlite, SqliteArguments> {
+        sqlx::query(sql)
+    }
+
+    fn query_as<T>(&self, sql: &'static str) -> QueryAs<'static, Sqlite, T, SqliteArguments>
+    where
+        T: for<'r> FromRow<'r, SqliteRow>,
+    {
+        sqlx::query_as(sql)
+    }
+
+    fn query_scalar<T>(&self, sql: &'static str) -> QueryScalar<'static, Sqlite, T, SqliteArguments>
+    where
+        (T,): for<'r> FromRow<'r, SqliteRow>,
+    {
+        sqlx::query_scalar(sql)
+    }
+
+    /// Reading a url to change it: the single writer already keeps writes apart.
+    const URL_FOR_UPDATE: &'static str = sql::URL_BY_ID;
+
+    /// Nothing to lock: every write runs on the one writer connection, in turn.
+    async fn lock_user_writes(&self, _conn: &mut SqliteConnection) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Nothing to lock (the one writer) and no sequence to move (`AUTOINCREMENT` follows
+    /// the largest id by itself).
+    async fn lock_for_import(
+        &self,
+        _conn: &mut SqliteConnection,
+        _table: Table,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+
+    async fn move_sequence(&self, _conn: &mut SqliteConnection, _table: Table) -> StoreResult<()> {
+        Ok(())
+    }
 }
 
 #[async_trait]
