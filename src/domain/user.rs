@@ -50,3 +50,13 @@ impl UserPatch {
         }
     }
 }
+
+/// A new user's names, as the change they make (for uniqueness checks).
+impl From<&NewUser> for UserPatch {
+    fn from(user: &NewUser) -> Self {
+        Self {
+            username: Some(user.username.clone()),
+            email: Some(user.email.clone()),
+        }
+    }
+}

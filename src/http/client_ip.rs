@@ -2,9 +2,12 @@
 //! address in `X-Forwarded-For` that is not itself a trusted proxy. An untrusted peer
 //! cannot make kurz believe it is someone else by sending the header.
 
+use super::AppState;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use ipnet::IpNet;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Networks whose `X-Forwarded-For` kurz believes (its load balancers).
 #[derive(Debug, Clone, Default)]
@@ -55,9 +58,36 @@ impl TrustedProxies {
     }
 }
 
-/// The client's address, put into request extensions by the telemetry middleware.
+/// The client's address, worked out when a handler asks for it. `None` when the request did
+/// not come over a socket (never, when served).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClientIp(pub IpAddr);
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl ClientIp {
+    /// The client of a request with these parts.
+    pub fn of(proxies: &TrustedProxies, parts: (&axum::http::Extensions, &HeaderMap)) -> Self {
+        let (extensions, headers) = parts;
+        Self(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(peer)| proxies.client_ip(peer.ip(), headers)),
+        )
+    }
+}
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self::of(
+            &state.proxies,
+            (&parts.extensions, &parts.headers),
+        ))
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -42,9 +42,6 @@ use guard::GuardLayer;
 use observe::ObserveLayer;
 use serde::Serialize;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -90,11 +87,10 @@ pub fn router(state: AppState) -> Router {
     with_edge_layers(links.merge(api), &state).with_state(state)
 }
 
-/// The layers every route has, outermost first: a request id (the client's `X-Request-Id`,
-/// or a new one; echoed back), headers that keep browsers from guessing content types or
-/// framing our answers, observation (log line and metrics, also for the requests below
-/// that fail), the replica's own limits (shedding, draining), and a panic in a handler
-/// answered as a 500 (the process keeps serving).
+/// The layers every route has, outermost first: headers that keep browsers from guessing
+/// content types or framing our answers, observation (request id, log line and metrics,
+/// also for the requests below that fail), the replica's own limits (shedding, draining),
+/// and a panic in a handler answered as a 500 (the process keeps serving).
 fn with_edge_layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
         .layer(CatchPanicLayer::custom(panic_response))
@@ -111,8 +107,6 @@ fn with_edge_layers(router: Router<AppState>, state: &AppState) -> Router<AppSta
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(SetRequestIdLayer::new(REQUEST_ID, RandomRequestId))
 }
 
 /// The API's routes (everything but following links), each declared with its handler,
@@ -130,21 +124,6 @@ fn api_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
 /// The router of the separate metrics listener (`KURZ_METRICS_LISTEN`).
 pub fn metrics_router(state: AppState) -> Router {
     ops::metrics_routes().split_for_parts().0.with_state(state)
-}
-
-/// Request ids: 128 random bits from the thread-local CSPRNG, as 32 hex digits. A UUID v4
-/// asks the kernel for randomness on every request (a syscall per request in profiles);
-/// uniqueness is all a request id needs.
-#[derive(Clone, Copy)]
-struct RandomRequestId;
-
-impl MakeRequestId for RandomRequestId {
-    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
-        let id = format!("{:032x}", rand::random::<u128>());
-        HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
-            .ok()
-            .map(RequestId::new)
-    }
 }
 
 /// A list as a JSON array, with `X-Total-Count`.

@@ -1,13 +1,14 @@
-//! Observation of every request, as one typed layer on every route: the client's address
-//! (left in the request for handlers), the in-flight gauge, a `request` span carrying the
-//! request id, and on completion the request metrics (labelled by route template, never by
-//! raw path) and one access log line. Metric handles are registered once per route, method
-//! and status and then reused: the registry lookup hashes the name and every label, which
-//! cost more than the redirect itself in profiles.
+//! Observation of every request, as one typed layer on every route: the request id (the
+//! client's `X-Request-Id`, or a new one; echoed back), the in-flight gauge, a `request`
+//! span carrying the id, and on completion the request metrics (labelled by route template,
+//! never by raw path) and one access log line. Metric handles are registered once per
+//! route, method and status and then reused: the registry lookup hashes the name and every
+//! label, which cost more than the redirect itself in profiles.
 
 use super::REQUEST_ID;
 use super::client_ip::{ClientIp, TrustedProxies};
-use axum::extract::{ConnectInfo, MatchedPath, Request};
+use arc_swap::ArcSwap;
+use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use metrics::{Counter, Gauge, Histogram, SharedString};
@@ -15,17 +16,20 @@ use pin_project_lite::pin_project;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::pin::Pin;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
 use tower::{Layer, Service};
 use tracing::Instrument;
 use tracing::instrument::Instrumented;
 
-/// The route label of requests no route matched.
-const UNMATCHED: &str = "<unknown>";
+/// The route label of requests no route matched (a static: its address is a cache key).
+static UNMATCHED: &str = "<unknown>";
+/// Combinations of route, method and status kept; a bound in case a template's address
+/// ever changed per request (it does not with the routers as built).
+const MAX_KEPT: usize = 4096;
 
 /// Puts [`Observe`] around a service.
 #[derive(Clone)]
@@ -39,7 +43,7 @@ impl ObserveLayer {
             shared: Arc::new(Shared {
                 proxies,
                 in_flight: metrics::gauge!("kurz_http_requests_in_flight"),
-                handles: RwLock::default(),
+                handles: ArcSwap::default(),
             }),
         }
     }
@@ -59,11 +63,18 @@ impl<S> Layer<S> for ObserveLayer {
 struct Shared {
     proxies: TrustedProxies,
     in_flight: Gauge,
-    handles: RwLock<ByRoute>,
+    /// Read on every request without a lock; replaced whole on the rare new combination.
+    handles: ArcSwap<HashMap<Key, Handles>>,
 }
 
-/// Handles by route template, then method and status (a route sees a handful of each).
-type ByRoute = HashMap<String, Vec<(Method, StatusCode, Handles)>>;
+/// A route (its template's address: every request a route matches shares one template
+/// string, and no two routes share it), a method and a status.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    route: usize,
+    method: Method,
+    status: StatusCode,
+}
 
 /// The two series one request adds to.
 #[derive(Clone)]
@@ -73,26 +84,26 @@ struct Handles {
 }
 
 impl Shared {
-    fn handles(&self, route: &str, method: &Method, status: StatusCode) -> Handles {
-        let find = |routes: &ByRoute| {
-            routes.get(route).and_then(|known| {
-                known
-                    .iter()
-                    .find(|(m, s, _)| m == method && *s == status)
-                    .map(|(_, _, handles)| handles.clone())
-            })
+    fn handles(&self, route: Option<&MatchedPath>, method: &Method, status: StatusCode) -> Handles {
+        let template = route.map_or(UNMATCHED, MatchedPath::as_str);
+        let key = Key {
+            route: template.as_ptr() as usize,
+            method: method.clone(),
+            status,
         };
-        let known = find(&self.handles.read().unwrap_or_else(PoisonError::into_inner));
-        known.unwrap_or_else(|| {
-            let handles = Handles::register(route, method, status);
-            self.handles
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .entry(route.to_owned())
-                .or_default()
-                .push((method.clone(), status, handles.clone()));
-            handles
-        })
+        if let Some(handles) = self.handles.load().get(&key) {
+            return handles.clone();
+        }
+        let handles = Handles::register(template, method, status);
+        if self.handles.load().len() >= MAX_KEPT {
+            return handles;
+        }
+        self.handles.rcu(|known| {
+            let mut known = HashMap::clone(known);
+            known.insert(key.clone(), handles.clone());
+            known
+        });
+        handles
     }
 }
 
@@ -150,21 +161,25 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let start = Instant::now();
-        let client = request
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(peer)| self.shared.proxies.client_ip(peer.ip(), request.headers()));
-        if let Some(client) = client {
-            request.extensions_mut().insert(ClientIp(client));
-        }
-        let request_id = request.headers().get(REQUEST_ID).cloned();
-        let span = tracing::info_span!(
-            "request",
-            request_id = request_id
-                .as_ref()
-                .and_then(|id| id.to_str().ok())
-                .unwrap_or("")
-        );
+        let request_id = match request.headers().get(REQUEST_ID) {
+            Some(id) => id.clone(),
+            None => {
+                let id = new_request_id();
+                request.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        let span = tracing::info_span!("request", request_id = request_id.to_str().unwrap_or(""));
+        // Worked out now (the request goes on to the handler) but formatted only if logged.
+        let client = tracing::enabled!(target: "kurz::access", tracing::Level::INFO)
+            .then(|| {
+                ClientIp::of(
+                    &self.shared.proxies,
+                    (request.extensions(), request.headers()),
+                )
+                .0
+            })
+            .flatten();
         let seen = Seen {
             start,
             method: request.method().clone(),
@@ -181,12 +196,22 @@ where
     }
 }
 
+/// 128 random bits from the thread-local CSPRNG, as 32 hex digits. A UUID v4 asks the kernel
+/// for randomness on every request (a syscall per request in profiles); uniqueness is all a
+/// request id needs.
+fn new_request_id() -> HeaderValue {
+    let id = format!("{:032x}", rand::random::<u128>());
+    // Hex digits always make a valid header value.
+    HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
+        .unwrap_or_else(|_| HeaderValue::from_static("-"))
+}
+
 /// What is known of a request before it is answered.
 struct Seen {
     start: Instant,
     method: Method,
     route: Option<MatchedPath>,
-    request_id: Option<HeaderValue>,
+    request_id: HeaderValue,
     client: Option<IpAddr>,
     /// Leaves the in-flight gauge when dropped: also when the client goes away mid-request.
     in_flight: InFlight,
@@ -194,14 +219,17 @@ struct Seen {
 }
 
 impl Seen {
-    fn answered(self, status: StatusCode) {
+    fn answered(self, response: &mut Response) {
         let elapsed = self.start.elapsed();
-        let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
-        let handles = self.shared.handles(route, &self.method, status);
+        let status = response.status();
+        let handles = self
+            .shared
+            .handles(self.route.as_ref(), &self.method, status);
         handles.requests.increment(1);
         handles.duration.record(elapsed.as_secs_f64());
         drop(self.in_flight);
-        let request_id = self.request_id.as_ref().and_then(|id| id.to_str().ok());
+        let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
+        let request_id = self.request_id.to_str().unwrap_or("");
         access_line(
             &self.method,
             route,
@@ -210,6 +238,7 @@ impl Seen {
             request_id,
             self.client,
         );
+        response.headers_mut().insert(REQUEST_ID, self.request_id);
     }
 }
 
@@ -245,9 +274,9 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let Ok(response) = ready!(this.inner.poll(cx));
+        let Ok(mut response) = ready!(this.inner.poll(cx));
         if let Some(seen) = this.seen.take() {
-            seen.answered(response.status());
+            seen.answered(&mut response);
         }
         Poll::Ready(Ok(response))
     }
@@ -259,7 +288,7 @@ fn access_line(
     route: &str,
     status: StatusCode,
     elapsed: Duration,
-    request_id: Option<&str>,
+    request_id: &str,
     client: Option<IpAddr>,
 ) {
     if !tracing::enabled!(target: "kurz::access", tracing::Level::INFO) {
@@ -271,7 +300,7 @@ fn access_line(
         route = %route,
         status = status.as_u16(),
         latency_us = elapsed.as_micros() as u64,
-        request_id = request_id.unwrap_or(""),
+        request_id = request_id,
         client = client.map(|c| c.to_string()).unwrap_or_default(),
         "request"
     );

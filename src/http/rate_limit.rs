@@ -44,10 +44,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     let Some(kind) = write_kind(request.method()) else {
         return next.run(request).await;
     };
-    let client = client_of(
-        request.extensions().get::<Caller>(),
-        request.extensions().get::<ClientIp>().map(|ip| ip.0),
-    );
+    let ClientIp(ip) = ClientIp::of(&state.proxies, (request.extensions(), request.headers()));
+    let client = client_of(request.extensions().get::<Caller>(), ip);
     if let Err(retry_after) = state.rate_limits.check(kind, &client).await {
         metrics::counter!("kurz_rate_limited_total", "kind" => kind.label()).increment(1);
         tracing::info!(client = %client, kind = kind.label(), "rate limited");

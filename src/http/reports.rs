@@ -10,10 +10,10 @@ use super::input::{Checks, Input};
 use super::schema;
 use crate::domain::ShortCode;
 use crate::safety::reports::{self, Outcome, Report, Stores};
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::{Extension, Json};
 use serde::Deserialize;
 use serde_json::json;
 use std::net::{IpAddr, Ipv4Addr};
@@ -79,7 +79,7 @@ fn parse_reason(raw: String) -> Result<Option<String>, String> {
 async fn report(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    client: Option<Extension<ClientIp>>,
+    ClientIp(client): ClientIp,
     OptionalBody(body): OptionalBody<ReportLink>,
 ) -> Result<impl IntoResponse, ApiError> {
     let mut checks = Checks::default();
@@ -94,8 +94,8 @@ async fn report(
         .await?
         .filter(|link| link.is_active)
         .ok_or_else(|| ApiError::not_found("short code"))?;
-    // The observe layer always sets the client's address; unspecified is a safe stand-in.
-    let reporter = client.map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |Extension(ip)| ip.0);
+    // Served requests always have a peer; unspecified is a safe stand-in.
+    let reporter = client.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
     // Clicks answered earlier come before the report in the history.
     state.clicks.flush().await;
     let stores = Stores {

@@ -25,16 +25,10 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = StoreResult<T>>,
 {
-    let start = Instant::now();
-    let result = call
-        .retry(POLICY)
-        .when(|e: &StoreError| {
-            e.is_transient() && !matches!(e, StoreError::Unavailable(sqlx::Error::PoolTimedOut))
-        })
-        .notify(|e, wait| notify(op, e, wait))
-        .await;
-    observe(op, start);
-    result
+    run(op, call, |e: &StoreError| {
+        e.is_transient() && !matches!(e, StoreError::Unavailable(sqlx::Error::PoolTimedOut))
+    })
+    .await
 }
 
 /// Runs a write, again only when the failure proves nothing was written.
@@ -43,14 +37,21 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = StoreResult<T>>,
 {
-    let start = Instant::now();
-    let result = call
-        .retry(POLICY)
-        .when(StoreError::is_safe_to_repeat)
-        .notify(|e, wait| notify(op, e, wait))
-        .await;
-    observe(op, start);
-    result
+    run(op, call, StoreError::is_safe_to_repeat).await
+}
+
+async fn run<T, F, Fut>(op: &'static str, call: F, again: fn(&StoreError) -> bool) -> StoreResult<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = StoreResult<T>>,
+{
+    once(
+        op,
+        call.retry(POLICY)
+            .when(again)
+            .notify(|e, wait| notify(op, e, wait)),
+    )
+    .await
 }
 
 /// Runs a call once, timed like the others (the click writer has its own, longer retries).

@@ -1,23 +1,12 @@
-//! The writes PostgreSQL makes its own way, each one statement: a url with its `created`
-//! event, a batch of events with its click counters, and a batch of key uses.
+//! The writes PostgreSQL makes its own way, each one statement: a batch of events with its
+//! click counters, and a batch of key uses.
 
 use super::PostgresStore;
-use crate::domain::audit::created_event;
-use crate::domain::{ApiKeyUse, NewEvent, NewUrl, Timestamp};
-use crate::store::{StoreError, StoreResult};
+use crate::domain::{ApiKeyUse, NewEvent, Timestamp};
+use crate::store::StoreResult;
 use serde_json::Value;
+use sqlx::PgConnection;
 use sqlx::types::Json;
-
-/// The url and its `created` event in one statement: one round trip, atomic by itself,
-/// instead of BEGIN, two INSERTs and COMMIT (creates were bound by round trips).
-const INSERT_URL: &str = "WITH url AS ( \
-       INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
-       VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id \
-     ), created AS ( \
-       INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-       SELECT id, $1, $7, $6, $8 FROM url \
-     ) \
-     SELECT id FROM url";
 
 /// A batch of events and its clicks per link in one statement: the rows travel as five
 /// arrays that `UNNEST` turns back into rows (a multi-row `VALUES` with thousands of
@@ -39,26 +28,13 @@ const ADD_USES: &str = "UPDATE api_keys k SET request_count = k.request_count + 
      WHERE k.id = u.id";
 
 impl PostgresStore {
-    /// The url and its `created` event; the url's id.
-    pub(super) async fn insert_url(&self, url: &NewUrl) -> StoreResult<i64> {
-        // The event's url id is the statement's own `RETURNING id`; 0 is never written.
-        let event = created_event(0, url);
-        let mut session = self.reader().await?;
-        let id: i64 = self
-            .query_scalar(INSERT_URL)
-            .bind(url.user_id)
-            .bind(url.short_code.as_str())
-            .bind(url.original_url.as_str())
-            .bind(&url.title)
-            .bind(url.is_active)
-            .bind(url.created_at)
-            .bind(&event.event_type)
-            .bind(Json(&event.details))
-            .fetch_one(&mut *session)
-            .await
-            .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
-        session.commit().await?;
-        Ok(id)
+    /// Nothing more: `INSERT_URL` wrote the `created` event with the url.
+    pub(super) async fn after_insert(
+        &self,
+        _conn: &mut PgConnection,
+        _created: &NewEvent,
+    ) -> StoreResult<()> {
+        Ok(())
     }
 
     /// A batch of events, and its clicks added to the counters.

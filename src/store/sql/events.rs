@@ -1,14 +1,22 @@
-//! Events, written once for both backends: [`event_store!`] implements `EventStore` for a
-//! backend type with the primitives of [`super::helpers`] and its own way of writing a
-//! batch of clicks with their counters in one go (`insert_batch`: a JSON array through
-//! SQLite's `json_each`, arrays through PostgreSQL's `UNNEST`).
+//! Events, written once for both backends: their statements, and [`event_store!`], which
+//! implements `EventStore` for a backend type with the primitives of [`super::helpers`] and
+//! its own way of writing a batch of clicks with their counters in one go (`insert_batch`:
+//! a JSON array through SQLite's `json_each`, arrays through PostgreSQL's `UNNEST`).
+
+pub const ALL: &str = "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
+pub const INSERT: &str = "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id";
+/// Sets every link's click counter to its number of click events (after an import).
+pub const RECOUNT_CLICKS: &str = "INSERT INTO link_clicks (url_id, clicks) \
+     SELECT url_id, count(*) FROM events WHERE event_type = 'click' AND url_id IS NOT NULL GROUP BY url_id \
+     ON CONFLICT (url_id) DO UPDATE SET clicks = excluded.clicks";
 
 macro_rules! event_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::types::Json;
             use $crate::domain::{Event, NewEvent};
-            use $crate::store::sql::{self, Table};
+            use $crate::store::sql::{self, Table, events, links, users};
             use $crate::store::{
                 EventFilter, EventStore, Listing, Page, StoreError, StoreResult, retry,
             };
@@ -21,7 +29,7 @@ macro_rules! event_store {
                     event: &NewEvent,
                 ) -> StoreResult<i64> {
                     Ok(self
-                        .query_scalar(sql::INSERT_EVENT)
+                        .query_scalar(events::INSERT)
                         .bind(event.url_id)
                         .bind(event.user_id)
                         .bind(&event.event_type)
@@ -38,15 +46,16 @@ macro_rules! event_store {
                     let event = &event;
                     let id = retry::write("create_event", move || async move {
                         let mut tx = self.begin().await?;
-                        if let Some(url_id) = event.url_id
-                            && !self.exists(&mut tx, sql::URL_EXISTS, url_id).await?
-                        {
-                            return Err(StoreError::MissingReference("url"));
-                        }
-                        if let Some(user_id) = event.user_id
-                            && !self.exists(&mut tx, sql::USER_EXISTS, user_id).await?
-                        {
-                            return Err(StoreError::MissingReference("user"));
+                        let references = [
+                            (event.url_id, links::EXISTS, "url"),
+                            (event.user_id, users::EXISTS, "user"),
+                        ];
+                        for (id, exists, what) in references {
+                            if let Some(id) = id
+                                && self.current::<(i64,)>(&mut tx, exists, id).await?.is_none()
+                            {
+                                return Err(StoreError::MissingReference(what));
+                            }
                         }
                         let id = self.insert_event(&mut tx, event).await?;
                         tx.commit().await?;
@@ -71,7 +80,7 @@ macro_rules! event_store {
                 ) -> StoreResult<Listing<Event>> {
                     self.list(
                         "list_events",
-                        ("events", sql::EVENTS),
+                        ("events", events::ALL),
                         &filter.columns(),
                         page,
                     )

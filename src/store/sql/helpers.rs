@@ -1,5 +1,5 @@
-//! What every resource does the same way on either backend: a row by id, a page of a list, a
-//! delete by id, a reference check, a bulk import. [`helpers!`] writes them once as methods
+//! What every resource does the same way on either backend: a row by key, the rows by key, a
+//! row inside a write, a page of a list, a delete by id, a bulk import. [`helpers!`] writes them once as methods
 //! of a backend type that has the primitives every backend has (`reader`, `begin`, `query`,
 //! `query_as`, `query_scalar`, `persistent`) and says how it prepares and finishes an import
 //! (`lock_for_import`, `move_sequence`).
@@ -7,7 +7,7 @@
 macro_rules! helpers {
     ($store:ty, $db:ty) => {
         const _: () = {
-            use sqlx::{Database, FromRow, QueryBuilder};
+            use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
             use $crate::store::filter::Filters;
             use $crate::store::sql::{Table, insert_chunks, list_queries};
             use $crate::store::{Listing, Page, StoreResult, retry};
@@ -15,24 +15,59 @@ macro_rules! helpers {
             type Row = <$db as Database>::Row;
 
             impl $store {
-                /// The row `sql` selects by id (`$1`), retried like every read.
-                async fn by_id<T>(
+                /// The row `sql` selects by `key` (`$1`), if any; retried like every read.
+                async fn one<T, K>(
                     &self,
                     op: &'static str,
+                    sql: &'static str,
+                    key: K,
+                ) -> StoreResult<Option<T>>
+                where
+                    T: for<'r> FromRow<'r, Row> + Send + Unpin,
+                    K: for<'q> Encode<'q, $db> + Type<$db> + Copy + Send + Sync,
+                {
+                    retry::read(op, move || async move {
+                        Ok(self
+                            .query_as(sql)
+                            .bind(key)
+                            .fetch_optional(&mut *self.reader().await?)
+                            .await?)
+                    })
+                    .await
+                }
+
+                /// Every row `sql` selects by `key` (`$1`); retried like every read.
+                async fn all<T, K>(
+                    &self,
+                    op: &'static str,
+                    sql: &'static str,
+                    key: K,
+                ) -> StoreResult<Vec<T>>
+                where
+                    T: for<'r> FromRow<'r, Row> + Send + Unpin,
+                    K: for<'q> Encode<'q, $db> + Type<$db> + Copy + Send + Sync,
+                {
+                    retry::read(op, move || async move {
+                        Ok(self
+                            .query_as(sql)
+                            .bind(key)
+                            .fetch_all(&mut *self.reader().await?)
+                            .await?)
+                    })
+                    .await
+                }
+
+                /// The row `sql` selects by id, inside a write.
+                async fn current<T>(
+                    &self,
+                    conn: &mut <$db as Database>::Connection,
                     sql: &'static str,
                     id: i64,
                 ) -> StoreResult<Option<T>>
                 where
                     T: for<'r> FromRow<'r, Row> + Send + Unpin,
                 {
-                    retry::read(op, move || async move {
-                        Ok(self
-                            .query_as(sql)
-                            .bind(id)
-                            .fetch_optional(&mut *self.reader().await?)
-                            .await?)
-                    })
-                    .await
+                    Ok(self.query_as(sql).bind(id).fetch_optional(conn).await?)
                 }
 
                 /// One page of a list and the number of rows its filters match.
@@ -64,7 +99,7 @@ macro_rules! helpers {
                     .await
                 }
 
-                /// Deletes the row `sql` names by id; whether there was one.
+                /// Deletes the row `sql` names by id (`RETURNING id`); whether there was one.
                 async fn delete_by_id(
                     &self,
                     op: &'static str,
@@ -73,23 +108,15 @@ macro_rules! helpers {
                 ) -> StoreResult<bool> {
                     retry::write(op, move || async move {
                         let mut tx = self.begin().await?;
-                        let deleted = self.query(sql).bind(id).execute(&mut *tx).await?;
+                        let deleted: Option<i64> = self
+                            .query_scalar(sql)
+                            .bind(id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
                         tx.commit().await?;
-                        Ok(deleted.rows_affected() > 0)
+                        Ok(deleted.is_some())
                     })
                     .await
-                }
-
-                /// Whether the row `sql` selects by id exists, inside a write.
-                async fn exists(
-                    &self,
-                    conn: &mut <$db as Database>::Connection,
-                    sql: &'static str,
-                    id: i64,
-                ) -> StoreResult<bool> {
-                    let found: Option<i64> =
-                        self.query_scalar(sql).bind(id).fetch_optional(conn).await?;
-                    Ok(found.is_some())
                 }
 
                 /// Upserts `rows` into `table` in chunks, all or nothing, keeping their ids
@@ -114,7 +141,7 @@ macro_rules! helpers {
                         }
                         self.move_sequence(&mut tx, table).await?;
                         if let Table::Events = table {
-                            self.query($crate::store::sql::RECOUNT_CLICKS)
+                            self.query($crate::store::sql::events::RECOUNT_CLICKS)
                                 .execute(&mut *tx)
                                 .await?;
                         }

@@ -1,12 +1,24 @@
-//! API keys, written once for both backends: [`key_store!`] implements `KeyStore` for a
-//! backend type with the primitives of [`super::helpers`] and its own way of adding a batch
-//! of use counts (`add_uses`).
+//! API keys, written once for both backends: their statements, and [`key_store!`], which
+//! implements `KeyStore` for a backend type with the primitives of [`super::helpers`] and
+//! its own way of adding a batch of use counts (`add_uses`).
+
+/// Every column of a key but the secret's hash, which never leaves the store: the keys after
+/// id `$1`, oldest first.
+pub const AFTER: &str = "SELECT id, name, prefix, scope, user_id, created_at, expires_at, revoked_at, \
+     last_used_at, request_count FROM api_keys WHERE id > $1 ORDER BY id";
+pub const BY_HASH: &str = "SELECT id, name, prefix, scope, user_id, created_at, expires_at, revoked_at, \
+     last_used_at, request_count FROM api_keys WHERE secret_hash = $1";
+pub const INSERT: &str = "INSERT INTO api_keys (name, prefix, secret_hash, scope, user_id, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
+/// Keeps the first revocation time.
+pub const REVOKE: &str =
+    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2 RETURNING id";
 
 macro_rules! key_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use $crate::domain::{ApiKey, ApiKeyUse, NewApiKey, Timestamp};
-            use $crate::store::sql;
+            use $crate::store::sql::keys;
             use $crate::store::{KeyStore, StoreError, StoreResult, retry};
 
             #[async_trait::async_trait]
@@ -16,7 +28,7 @@ macro_rules! key_store {
                     let id: i64 = retry::write("create_api_key", move || async move {
                         let mut tx = self.begin().await?;
                         let id = self
-                            .query_scalar(sql::INSERT_KEY)
+                            .query_scalar(keys::INSERT)
                             .bind(&key.name)
                             .bind(&key.prefix)
                             .bind(&key.secret_hash)
@@ -35,39 +47,26 @@ macro_rules! key_store {
                 }
 
                 async fn list_api_keys(&self) -> StoreResult<Vec<ApiKey>> {
-                    retry::read("list_api_keys", move || async move {
-                        Ok(self
-                            .query_as(sql::KEYS)
-                            .fetch_all(&mut *self.reader().await?)
-                            .await?)
-                    })
-                    .await
+                    self.all("list_api_keys", keys::AFTER, 0).await
                 }
 
                 async fn revoke_api_key(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
                     retry::write("revoke_api_key", move || async move {
                         let mut tx = self.begin().await?;
-                        let done = self
-                            .query(sql::REVOKE_KEY)
+                        let revoked: Option<i64> = self
+                            .query_scalar(keys::REVOKE)
                             .bind(now)
                             .bind(id)
-                            .execute(&mut *tx)
+                            .fetch_optional(&mut *tx)
                             .await?;
                         tx.commit().await?;
-                        Ok(done.rows_affected() > 0)
+                        Ok(revoked.is_some())
                     })
                     .await
                 }
 
                 async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
-                    retry::read("find_api_key", move || async move {
-                        Ok(self
-                            .query_as(sql::KEY_BY_HASH)
-                            .bind(secret_hash)
-                            .fetch_optional(&mut *self.reader().await?)
-                            .await?)
-                    })
-                    .await
+                    self.one("find_api_key", keys::BY_HASH, secret_hash).await
                 }
 
                 async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()> {

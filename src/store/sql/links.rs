@@ -1,48 +1,72 @@
-//! Short links, written once for both backends: [`link_store!`] implements `LinkStore` for a
-//! backend type with the primitives of [`super::helpers`], its own way of inserting a url
-//! with its `created` event (`insert_url`), and its own way of reading a url to change it
-//! (`URL_FOR_UPDATE`: PostgreSQL locks the row).
+//! Short links, written once for both backends: their statements, and [`link_store!`],
+//! which implements `LinkStore` for a backend type with the primitives of
+//! [`super::helpers`] and its own answers to three questions: how a url is inserted
+//! (`write_session` and `INSERT_URL`: PostgreSQL writes the `created` event in the same
+//! statement, without a transaction around it), what else a create writes (`after_insert`),
+//! and how a url is read to be changed (`URL_FOR_UPDATE`: PostgreSQL locks the row).
+
+pub const ALL: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
+pub const BY_ID: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls WHERE id = $1";
+pub const EXISTS: &str = "SELECT id FROM urls WHERE id = $1";
+pub const LINK_BY_CODE: &str = "SELECT id, user_id, short_code, original_url AS target, is_active FROM urls WHERE short_code = $1";
+/// The most-clicked active links, from the click counters (one row per clicked link).
+pub const MOST_CLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, u.is_active \
+     FROM link_clicks c JOIN urls u ON u.id = c.url_id WHERE u.is_active ORDER BY c.clicks DESC, u.id LIMIT $1";
+pub const UPDATE: &str =
+    "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 WHERE id = $5";
+pub const DELETE: &str = "DELETE FROM urls WHERE id = $1";
 
 macro_rules! link_store {
     ($store:ty, $db:ty) => {
         const _: () = {
-            use $crate::domain::audit::{deleted_event, updated_event};
+            use sqlx::types::Json;
+            use $crate::domain::audit::{created_event, deleted_event, updated_event};
             use $crate::domain::{Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
-            use $crate::store::sql::{self, Table};
-            use $crate::store::{LinkStore, Listing, Page, StoreResult, UrlFilter, retry};
+            use $crate::store::sql::{self, Table, links};
+            use $crate::store::{
+                LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter, retry,
+            };
 
             #[async_trait::async_trait]
             impl LinkStore for $store {
                 async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
                     let url = &url;
-                    let id = retry::write("create_url", move || self.insert_url(url)).await?;
+                    // The event's url id is the insert's own `RETURNING id`; 0 is never written.
+                    let event = &created_event(0, url);
+                    let id = retry::write("create_url", move || async move {
+                        let mut tx = self.write_session().await?;
+                        let id: i64 = self
+                            .query_scalar(Self::INSERT_URL)
+                            .bind(url.user_id)
+                            .bind(url.short_code.as_str())
+                            .bind(url.original_url.as_str())
+                            .bind(&url.title)
+                            .bind(url.is_active)
+                            .bind(url.created_at)
+                            .bind(&event.event_type)
+                            .bind(Json(&event.details))
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
+                        self.after_insert(&mut tx, &created_event(id, url)).await?;
+                        tx.commit().await?;
+                        Ok(id)
+                    })
+                    .await?;
                     Ok(url.stored_as(id))
                 }
 
                 async fn get_url(&self, id: i64) -> StoreResult<Option<Url>> {
-                    self.by_id("get_url", sql::URL_BY_ID, id).await
+                    self.one("get_url", links::BY_ID, id).await
                 }
 
                 async fn find_link(&self, code: &ShortCode) -> StoreResult<Option<Link>> {
-                    retry::read("find_link", move || async move {
-                        Ok(self
-                            .query_as(sql::LINK_BY_CODE)
-                            .bind(code.as_str())
-                            .fetch_optional(&mut *self.reader().await?)
-                            .await?)
-                    })
-                    .await
+                    self.one("find_link", links::LINK_BY_CODE, code.as_str())
+                        .await
                 }
 
                 async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {
-                    retry::read("most_clicked", move || async move {
-                        Ok(self
-                            .query_as(sql::MOST_CLICKED)
-                            .bind(limit)
-                            .fetch_all(&mut *self.reader().await?)
-                            .await?)
-                    })
-                    .await
+                    self.all("most_clicked", links::MOST_CLICKED, limit).await
                 }
 
                 async fn list_urls(
@@ -50,7 +74,7 @@ macro_rules! link_store {
                     filter: &UrlFilter,
                     page: Page,
                 ) -> StoreResult<Listing<Url>> {
-                    self.list("list_urls", ("urls", sql::URLS), &filter.columns(), page)
+                    self.list("list_urls", ("urls", links::ALL), &filter.columns(), page)
                         .await
                 }
 
@@ -63,18 +87,16 @@ macro_rules! link_store {
                     let patch = &patch;
                     retry::write("update_url", move || async move {
                         let mut tx = self.begin().await?;
-                        let current: Option<Url> = self
-                            .query_as(Self::URL_FOR_UPDATE)
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let Some(mut url) = current else {
+                        let Some(mut url) = self
+                            .current::<Url>(&mut tx, Self::URL_FOR_UPDATE, id)
+                            .await?
+                        else {
                             return Ok(None);
                         };
                         let changes = patch.changes(&url);
                         patch.apply(&mut url);
                         url.updated_at = now;
-                        self.query(sql::UPDATE_URL)
+                        self.query(links::UPDATE)
                             .bind(&url.title)
                             .bind(url.is_active)
                             .bind(&url.original_url)
@@ -95,18 +117,13 @@ macro_rules! link_store {
                 async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>> {
                     retry::write("delete_url", move || async move {
                         let mut tx = self.begin().await?;
-                        let current: Option<Url> = self
-                            .query_as(Self::URL_FOR_UPDATE)
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let Some(url) = current else {
+                        let Some(url) = self
+                            .current::<Url>(&mut tx, Self::URL_FOR_UPDATE, id)
+                            .await?
+                        else {
                             return Ok(None);
                         };
-                        self.query(sql::DELETE_URL)
-                            .bind(id)
-                            .execute(&mut *tx)
-                            .await?;
+                        self.query(links::DELETE).bind(id).execute(&mut *tx).await?;
                         self.insert_event(&mut tx, &deleted_event(&url, now))
                             .await?;
                         tx.commit().await?;

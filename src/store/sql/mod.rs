@@ -1,8 +1,8 @@
-//! What both SQL dialects share, written once: statements (`$1`, `$2`, … in ascending order
-//! read the same in SQLite and PostgreSQL), `Timestamp` as a column type of both databases
-//! (so rows map with one `FromRow` each), the bulk upserts of imports, list queries, and
-//! each resource's store (the macros of [`users`], [`links`], [`events`], [`keys`], each
-//! backend instantiates for itself, over the primitives it provides).
+//! What both SQL dialects share, written once: each resource's statements and store (the
+//! macros of [`users`], [`links`], [`events`], [`keys`], which each backend instantiates for
+//! itself over the primitives it provides; `$1`, `$2`, … in ascending order read the same in
+//! SQLite and PostgreSQL), `Timestamp` as a column type of both databases (so rows map with
+//! one `FromRow` each), the bulk upserts of imports, list queries and migrations.
 
 pub mod events;
 pub mod helpers;
@@ -11,58 +11,18 @@ pub mod links;
 pub mod users;
 
 use super::filter::{FilterValue, push_filters};
-use super::{Page, StoreError};
+use super::{Page, StoreError, StoreResult};
 use crate::domain::{Event, Timestamp, Url, User};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
+use sqlx::migrate::{Migrate, Migrator};
 use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
+use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
 use sqlx::types::Json;
-use sqlx::{Database, Decode, Encode, Postgres, QueryBuilder, Sqlite, Type};
+use sqlx::{Acquire, Database, Decode, Encode, Postgres, QueryBuilder, Sqlite, Type};
+use std::ops::Deref;
 use time::PrimitiveDateTime;
-
-pub const USER_BY_ID: &str = "SELECT id, username, email, created_at FROM users WHERE id = $1";
-pub const USERS: &str = "SELECT id, username, email, created_at FROM users";
-pub const USERNAME_TAKEN: &str = "SELECT id FROM users WHERE username = $1 AND id <> $2 LIMIT 1";
-pub const EMAIL_TAKEN: &str =
-    "SELECT id FROM users WHERE lower(email) = lower($1) AND id <> $2 LIMIT 1";
-pub const INSERT_USER: &str =
-    "INSERT INTO users (username, email, created_at) VALUES ($1, $2, $3) RETURNING id";
-pub const UPDATE_USER: &str = "UPDATE users SET username = $1, email = $2 WHERE id = $3";
-/// The user's urls keep existing with `user_id` null (`ON DELETE SET NULL`), their keys go
-/// (`ON DELETE CASCADE`).
-pub const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
-pub const USER_EXISTS: &str = "SELECT id FROM users WHERE id = $1";
-
-pub const URLS: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
-pub const URL_BY_ID: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls WHERE id = $1";
-pub const URL_EXISTS: &str = "SELECT id FROM urls WHERE id = $1";
-pub const LINK_BY_CODE: &str = "SELECT id, user_id, short_code, original_url AS target, is_active FROM urls WHERE short_code = $1";
-/// The most-clicked active links, from the click counters (one row per clicked link).
-pub const MOST_CLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, u.is_active \
-     FROM link_clicks c JOIN urls u ON u.id = c.url_id WHERE u.is_active ORDER BY c.clicks DESC, u.id LIMIT $1";
-pub const UPDATE_URL: &str =
-    "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 WHERE id = $5";
-pub const DELETE_URL: &str = "DELETE FROM urls WHERE id = $1";
-
-pub const EVENTS: &str = "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
-pub const INSERT_EVENT: &str = "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id";
-/// Sets every link's click counter to its number of click events (after an import).
-pub const RECOUNT_CLICKS: &str = "INSERT INTO link_clicks (url_id, clicks) \
-     SELECT url_id, count(*) FROM events WHERE event_type = 'click' AND url_id IS NOT NULL GROUP BY url_id \
-     ON CONFLICT (url_id) DO UPDATE SET clicks = excluded.clicks";
-
-/// Every column of a key but the secret's hash, which never leaves the store.
-pub const KEYS: &str = "SELECT id, name, prefix, scope, user_id, created_at, expires_at, revoked_at, \
-     last_used_at, request_count FROM api_keys ORDER BY id";
-pub const KEY_BY_HASH: &str = "SELECT id, name, prefix, scope, user_id, created_at, expires_at, revoked_at, \
-     last_used_at, request_count FROM api_keys WHERE secret_hash = $1";
-pub const INSERT_KEY: &str = "INSERT INTO api_keys (name, prefix, secret_hash, scope, user_id, created_at, expires_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
-/// Keeps the first revocation time.
-pub const REVOKE_KEY: &str =
-    "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $1) WHERE id = $2";
 
 /// The tables imports write; PostgreSQL locks each against concurrent inserts and then
 /// moves its id sequence past the imported ids (SQLite's AUTOINCREMENT needs neither).
@@ -141,63 +101,65 @@ pub fn list_queries<DB>(table: &str, select: &str, filters: &[(&'static str, Opt
 
 /// One multi-row upsert of imported users, keeping their ids.
 pub fn upsert_users<DB>(rows: &[User]) -> QueryBuilder<DB> {
-    let mut insert = QueryBuilder::new("INSERT INTO users (id, username, email, created_at) ");
-    insert.push_values(rows, |mut row, u| {
-        row.push_bind(u.id)
-            .push_bind(u.username.as_str())
-            .push_bind(u.email.as_str())
-            .push_bind(u.created_at);
-    });
-    insert.push(
-        " ON CONFLICT (id) DO UPDATE SET username = excluded.username, email = excluded.email, \
-         created_at = excluded.created_at",
-    );
-    insert
+    upsert("users", &["id", "username", "email", "created_at"], rows, |mut row, u| {
+        row.push_bind(u.id).push_bind(u.username.as_str());
+        row.push_bind(u.email.as_str()).push_bind(u.created_at);
+    })
 }
 
 /// One multi-row upsert of imported urls, keeping their ids.
 pub fn upsert_urls<DB>(rows: &[Url]) -> QueryBuilder<DB> {
-    let mut insert = QueryBuilder::new(
-        "INSERT INTO urls (id, user_id, short_code, original_url, title, is_active, created_at, updated_at) ",
-    );
-    insert.push_values(rows, |mut row, u| {
-        row.push_bind(u.id)
-            .push_bind(u.user_id)
-            .push_bind(u.short_code.as_str())
-            .push_bind(u.original_url.as_str())
-            .push_bind(u.title.as_deref())
-            .push_bind(u.is_active)
-            .push_bind(u.created_at)
-            .push_bind(u.updated_at);
-    });
-    insert.push(
-        " ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, short_code = excluded.short_code, \
-         original_url = excluded.original_url, title = excluded.title, is_active = excluded.is_active, \
-         created_at = excluded.created_at, updated_at = excluded.updated_at",
-    );
-    insert
+    let columns = ["id", "user_id", "short_code", "original_url", "title", "is_active", "created_at", "updated_at"];
+    upsert("urls", &columns, rows, |mut row, u| {
+        row.push_bind(u.id).push_bind(u.user_id).push_bind(u.short_code.as_str());
+        row.push_bind(u.original_url.as_str()).push_bind(u.title.as_deref());
+        row.push_bind(u.is_active).push_bind(u.created_at).push_bind(u.updated_at);
+    })
 }
 
 /// One multi-row upsert of imported events, keeping their ids.
 pub fn upsert_events<DB>(rows: &[Event]) -> QueryBuilder<DB> {
-    let mut insert = QueryBuilder::new(
-        "INSERT INTO events (id, url_id, user_id, event_type, timestamp, details) ",
-    );
-    insert.push_values(rows, |mut row, e| {
-        row.push_bind(e.id)
-            .push_bind(e.url_id)
-            .push_bind(e.user_id)
-            .push_bind(e.event_type.as_str())
-            .push_bind(e.timestamp)
-            .push_bind(Json(&e.details));
-    });
-    insert.push(
-        " ON CONFLICT (id) DO UPDATE SET url_id = excluded.url_id, user_id = excluded.user_id, \
-         event_type = excluded.event_type, timestamp = excluded.timestamp, details = excluded.details",
-    );
+    let columns = ["id", "url_id", "user_id", "event_type", "timestamp", "details"];
+    upsert("events", &columns, rows, |mut row, e| {
+        row.push_bind(e.id).push_bind(e.url_id).push_bind(e.user_id);
+        row.push_bind(e.event_type.as_str()).push_bind(e.timestamp).push_bind(Json(&e.details));
+    })
+}
+}
+
+/// A multi-row upsert into `table` by `id` (the first of `columns`): `push` binds one row's
+/// values in the order of `columns`, and a row already there takes every value given.
+fn upsert<DB: Database, T>(
+    table: &str,
+    columns: &[&str],
+    rows: &[T],
+    push: impl FnMut(Separated<'_, DB, &'static str>, &T),
+) -> QueryBuilder<DB> {
+    let mut insert = QueryBuilder::new(format!("INSERT INTO {table} ({}) ", columns.join(", ")));
+    insert.push_values(rows, push);
+    let updates: Vec<String> = columns[1..]
+        .iter()
+        .map(|column| format!("{column} = excluded.{column}"))
+        .collect();
+    insert.push(format!(
+        " ON CONFLICT (id) DO UPDATE SET {}",
+        updates.join(", ")
+    ));
     insert
 }
 
+/// Runs a backend's migrations. After a rollback an older release runs on a newer schema
+/// (docs/DEPLOY.md), so migrations it does not know are no error.
+pub async fn migrate<'a, A>(mut migrator: Migrator, to: A) -> StoreResult<()>
+where
+    A: Acquire<'a>,
+    <A::Connection as Deref>::Target: Migrate,
+{
+    migrator.set_ignore_missing(true);
+    migrator
+        .run(to)
+        .await
+        .map_err(|e| StoreError::from_sqlx(sqlx::Error::Migrate(Box::new(e))))
 }
 
 // `Timestamp` as a column: TEXT in the wire format on SQLite (it sorts and compares as

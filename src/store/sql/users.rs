@@ -1,14 +1,27 @@
-//! Users, written once for both backends: [`user_store!`] implements `UserStore` for a
-//! backend type with the primitives of [`super::helpers`] and its own user-write lock
-//! (`lock_user_writes`: PostgreSQL serialises user writes across replicas; SQLite's single
-//! writer already does).
+//! Users, written once for both backends: their statements, and [`user_store!`], which
+//! implements `UserStore` for a backend type with the primitives of [`super::helpers`] and
+//! its own user-write lock (`lock_user_writes`: PostgreSQL serialises user writes across
+//! replicas; SQLite's single writer already does).
+
+pub const BY_ID: &str = "SELECT id, username, email, created_at FROM users WHERE id = $1";
+pub const ALL: &str = "SELECT id, username, email, created_at FROM users";
+pub const USERNAME_TAKEN: &str = "SELECT id FROM users WHERE username = $1 AND id <> $2 LIMIT 1";
+pub const EMAIL_TAKEN: &str =
+    "SELECT id FROM users WHERE lower(email) = lower($1) AND id <> $2 LIMIT 1";
+pub const INSERT: &str =
+    "INSERT INTO users (username, email, created_at) VALUES ($1, $2, $3) RETURNING id";
+pub const UPDATE: &str = "UPDATE users SET username = $1, email = $2 WHERE id = $3";
+/// The user's urls keep existing with `user_id` null (`ON DELETE SET NULL`), their keys go
+/// (`ON DELETE CASCADE`).
+pub const DELETE: &str = "DELETE FROM users WHERE id = $1 RETURNING id";
+pub const EXISTS: &str = "SELECT id FROM users WHERE id = $1";
 
 macro_rules! user_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use $crate::domain::{NewUser, User, UserPatch};
             use $crate::store::retry;
-            use $crate::store::sql::{self, Table};
+            use $crate::store::sql::{self, Table, users};
             use $crate::store::{Listing, Page, StoreError, StoreResult, UserFilter, UserStore};
 
             impl $store {
@@ -17,22 +30,30 @@ macro_rules! user_store {
                 async fn check_unique(
                     &self,
                     conn: &mut <$db as sqlx::Database>::Connection,
-                    username: Option<&str>,
-                    email: Option<&str>,
+                    patch: &UserPatch,
                     except_id: i64,
                 ) -> StoreResult<()> {
-                    for (field, statement, value) in [
-                        ("username", sql::USERNAME_TAKEN, username),
-                        ("email", sql::EMAIL_TAKEN, email),
-                    ] {
+                    let taken = [
+                        (
+                            "username",
+                            users::USERNAME_TAKEN,
+                            patch.username.as_ref().map(|u| u.as_str()),
+                        ),
+                        (
+                            "email",
+                            users::EMAIL_TAKEN,
+                            patch.email.as_ref().map(|e| e.as_str()),
+                        ),
+                    ];
+                    for (field, statement, value) in taken {
                         let Some(value) = value else { continue };
-                        let taken: Option<i64> = self
+                        let found: Option<i64> = self
                             .query_scalar(statement)
                             .bind(value)
                             .bind(except_id)
                             .fetch_optional(&mut *conn)
                             .await?;
-                        if taken.is_some() {
+                        if found.is_some() {
                             return Err(StoreError::Conflict(field));
                         }
                     }
@@ -44,16 +65,15 @@ macro_rules! user_store {
             impl UserStore for $store {
                 async fn create_user(&self, user: NewUser) -> StoreResult<User> {
                     let user = &user;
+                    let patch = &UserPatch::from(user);
                     retry::write("create_user", move || async move {
                         let mut tx = self.begin().await?;
-                        let (username, email) = (user.username.as_str(), user.email.as_str());
                         self.lock_user_writes(&mut tx).await?;
-                        self.check_unique(&mut tx, Some(username), Some(email), -1)
-                            .await?;
+                        self.check_unique(&mut tx, patch, -1).await?;
                         let id: i64 = self
-                            .query_scalar(sql::INSERT_USER)
-                            .bind(username)
-                            .bind(email)
+                            .query_scalar(users::INSERT)
+                            .bind(user.username.as_str())
+                            .bind(user.email.as_str())
                             .bind(user.created_at)
                             .fetch_one(&mut *tx)
                             .await?;
@@ -64,7 +84,7 @@ macro_rules! user_store {
                 }
 
                 async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
-                    self.by_id("get_user", sql::USER_BY_ID, id).await
+                    self.one("get_user", users::BY_ID, id).await
                 }
 
                 async fn list_users(
@@ -72,7 +92,7 @@ macro_rules! user_store {
                     filter: &UserFilter,
                     page: Page,
                 ) -> StoreResult<Listing<User>> {
-                    self.list("list_users", ("users", sql::USERS), &filter.columns(), page)
+                    self.list("list_users", ("users", users::ALL), &filter.columns(), page)
                         .await
                 }
 
@@ -85,19 +105,14 @@ macro_rules! user_store {
                     retry::write("update_user", move || async move {
                         let mut tx = self.begin().await?;
                         self.lock_user_writes(&mut tx).await?;
-                        let current: Option<User> = self
-                            .query_as(sql::USER_BY_ID)
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let Some(mut user) = current else {
+                        let Some(mut user) =
+                            self.current::<User>(&mut tx, users::BY_ID, id).await?
+                        else {
                             return Ok(None);
                         };
-                        let username = patch.username.as_ref().map(|u| u.as_str());
-                        let email = patch.email.as_ref().map(|e| e.as_str());
-                        self.check_unique(&mut tx, username, email, id).await?;
+                        self.check_unique(&mut tx, patch, id).await?;
                         patch.apply(&mut user);
-                        self.query(sql::UPDATE_USER)
+                        self.query(users::UPDATE)
                             .bind(&user.username)
                             .bind(&user.email)
                             .bind(id)
@@ -110,7 +125,7 @@ macro_rules! user_store {
                 }
 
                 async fn delete_user(&self, id: i64) -> StoreResult<bool> {
-                    self.delete_by_id("delete_user", sql::DELETE_USER, id).await
+                    self.delete_by_id("delete_user", users::DELETE, id).await
                 }
 
                 async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {

@@ -7,7 +7,7 @@
 mod writes;
 
 use super::sql::{self, Table, acquired};
-use super::{PoolStats, Schema, StoreError, StoreResult};
+use super::{PoolStats, Schema, StoreResult};
 use async_trait::async_trait;
 use sqlx::pool::PoolConnection;
 use sqlx::query::{Query, QueryAs, QueryScalar};
@@ -66,6 +66,12 @@ impl SqliteStore {
         Ok(acquired("sqlite_writer", self.writer.begin()).await?)
     }
 
+    /// Where a url is created: a transaction (its `created` event follows in a second
+    /// statement).
+    async fn write_session(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+        self.begin().await
+    }
+
     /// Statements are prepared once per connection and cached.
     fn persistent(&self) -> bool {
         true
@@ -90,7 +96,11 @@ impl SqliteStore {
     }
 
     /// Reading a url to change it: the single writer already keeps writes apart.
-    const URL_FOR_UPDATE: &'static str = sql::URL_BY_ID;
+    const URL_FOR_UPDATE: &'static str = sql::links::BY_ID;
+
+    /// A url alone; its `created` event is written by `after_insert` (`$7`, `$8` unused).
+    const INSERT_URL: &'static str = "INSERT INTO urls (user_id, short_code, original_url, title, \
+         is_active, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id";
 
     /// Nothing to lock: every write runs on the one writer connection, in turn.
     async fn lock_user_writes(&self, _conn: &mut SqliteConnection) -> StoreResult<()> {
@@ -119,13 +129,7 @@ impl Schema for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        let mut migrator = sqlx::migrate!("./migrations/sqlite");
-        // After a rollback, an older release runs on a newer schema (docs/DEPLOY.md).
-        migrator.set_ignore_missing(true);
-        migrator
-            .run(&self.writer)
-            .await
-            .map_err(|e| StoreError::Other(sqlx::Error::Migrate(Box::new(e))))
+        sql::migrate(sqlx::migrate!("./migrations/sqlite"), &self.writer).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
