@@ -6,7 +6,8 @@
 
 use crate::store::PostgresOptions;
 use clap::{Args, ValueEnum};
-pub use secrecy::{ExposeSecret, SecretString};
+use secrecy::{ExposeSecret, SecretString};
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -71,17 +72,47 @@ pub struct Settings {
     pub log: LogSettings,
 }
 
-/// A secret as clap reads it.
-fn secret(raw: &str) -> Result<SecretString, std::convert::Infallible> {
-    Ok(SecretString::from(raw))
+/// A setting that must never be printed (a URL with credentials, a password): its `Debug`
+/// is redacted, and only [`Secret::expose`] reads it.
+#[derive(Clone)]
+pub struct Secret(SecretString);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(raw: &str) -> Self {
+        Self(SecretString::from(raw))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+/// Clap reads a secret as any string.
+impl clap::builder::ValueParserFactory for Secret {
+    type Parser =
+        clap::builder::MapValueParser<clap::builder::StringValueParser, fn(String) -> Self>;
+
+    fn value_parser() -> Self::Parser {
+        clap::builder::TypedValueParser::map(clap::builder::StringValueParser::new(), |raw| {
+            Self(SecretString::from(raw))
+        })
+    }
 }
 
 /// Where data lives. Without `DATABASE_URL` or `DATABASE_HOST`/`DATABASE_NAME`, the embedded store.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseSettings {
     /// Database URL: postgres://user:pass@host:port/db or sqlite://path.
-    #[arg(long, env = "DATABASE_URL", hide_env_values = true, value_parser = secret)]
-    pub database_url: Option<SecretString>,
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
     /// PostgreSQL database name (with the other DATABASE_* variables, when DATABASE_URL is unset).
     #[arg(long, env = "DATABASE_NAME")]
     pub database_name: Option<String>,
@@ -95,8 +126,8 @@ pub struct DatabaseSettings {
     #[arg(long, env = "DATABASE_USER")]
     pub database_user: Option<String>,
     /// PostgreSQL password.
-    #[arg(long, env = "DATABASE_PASSWORD", hide_env_values = true, value_parser = secret)]
-    pub database_password: Option<SecretString>,
+    #[arg(long, env = "DATABASE_PASSWORD", hide_env_values = true)]
+    pub database_password: Option<Secret>,
     /// Directory of the embedded store's kurz.db.
     #[arg(long, env = "KURZ_DATA_DIR", default_value = ".")]
     pub data_dir: PathBuf,
@@ -113,8 +144,8 @@ pub struct DatabaseSettings {
     #[arg(long, env = "KURZ_DB_STATEMENT_CACHE", default_value_t = 100)]
     pub db_statement_cache: usize,
     /// Direct PostgreSQL URL for migrations when DATABASE_URL points at PgBouncer (transaction mode).
-    #[arg(long, env = "KURZ_DB_MIGRATION_URL", hide_env_values = true, value_parser = secret)]
-    pub db_migration_url: Option<SecretString>,
+    #[arg(long, env = "KURZ_DB_MIGRATION_URL", hide_env_values = true)]
+    pub db_migration_url: Option<Secret>,
 }
 
 /// Which store the settings select.
@@ -130,7 +161,7 @@ impl DatabaseSettings {
         if let Some(url) = self
             .database_url
             .as_ref()
-            .map(ExposeSecret::expose_secret)
+            .map(Secret::expose)
             .filter(|u| !u.trim().is_empty())
         {
             if let Some(path) = url
@@ -152,7 +183,7 @@ impl DatabaseSettings {
                 .map_err(invalid)?;
             url.set_username(self.database_user.as_deref().unwrap_or("postgres"))
                 .map_err(invalid)?;
-            let password = self.database_password.as_ref().map(|p| p.expose_secret());
+            let password = self.database_password.as_ref().map(Secret::expose);
             url.set_password(password).map_err(invalid)?;
             url.set_path(self.database_name.as_deref().unwrap_or("postgres"));
             return Ok(StoreTarget::Postgres(url.to_string()));
@@ -174,7 +205,7 @@ impl DatabaseSettings {
             migration_url: self
                 .db_migration_url
                 .as_ref()
-                .map(|url| url.expose_secret().to_owned()),
+                .map(|url| url.expose().to_owned()),
         }
     }
 }
@@ -205,15 +236,15 @@ pub enum L1Mode {
 #[derive(Debug, Clone, Args)]
 pub struct CacheSettings {
     /// Redis URL for the shared cache and invalidations, e.g. redis://127.0.0.1:6379. Unset: no Redis.
-    #[arg(long, env = "REDIS_URL", hide_env_values = true, value_parser = secret)]
-    pub redis_url: Option<SecretString>,
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
     /// Redis Cluster seed nodes, comma-separated (redis://host:7000,redis://host:7001), instead of REDIS_URL.
-    #[arg(long, env = "KURZ_REDIS_CLUSTER_NODES", hide_env_values = true, value_parser = secret)]
-    pub redis_cluster_nodes: Option<SecretString>,
+    #[arg(long, env = "KURZ_REDIS_CLUSTER_NODES", hide_env_values = true)]
+    pub redis_cluster_nodes: Option<Secret>,
     /// Redis Sentinels, comma-separated (redis://host:26379,...), instead of REDIS_URL: kurz
     /// uses the primary they name and follows it across failovers.
-    #[arg(long, env = "KURZ_REDIS_SENTINELS", hide_env_values = true, value_parser = secret)]
-    pub redis_sentinels: Option<SecretString>,
+    #[arg(long, env = "KURZ_REDIS_SENTINELS", hide_env_values = true)]
+    pub redis_sentinels: Option<Secret>,
     /// The name the sentinels know the primary by (with KURZ_REDIS_SENTINELS).
     #[arg(long, env = "KURZ_REDIS_SENTINEL_MASTER")]
     pub redis_sentinel_master: Option<String>,
@@ -221,10 +252,9 @@ pub struct CacheSettings {
     #[arg(
         long,
         env = "KURZ_REDIS_SENTINEL_MASTER_PASSWORD",
-        hide_env_values = true,
-        value_parser = secret
+        hide_env_values = true
     )]
-    pub redis_sentinel_master_password: Option<SecretString>,
+    pub redis_sentinel_master_password: Option<Secret>,
     /// Namespace of kurz's Redis keys and channel (deployments sharing a Redis need distinct ones).
     #[arg(long, env = "KURZ_REDIS_PREFIX", default_value = "kurz")]
     pub redis_prefix: String,
@@ -408,7 +438,7 @@ mod tests {
         db.database_host = Some("db".into());
         db.database_name = Some("hackathon_db".into());
         db.database_user = Some("app".into());
-        db.database_password = Some(SecretString::from("p@ss word"));
+        db.database_password = Some(Secret::from("p@ss word"));
         let Ok(StoreTarget::Postgres(url)) = db.target() else {
             panic!("expected postgres")
         };
@@ -418,7 +448,7 @@ mod tests {
     #[test]
     fn database_url_wins_over_parts() {
         let mut db = Settings::defaults().database;
-        db.database_url = Some(SecretString::from("postgres://u@h/d"));
+        db.database_url = Some(Secret::from("postgres://u@h/d"));
         db.database_host = Some("other".into());
         assert!(db.target().ok() == Some(StoreTarget::Postgres("postgres://u@h/d".into())));
     }
@@ -426,7 +456,7 @@ mod tests {
     #[test]
     fn an_unknown_database_scheme_is_an_error() {
         let mut db = Settings::defaults().database;
-        db.database_url = Some(SecretString::from("mysql://h/d"));
+        db.database_url = Some(Secret::from("mysql://h/d"));
         assert!(db.target().is_err());
     }
 
@@ -442,8 +472,8 @@ mod tests {
     #[test]
     fn secrets_never_print() {
         let mut settings = Settings::defaults();
-        settings.database.database_url = Some(SecretString::from("postgres://u:hunter2@h/d"));
-        settings.cache.redis_url = Some(SecretString::from("redis://:hunter2@h"));
+        settings.database.database_url = Some(Secret::from("postgres://u:hunter2@h/d"));
+        settings.cache.redis_url = Some(Secret::from("redis://:hunter2@h"));
         assert!(!format!("{settings:?}").contains("hunter2"));
     }
 }

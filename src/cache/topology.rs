@@ -13,7 +13,7 @@
 //! Behind Sentinel, the sentinels are asked every second which server is the primary; when it
 //! changed (a failover), the link moves there ([`Topology::follow_primary`]).
 
-use crate::config::{CacheSettings, ExposeSecret};
+use crate::config::{CacheSettings, Secret};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, PubSub};
 use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
@@ -86,19 +86,9 @@ impl Topology {
         settings: &CacheSettings,
         timeout: Duration,
     ) -> anyhow::Result<Option<Self>> {
-        let single = non_empty(settings.redis_url.as_ref().map(ExposeSecret::expose_secret));
-        let cluster = non_empty(
-            settings
-                .redis_cluster_nodes
-                .as_ref()
-                .map(ExposeSecret::expose_secret),
-        );
-        let sentinels = non_empty(
-            settings
-                .redis_sentinels
-                .as_ref()
-                .map(ExposeSecret::expose_secret),
-        );
+        let single = non_empty(settings.redis_url.as_ref().map(Secret::expose));
+        let cluster = non_empty(settings.redis_cluster_nodes.as_ref().map(Secret::expose));
+        let sentinels = non_empty(settings.redis_sentinels.as_ref().map(Secret::expose));
         let named = [single.is_some(), cluster.is_some(), sentinels.is_some()];
         if named.iter().filter(|set| **set).count() > 1 {
             anyhow::bail!(
@@ -132,7 +122,7 @@ impl Topology {
                 settings
                     .redis_sentinel_master_password
                     .as_ref()
-                    .map(ExposeSecret::expose_secret),
+                    .map(Secret::expose),
             ) {
                 primary = primary.set_password(password);
             }
@@ -422,7 +412,6 @@ fn primary_of_slot(slots: &Value, slot: i64) -> Option<(String, u16)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::SecretString;
 
     fn bulk(text: &str) -> Value {
         Value::BulkString(text.as_bytes().to_vec())
@@ -481,7 +470,7 @@ mod tests {
 
     #[test]
     fn sentinels_need_the_primary_s_name() {
-        let sentinels = Some(SecretString::from(
+        let sentinels = Some(Secret::from(
             "redis://127.0.0.1:26379,redis://127.0.0.1:26380",
         ));
         assert!(topology(|s| s.redis_sentinels = sentinels.clone()).is_err());

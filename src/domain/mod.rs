@@ -5,35 +5,28 @@
 
 pub mod api_key;
 pub mod audit;
-mod email;
 mod event;
 mod link;
 mod short_code;
-mod target_url;
 mod text;
 mod timestamp;
 mod url;
 mod user;
-mod username;
 pub mod visit;
 
 pub use api_key::{ApiKey, ApiKeyUse, NewApiKey, Scope};
-pub use email::Email;
 pub use event::{Event, NewEvent, event_type};
 pub use link::Link;
 pub use short_code::{ShortCode, ShortCodeError};
-pub use target_url::TargetUrl;
+pub use text::{Email, TargetUrl, Username};
 pub use timestamp::Timestamp;
 pub use url::{FieldChange, MAX_TITLE_CHARS, NewUrl, Url, UrlPatch, parse_title};
 pub use user::{NewUser, User, UserPatch};
-pub use username::Username;
 pub use visit::{Outcome, Visit};
 
 /// The limits of the parsed types, where others (the API's description) need them.
 pub mod limits {
-    pub use super::email::MAX_LEN as EMAIL;
     pub use super::short_code::{CUSTOM_MIN_LEN as CUSTOM_CODE_MIN, MAX_LEN as CODE};
-    pub use super::target_url::MAX_LEN as TARGET_URL;
+    pub use super::text::{EMAIL_MAX as EMAIL, TARGET_MAX as TARGET_URL, USERNAME_MAX as USERNAME};
     pub use super::url::MAX_TITLE_CHARS as TITLE;
-    pub use super::username::MAX_LEN as USERNAME;
 }

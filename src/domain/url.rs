@@ -30,11 +30,15 @@ pub fn parse_title(raw: &str) -> Result<String, String> {
 /// A url ready to insert; the store writes its `created` event in the same transaction.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUrl {
+    /// The owner, if any: a user who must exist.
     pub user_id: Option<i64>,
+    /// Generated, or chosen by the client; the store refuses one already taken.
     pub short_code: ShortCode,
     pub original_url: TargetUrl,
     pub title: Option<String>,
+    /// `false` creates the link switched off.
     pub is_active: bool,
+    /// Also its first `updated_at`.
     pub created_at: Timestamp,
     /// The code was generated for this url and never handed out before, so no cache can
     /// hold an answer for it (see `CachedLinks::create_url`). False for custom codes.

@@ -163,27 +163,18 @@ mod tests {
             .no_proxy()
             .build()
             .unwrap_or_else(|e| panic!("{e}"));
-        let created = client
-            .post(format!("{base}/urls"))
-            .json(&json!({ "original_url": "https://example.com/", "short_code": "fresh" }))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let send = |request: reqwest::RequestBuilder| async move {
+            request.send().await.unwrap_or_else(|e| panic!("{e}"))
+        };
+        let link = json!({ "original_url": "https://example.com/", "short_code": "fresh" });
+        let created = send(client.post(format!("{base}/urls")).json(&link)).await;
         assert_eq!(created.status(), 201);
         // Twice: the first fills the in-process cache, the second is answered from it.
         for _ in 0..2 {
-            let followed = client
-                .get(format!("{base}/urls/fresh/redirect"))
-                .send()
-                .await
-                .unwrap_or_else(|e| panic!("{e}"));
+            let followed = send(client.get(format!("{base}/urls/fresh/redirect"))).await;
             assert_eq!(followed.status(), 302);
         }
-        let route = client
-            .get(format!("{base}/fresh"))
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{e}"));
+        let route = send(client.get(format!("{base}/fresh"))).await;
         assert_eq!(route.status(), 200);
         assert_eq!(route.text().await.ok().as_deref(), Some("the new route"));
     }

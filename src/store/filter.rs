@@ -44,31 +44,40 @@ pub fn push_filters<DB>(
     }
 }
 
+fn int(value: Option<i64>) -> Option<FilterValue> {
+    value.map(FilterValue::Int)
+}
+
+fn text(value: &Option<String>) -> Option<FilterValue> {
+    value.clone().map(FilterValue::Text)
+}
+
 impl UserFilter {
     pub fn columns(&self) -> Filters {
-        vec![
-            ("username", self.username.clone().map(FilterValue::Text)),
-            ("email", self.email.clone().map(FilterValue::TextNoCase)),
-        ]
+        let email = self.email.clone().map(FilterValue::TextNoCase);
+        vec![("username", text(&self.username)), ("email", email)]
     }
 }
 
 impl UrlFilter {
     pub fn columns(&self) -> Filters {
+        let active = self.is_active.map(FilterValue::Bool);
+        let code = text(&self.short_code);
         vec![
-            ("user_id", self.user_id.map(FilterValue::Int)),
-            ("is_active", self.is_active.map(FilterValue::Bool)),
-            ("short_code", self.short_code.clone().map(FilterValue::Text)),
+            ("user_id", int(self.user_id)),
+            ("is_active", active),
+            ("short_code", code),
         ]
     }
 }
 
 impl EventFilter {
     pub fn columns(&self) -> Filters {
+        let (url, user) = (int(self.url_id), int(self.user_id));
         vec![
-            ("url_id", self.url_id.map(FilterValue::Int)),
-            ("user_id", self.user_id.map(FilterValue::Int)),
-            ("event_type", self.event_type.clone().map(FilterValue::Text)),
+            ("url_id", url),
+            ("user_id", user),
+            ("event_type", text(&self.event_type)),
         ]
     }
 }

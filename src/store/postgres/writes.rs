@@ -5,8 +5,10 @@ use super::PostgresStore;
 use crate::domain::{ApiKeyUse, NewEvent, Timestamp};
 use crate::store::StoreResult;
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
 use sqlx::types::Json;
+use sqlx::{PgConnection, Postgres};
 
 /// A batch of events and its clicks per link in one statement: the rows travel as five
 /// arrays that `UNNEST` turns back into rows (a multi-row `VALUES` with thousands of
@@ -28,6 +30,14 @@ const ADD_USES: &str = "UPDATE api_keys k SET request_count = k.request_count + 
      WHERE k.id = u.id";
 
 impl PostgresStore {
+    /// Runs one statement that writes, committed (behind PgBouncer a [`super::Session`] is a
+    /// transaction, which would roll back when dropped).
+    async fn write(&self, statement: Query<'_, Postgres, PgArguments>) -> StoreResult<()> {
+        let mut session = self.write_session().await?;
+        statement.execute(&mut *session).await?;
+        session.commit().await
+    }
+
     /// Nothing more: `INSERT_URL` wrote the `created` event with the url.
     pub(super) async fn after_insert(
         &self,
@@ -47,18 +57,9 @@ impl PostgresStore {
             .iter()
             .map(|e| Json(Value::Object(e.details.clone())))
             .collect();
-        // In a transaction of its own, committed: a write must not ride on a read `Session`.
-        let mut tx = self.begin().await?;
-        self.query(INSERT_BATCH)
-            .bind(&url_ids)
-            .bind(&user_ids)
-            .bind(&types)
-            .bind(&times)
-            .bind(&details)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        let batch = self.query(INSERT_BATCH).bind(&url_ids).bind(&user_ids);
+        self.write(batch.bind(&types).bind(&times).bind(&details))
+            .await
     }
 
     /// Adds request counts and moves last-used times forward (never back).
@@ -66,14 +67,7 @@ impl PostgresStore {
         let ids: Vec<i64> = uses.iter().map(|u| u.id).collect();
         let requests: Vec<i64> = uses.iter().map(|u| u.requests).collect();
         let used: Vec<Timestamp> = uses.iter().map(|u| u.last_used_at).collect();
-        let mut tx = self.begin().await?;
-        self.query(ADD_USES)
-            .bind(&ids)
-            .bind(&requests)
-            .bind(&used)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.write(self.query(ADD_USES).bind(&ids).bind(&requests).bind(&used))
+            .await
     }
 }

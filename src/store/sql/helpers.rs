@@ -1,5 +1,5 @@
-//! What every resource does the same way on either backend: a row by key, the rows by key, a
-//! row inside a write, a page of a list, a delete by id, a bulk import. [`helpers!`] writes them once as methods
+//! What every resource does the same way on either backend: the rows by key, a row inside a
+//! write, a page of a list, a write that finds its row or not, a bulk import. [`helpers!`] writes them once as methods
 //! of a backend type that has the primitives every backend has (`reader`, `begin`, `query`,
 //! `query_as`, `query_scalar`, `persistent`) and says how it prepares and finishes an import
 //! (`lock_for_import`, `move_sequence`).
@@ -7,6 +7,7 @@
 macro_rules! helpers {
     ($store:ty, $db:ty) => {
         const _: () = {
+            use sqlx::query::QueryScalar;
             use sqlx::{Database, Encode, FromRow, QueryBuilder, Type};
             use $crate::store::filter::Filters;
             use $crate::store::sql::{Table, insert_chunks, list_queries};
@@ -15,27 +16,6 @@ macro_rules! helpers {
             type Row = <$db as Database>::Row;
 
             impl $store {
-                /// The row `sql` selects by `key` (`$1`), if any; retried like every read.
-                async fn one<T, K>(
-                    &self,
-                    op: &'static str,
-                    sql: &'static str,
-                    key: K,
-                ) -> StoreResult<Option<T>>
-                where
-                    T: for<'r> FromRow<'r, Row> + Send + Unpin,
-                    K: for<'q> Encode<'q, $db> + Type<$db> + Copy + Send + Sync,
-                {
-                    retry::read(op, move || async move {
-                        Ok(self
-                            .query_as(sql)
-                            .bind(key)
-                            .fetch_optional(&mut *self.reader().await?)
-                            .await?)
-                    })
-                    .await
-                }
-
                 /// Every row `sql` selects by `key` (`$1`); retried like every read.
                 async fn all<T, K>(
                     &self,
@@ -99,22 +79,18 @@ macro_rules! helpers {
                     .await
                 }
 
-                /// Deletes the row `sql` names by id (`RETURNING id`); whether there was one.
-                async fn delete_by_id(
-                    &self,
-                    op: &'static str,
-                    sql: &'static str,
-                    id: i64,
-                ) -> StoreResult<bool> {
+                /// Runs the write `statement` makes (one that returns an id); whether it
+                /// found a row to write.
+                async fn affects<F>(&self, op: &'static str, statement: F) -> StoreResult<bool>
+                where
+                    F: Fn() -> QueryScalar<'static, $db, i64, <$db as Database>::Arguments> + Sync,
+                {
+                    let statement = &statement;
                     retry::write(op, move || async move {
                         let mut tx = self.begin().await?;
-                        let deleted: Option<i64> = self
-                            .query_scalar(sql)
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
+                        let found = statement().fetch_optional(&mut *tx).await?;
                         tx.commit().await?;
-                        Ok(deleted.is_some())
+                        Ok(found.is_some())
                     })
                     .await
                 }

@@ -18,7 +18,7 @@ macro_rules! key_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use $crate::domain::{ApiKey, ApiKeyUse, NewApiKey, Timestamp};
-            use $crate::store::sql::keys;
+            use $crate::store::sql::{first, keys};
             use $crate::store::{KeyStore, StoreError, StoreResult, retry};
 
             #[async_trait::async_trait]
@@ -51,22 +51,16 @@ macro_rules! key_store {
                 }
 
                 async fn revoke_api_key(&self, id: i64, now: Timestamp) -> StoreResult<bool> {
-                    retry::write("revoke_api_key", move || async move {
-                        let mut tx = self.begin().await?;
-                        let revoked: Option<i64> = self
-                            .query_scalar(keys::REVOKE)
-                            .bind(now)
-                            .bind(id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        tx.commit().await?;
-                        Ok(revoked.is_some())
+                    self.affects("revoke_api_key", || {
+                        self.query_scalar(keys::REVOKE).bind(now).bind(id)
                     })
                     .await
                 }
 
                 async fn find_api_key(&self, secret_hash: &str) -> StoreResult<Option<ApiKey>> {
-                    self.one("find_api_key", keys::BY_HASH, secret_hash).await
+                    self.all("find_api_key", keys::BY_HASH, secret_hash)
+                        .await
+                        .map(first)
                 }
 
                 async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()> {

@@ -22,7 +22,7 @@ macro_rules! link_store {
             use sqlx::types::Json;
             use $crate::domain::audit::{created_event, deleted_event, updated_event};
             use $crate::domain::{Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
-            use $crate::store::sql::{self, Table, links};
+            use $crate::store::sql::{self, Table, first, links};
             use $crate::store::{
                 LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter, retry,
             };
@@ -57,12 +57,13 @@ macro_rules! link_store {
                 }
 
                 async fn get_url(&self, id: i64) -> StoreResult<Option<Url>> {
-                    self.one("get_url", links::BY_ID, id).await
+                    self.all("get_url", links::BY_ID, id).await.map(first)
                 }
 
                 async fn find_link(&self, code: &ShortCode) -> StoreResult<Option<Link>> {
-                    self.one("find_link", links::LINK_BY_CODE, code.as_str())
+                    self.all("find_link", links::LINK_BY_CODE, code.as_str())
                         .await
+                        .map(first)
                 }
 
                 async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {

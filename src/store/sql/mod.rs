@@ -24,6 +24,11 @@ use sqlx::{Acquire, Database, Decode, Encode, Postgres, QueryBuilder, Sqlite, Ty
 use std::ops::Deref;
 use time::PrimitiveDateTime;
 
+/// The one row of a query by a unique key, if any.
+pub fn first<T>(rows: Vec<T>) -> Option<T> {
+    rows.into_iter().next()
+}
+
 /// The tables imports write; PostgreSQL locks each against concurrent inserts and then
 /// moves its id sequence past the imported ids (SQLite's AUTOINCREMENT needs neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

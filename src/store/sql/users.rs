@@ -21,7 +21,7 @@ macro_rules! user_store {
         const _: () = {
             use $crate::domain::{NewUser, User, UserPatch};
             use $crate::store::retry;
-            use $crate::store::sql::{self, Table, users};
+            use $crate::store::sql::{self, Table, first, users};
             use $crate::store::{Listing, Page, StoreError, StoreResult, UserFilter, UserStore};
 
             impl $store {
@@ -84,7 +84,7 @@ macro_rules! user_store {
                 }
 
                 async fn get_user(&self, id: i64) -> StoreResult<Option<User>> {
-                    self.one("get_user", users::BY_ID, id).await
+                    self.all("get_user", users::BY_ID, id).await.map(first)
                 }
 
                 async fn list_users(
@@ -125,7 +125,8 @@ macro_rules! user_store {
                 }
 
                 async fn delete_user(&self, id: i64) -> StoreResult<bool> {
-                    self.delete_by_id("delete_user", users::DELETE, id).await
+                    self.affects("delete_user", || self.query_scalar(users::DELETE).bind(id))
+                        .await
                 }
 
                 async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
