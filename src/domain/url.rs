@@ -10,10 +10,14 @@ pub const MAX_TITLE_CHARS: usize = 512;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Url {
     pub id: i64,
+    /// The owner; `null` when there is none (or the owner was deleted).
     pub user_id: Option<i64>,
+    /// The path that redirects: `GET /{short_code}`.
     pub short_code: String,
+    /// Where the link leads, as the client sent it.
     pub original_url: String,
     pub title: Option<String>,
+    /// `false`: the link answers 404 until switched on again.
     pub is_active: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,

@@ -25,10 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(
-    get,
-    path = "/openapi.json",
-    operation_id = "openApiDocument",
-    tag = "documentation",
+    get, path = "/openapi.json", operation_id = "openApiDocument", tag = "documentation",
     summary = "This API's OpenAPI 3.1 description",
     responses((status = 200, description = "The OpenAPI document", body = Object)),
     security(())
@@ -38,10 +35,7 @@ async fn spec(State(state): State<AppState>) -> Response {
 }
 
 #[utoipa::path(
-    get,
-    path = "/docs",
-    operation_id = "documentationPage",
-    tag = "documentation",
+    get, path = "/docs", operation_id = "documentationPage", tag = "documentation",
     summary = "This API's description as an HTML page",
     responses((status = 200, description = "The page", body = String, content_type = "text/html")),
     security(())
@@ -124,18 +118,15 @@ fn operation_section(html: &mut String, spec: &Value, method: &str, path: &str, 
     if let Some(parameters) = op["parameters"].as_array().filter(|p| !p.is_empty()) {
         html.push_str("<table><tr><th>parameter</th><th>in</th><th>type</th><th></th></tr>");
         for parameter in parameters {
-            let _ = write!(
+            let required = parameter["required"] == Value::Bool(true);
+            row(
                 html,
-                "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(text(&parameter["name"])),
-                if parameter["required"] == Value::Bool(true) {
-                    " (required)"
-                } else {
-                    ""
-                },
-                escape(text(&parameter["in"])),
-                type_of(&parameter["schema"]),
-                inline_code(text(&parameter["description"])),
+                &[
+                    field(text(&parameter["name"]), required),
+                    escape(text(&parameter["in"])),
+                    type_of(&parameter["schema"]),
+                    inline_code(text(&parameter["description"])),
+                ],
             );
         }
         html.push_str("</table>");
@@ -160,13 +151,8 @@ fn operation_section(html: &mut String, spec: &Value, method: &str, path: &str, 
             .and_then(|content| content.values().next())
             .map(|media| type_of(&media["schema"]))
             .unwrap_or_default();
-        let _ = write!(
-            html,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(status),
-            inline_code(text(&response["description"])),
-            body,
-        );
+        let meaning = inline_code(text(&response["description"]));
+        row(html, &[escape(status), meaning, body]);
     }
     html.push_str("</table></section>");
 }
@@ -181,23 +167,29 @@ fn schema_table(html: &mut String, schema: &Value) {
         .unwrap_or_default();
     html.push_str("<table><tr><th>field</th><th>type</th><th></th></tr>");
     for (name, property) in properties {
-        let _ = write!(
-            html,
-            "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(name),
-            if required.contains(&name.as_str()) {
-                " (required)"
-            } else {
-                ""
-            },
-            type_of(property),
-            inline_code(text(&property["description"])),
-        );
+        let description = inline_code(text(&property["description"]));
+        let name = field(name, required.contains(&name.as_str()));
+        row(html, &[name, type_of(property), description]);
     }
     html.push_str("</table>");
 }
 
 /// A schema in a few words, linking to named schemas.
+/// One table row of cells already escaped.
+fn row(html: &mut String, cells: &[String]) {
+    html.push_str("<tr>");
+    for cell in cells {
+        let _ = write!(html, "<td>{cell}</td>");
+    }
+    html.push_str("</tr>");
+}
+
+/// A field's name, marked when it is required.
+fn field(name: &str, required: bool) -> String {
+    let mark = if required { " (required)" } else { "" };
+    format!("<code>{}</code>{mark}", escape(name))
+}
+
 fn type_of(schema: &Value) -> String {
     if let Some(target) = schema["$ref"].as_str() {
         let name = target.rsplit('/').next().unwrap_or(target);

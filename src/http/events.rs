@@ -53,12 +53,8 @@ fn event_type_schema() -> Object {
     summary = "List events, ordered by id",
     description = "Clicks answered by this instance before the request are included.",
     params(super::openapi::EventFilters, super::openapi::Pagination),
-    request_body(content = Option<super::openapi::EventFilters>,
-        description = "The filters (and `page`, `per_page`) as a JSON object, for clients that send them so; the query string wins"),
     responses(
-        (status = 200, description = "The events", body = [Event], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
-        (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
-        (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
+        (status = 200, description = "The events", body = [Event]),
     ),
     security(("apiKey" = ["admin"]))
 )]
@@ -93,7 +89,6 @@ fn parse_event_type(raw: &str) -> Result<String, String> {
     request_body = CreateEvent,
     responses(
         (status = 201, description = "The new event", body = Event),
-        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
         (status = 404, description = "No such url or user", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is missing or invalid (`details` not an object); `details` names each", body = super::openapi::ErrorBody),
     ),

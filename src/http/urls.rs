@@ -72,12 +72,8 @@ fn active_on_update() -> Object {
     get, path = "/urls", operation_id = "listUrls", tag = "urls",
     summary = "List urls, ordered by id",
     params(super::openapi::UrlFilters, super::openapi::Pagination),
-    request_body(content = Option<super::openapi::UrlFilters>,
-        description = "The filters (and `page`, `per_page`) as a JSON object, for clients that send them so; the query string wins"),
     responses(
-        (status = 200, description = "The urls", body = [Url], headers(("X-Total-Count" = i64, description = "Rows matching the filters, whatever the page"))),
-        (status = 400, description = "A malformed query string, or a JSON body that is not an object", body = super::openapi::ErrorBody),
-        (status = 422, description = "A filter or pagination value is invalid", body = super::openapi::ErrorBody),
+        (status = 200, description = "The urls", body = [Url]),
     ),
     security(("apiKey" = ["read"]))
 )]
@@ -97,7 +93,6 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     params(("id" = i64, Path, description = "The url's id")),
     responses(
         (status = 200, description = "The url", body = Url),
-        (status = 404, description = "No such url (also for an id that is not a positive integer)", body = super::openapi::ErrorBody),
     ),
     security(("apiKey" = ["read"]))
 )]
@@ -136,7 +131,6 @@ fn parse_target(
     request_body = CreateUrl,
     responses(
         (status = 201, description = "The new url", body = Url),
-        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
         (status = 404, description = "No such user", body = super::openapi::ErrorBody),
         (status = 409, description = "The custom `short_code` is taken", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is missing or invalid (or the target is refused); `details` names each", body = super::openapi::ErrorBody),
@@ -213,8 +207,6 @@ async fn create_with_generated_code(
     request_body = UpdateUrl,
     responses(
         (status = 200, description = "The url as changed", body = Url),
-        (status = 400, description = "The body is not a JSON object sent as JSON", body = super::openapi::ErrorBody),
-        (status = 404, description = "No such url", body = super::openapi::ErrorBody),
         (status = 422, description = "A field is invalid; `details` names each", body = super::openapi::ErrorBody),
     ),
     security(("apiKey" = ["write"]))
@@ -261,7 +253,6 @@ async fn update(
     params(("id" = i64, Path, description = "The url's id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 404, description = "No such url", body = super::openapi::ErrorBody),
     ),
     security(("apiKey" = ["write"]))
 )]

@@ -30,7 +30,7 @@ pub struct Pagination {
 }
 
 /// Filters of `GET /users`, from the query string or a JSON object body.
-#[derive(ToSchema, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct UserFilters {
@@ -41,7 +41,7 @@ pub struct UserFilters {
 }
 
 /// Filters of `GET /urls`, from the query string or a JSON object body.
-#[derive(ToSchema, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct UrlFilters {
@@ -52,7 +52,7 @@ pub struct UrlFilters {
 }
 
 /// Filters of `GET /users/{id}/urls`, from the query string or a JSON object body.
-#[derive(ToSchema, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct UserUrlFilters {
@@ -61,7 +61,7 @@ pub struct UserUrlFilters {
 }
 
 /// Filters of `GET /events`, from the query string or a JSON object body.
-#[derive(ToSchema, IntoParams)]
+#[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
 pub struct EventFilters {

@@ -1,15 +1,19 @@
 //! What every route's description shares, added from the tables that enforce it: the access
 //! each route declares (as both ways of presenting a key, with its 401/403), the write rate
-//! limits, overload shedding and body limits; plus links from a created user or url to the
-//! operations on it, and the pattern of a short code, which excludes the API's own words.
+//! limits, overload shedding and body limits; what every list, every JSON body and every
+//! `{id}` path answers alike (declared here once, not per route); links from a created user
+//! or url to the operations on it; and the pattern of a short code, which excludes the API's
+//! own words.
 
 use super::ErrorBody;
 use crate::http::auth::{self, Access, AccessTable};
 use axum::http::Method;
 use serde_json::Value;
 use utoipa::openapi::link::LinkBuilder;
-use utoipa::openapi::path::{Operation, PathItem, PathsMap};
+use utoipa::openapi::path::{Operation, Parameter, ParameterIn, PathItem, PathsMap};
+use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::response::{Response, ResponseBuilder};
+use utoipa::openapi::schema::ObjectBuilder;
 use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
@@ -45,6 +49,7 @@ pub fn apply(api: &mut OpenApi, access: &AccessTable) {
         for (method, operation) in operations(item) {
             describe_access(access.get(&method, path), operation);
             add_limits(&method, operation);
+            add_conventions(path, operation);
             keep_optional_bodies_objects(operation);
         }
     }
@@ -105,6 +110,91 @@ fn add_limits(method: &Method, operation: &mut Operation) {
         add_shared(operation, "429", "TooManyRequests");
     }
     add_shared(operation, "503", "Unavailable");
+}
+
+/// What lists, JSON bodies and `{id}` paths answer, wherever a route does not say more.
+fn add_conventions(path: &str, operation: &mut Operation) {
+    let is_list = query_parameters(operation).any(|p| p.name == "page");
+    if is_list {
+        describe_list(operation);
+    } else if operation.request_body.is_some() {
+        add_error(
+            operation,
+            "400",
+            "The body is not a JSON object sent as JSON",
+        );
+    }
+    if let Some(thing) = path
+        .strip_prefix('/')
+        .and_then(|p| p.strip_suffix("s/{id}"))
+    {
+        let missing = format!("No such {thing} (also for an id that is not a positive integer)");
+        add_error(operation, "404", &missing);
+    } else if let Some(thing) = path
+        .split("s/{id}/")
+        .next()
+        .filter(|_| path.contains("s/{id}/"))
+    {
+        let missing = format!("No such {}", thing.trim_start_matches('/'));
+        add_error(operation, "404", &missing);
+    }
+}
+
+/// A list: its count header, its errors, and its filters also taken as a JSON object body
+/// (the query parameters' own schemas, so the two cannot differ).
+fn describe_list(operation: &mut Operation) {
+    if let Some(RefOr::T(found)) = operation.responses.responses.get_mut("200") {
+        let total = Header::builder()
+            .schema(Some(i64::schema()))
+            .description(Some("Rows matching the filters, whatever the page"))
+            .build();
+        found
+            .headers
+            .insert("X-Total-Count".to_owned(), RefOr::T(total));
+    }
+    add_error(
+        operation,
+        "400",
+        "A malformed query string, or a JSON body that is not an object",
+    );
+    add_error(operation, "422", "A filter or pagination value is invalid");
+    let mut filters = ObjectBuilder::new();
+    for parameter in query_parameters(operation) {
+        if let Some(schema) = &parameter.schema {
+            filters = filters.property(&parameter.name, schema.clone());
+        }
+    }
+    let body = RequestBodyBuilder::new()
+        .description(Some(
+            "The filters (and `page`, `per_page`) as a JSON object, for clients that send them \
+             so; the query string wins",
+        ))
+        .content(
+            "application/json",
+            ContentBuilder::new().schema(Some(filters.build())).build(),
+        )
+        .required(Some(Required::False))
+        .build();
+    operation.request_body = Some(RefOr::T(body));
+}
+
+fn query_parameters(operation: &Operation) -> impl Iterator<Item = &Parameter> {
+    operation
+        .parameters
+        .iter()
+        .flatten()
+        .filter_map(|p| match p {
+            RefOr::T(p) if p.parameter_in == ParameterIn::Query => Some(p),
+            _ => None,
+        })
+}
+
+fn add_error(operation: &mut Operation, status: &str, description: &str) {
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::T(error_response(description).build()));
 }
 
 fn add_shared(operation: &mut Operation, status: &str, name: &str) {
