@@ -11,7 +11,7 @@
 //! primary Sentinel names, or one node of a cluster.
 
 use super::local::LocalCache;
-use super::shared::{ALL, SharedCache};
+use super::shared::{ALL, Attempts, SharedCache};
 use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -19,6 +19,85 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
+
+/// Longest wait for every replica to confirm an invalidation; a replica that is hung but
+/// still subscribed cannot hold writes up for longer.
+const ACK_WAIT: Duration = Duration::from_millis(250);
+
+/// The sending side: what a write tells every replica.
+impl SharedCache {
+    /// Bumps the code's generation (voiding its L2 value everywhere), tells every replica to
+    /// drop its L1 entry, and waits until every replica that heard it has done so (at most
+    /// [`ACK_WAIT`]). `false` when Redis could not be told.
+    pub async fn invalidate(&self, code: &str) -> bool {
+        let generation = self.gen_key(code);
+        let key_ttl = i64::try_from((self.ttl * 2).as_secs().max(1)).unwrap_or(i64::MAX);
+        self.announce("invalidate", code, |pipe| {
+            pipe.incr(&generation, 1)
+                .ignore()
+                .expire(&generation, key_ttl)
+                .ignore();
+        })
+        .await
+    }
+
+    /// Voids every code's L2 value and every replica's L1.
+    pub async fn invalidate_all(&self) -> bool {
+        let generation = self.gen_all();
+        self.announce("invalidate_all", ALL, |pipe| {
+            pipe.incr(&generation, 1).ignore();
+        })
+        .await
+    }
+
+    /// Runs `bump` and publishes `code` (in one transaction where the topology allows), then
+    /// waits for the acks. A failure leaves a flush owed.
+    async fn announce(
+        &self,
+        op: &'static str,
+        code: &str,
+        bump: impl FnOnce(&mut redis::Pipeline),
+    ) -> bool {
+        let nonce: u64 = rand::random();
+        let acked = self.acks.register(nonce);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        bump(&mut pipe);
+        let (channel, message) = (self.channel(), format!("{nonce}:{code}"));
+        let announced = self
+            .call::<usize, _, _>(op, Attempts::Persist, |mut link| {
+                let (pipe, channel, message) = (&pipe, &channel, &message);
+                async move { link.announce(pipe, channel, message).await }
+            })
+            .await;
+        let Some(listeners) = announced else {
+            self.acks.forget(nonce);
+            self.owes_flush.store(true, Ordering::Release);
+            return false;
+        };
+        self.acks.expect(nonce, listeners);
+        if tokio::time::timeout(ACK_WAIT, acked).await.is_err() {
+            metrics::counter!("kurz_cache_invalidation_ack_timeouts_total").increment(1);
+            tracing::warn!(
+                code,
+                listeners,
+                "not every replica confirmed an invalidation in time"
+            );
+        }
+        self.acks.forget(nonce);
+        true
+    }
+
+    /// Confirms an invalidation to the replica that sent it.
+    pub async fn acknowledge(&self, nonce: &str) {
+        let (channel, bus) = (self.ack_channel(), self.channel());
+        self.call::<usize, _, _>("acknowledge", Attempts::Check, |mut link| {
+            let (channel, bus) = (&channel, &bus);
+            async move { link.publish(channel, nonce, bus).await }
+        })
+        .await;
+    }
+}
 
 /// Subscribes and applies invalidations until `stop` fires, reconnecting as needed.
 pub async fn run(shared: Arc<SharedCache>, local: Arc<LocalCache>, stop: CancellationToken) {

@@ -4,6 +4,7 @@
 //! failure is a miss plus a metric, never an error.
 
 mod bus;
+mod link;
 mod local;
 mod rate;
 mod shared;

@@ -18,8 +18,9 @@
 //! value and generation share a slot; the `MGET` of those and of `gen:*` is split by slot.
 
 use super::bus::Acks;
+use super::link::Link;
 use super::local::Lookup;
-use super::topology::{Connected, Link, Topology};
+use super::topology::{Connected, Topology};
 use crate::domain;
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -34,9 +35,6 @@ use tokio_util::sync::CancellationToken;
 pub const ALL: &str = "*";
 /// After a Redis failure, skip Redis for this long (a down Redis makes each call wait).
 const BACKOFF: Duration = Duration::from_secs(1);
-/// Longest wait for every replica to confirm an invalidation; a replica that is hung but
-/// still subscribed cannot hold writes up for longer.
-const ACK_WAIT: Duration = Duration::from_millis(250);
 
 /// The generations a fill read before asking the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +67,7 @@ pub struct SharedCache {
     prefix: String,
     /// Set once connected; replaced when a Sentinel failover moves the primary.
     connection: RwLock<Option<Connected>>,
-    ttl: Duration,
+    pub(super) ttl: Duration,
     negative_ttl: Duration,
     timeout: Duration,
     epoch: Instant,
@@ -80,7 +78,7 @@ pub struct SharedCache {
     /// Invalidations this replica sent and is waiting to hear confirmed.
     pub(super) acks: Acks,
     /// An invalidation may have been lost: flush everything once Redis answers.
-    owes_flush: AtomicBool,
+    pub(super) owes_flush: AtomicBool,
     /// Tells the bus to subscribe again, on the primary the link moved to.
     pub(super) primary_moved: Notify,
 }
@@ -158,7 +156,7 @@ impl SharedCache {
         format!("{}:v2:link:{}", self.prefix, self.slot_of(code))
     }
 
-    fn gen_key(&self, code: &str) -> String {
+    pub(super) fn gen_key(&self, code: &str) -> String {
         format!("{}:gen:{}", self.prefix, self.slot_of(code))
     }
 
@@ -177,7 +175,7 @@ impl SharedCache {
         format!("{}:rate:{bucket}", self.prefix)
     }
 
-    fn gen_all(&self) -> String {
+    pub(super) fn gen_all(&self) -> String {
         self.gen_key(ALL)
     }
 
@@ -369,78 +367,6 @@ impl SharedCache {
         self.call::<(), _, _>("write", Attempts::One, |mut link| {
             let set = &set;
             async move { set.query_async(&mut link).await }
-        })
-        .await;
-    }
-
-    /// Bumps the code's generation (voiding its L2 value everywhere), tells every replica to
-    /// drop its L1 entry, and waits until every replica that heard it has done so (at most
-    /// [`ACK_WAIT`]). `false` when Redis could not be told.
-    pub async fn invalidate(&self, code: &str) -> bool {
-        let generation = self.gen_key(code);
-        let key_ttl = i64::try_from((self.ttl * 2).as_secs().max(1)).unwrap_or(i64::MAX);
-        self.announce("invalidate", code, |pipe| {
-            pipe.incr(&generation, 1)
-                .ignore()
-                .expire(&generation, key_ttl)
-                .ignore();
-        })
-        .await
-    }
-
-    /// Voids every code's L2 value and every replica's L1.
-    pub async fn invalidate_all(&self) -> bool {
-        let generation = self.gen_all();
-        self.announce("invalidate_all", ALL, |pipe| {
-            pipe.incr(&generation, 1).ignore();
-        })
-        .await
-    }
-
-    /// Runs `bump` and publishes `code` (in one transaction where the topology allows), then
-    /// waits for the acks. A failure leaves a flush owed.
-    async fn announce(
-        &self,
-        op: &'static str,
-        code: &str,
-        bump: impl FnOnce(&mut redis::Pipeline),
-    ) -> bool {
-        let nonce: u64 = rand::random();
-        let acked = self.acks.register(nonce);
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        bump(&mut pipe);
-        let (channel, message) = (self.channel(), format!("{nonce}:{code}"));
-        let announced = self
-            .call::<usize, _, _>(op, Attempts::Persist, |mut link| {
-                let (pipe, channel, message) = (&pipe, &channel, &message);
-                async move { link.announce(pipe, channel, message).await }
-            })
-            .await;
-        let Some(listeners) = announced else {
-            self.acks.forget(nonce);
-            self.owes_flush.store(true, Ordering::Release);
-            return false;
-        };
-        self.acks.expect(nonce, listeners);
-        if tokio::time::timeout(ACK_WAIT, acked).await.is_err() {
-            metrics::counter!("kurz_cache_invalidation_ack_timeouts_total").increment(1);
-            tracing::warn!(
-                code,
-                listeners,
-                "not every replica confirmed an invalidation in time"
-            );
-        }
-        self.acks.forget(nonce);
-        true
-    }
-
-    /// Confirms an invalidation to the replica that sent it.
-    pub async fn acknowledge(&self, nonce: &str) {
-        let (channel, bus) = (self.ack_channel(), self.channel());
-        self.call::<usize, _, _>("acknowledge", Attempts::Check, |mut link| {
-            let (channel, bus) = (&channel, &bus);
-            async move { link.publish(channel, nonce, bus).await }
         })
         .await;
     }

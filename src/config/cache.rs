@@ -1,0 +1,75 @@
+//! The click queue and the link caches (L1 in process, L2 in Redis).
+
+use super::Secret;
+use clap::{Args, ValueEnum};
+
+/// The click queue between redirects and the batch writer.
+#[derive(Debug, Clone, Args)]
+pub struct ClickSettings {
+    /// Clicks that may wait to be written; past this, new clicks are dropped and counted.
+    #[arg(long, env = "KURZ_CLICK_QUEUE", default_value_t = 100_000)]
+    pub click_queue: usize,
+    /// Most clicks written in one transaction.
+    #[arg(long, env = "KURZ_CLICK_BATCH", default_value_t = 10_000)]
+    pub click_batch: usize,
+}
+
+/// When the in-process (L1) cache may answer redirects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum L1Mode {
+    /// On the embedded store; with Redis, while the invalidation subscription is live;
+    /// off on PostgreSQL without Redis (other replicas' writes could not reach it).
+    Auto,
+    /// Always (a single replica).
+    On,
+    Off,
+}
+
+/// The redirect caches: L1 in process, L2 in Redis (optional).
+#[derive(Debug, Clone, Args)]
+pub struct CacheSettings {
+    /// Redis URL for the shared cache and invalidations, e.g. redis://127.0.0.1:6379. Unset: no Redis.
+    #[arg(long, env = "REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+    /// Redis Cluster seed nodes, comma-separated (redis://host:7000,redis://host:7001), instead of REDIS_URL.
+    #[arg(long, env = "KURZ_REDIS_CLUSTER_NODES", hide_env_values = true)]
+    pub redis_cluster_nodes: Option<Secret>,
+    /// Redis Sentinels, comma-separated (redis://host:26379,...), instead of REDIS_URL: kurz
+    /// uses the primary they name and follows it across failovers.
+    #[arg(long, env = "KURZ_REDIS_SENTINELS", hide_env_values = true)]
+    pub redis_sentinels: Option<Secret>,
+    /// The name the sentinels know the primary by (with KURZ_REDIS_SENTINELS).
+    #[arg(long, env = "KURZ_REDIS_SENTINEL_MASTER")]
+    pub redis_sentinel_master: Option<String>,
+    /// Password of the primary found through Sentinel (the sentinels' own goes in their URLs).
+    #[arg(
+        long,
+        env = "KURZ_REDIS_SENTINEL_MASTER_PASSWORD",
+        hide_env_values = true
+    )]
+    pub redis_sentinel_master_password: Option<Secret>,
+    /// Namespace of kurz's Redis keys and channel (deployments sharing a Redis need distinct ones).
+    #[arg(long, env = "KURZ_REDIS_PREFIX", default_value = "kurz")]
+    pub redis_prefix: String,
+    /// Longest wait for one Redis call before treating it as a miss, in milliseconds.
+    #[arg(long, env = "KURZ_REDIS_TIMEOUT_MS", default_value_t = 100)]
+    pub redis_timeout_ms: u64,
+    /// Lifetime of a cached link in Redis, in seconds.
+    #[arg(long, env = "KURZ_CACHE_TTL_SECS", default_value_t = 300)]
+    pub cache_ttl_secs: u64,
+    /// Lifetime of a cached link in process, in seconds.
+    #[arg(long, env = "KURZ_L1_TTL_SECS", default_value_t = 30)]
+    pub l1_ttl_secs: u64,
+    /// Lifetime of a cached "no such code" / "inactive" answer, in seconds (both tiers).
+    #[arg(long, env = "KURZ_NEGATIVE_TTL_SECS", default_value_t = 5)]
+    pub negative_ttl_secs: u64,
+    /// Memory bound of the in-process cache, in bytes.
+    #[arg(long, env = "KURZ_L1_MAX_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub l1_max_bytes: u64,
+    /// When the in-process cache is used.
+    #[arg(long, env = "KURZ_L1", value_enum, default_value_t = L1Mode::Auto)]
+    pub l1: L1Mode,
+    /// How many of the most-clicked links to load into the caches at start-up (0: none).
+    #[arg(long, env = "KURZ_PREWARM", default_value_t = 1_000)]
+    pub prewarm: i64,
+}
