@@ -3,7 +3,7 @@
 //! store in multi-row batches. A full queue drops new clicks and counts them rather than
 //! slow redirects down. On shutdown the writer drains the queue before the store closes.
 
-use crate::domain::NewEvent;
+use crate::domain::Visited;
 use crate::store::EventStore;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
@@ -26,7 +26,7 @@ const LINGER: Duration = Duration::from_millis(5);
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
 
 enum Command {
-    Record(NewEvent),
+    Record(Visited),
     /// Answered once everything queued before it is written.
     Flush(oneshot::Sender<()>),
 }
@@ -41,8 +41,8 @@ pub struct ClickRecorder {
 
 impl ClickRecorder {
     /// Queues a click without waiting. Returns `false` (and counts a drop) when the queue is full.
-    pub fn record(&self, event: NewEvent) -> bool {
-        match self.tx.try_send(Command::Record(event)) {
+    pub fn record(&self, visit: Visited) -> bool {
+        match self.tx.try_send(Command::Record(visit)) {
             Ok(()) => {
                 metrics::counter!("kurz_clicks_queued_total").increment(1);
                 metrics::gauge!("kurz_click_queue_depth").set(self.depth() as f64);
@@ -187,14 +187,14 @@ async fn process(store: &dyn EventStore, buffer: &mut Vec<Command>, patience: &P
 /// Retries with bounded, jittered backoff until the write passes or [`Patience`] runs out.
 /// A panic inside the store is caught and treated as a permanent error, so it never kills
 /// the writer.
-async fn write_with_retry(store: &dyn EventStore, clicks: &[NewEvent], patience: &Patience) {
+async fn write_with_retry(store: &dyn EventStore, clicks: &[Visited], patience: &Patience) {
     if clicks.is_empty() {
         return;
     }
     let mut backoff = FIRST_BACKOFF;
     let mut failures = 0;
     loop {
-        let outcome = AssertUnwindSafe(store.append_events(clicks))
+        let outcome = AssertUnwindSafe(store.append_visits(clicks))
             .catch_unwind()
             .await;
         let transient = match outcome {

@@ -10,13 +10,14 @@ mod common;
 use common::services::{Database, PgBouncer};
 use kurz::domain::{
     Email, Event, Link, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Url, UrlPatch,
-    User, UserPatch, Username,
+    User, UserPatch, Username, Visited,
 };
 use kurz::store::{
     EventFilter, Page, PostgresOptions, PostgresStore, SqliteStore, StoreError, Stores, UrlFilter,
     UserFilter,
 };
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 use std::time::Duration;
 
 const ALL: Page = Page {
@@ -566,15 +567,16 @@ async fn events_append_in_batches_and_check_references(store: Stores) {
         .create_url(new_url("abc123", Some(user.id)))
         .await
         .unwrap();
-    let click = |i: usize| NewEvent {
-        url_id: Some(url.id),
-        user_id: Some(user.id),
-        event_type: "click".into(),
-        timestamp: Timestamp::now(),
-        details: details(json!({"short_code": "abc123", "n": i, "referrer": null})),
-    };
-    let batch: Vec<NewEvent> = (0..2_500).map(click).collect();
-    store.events.append_events(&batch).await.unwrap();
+    let link = Arc::new(link_of(&url));
+    let batch: Vec<Visited> = (0..2_500_usize)
+        .map(|i| Visited {
+            referrer: i
+                .is_multiple_of(2)
+                .then(|| format!("https://from.example/{i}")),
+            ..visit_of(&link)
+        })
+        .collect();
+    store.events.append_visits(&batch).await.unwrap();
     let clicks = EventFilter {
         event_type: Some("click".into()),
         url_id: Some(url.id),
@@ -582,8 +584,42 @@ async fn events_append_in_batches_and_check_references(store: Stores) {
     };
     let listing = store.events.list_events(&clicks, ALL).await.unwrap();
     assert_eq!(listing.total, 2_500);
-    assert_eq!(listing.items[7].details["n"], json!(7));
-    assert_eq!(listing.items[7].details["referrer"], Value::Null);
+    let expected = |i: usize| {
+        details(json!({
+            "short_code": "abc123",
+            "original_url": "https://example.com/abc123",
+            "referrer": i.is_multiple_of(2).then(|| format!("https://from.example/{i}")),
+            "user_agent": "kurz-test",
+        }))
+    };
+    assert_eq!(listing.items[6].details, expected(6));
+    assert_eq!(listing.items[7].details, expected(7));
+
+    // A visit refused by the blocklist is recorded as such, and is no click.
+    let blocked = Visited {
+        blocked: Some("example.com".into()),
+        ..visit_of(&link)
+    };
+    store.events.append_visits(&[blocked]).await.unwrap();
+    let refused = EventFilter {
+        event_type: Some("blocked".into()),
+        ..EventFilter::default()
+    };
+    let refused = store.events.list_events(&refused, ALL).await.unwrap().items;
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].details["blocked_host"], "example.com");
+    assert_eq!(
+        store.events.list_events(&clicks, ALL).await.unwrap().total,
+        2_500
+    );
+
+    let click = |_: usize| NewEvent {
+        url_id: Some(url.id),
+        user_id: Some(user.id),
+        event_type: "click".into(),
+        timestamp: Timestamp::now(),
+        details: Map::new(),
+    };
 
     let mut orphan = click(0);
     orphan.url_id = Some(999_999);
@@ -872,16 +908,31 @@ async fn api_keys_are_found_by_hash_revoked_and_counted(store: Stores) {
     assert!(store.keys.list_api_keys().await.unwrap().is_empty());
 }
 
-fn clicks_on(url: &kurz::domain::Url, n: usize) -> Vec<NewEvent> {
-    (0..n)
-        .map(|_| NewEvent {
-            url_id: Some(url.id),
-            user_id: url.user_id,
-            event_type: "click".into(),
-            timestamp: Timestamp::now(),
-            details: Map::new(),
-        })
-        .collect()
+/// What a redirect knows of `url`.
+fn link_of(url: &kurz::domain::Url) -> Link {
+    Link {
+        id: url.id,
+        user_id: url.user_id,
+        short_code: url.short_code.clone(),
+        target: url.original_url.clone(),
+        is_active: url.is_active,
+    }
+}
+
+/// A visit to `link` with a user agent and no referrer.
+fn visit_of(link: &Arc<Link>) -> Visited {
+    Visited {
+        link: link.clone(),
+        at: Timestamp::now(),
+        referrer: None,
+        user_agent: Some("kurz-test".into()),
+        blocked: None,
+    }
+}
+
+fn clicks_on(url: &kurz::domain::Url, n: usize) -> Vec<Visited> {
+    let link = Arc::new(link_of(url));
+    (0..n).map(|_| visit_of(&link)).collect()
 }
 
 async fn the_most_clicked_links_come_from_counters_kept_with_the_clicks(store: Stores) {
@@ -902,13 +953,13 @@ async fn the_most_clicked_links_come_from_counters_kept_with_the_clicks(store: S
         .unwrap();
     let mut batch = clicks_on(&b, 2);
     batch.extend(clicks_on(&a, 3));
-    // Not clicks: they count for nothing.
-    batch.push(NewEvent {
-        event_type: "share".into(),
+    // Refused visits are no clicks: they count for nothing.
+    batch.push(Visited {
+        blocked: Some("example.com".into()),
         ..clicks_on(&c, 1).remove(0)
     });
-    store.events.append_events(&batch).await.unwrap();
-    store.events.append_events(&clicks_on(&a, 2)).await.unwrap();
+    store.events.append_visits(&batch).await.unwrap();
+    store.events.append_visits(&clicks_on(&a, 2)).await.unwrap();
     let codes = |links: Vec<Link>| links.into_iter().map(|l| l.short_code).collect::<Vec<_>>();
     assert_eq!(
         codes(store.links.most_clicked(10).await.unwrap()),

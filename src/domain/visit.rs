@@ -2,8 +2,9 @@
 //! from a cache or from the store, goes through [`decide`]; whatever later decides a visit
 //! (expiry, passwords, visit caps, rules) is added here, once.
 
-use super::{Link, NewEvent, Timestamp, event_type};
-use serde_json::{Map, Value};
+use super::{Link, Timestamp, event_type};
+use serde::Serialize;
+use std::sync::Arc;
 
 /// What a visit brings that may decide its outcome or is recorded with it.
 #[derive(Debug, Clone, Copy)]
@@ -42,30 +43,65 @@ pub fn decide<'l>(
     }
 }
 
+/// A visit as it is recorded: what the click writer turns into a `click` event (or a
+/// `blocked` one), off the request path. The link is shared with the caches, not copied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Visited {
+    pub link: Arc<Link>,
+    pub at: Timestamp,
+    pub referrer: Option<String>,
+    pub user_agent: Option<String>,
+    /// The blocklist entry that refused it, for a `blocked` event.
+    pub blocked: Option<String>,
+}
+
 impl Visit<'_> {
-    /// The event a visit leaves in the history: a `click`, or a `blocked` refusal.
-    pub fn event(&self, link: &Link, outcome: &Outcome<'_>) -> NewEvent {
-        let text = |value: Option<&str>| value.map_or(Value::Null, |v| Value::String(v.into()));
-        let mut details = Map::new();
-        details.insert("short_code".into(), Value::String(link.short_code.clone()));
-        details.insert("original_url".into(), Value::String(link.target.clone()));
-        details.insert("referrer".into(), text(self.referrer));
-        details.insert("user_agent".into(), text(self.user_agent));
-        let event_type = match outcome {
-            Outcome::Blocked { entry } => {
-                details.insert("blocked_host".into(), Value::String(entry.clone()));
-                event_type::BLOCKED
-            }
-            _ => event_type::CLICK,
-        };
-        NewEvent {
-            url_id: Some(link.id),
-            user_id: link.user_id,
-            event_type: event_type.to_owned(),
-            timestamp: self.at,
-            details,
+    /// What a visit to `link` with this outcome leaves in the history.
+    pub fn record(&self, link: &Arc<Link>, outcome: &Outcome<'_>) -> Visited {
+        Visited {
+            link: link.clone(),
+            at: self.at,
+            referrer: self.referrer.map(str::to_owned),
+            user_agent: self.user_agent.map(str::to_owned),
+            blocked: match outcome {
+                Outcome::Blocked { entry } => Some(entry.clone()),
+                _ => None,
+            },
         }
     }
+}
+
+impl Visited {
+    pub fn event_type(&self) -> &'static str {
+        if self.blocked.is_some() {
+            event_type::BLOCKED
+        } else {
+            event_type::CLICK
+        }
+    }
+
+    /// The event's `details`, borrowed (serialised straight into a batch).
+    pub fn details(&self) -> VisitDetails<'_> {
+        VisitDetails {
+            short_code: &self.link.short_code,
+            original_url: &self.link.target,
+            referrer: self.referrer.as_deref(),
+            user_agent: self.user_agent.as_deref(),
+            blocked_host: self.blocked.as_deref(),
+        }
+    }
+}
+
+/// The `details` of a click or blocked event. `referrer` and `user_agent` are `null` when
+/// the request had none; `blocked_host` appears on `blocked` events only.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct VisitDetails<'v> {
+    pub short_code: &'v str,
+    pub original_url: &'v str,
+    pub referrer: Option<&'v str>,
+    pub user_agent: Option<&'v str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blocked_host: Option<&'v str>,
 }
 
 #[cfg(test)]
@@ -116,17 +152,19 @@ mod tests {
 
     #[test]
     fn a_blocked_destination_is_refused_and_recorded_as_such() {
-        let link = link(true);
-        let outcome = decide(Some(&link), &visit(), |_| Some("example.com".into()));
+        let link = Arc::new(link(true));
+        let outcome = decide(Some(&*link), &visit(), |_| Some("example.com".into()));
         assert_eq!(
             outcome,
             Outcome::Blocked {
                 entry: "example.com".into()
             }
         );
-        let event = visit().event(&link, &outcome);
-        assert_eq!(event.event_type, event_type::BLOCKED);
-        assert_eq!(event.details["blocked_host"], "example.com");
-        assert_eq!(event.user_id, Some(2));
+        let visited = visit().record(&link, &outcome);
+        assert_eq!(visited.event_type(), event_type::BLOCKED);
+        let details = serde_json::to_value(visited.details()).unwrap_or_default();
+        assert_eq!(details["blocked_host"], "example.com");
+        assert_eq!(details["referrer"], serde_json::Value::Null);
+        assert_eq!(details["user_agent"], "curl/8");
     }
 }

@@ -111,11 +111,11 @@ async fn visit(state: &AppState, code: Code, method: &Method, headers: &HeaderMa
     let response = answer(&outcome);
     // HEAD (link previews, monitors) answers the same but is not a visit.
     let recorded = matches!(response.status(), StatusCode::FOUND | StatusCode::GONE);
-    if let Some(link) = link.as_deref()
+    if let Some(link) = &link
         && *method == Method::GET
         && recorded
     {
-        state.clicks.record(visit.event(link, &outcome));
+        state.clicks.record(visit.record(link, &outcome));
     }
     response
 }

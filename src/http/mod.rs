@@ -41,6 +41,7 @@ use error::{ApiError, json_errors, panic_response};
 use guard::GuardLayer;
 use observe::ObserveLayer;
 use serde::Serialize;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -61,52 +62,56 @@ pub fn router(state: AppState) -> Router {
     if state.settings.metrics_listen.is_none() {
         api = api.merge(ops::metrics_routes());
     }
+    // Each `Router::layer` call wraps every route in a boxed service that is cloned per
+    // request, so each router's layers are applied as one stack, in one call.
     let api = api
         .split_for_parts()
         .0
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        // Innermost first: who is calling, then whether they are over their rate.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            rate_limit::limit,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::authorize,
-        ))
-        // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV upload
-        // route sets its own, larger limit, which takes precedence.
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            state.settings.request_timeout(),
-        ))
-        // Whatever the framework answers on its own (rejections, timeouts) is made JSON too.
-        .layer(middleware::from_fn(json_errors));
-    with_edge_layers(links.merge(api), &state).with_state(state)
-}
-
-/// The layers every route has, outermost first: headers that keep browsers from guessing
-/// content types or framing our answers, observation (request id, log line and metrics,
-/// also for the requests below that fail), the replica's own limits (shedding, draining),
-/// and a panic in a handler answered as a 500 (the process keeps serving).
-fn with_edge_layers(router: Router<AppState>, state: &AppState) -> Router<AppState> {
-    router
-        .layer(CatchPanicLayer::custom(panic_response))
-        .layer(GuardLayer::new(
-            state.in_flight.clone(),
-            state.health.clone(),
-        ))
-        .layer(ObserveLayer::new(state.proxies.clone()))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
+        .layer(
+            ServiceBuilder::new()
+                // Whatever the framework answers on its own (rejections, timeouts) is made
+                // JSON too.
+                .layer(middleware::from_fn(json_errors))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    state.settings.request_timeout(),
+                ))
+                // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV
+                // upload route sets its own, larger limit, which takes precedence.
+                .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+                // Who is calling, then whether they are over their rate.
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    auth::authorize,
+                ))
+                .layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    rate_limit::limit,
+                )),
+        );
+    // The layers every route has, outermost first: headers that keep browsers from guessing
+    // content types or framing our answers, observation (request id, log line and metrics,
+    // also for the requests below that fail), the replica's own limits (shedding,
+    // draining), and a panic in a handler answered as a 500 (the process keeps serving).
+    let edge = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(ObserveLayer::new(state.proxies.clone()))
+        .layer(GuardLayer::new(
+            state.in_flight.clone(),
+            state.health.clone(),
+        ))
+        .map_response(|response: axum::http::Response<_>| response.map(axum::body::Body::new))
+        .layer(CatchPanicLayer::custom(panic_response));
+    links.merge(api).layer(edge).with_state(state)
 }
 
 /// The API's routes (everything but following links), each declared with its handler,

@@ -16,7 +16,7 @@ pub use sqlite::SqliteStore;
 
 use crate::domain::{
     ApiKey, ApiKeyUse, Event, Link, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode, Timestamp,
-    Url, UrlPatch, User, UserPatch,
+    Url, UrlPatch, User, UserPatch, Visited,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -126,9 +126,10 @@ pub trait LinkStore: Send + Sync + 'static {
 pub trait EventStore: Send + Sync + 'static {
     /// Appends one event after checking that the url and user it names exist.
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event>;
-    /// Appends many events at once (the click writer's batches), without reference checks,
-    /// and adds their clicks to the links' click counters in the same transaction.
-    async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()>;
+    /// Appends the `click` (and `blocked`) events of many visits at once (the click
+    /// writer's batches), without reference checks, and adds their clicks to the links'
+    /// click counters in the same transaction.
+    async fn append_visits(&self, visits: &[Visited]) -> StoreResult<()>;
     async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>>;
     /// As [`UserStore::import_users`]; the click counters are recounted afterwards.
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64>;

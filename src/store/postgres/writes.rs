@@ -1,10 +1,9 @@
-//! The writes PostgreSQL makes its own way, each one statement: a batch of events with its
-//! click counters, and a batch of key uses.
+//! The writes PostgreSQL makes its own way, each one statement: a batch of visits' events
+//! with their click counters, and a batch of key uses.
 
 use super::PostgresStore;
-use crate::domain::{ApiKeyUse, NewEvent, Timestamp};
+use crate::domain::{ApiKeyUse, NewEvent, Timestamp, VisitDetails, Visited};
 use crate::store::StoreResult;
-use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::types::Json;
@@ -47,16 +46,14 @@ impl PostgresStore {
         Ok(())
     }
 
-    /// A batch of events, and its clicks added to the counters.
-    pub(super) async fn insert_batch(&self, events: &[NewEvent]) -> StoreResult<()> {
-        let url_ids: Vec<Option<i64>> = events.iter().map(|e| e.url_id).collect();
-        let user_ids: Vec<Option<i64>> = events.iter().map(|e| e.user_id).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let times: Vec<Timestamp> = events.iter().map(|e| e.timestamp).collect();
-        let details: Vec<Json<Value>> = events
-            .iter()
-            .map(|e| Json(Value::Object(e.details.clone())))
-            .collect();
+    /// A batch of visits' events, and their clicks added to the counters.
+    pub(super) async fn insert_batch(&self, visits: &[Visited]) -> StoreResult<()> {
+        let url_ids: Vec<i64> = visits.iter().map(|v| v.link.id).collect();
+        let user_ids: Vec<Option<i64>> = visits.iter().map(|v| v.link.user_id).collect();
+        let types: Vec<&str> = visits.iter().map(Visited::event_type).collect();
+        let times: Vec<Timestamp> = visits.iter().map(|v| v.at).collect();
+        let details: Vec<Json<VisitDetails<'_>>> =
+            visits.iter().map(|v| Json(v.details())).collect();
         let batch = self.query(INSERT_BATCH).bind(&url_ids).bind(&user_ids);
         self.write(batch.bind(&types).bind(&times).bind(&details))
             .await

@@ -1,7 +1,8 @@
 //! Events, written once for both backends: their statements, and [`event_store!`], which
 //! implements `EventStore` for a backend type with the primitives of [`super::helpers`] and
-//! its own way of writing a batch of clicks with their counters in one go (`insert_batch`:
-//! a JSON array through SQLite's `json_each`, arrays through PostgreSQL's `UNNEST`).
+//! its own way of writing a batch of visits with their click counters in one go
+//! (`insert_batch`: a JSON array through SQLite's `json_each`, arrays through PostgreSQL's
+//! `UNNEST`).
 
 pub const ALL: &str = "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
 pub const INSERT: &str = "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
@@ -15,7 +16,7 @@ macro_rules! event_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::types::Json;
-            use $crate::domain::{Event, NewEvent};
+            use $crate::domain::{Event, NewEvent, Visited};
             use $crate::store::sql::{self, Table, events, links, users};
             use $crate::store::{
                 EventFilter, EventStore, Listing, Page, StoreError, StoreResult, retry,
@@ -66,11 +67,11 @@ macro_rules! event_store {
                 }
 
                 /// Not retried here: the click writer has its own, longer retries.
-                async fn append_events(&self, events: &[NewEvent]) -> StoreResult<()> {
-                    if events.is_empty() {
+                async fn append_visits(&self, visits: &[Visited]) -> StoreResult<()> {
+                    if visits.is_empty() {
                         return Ok(());
                     }
-                    retry::once("append_events", self.insert_batch(events)).await
+                    retry::once("append_visits", self.insert_batch(visits)).await
                 }
 
                 async fn list_events(

@@ -1,11 +1,10 @@
-//! The writes SQLite makes its own way: a url's `created` event after it, a batch of events
-//! with its click counters, and a batch of key uses.
+//! The writes SQLite makes its own way: a url's `created` event after it, a batch of visits'
+//! events with their click counters, and a batch of key uses.
 
 use super::SqliteStore;
-use crate::domain::{ApiKeyUse, NewEvent, event_type};
+use crate::domain::{ApiKeyUse, NewEvent, Timestamp, VisitDetails, Visited};
 use crate::store::{StoreError, StoreResult};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
@@ -23,37 +22,37 @@ const INSERT_BATCH: &str = "\
     SELECT value ->> 0, value ->> 1 FROM json_each($2) WHERE true \
     ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks";
 
-/// One event as `insert_batch` sends it to SQLite, borrowed from the event (serialised
-/// straight away, without building and cloning a JSON tree per click).
+/// One visit's event as `insert_batch` sends it to SQLite, borrowed from the visit and
+/// serialised straight away (no JSON tree is built per click).
 #[derive(Serialize)]
 struct EventRow<'a> {
-    u: Option<i64>,
+    u: i64,
     s: Option<i64>,
-    t: &'a str,
-    ts: String,
-    d: &'a Map<String, Value>,
+    t: &'static str,
+    ts: Timestamp,
+    d: VisitDetails<'a>,
 }
 
-impl<'a> From<&'a NewEvent> for EventRow<'a> {
-    fn from(event: &'a NewEvent) -> Self {
+impl<'a> From<&'a Visited> for EventRow<'a> {
+    fn from(visit: &'a Visited) -> Self {
         Self {
-            u: event.url_id,
-            s: event.user_id,
-            t: &event.event_type,
-            ts: event.timestamp.to_string(),
-            d: &event.details,
+            u: visit.link.id,
+            s: visit.link.user_id,
+            t: visit.event_type(),
+            ts: visit.at,
+            d: visit.details(),
         }
     }
 }
 
-/// How many of `events` are clicks on each link.
-fn clicks_per_link(events: &[NewEvent]) -> BTreeMap<i64, i64> {
+/// How many of `visits` are clicks on each link.
+fn clicks_per_link(visits: &[Visited]) -> BTreeMap<i64, i64> {
     let mut clicks = BTreeMap::new();
-    let linked = events
+    let clicked = visits
         .iter()
-        .filter(|e| e.event_type == event_type::CLICK)
-        .filter_map(|e| e.url_id);
-    for url_id in linked {
+        .filter(|v| v.blocked.is_none())
+        .map(|v| v.link.id);
+    for url_id in clicked {
         *clicks.entry(url_id).or_default() += 1;
     }
     clicks
@@ -69,10 +68,11 @@ impl SqliteStore {
         self.insert_event(conn, created).await.map(drop)
     }
 
-    /// A batch of events, and its clicks added to the counters, in one transaction.
-    pub(super) async fn insert_batch(&self, events: &[NewEvent]) -> StoreResult<()> {
-        let rows: Vec<EventRow<'_>> = events.iter().map(EventRow::from).collect();
-        let clicks: Vec<(i64, i64)> = clicks_per_link(events).into_iter().collect();
+    /// A batch of visits' events, and their clicks added to the counters, in one
+    /// transaction.
+    pub(super) async fn insert_batch(&self, visits: &[Visited]) -> StoreResult<()> {
+        let rows: Vec<EventRow<'_>> = visits.iter().map(EventRow::from).collect();
+        let clicks: Vec<(i64, i64)> = clicks_per_link(visits).into_iter().collect();
         let (batch, clicks) = serde_json::to_string(&rows)
             .and_then(|rows| Ok((rows, serde_json::to_string(&clicks)?)))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
