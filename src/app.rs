@@ -281,3 +281,51 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Application;
+    use crate::config::Settings;
+    use axum::Router;
+    use axum::routing::get;
+    use serde_json::json;
+
+    /// There is no second way to a redirect in front of the router: a route added beside
+    /// `/{code}` answers even while a link with that very code sits in the cache.
+    #[tokio::test]
+    async fn a_new_one_segment_route_wins_over_a_cached_link_with_its_code() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let app = Application::build(Settings::embedded(dir.path().to_path_buf()))
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let extra = Router::new().route("/fresh", get(|| async { "the new route" }));
+        let router = crate::http::router(app.state()).merge(extra);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        let base = format!(
+            "http://{}",
+            listener.local_addr().unwrap_or_else(|e| panic!("{e}"))
+        );
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let send = |request: reqwest::RequestBuilder| async move {
+            request.send().await.unwrap_or_else(|e| panic!("{e}"))
+        };
+        let link = json!({ "original_url": "https://example.com/", "short_code": "fresh" });
+        let created = send(client.post(format!("{base}/urls")).json(&link)).await;
+        assert_eq!(created.status(), 201);
+        // Twice: the first fills the in-process cache, the second is answered from it.
+        for _ in 0..2 {
+            let followed = send(client.get(format!("{base}/urls/fresh/redirect"))).await;
+            assert_eq!(followed.status(), 302);
+        }
+        let route = send(client.get(format!("{base}/fresh"))).await;
+        assert_eq!(route.status(), 200);
+        assert_eq!(route.text().await.ok().as_deref(), Some("the new route"));
+    }
+}
