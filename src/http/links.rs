@@ -8,7 +8,7 @@ use super::AppState;
 use super::error::ApiError;
 use crate::domain::visit::decide;
 use crate::domain::{Outcome, ShortCode, Timestamp, Visit};
-use axum::extract::{FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -33,10 +33,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Code {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let code = Path::<String>::from_request_parts(parts, state).await;
-        Ok(Self(
-            code.ok().and_then(|Path(raw)| ShortCode::parse(&raw).ok()),
-        ))
+        // The router's own (percent-decoded) parameter, read without deserialising it.
+        let params = RawPathParams::from_request_parts(parts, state).await;
+        let code = params.ok().and_then(|params| {
+            let (_, raw) = params.iter().find(|(name, _)| *name == "code")?;
+            ShortCode::parse(raw).ok()
+        });
+        Ok(Self(code))
     }
 }
 

@@ -13,7 +13,6 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::Response;
 use metrics::{Counter, Gauge, Histogram, SharedString};
 use pin_project_lite::pin_project;
-use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::IpAddr;
@@ -29,7 +28,7 @@ use tracing::instrument::Instrumented;
 static UNMATCHED: &str = "<unknown>";
 /// Combinations of route, method and status kept; a bound in case a template's address
 /// ever changed per request (it does not with the routers as built).
-const MAX_KEPT: usize = 4096;
+const MAX_KEPT: usize = 256;
 
 /// Puts [`Observe`] around a service.
 #[derive(Clone)]
@@ -64,12 +63,14 @@ struct Shared {
     proxies: TrustedProxies,
     in_flight: Gauge,
     /// Read on every request without a lock; replaced whole on the rare new combination.
-    handles: ArcSwap<HashMap<Key, Handles>>,
+    /// A list, not a map: a service sees a few dozen combinations, and comparing two
+    /// words and a status beats hashing them.
+    handles: ArcSwap<Vec<(Key, Handles)>>,
 }
 
 /// A route (its template's address: every request a route matches shares one template
 /// string, and no two routes share it), a method and a status.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct Key {
     route: usize,
     method: Method,
@@ -91,7 +92,7 @@ impl Shared {
             method: method.clone(),
             status,
         };
-        if let Some(handles) = self.handles.load().get(&key) {
+        if let Some((_, handles)) = self.handles.load().iter().find(|(k, _)| *k == key) {
             return handles.clone();
         }
         let handles = Handles::register(template, method, status);
@@ -99,8 +100,8 @@ impl Shared {
             return handles;
         }
         self.handles.rcu(|known| {
-            let mut known = HashMap::clone(known);
-            known.insert(key.clone(), handles.clone());
+            let mut known = Vec::clone(known);
+            known.push((key.clone(), handles.clone()));
             known
         });
         handles
@@ -200,7 +201,7 @@ where
 /// for randomness on every request (a syscall per request in profiles); uniqueness is all a
 /// request id needs.
 fn new_request_id() -> HeaderValue {
-    let id = format!("{:032x}", rand::random::<u128>());
+    let id = hex::encode(rand::random::<[u8; 16]>());
     // Hex digits always make a valid header value.
     HeaderValue::from_maybe_shared(axum::body::Bytes::from(id))
         .unwrap_or_else(|_| HeaderValue::from_static("-"))

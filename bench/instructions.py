@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Counts the instructions kurz executes per cached redirect, under valgrind's callgrind: a
+count, not a time, so it is the same from run to run whatever else the machine is doing,
+and two builds compare exactly where a load test's CPU figures wander by several percent.
+
+    bench/instructions.py BINARY [BINARY …]     # e.g. an old build and target/release/kurz
+
+Each build serves the embedded store with 200 seeded links; one client on loopback follows
+them in turn (a keep-alive connection, so every request after the first is a cached
+redirect whose click is written in batches). Each build runs twice, with N and 2N requests:
+the difference, divided by N, is the cost of one redirect with its click (start-up,
+shutdown and pre-warming cancel out). Counts user-space instructions of every kurz thread;
+the kernel's share (the socket) is not counted. The cost is also split in two: answering
+the request (hyper's connection task, routing and handler included) and writing the clicks
+(the click writer and SQLite). The second depends on how many clicks share a batch, which
+depends on timing: with one client under valgrind batches are small, so it is an upper bound
+of what a click costs under load.
+"""
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from seed import code, write_urls_csv
+
+LINKS = 200
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def follow(port, requests):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for i in range(requests):
+        connection.request("GET", f"/{code(i % LINKS + 1)}")
+        response = connection.getresponse()
+        response.read()
+        if response.status != 302:
+            raise SystemExit(f"expected a redirect, got {response.status}")
+    connection.close()
+
+
+def wait_ready(port, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", "/health")
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit("kurz did not become healthy under valgrind")
+
+
+# Inclusive costs callgrind_annotate reports, by the function that owns them.
+PARTS = {
+    "answering": r"hyper::proto::h1::dispatch::Dispatcher<[^>]*>::poll_catch",
+    "writing clicks": r"sqlx_sqlite::connection::worker|kurz::clicks::run",
+}
+
+
+def parts(out):
+    """Instructions under each of PARTS (the largest matching entry)."""
+    annotated = subprocess.run(["callgrind_annotate", "--inclusive=yes", out], capture_output=True,
+                               text=True).stdout
+    found = {}
+    for name, pattern in PARTS.items():
+        counts = [int(m[1].replace(",", "")) for m in re.finditer(r"^\s*([\d,]+) \([^)]*\)\s+\S*?(?:" + pattern + ")",
+                                                                   annotated, re.MULTILINE)]
+        found[name] = sum(sorted(counts)[-1:])
+    return found
+
+
+def instructions(binary, requests):
+    """Total instructions of one run serving `requests` redirects, and its PARTS."""
+    work = tempfile.mkdtemp(prefix="kurz-instructions-")
+    csv = os.path.join(work, "urls.csv")
+    write_urls_csv(csv, LINKS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "KURZ_"))}
+    env.update(KURZ_DATA_DIR=work, KURZ_LOG="warn")
+    subprocess.run([binary, "import", "--urls", csv], env=env, check=True, stdout=subprocess.DEVNULL)
+    port = free_port()
+    out = os.path.join(work, "callgrind.out")
+    env["KURZ_LISTEN"] = f"127.0.0.1:{port}"
+    process = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "serve"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(port)
+        follow(port, requests)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(300)
+    totals = re.search(r"^totals:\s+(\d+)", Path(out).read_text(), re.MULTILINE)
+    if not totals:
+        raise SystemExit(f"no totals in {out}")
+    return int(totals[1]), parts(out)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("binaries", nargs="+")
+    parser.add_argument("--requests", type=int, default=2000, help="N (the second run serves 2N)")
+    args = parser.parse_args()
+    for binary in args.binaries:
+        (few, few_parts), (many, many_parts) = (instructions(binary, args.requests),
+                                                instructions(binary, 2 * args.requests))
+        per_redirect = (many - few) / args.requests
+        split = ", ".join(f"{name} {(many_parts[name] - few_parts[name]) / args.requests:,.0f}"
+                          for name in PARTS)
+        print(f"{binary}: {per_redirect:,.0f} instructions per redirect ({split}; "
+              f"{few:,} for {args.requests}, {many:,} for {2 * args.requests})", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
