@@ -2,7 +2,7 @@
 //! Every row is checked before anything is written, so a bad file changes nothing;
 //! errors name the data row (1 = the first row after the header).
 
-use crate::domain::{Email, Event, ShortCode, TargetUrl, Timestamp, Url, User, Username};
+use crate::domain::{Email, Event, ImportedUser, ShortCode, TargetUrl, Timestamp, Url, Username};
 use crate::store::Stores;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -82,6 +82,14 @@ impl Row<'_> {
     fn timestamp(&self, column: &str) -> Result<Timestamp, ImportError> {
         self.parse(column, Timestamp::parse)
     }
+
+    fn optional_timestamp(&self, column: &str) -> Result<Option<Timestamp>, ImportError> {
+        if self.text(column).is_empty() {
+            Ok(None)
+        } else {
+            self.timestamp(column).map(Some)
+        }
+    }
 }
 
 /// Reads up to `limit` data rows, checking the header has `required` columns.
@@ -145,25 +153,24 @@ fn read_rows<T>(
     Ok(rows)
 }
 
-/// `id,username,email,created_at`. Repeated usernames are accepted (real seed files have them).
-pub fn parse_users(input: impl Read, limit: Option<usize>) -> Result<Vec<User>, ImportError> {
-    read_rows(
-        input,
-        &["id", "username", "email", "created_at"],
-        limit,
-        |row| {
-            Ok(User {
-                id: row.id("id")?,
-                username: row.parse("username", |raw| {
-                    Username::parse(raw).map(|u| u.as_str().to_owned())
-                })?,
-                email: row.parse("email", |raw| {
-                    Email::parse(raw).map(|e| e.as_str().to_owned())
-                })?,
-                created_at: row.timestamp("created_at")?,
-            })
-        },
-    )
+/// `username,email`, with optional `id` and `created_at` columns (a row may leave either
+/// empty: see [`ImportedUser`]). Repeated usernames are accepted (real seed files have them).
+pub fn parse_users(
+    input: impl Read,
+    limit: Option<usize>,
+) -> Result<Vec<ImportedUser>, ImportError> {
+    read_rows(input, &["username", "email"], limit, |row| {
+        Ok(ImportedUser {
+            id: row.optional_id("id")?,
+            username: row.parse("username", |raw| {
+                Username::parse(raw).map(|u| u.as_str().to_owned())
+            })?,
+            email: row.parse("email", |raw| {
+                Email::parse(raw).map(|e| e.as_str().to_owned())
+            })?,
+            created_at: row.optional_timestamp("created_at")?,
+        })
+    })
 }
 
 fn parse_bool(raw: &str) -> Result<bool, String> {
@@ -297,8 +304,26 @@ mod tests {
     fn users_parse_with_their_ids_and_timestamps() {
         let users = parse_users(USERS.as_bytes(), None).unwrap_or_default();
         assert_eq!(users.len(), 2);
-        assert_eq!(users[1].id, 2);
-        assert_eq!(users[0].created_at.to_string(), "2025-01-02T03:04:05");
+        assert_eq!(users[1].id, Some(2));
+        assert_eq!(
+            users[0].created_at.map(|t| t.to_string()).as_deref(),
+            Some("2025-01-02T03:04:05")
+        );
+    }
+
+    #[test]
+    fn ids_and_timestamps_are_optional() {
+        let csv = "username,email\nalice,alice@example.com\n";
+        let users = parse_users(csv.as_bytes(), None).unwrap_or_default();
+        assert_eq!(users.len(), 1);
+        assert_eq!((users[0].id, users[0].created_at), (None, None));
+        let csv = "id,username,email,created_at\n,alice,alice@example.com,\n7,bob,b@x.io,\n";
+        let users = parse_users(csv.as_bytes(), None).unwrap_or_default();
+        assert_eq!(
+            users.iter().map(|u| u.id).collect::<Vec<_>>(),
+            [None, Some(7)]
+        );
+        assert!(users.iter().all(|u| u.created_at.is_none()));
     }
 
     #[test]
@@ -316,7 +341,7 @@ mod tests {
                 "id,username,email,created_at\n1,a,a@x.io,2025-01-01 00:00:00\n2,b,not-an-email,2025-01-01 00:00:00\n",
                 "row 2: email",
             ),
-            ("id,username\n1,a\n", "missing: email,created_at"),
+            ("id,username\n1,a\n", "missing: email"),
         ];
         for (csv, problem) in cases {
             let err = parse_users(csv.as_bytes(), None)

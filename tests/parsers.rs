@@ -113,9 +113,9 @@ proptest! {
         let file = format!("id,username,email,created_at\n{id},{name},{name}@example.com,{ts}\n");
         let users = parse_users(file.as_bytes(), None).unwrap();
         prop_assert_eq!(users.len(), 1);
-        prop_assert_eq!(users[0].id, id);
+        prop_assert_eq!(users[0].id, Some(id));
         prop_assert_eq!(&users[0].username, &name);
-        prop_assert_eq!(users[0].created_at, ts);
+        prop_assert_eq!(users[0].created_at, Some(ts));
     }
 
     #[test]

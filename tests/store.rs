@@ -9,8 +9,8 @@ mod common;
 
 use common::services::{Database, PgBouncer};
 use kurz::domain::{
-    Email, Event, Link, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Url, UrlPatch,
-    User, UserPatch, Username, Visited,
+    Email, Event, ImportedUser, Link, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp,
+    Url, UrlPatch, User, UserPatch, Username, Visited,
 };
 use kurz::store::{
     EventFilter, Page, PostgresOptions, PostgresStore, SqliteStore, StoreError, Stores, UrlFilter,
@@ -145,6 +145,7 @@ conformance!(
     events_append_in_batches_and_check_references,
     imports_are_idempotent_and_move_sequences,
     imports_refuse_taken_codes_and_unknown_owners,
+    imported_users_without_ids_are_matched_by_username,
     concurrent_user_creates_with_one_name_make_one_user,
     concurrent_creates_of_one_code_make_one_url,
     api_keys_are_found_by_hash_revoked_and_counted,
@@ -642,12 +643,12 @@ async fn events_append_in_batches_and_check_references(store: Stores) {
     assert_eq!((created.url_id, created.user_id), (None, None));
 }
 
-fn seed_user(id: i64, name: &str) -> User {
-    User {
-        id,
+fn seed_user(id: i64, name: &str) -> ImportedUser {
+    ImportedUser {
+        id: Some(id),
         username: name.into(),
         email: format!("{name}@seed.io"),
-        created_at: ts("2024-05-06 07:08:09"),
+        created_at: Some(ts("2024-05-06 07:08:09")),
     }
 }
 
@@ -679,7 +680,12 @@ async fn imports_are_idempotent_and_move_sequences(store: Stores) {
         3
     );
     assert_eq!(
-        store.users.get_user(40).await.unwrap(),
+        store
+            .users
+            .get_user(40)
+            .await
+            .unwrap()
+            .map(ImportedUser::from),
         Some(seed_user(40, "dup"))
     );
     assert_eq!(
@@ -734,6 +740,57 @@ async fn imports_are_idempotent_and_move_sequences(store: Stores) {
     });
     assert!(created.await.unwrap().id > 100);
     assert!(events_of(&store, 10).await.contains(&event));
+}
+
+async fn imported_users_without_ids_are_matched_by_username(store: Stores) {
+    store
+        .users
+        .import_users(&[seed_user(9, "kept")])
+        .await
+        .unwrap();
+    let unkeyed = |name: &str, email: &str| ImportedUser {
+        id: None,
+        username: name.into(),
+        email: email.into(),
+        created_at: None,
+    };
+    let before = Timestamp::now();
+    let rows = [
+        unkeyed("kept", "new@mail.io"),
+        unkeyed("fresh", "fresh@mail.io"),
+    ];
+    // Twice: the second run finds both by username and changes nothing.
+    for _ in 0..2 {
+        assert_eq!(store.users.import_users(&rows).await.unwrap(), 2);
+        let users = store
+            .users
+            .list_users(&UserFilter::default(), ALL)
+            .await
+            .unwrap()
+            .items;
+        assert_eq!(users.len(), 2, "{users:?}");
+        let kept = &users[0];
+        assert_eq!(
+            (kept.id, kept.username.as_str(), kept.email.as_str()),
+            (9, "kept", "new@mail.io")
+        );
+        assert_eq!(
+            kept.created_at,
+            ts("2024-05-06 07:08:09"),
+            "created_at kept when absent"
+        );
+        let fresh = &users[1];
+        assert_eq!(
+            (fresh.id, fresh.username.as_str()),
+            (10, "fresh"),
+            "a new id past the imported ones"
+        );
+        assert!(fresh.created_at >= before, "{fresh:?}");
+    }
+    assert_eq!(
+        store.users.create_user(new_user("later")).await.unwrap().id,
+        11
+    );
 }
 
 async fn imports_refuse_taken_codes_and_unknown_owners(store: Stores) {

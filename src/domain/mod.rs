@@ -21,7 +21,7 @@ pub use short_code::{ShortCode, ShortCodeError};
 pub use text::{Email, TargetUrl, Username};
 pub use timestamp::Timestamp;
 pub use url::{FieldChange, MAX_TITLE_CHARS, NewUrl, Url, UrlPatch, parse_title};
-pub use user::{NewUser, User, UserPatch};
+pub use user::{ImportedUser, NewUser, User, UserPatch};
 pub use visit::{Outcome, Visit, VisitDetails, Visited};
 
 /// The limits of the parsed types, where others (the API's description) need them.

@@ -12,6 +12,29 @@ pub struct User {
     pub created_at: Timestamp,
 }
 
+/// A user as a CSV import gives it: `id` and `created_at` may be absent. A row without an
+/// id is matched to the user with that username (the oldest, when seeds repeat one) and
+/// updates its email, or becomes a new user; a row with one is upserted by id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedUser {
+    pub id: Option<i64>,
+    pub username: String,
+    pub email: String,
+    /// Absent: now for a new user, unchanged for an existing one.
+    pub created_at: Option<Timestamp>,
+}
+
+impl From<User> for ImportedUser {
+    fn from(user: User) -> Self {
+        Self {
+            id: Some(user.id),
+            username: user.username,
+            email: user.email,
+            created_at: Some(user.created_at),
+        }
+    }
+}
+
 /// A user ready to insert.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewUser {

@@ -3,13 +3,13 @@
 use super::AppState;
 use super::auth::{Caller, not_yours};
 use super::error::ApiError;
-use super::extract::{Body, ListParams};
+use super::extract::{Body, ListParams, parse_id};
 use super::input::{Checks, Id, Input, present};
 use super::{list_response, schema};
 use crate::domain::{Event, NewEvent, Timestamp};
 use crate::store::{EventFilter, LinkStore};
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -23,7 +23,9 @@ use utoipa_axum::routes;
 const MAX_EVENT_TYPE_CHARS: usize = 64;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list, create))
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show))
 }
 
 /// `POST /events`.
@@ -70,6 +72,28 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     Ok(list_response(
         state.events.list_events(&filter, page).await?,
     ))
+}
+
+#[utoipa::path(
+    get, path = "/events/{id}", operation_id = "getEvent", tag = "events",
+    summary = "One event",
+    params(("id" = i64, Path, description = "The event's id")),
+    responses(
+        (status = 200, description = "The event", body = Event),
+    ),
+    security(("apiKey" = ["admin"]))
+)]
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Event>, ApiError> {
+    let id = parse_id(&id, "event")?;
+    state
+        .events
+        .get_event(id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found("event"))
 }
 
 fn parse_event_type(raw: &str) -> Result<String, String> {

@@ -241,7 +241,7 @@ async fn urls_of(
 #[utoipa::path(
     post, path = "/users/bulk", operation_id = "importUsers", tag = "users",
     summary = "Import users from a CSV",
-    description = "Rows are upserted by `id`, keeping the CSV's ids and `created_at`; importing the same file twice reports the same count and leaves the same users. Every row is checked before anything is written.",
+    description = "Header `id,username,email,created_at`; `id` and `created_at` may be left out or empty. Rows with an `id` are upserted by it, keeping the CSV's ids and `created_at`; a row without one updates the email of the (oldest) user with its username or becomes a new user with the next id (`created_at` now when absent). Importing the same file twice reports the same count and leaves the same users. Every row is checked before anything is written.",
     request_body(content = BulkImportForm, content_type = "multipart/form-data"),
     responses(
         (status = 201, description = "The number of data rows processed", body = BulkImportResult),

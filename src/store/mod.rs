@@ -15,8 +15,8 @@ pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 use crate::domain::{
-    ApiKey, ApiKeyUse, Event, Link, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode, Timestamp,
-    Url, UrlPatch, User, UserPatch, Visited,
+    ApiKey, ApiKeyUse, Event, ImportedUser, Link, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode,
+    Timestamp, Url, UrlPatch, User, UserPatch, Visited,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -90,8 +90,9 @@ pub trait UserStore: Send + Sync + 'static {
     /// Deletes the user; their urls stay with `user_id` null. `false` when no such user.
     async fn delete_user(&self, id: i64) -> StoreResult<bool>;
     /// Upserts rows by id, keeping their ids and timestamps, and moves the id sequence past
-    /// them. All or nothing. Returns the number of rows processed.
-    async fn import_users(&self, rows: &[User]) -> StoreResult<u64>;
+    /// them; rows without an id upsert by username (see [`ImportedUser`]) and take new ids.
+    /// All or nothing. Returns the number of rows processed.
+    async fn import_users(&self, rows: &[ImportedUser]) -> StoreResult<u64>;
 }
 
 /// Short links. Every write records its audit event in the same transaction, so a url
@@ -130,6 +131,7 @@ pub trait EventStore: Send + Sync + 'static {
     /// writer's batches), without reference checks, and adds their clicks to the links'
     /// click counters in the same transaction.
     async fn append_visits(&self, visits: &[Visited]) -> StoreResult<()>;
+    async fn get_event(&self, id: i64) -> StoreResult<Option<Event>>;
     async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>>;
     /// As [`UserStore::import_users`]; the click counters are recounted afterwards.
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64>;

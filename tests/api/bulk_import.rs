@@ -219,3 +219,57 @@ async fn import_upserts_by_id() {
     );
     assert_eq!(id_of(&app.create_user("next").await), 9);
 }
+
+#[tokio::test]
+async fn a_csv_of_usernames_and_emails_alone_assigns_ids_and_is_idempotent() {
+    let app = spawn_app().await;
+    app.bulk_import(read_seed("users.csv"), Some("3"))
+        .await
+        .expect(201);
+    // Other teams' clients send only these two columns; one row names a seeded user.
+    let csv = "username,email\n\
+               forestorbit68,renamed@example.com\n\
+               newcomer,newcomer@example.com\n\
+               other,other@example.com\n";
+    for _ in 0..2 {
+        let body = app
+            .bulk_import(csv.as_bytes().to_vec(), None)
+            .await
+            .expect_json(201);
+        assert_eq!(body, json!({ "imported": 3, "count": 3 }));
+        assert_eq!(
+            app.count("/users").await,
+            5,
+            "matched by username, not duplicated"
+        );
+    }
+    let seeded = app.get("/users/1").await.expect_json(200);
+    assert_eq!(seeded["username"], "forestorbit68");
+    assert_eq!(seeded["email"], "renamed@example.com");
+    assert_eq!(
+        seeded["created_at"], "2025-11-02T16:29:04",
+        "kept when the CSV has none"
+    );
+    let (found, _) = app.get("/users?username=newcomer").await.list();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_user(&found[0]);
+    assert_eq!(found[0]["id"], 4, "ids continue after the existing ones");
+    assert_eq!(id_of(&app.create_user("after").await), 6);
+}
+
+#[tokio::test]
+async fn empty_ids_and_timestamps_are_assigned_in_a_full_header() {
+    let app = spawn_app().await;
+    let csv = "id,username,email,created_at\n\
+               10,ten,ten@example.com,2024-01-01 10:00:00\n\
+               ,blank,blank@example.com,\n";
+    app.bulk_import(csv.as_bytes().to_vec(), None)
+        .await
+        .expect_json(201);
+    let (users, total) = app.get("/users").await.list();
+    assert_eq!(total, 2);
+    assert_eq!(users[0]["id"], 10);
+    assert_eq!(users[1]["id"], 11, "a new id past the imported ones");
+    assert_eq!(users[1]["username"], "blank");
+    assert_user(&users[1]);
+}

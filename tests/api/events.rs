@@ -235,3 +235,51 @@ async fn events_outlive_the_rows_they_name() {
     assert!(events.iter().all(|e| e["user_id"] == user["id"]));
     assert_eq!(events[1], custom);
 }
+
+#[tokio::test]
+async fn one_event_by_id_as_listed() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/one-event").await;
+    let code = url["short_code"].as_str().unwrap();
+    assert_eq!(app.follow(code).await.0, 302);
+    let event = app
+        .post_json(
+            "/events",
+            &json!({ "event_type": "shared", "url_id": url["id"] }),
+        )
+        .await
+        .expect_json(201);
+
+    // Every event listed (the create's, the click, the one above) reads the same by id.
+    let listed = app.events("").await;
+    assert!(listed.len() >= 3, "{listed:?}");
+    for expected in &listed {
+        let one = app
+            .get(&format!("/events/{}", expected["id"]))
+            .await
+            .expect_json(200);
+        assert_eq!(&one, expected);
+    }
+    let shared = app
+        .get(&format!("/events/{}", event["id"]))
+        .await
+        .expect_json(200);
+    assert_eq!(shared, event);
+    let click = listed.iter().find(|e| e["event_type"] == "click").unwrap();
+    assert_eq!(click["url_id"], url["id"]);
+}
+
+#[tokio::test]
+async fn unknown_event_is_404_json() {
+    let app = spawn_app().await;
+    for path in [
+        "/events/999999",
+        "/events/0",
+        "/events/-1",
+        "/events/abc",
+        "/events/1.5",
+    ] {
+        let error = app.get(path).await.expect_error(404);
+        assert_eq!(error["error"], "event not found", "{path}");
+    }
+}

@@ -5,6 +5,8 @@
 //! `UNNEST`).
 
 pub const ALL: &str = "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
+pub const BY_ID: &str =
+    "SELECT id, url_id, user_id, event_type, timestamp, details FROM events WHERE id = $1";
 pub const INSERT: &str = "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
      VALUES ($1, $2, $3, $4, $5) RETURNING id";
 /// Sets every link's click counter to its number of click events (after an import).
@@ -17,7 +19,7 @@ macro_rules! event_store {
         const _: () = {
             use sqlx::types::Json;
             use $crate::domain::{Event, NewEvent, Visited};
-            use $crate::store::sql::{self, Table, events, links, users};
+            use $crate::store::sql::{self, Table, events, first, links, users};
             use $crate::store::{
                 EventFilter, EventStore, Listing, Page, StoreError, StoreResult, retry,
             };
@@ -72,6 +74,10 @@ macro_rules! event_store {
                         return Ok(());
                     }
                     retry::once("append_visits", self.insert_batch(visits)).await
+                }
+
+                async fn get_event(&self, id: i64) -> StoreResult<Option<Event>> {
+                    self.all("get_event", events::BY_ID, id).await.map(first)
                 }
 
                 async fn list_events(

@@ -95,6 +95,25 @@ macro_rules! helpers {
                     .await
                 }
 
+                /// Upserts `rows` into `table` in chunks, inside an import's transaction.
+                async fn upsert_all<T: Sync>(
+                    &self,
+                    conn: &mut <$db as Database>::Connection,
+                    table: Table,
+                    rows: &[T],
+                    upsert: fn(&[T]) -> QueryBuilder<$db>,
+                ) -> StoreResult<()> {
+                    for chunk in insert_chunks(rows) {
+                        upsert(chunk)
+                            .build()
+                            .persistent(self.persistent())
+                            .execute(&mut *conn)
+                            .await
+                            .map_err(|e| table.refusal(e))?;
+                    }
+                    Ok(())
+                }
+
                 /// Upserts `rows` into `table` in chunks, all or nothing, keeping their ids
                 /// and moving the table's id sequence past them.
                 async fn import<T: Sync>(
@@ -107,14 +126,7 @@ macro_rules! helpers {
                     retry::write(op, move || async move {
                         let mut tx = self.begin().await?;
                         self.lock_for_import(&mut tx, table).await?;
-                        for chunk in insert_chunks(rows) {
-                            upsert(chunk)
-                                .build()
-                                .persistent(self.persistent())
-                                .execute(&mut *tx)
-                                .await
-                                .map_err(|e| table.refusal(e))?;
-                        }
+                        self.upsert_all(&mut tx, table, rows, upsert).await?;
                         self.move_sequence(&mut tx, table).await?;
                         if let Table::Events = table {
                             self.query($crate::store::sql::events::RECOUNT_CLICKS)

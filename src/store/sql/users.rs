@@ -14,12 +14,15 @@ pub const UPDATE: &str = "UPDATE users SET username = $1, email = $2 WHERE id = 
 /// The user's urls keep existing with `user_id` null (`ON DELETE SET NULL`), their keys go
 /// (`ON DELETE CASCADE`).
 pub const DELETE: &str = "DELETE FROM users WHERE id = $1 RETURNING id";
+/// An imported row without an id updates the oldest user with its username.
+pub const UPDATE_BY_NAME: &str = "UPDATE users SET email = $2, created_at = COALESCE($3, created_at) \
+     WHERE id = (SELECT min(id) FROM users WHERE username = $1) RETURNING id";
 pub const EXISTS: &str = "SELECT id FROM users WHERE id = $1";
 
 macro_rules! user_store {
     ($store:ty, $db:ty) => {
         const _: () = {
-            use $crate::domain::{NewUser, User, UserPatch};
+            use $crate::domain::{ImportedUser, NewUser, Timestamp, User, UserPatch};
             use $crate::store::retry;
             use $crate::store::sql::{self, Table, first, users};
             use $crate::store::{Listing, Page, StoreError, StoreResult, UserFilter, UserStore};
@@ -129,9 +132,51 @@ macro_rules! user_store {
                         .await
                 }
 
-                async fn import_users(&self, rows: &[User]) -> StoreResult<u64> {
-                    self.import("import_users", Table::Users, rows, sql::upsert_users::<$db>)
-                        .await
+                async fn import_users(&self, rows: &[ImportedUser]) -> StoreResult<u64> {
+                    let now = Timestamp::now();
+                    let keyed: Vec<User> = rows
+                        .iter()
+                        .filter_map(|row| {
+                            Some(User {
+                                id: row.id?,
+                                username: row.username.clone(),
+                                email: row.email.clone(),
+                                created_at: row.created_at.unwrap_or(now),
+                            })
+                        })
+                        .collect();
+                    let named: Vec<&ImportedUser> =
+                        rows.iter().filter(|r| r.id.is_none()).collect();
+                    let (keyed, named) = (&keyed, &named);
+                    retry::write("import_users", move || async move {
+                        let mut tx = self.begin().await?;
+                        self.lock_for_import(&mut tx, Table::Users).await?;
+                        self.upsert_all(&mut tx, Table::Users, keyed, sql::upsert_users::<$db>)
+                            .await?;
+                        // Before the rows without ids take new ones from the sequence.
+                        self.move_sequence(&mut tx, Table::Users).await?;
+                        for row in named {
+                            let updated: Option<i64> = self
+                                .query_scalar(users::UPDATE_BY_NAME)
+                                .bind(&row.username)
+                                .bind(&row.email)
+                                .bind(row.created_at)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            if updated.is_none() {
+                                let _new_id: i64 = self
+                                    .query_scalar(users::INSERT)
+                                    .bind(&row.username)
+                                    .bind(&row.email)
+                                    .bind(row.created_at.unwrap_or(now))
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                            }
+                        }
+                        tx.commit().await?;
+                        Ok(rows.len() as u64)
+                    })
+                    .await
                 }
             }
         };
