@@ -11,6 +11,7 @@
 pub mod auth;
 pub mod client_ip;
 mod docs;
+mod drain;
 pub mod error;
 mod events;
 pub mod extract;
@@ -74,6 +75,8 @@ pub fn router(state: AppState) -> Router {
                 // Whatever the framework answers on its own (rejections, timeouts) is made
                 // JSON too.
                 .layer(middleware::from_fn(json_errors))
+                // A refused body is read to its end, so the client reads the 413.
+                .layer(middleware::from_fn(drain::drain_refused_bodies))
                 .layer(TimeoutLayer::with_status_code(
                     StatusCode::SERVICE_UNAVAILABLE,
                     state.settings.request_timeout(),
