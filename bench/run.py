@@ -30,6 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import probe
 from seed import write_codes, write_urls_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -325,7 +326,14 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     clicks_before = clicks_stored(deployment.kurz_bases) if deployment.kurz_bases and check_clicks else 0
     dropped_before = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases)
     ticks_before = cpu_ticks(deployment.pids)
+    # A mix of kinds gets one probe per kind, for latency per request class.
+    kinds = list(SCENARIOS[scenario]["mix"])
+    probes = []
+    if len(kinds) > 1 and "BENCH_CODES" in env:
+        codes = Path(env["BENCH_CODES"]).read_text().split()
+        probes = probe.start(deployment.base, DEFINITIONS["requests"], kinds, codes, DEFINITIONS["list_pages"])
     result = wrk(deployment.base, scenario, connections, duration, env)
+    classes = probe.finish(probes)
     ticks = cpu_ticks(deployment.pids) - ticks_before
     # Requests wrk abandoned at the end may still be finishing behind nginx: let them land
     # before comparing kurz's redirect counter with the clicks stored.
@@ -334,6 +342,9 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     result["rps"] = result["requests"] / result["duration_s"]
     result["cpu_us_per_request"] = ticks / TICKS * 1e6 / max(result["requests"], 1)
     result["errors"] = sum(result[k] for k in ("non_2xx_3xx", "connect_errors", "read_errors", "write_errors", "timeouts"))
+    if classes:
+        result["classes"] = classes
+        result["errors"] += sum(c["errors"] for c in classes.values())
     if deployment.kurz_bases and check_clicks:
         redirects = sum(metric_sum(b, "kurz_http_requests_total", {"route": "/{code}", "status": "302"})
                         for b in deployment.kurz_bases) - redirects_before
@@ -354,6 +365,10 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
            if "clicks_stored" in result else ""),
         flush=True,
     )
+    for kind, figures in classes.items():
+        print(f"    {kind:11} probe: {figures['requests']:5} requests  p50 {figures['p50_ms']} ms  "
+              f"p95 {figures['p95_ms']} ms  p99 {figures['p99_ms']} ms  max {figures['max_ms']} ms  "
+              f"errors {figures['errors']}", flush=True)
     return result
 
 
@@ -430,8 +445,12 @@ def main():
                                 result["urls"] = size
                                 record(result)
                     else:
+                        env = dict(seeded)
+                        if "pause_ms" in spec:
+                            env["BENCH_PAUSE_MS"] = str(spec["pause_ms"])
+                        length_s = spec.get("duration_s", {}).get(length, duration)
                         for connections in spec["connections"]:
-                            record(measure(deployment, scenario, connections, duration, seeded, check_clicks))
+                            record(measure(deployment, scenario, connections, length_s, env, check_clicks))
                 if process is not None:
                     for result in results:
                         if result["target"] == deployment.name:

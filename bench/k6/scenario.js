@@ -8,6 +8,7 @@
 //   KURZ_ROWS   for generated codes (cold): how many urls were seeded (default the first size)
 //   KURZ_QUICK  1: the quick durations (seconds), as bench/run.py --quick
 import http from 'k6/http';
+import { sleep } from 'k6';
 import { SharedArray } from 'k6/data';
 
 // The entry scripts sit beside this file, so the path means the same whether k6 resolves
@@ -16,7 +17,6 @@ const definitions = JSON.parse(open('../scenarios.json'));
 
 const baseUrl = (__ENV.KURZ_URL || 'http://127.0.0.1:5000').replace(/\/+$/, '');
 const length = __ENV.KURZ_QUICK === '1' ? 'quick' : 'full';
-const durationSeconds = definitions.duration_s[length];
 const timeoutSeconds = definitions.request_timeout_s;
 
 // k6 resolves a relative open() path from the script, not from where k6 was started: take
@@ -51,6 +51,7 @@ function usesCodes(spec) {
 // One test step per concurrency step, one after the other: a closed model like wrk's, where
 // a VU is a connection sending its next request when the answer to the last one arrives.
 function stepOptions(name, spec) {
+  const durationSeconds = (spec.duration_s || definitions.duration_s)[length];
   const scenarios = {};
   const failedRate = definitions.max_error_rate === 0 ? 'rate==0' : `rate<=${definitions.max_error_rate}`;
   const thresholds = { http_req_failed: [failedRate] };
@@ -135,6 +136,10 @@ export function scenarioTest(name) {
     const dice = Math.random() * totalWeight;
     const kind = kinds.find((candidate) => dice < candidate.upTo);
     http.request(kind.method, `${baseUrl}${fill(kind.path)}`, kind.body === null ? null : fill(kind.body), kind.params);
+    // A scenario with a pause: each VU is a user who waits after each answer.
+    if (spec.pause_ms) {
+      sleep(spec.pause_ms / 1000);
+    }
   }
 
   // Fails fast when the store was not seeded as the scenario expects (every redirect would

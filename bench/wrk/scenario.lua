@@ -75,3 +75,10 @@ function request()
     end
   end
 end
+
+-- A scenario with a pause (BENCH_PAUSE_MS) makes each connection a user who waits that long
+-- after each answer before the next request, as the original team's load test did.
+local pause = tonumber(os.getenv("BENCH_PAUSE_MS") or "")
+if pause then
+  function delay() return pause end
+end

@@ -52,6 +52,11 @@ pub enum ApiError {
     /// The store (or another dependency) is down or overloaded (503).
     #[error("service temporarily unavailable")]
     Unavailable(#[source] anyhow::Error),
+    /// The database is known to be down (the store's breaker is open): 503 with
+    /// `Retry-After`, answered at once and not logged per request (the breaker logs when it
+    /// opens and closes, and counts what it refuses).
+    #[error("service temporarily unavailable: the database does not answer")]
+    DatabaseDown,
     /// A bug or a broken dependency (500).
     #[error("internal server error")]
     Internal(#[source] anyhow::Error),
@@ -70,7 +75,7 @@ impl ApiError {
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::DatabaseDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -105,6 +110,7 @@ impl From<StoreError> for ApiError {
                 details: FieldErrors::from([(field.to_owned(), "is already taken".to_owned())]),
             },
             StoreError::MissingReference(what) => Self::not_found(what),
+            err if err.is_down() => Self::DatabaseDown,
             err if err.is_transient() => Self::Unavailable(err.into()),
             err @ StoreError::Unavailable(_) => Self::Unavailable(err.into()),
             err => Self::Internal(err.into()),
@@ -115,7 +121,7 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && !matches!(self, Self::DatabaseDown) {
             // The request id is on the enclosing span; the client gets no internals.
             tracing::error!(error = ?anyhow_chain(&self), status = status.as_u16(), "request failed");
         }
@@ -138,6 +144,11 @@ impl IntoResponse for ApiError {
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after_secs(*retry_after)),
                 );
+            }
+            // The breaker tries the database every 200 ms: a second is the soonest a client
+            // can be told.
+            Self::DatabaseDown => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(1));
             }
             _ => {}
         }

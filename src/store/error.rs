@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The store cannot be reached or is overloaded; worth retrying later.
     #[error("store unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
+    /// The database is known to be down (the breaker is open): not tried at all.
+    #[error("store unavailable: the database does not answer")]
+    Down,
     /// Anything else: a bug or a broken database.
     #[error("store error: {0}")]
     Other(#[source] sqlx::Error),
@@ -60,8 +63,17 @@ impl StoreError {
     /// True when retrying the same call later may succeed.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Unavailable(_) => true,
+            Self::Unavailable(_) | Self::Down => true,
             Self::Shared(inner) => inner.is_transient(),
+            _ => false,
+        }
+    }
+
+    /// True when the breaker refused the call (the database is known to be down).
+    pub fn is_down(&self) -> bool {
+        match self {
+            Self::Down => true,
+            Self::Shared(inner) => inner.is_down(),
             _ => false,
         }
     }

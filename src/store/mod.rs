@@ -3,6 +3,7 @@
 //! resource each, checked by one conformance suite. SQL and row mapping that both dialects
 //! share live in [`sql`]; retries are a helper each backend calls ([`retry`]).
 
+pub mod breaker;
 mod error;
 mod filter;
 mod postgres;

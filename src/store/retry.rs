@@ -19,14 +19,19 @@ const POLICY: ExponentialBuilder = ExponentialBuilder::new()
     .with_jitter();
 
 /// Runs a read, again after a transient failure. A pool timeout is not retried: it already
-/// waited its full budget, and waiting again only piles up requests.
+/// waited its full budget, and waiting again only piles up requests; nor is a refusal of
+/// the breaker (the database is known to be down).
 pub async fn read<T, F, Fut>(op: &'static str, call: F) -> StoreResult<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = StoreResult<T>>,
 {
     run(op, call, |e: &StoreError| {
-        e.is_transient() && !matches!(e, StoreError::Unavailable(sqlx::Error::PoolTimedOut))
+        e.is_transient()
+            && !matches!(
+                e,
+                StoreError::Unavailable(sqlx::Error::PoolTimedOut) | StoreError::Down
+            )
     })
     .await
 }

@@ -195,3 +195,93 @@ async fn a_replica_started_before_its_database_waits_not_ready_then_serves() {
         .await;
     kurz.shorten("https://example.com/").await;
 }
+
+/// With PostgreSQL stopped, requests that need it answer 503 with `Retry-After` long before
+/// the pool's acquire timeout (the breaker), cached redirects keep answering, and writes
+/// succeed again soon after the database returns, without restarting kurz.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_database_known_to_be_down_fails_fast_and_recovery_is_automatic() {
+    let cluster = PrivateCluster::start();
+    let redis = Redis::start();
+    let database = cluster.url();
+    // The default pool timeout (5 s): what a request would wait without the breaker.
+    let kurz = Kurz::start(&[
+        ("DATABASE_URL", database.as_str()),
+        ("REDIS_URL", &redis.url),
+    ]);
+    let pool_timeout = Duration::from_secs(5);
+    kurz.wait_for_ready_status(200, Duration::from_secs(20))
+        .await;
+    kurz.shorten_as("warm", "https://example.com/warm").await;
+    assert_eq!(kurz.follow("warm").await.0, 302);
+    assert_eq!(kurz.metric("kurz_store_breaker_open").await, 0.0);
+
+    cluster.stop_immediately();
+    // The first request finds out (its pooled connection is dead; the breaker probes and
+    // opens); the others are refused at once.
+    let mut first = None;
+    let mut slowest = Duration::ZERO;
+    for attempt in 0..10 {
+        // A code nobody asked for: an uncached lookup, so the store is needed.
+        let started = Instant::now();
+        let lookup = kurz.get(&format!("/never-seen-{attempt}")).await;
+        let lookup_took = started.elapsed();
+        let error = lookup.expect_error(503);
+        assert!(
+            error["error"].as_str().unwrap().contains("database"),
+            "{error}"
+        );
+        assert_eq!(lookup.headers["retry-after"], "1");
+
+        let started = Instant::now();
+        kurz.post_json(
+            "/urls",
+            &json!({"original_url": "https://example.com/down"}),
+        )
+        .await
+        .expect_error(503);
+        let write_took = started.elapsed();
+        if first.is_none() {
+            first = Some(lookup_took);
+        } else {
+            slowest = slowest.max(lookup_took);
+        }
+        slowest = slowest.max(write_took);
+        // Cached redirects do not need the database.
+        assert_eq!(kurz.follow("warm").await.0, 302);
+    }
+    let first = first.unwrap();
+    assert!(
+        first.max(slowest) < pool_timeout / 2,
+        "every request needing the database must fail well before the pool timeout: first {first:?}, slowest after {slowest:?}"
+    );
+    assert_eq!(kurz.metric("kurz_store_breaker_open").await, 1.0);
+    assert!(kurz.metric("kurz_store_breaker_rejections_total").await >= 10.0);
+
+    cluster.start_server();
+    let back = Instant::now();
+    eventually(
+        "a write succeeding after the database returned",
+        Duration::from_secs(15),
+        || async {
+            match kurz
+                .post_json(
+                    "/urls",
+                    &json!({"original_url": "https://example.com/back"}),
+                )
+                .await
+                .code()
+            {
+                201 => Ok(()),
+                other => Err(format!("status {other}")),
+            }
+        },
+    )
+    .await;
+    let recovered = back.elapsed();
+    println!(
+        "database down: first 503 after {first:?}, slowest of the next 19 {slowest:?} (pool timeout {pool_timeout:?}); writes again {recovered:?} after the database was back"
+    );
+    assert_eq!(kurz.metric("kurz_store_breaker_open").await, 0.0);
+    assert_eq!(kurz.get("/never-seen-0").await.code(), 404);
+}

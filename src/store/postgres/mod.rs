@@ -6,6 +6,7 @@
 
 mod writes;
 
+use super::breaker::Breaker;
 use super::sql::{self, Table, acquired};
 use super::{PoolStats, Schema, StoreResult};
 use async_trait::async_trait;
@@ -42,6 +43,8 @@ pub struct PostgresStore {
     prepared: bool,
     /// A direct connection for migrations, when the pool goes through PgBouncer.
     migration_url: Option<String>,
+    /// Fails acquires at once while the database is known to be down.
+    breaker: Breaker,
 }
 
 sql::helpers::helpers!(PostgresStore, Postgres);
@@ -84,9 +87,10 @@ impl PostgresStore {
                     Ok(sqlx::Connection::ping(connection).await.is_ok())
                 })
             })
-            .connect_lazy_with(connect);
+            .connect_lazy_with(connect.clone());
         Ok(Self {
             pool,
+            breaker: Breaker::new(connect),
             prepared: options.statement_cache > 0,
             migration_url: options.migration_url.clone(),
         })
@@ -119,14 +123,22 @@ impl PostgresStore {
     /// A connection for statements outside an explicit transaction (see [`Session`]).
     async fn reader(&self) -> StoreResult<Session> {
         Ok(if self.prepared {
-            Session::Pooled(acquired("postgres", self.pool.acquire()).await?)
+            Session::Pooled(self.acquire(self.pool.acquire()).await?)
         } else {
-            Session::Pinned(acquired("postgres", self.pool.begin()).await?)
+            Session::Pinned(self.acquire(self.pool.begin()).await?)
         })
     }
 
     async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
-        Ok(acquired("postgres", self.pool.begin()).await?)
+        self.acquire(self.pool.begin()).await
+    }
+
+    /// A connection from the pool, through the breaker.
+    async fn acquire<C>(
+        &self,
+        acquire: impl std::future::Future<Output = Result<C, sqlx::Error>>,
+    ) -> StoreResult<C> {
+        self.breaker.acquire(acquired("postgres", acquire)).await
     }
 
     /// Where a url is created: its one statement needs no transaction around it (one round
