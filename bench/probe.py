@@ -4,9 +4,10 @@ low rate on its own keep-alive connection and times each answer. The probes' req
 a small share of the load (25 a second per kind against thousands), so they measure what
 that kind of request waits for in the mix, without changing the mix.
 
-Timing is open loop: each request's latency counts from the moment it was scheduled, so a
-probe stuck behind a slow answer charges the wait to the requests it delayed (no
-coordinated omission)."""
+Each latency is one request's, from sending it to reading the whole answer (as wrk counts);
+a probe that falls behind its schedule sends at once rather than charging the backlog to
+the next requests, so its figures compare with wrk's. (The open-loop view, where waiting
+to be sent counts too, is the capacity scenario's.)"""
 
 import http.client
 import json
@@ -44,6 +45,7 @@ class Probe(threading.Thread):
             path = self._render(self.request["path"])
             body = self._render(json.dumps(self.request["body"])) if "body" in self.request else None
             headers = {"Content-Type": "application/json"} if body else {}
+            sent = time.perf_counter()
             try:
                 if connection is None:
                     connection = http.client.HTTPConnection(self.host, self.port, timeout=10)
@@ -53,11 +55,11 @@ class Probe(threading.Thread):
                 if response.status >= 400:
                     self.errors += 1
                 else:
-                    self.latencies.append(time.perf_counter() - due)
+                    self.latencies.append(time.perf_counter() - sent)
             except (OSError, http.client.HTTPException):
                 self.errors += 1
                 connection = None
-            due += interval
+            due = max(due + interval, time.perf_counter())
 
     def stop(self):
         self._halt.set()

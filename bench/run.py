@@ -30,6 +30,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import capacity
 import probe
 from seed import write_codes, write_urls_csv
 
@@ -372,6 +373,22 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     return result
 
 
+def open_loop(deployment, scenario, spec, length, codes_file, work):
+    """The capacity search (bench/capacity.py) as one result line: rps is the highest rate passed."""
+    codes = Path(codes_file).read_text().split()
+    ticks_before = cpu_ticks(deployment.pids)
+    result = capacity.search(deployment.base, codes, spec["p99_ms"], spec["start_rps"], spec["step_s"][length],
+                             SCENARIOS[scenario]["connections"][0], work)
+    ticks = cpu_ticks(deployment.pids) - ticks_before
+    result.update(scenario=scenario, target=deployment.name, connections=SCENARIOS[scenario]["connections"][0],
+                  duration_s=sum(spec["step_s"][length] for _ in result["steps"]),
+                  cpu_us_per_request=ticks / TICKS * 1e6 / max(result["requests"], 1),
+                  rps_per_core=result["rps"] / os.cpu_count())
+    print(f"  {scenario:13} {deployment.name:38} open loop: {result['rps']} req/s with p99 < {spec['p99_ms']} ms "
+          f"({result['rps_per_core']:.0f} per core of {os.cpu_count()}, the load generator included)", flush=True)
+    return result
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS))
@@ -444,6 +461,8 @@ def main():
                                                  {"BENCH_ROWS": str(size)}, check_clicks)
                                 result["urls"] = size
                                 record(result)
+                    elif "open_loop" in spec:
+                        record(open_loop(deployment, scenario, spec["open_loop"], length, codes, work))
                     else:
                         env = dict(seeded)
                         if "pause_ms" in spec:

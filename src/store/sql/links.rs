@@ -1,8 +1,9 @@
 //! Short links, written once for both backends: their statements, and [`link_store!`],
 //! which implements `LinkStore` for a backend type with the primitives of
 //! [`super::helpers`] and its own answers to three questions: how a url is inserted
-//! (`write_session` and `INSERT_URL`: PostgreSQL writes the `created` event in the same
-//! statement, without a transaction around it), what else a create writes (`after_insert`),
+//! (`write_session` and `INSERT_URL`: both write the `created` event in the same query,
+//! PostgreSQL in one statement, SQLite in one trip that carries its own transaction), what
+//! else a create writes (`after_insert`),
 //! and how a url is read to be changed (`URL_FOR_UPDATE`: PostgreSQL locks the row).
 
 pub const ALL: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
@@ -45,9 +46,13 @@ macro_rules! link_store {
                             .bind(url.created_at)
                             .bind(&event.event_type)
                             .bind(Json(&event.details))
-                            .fetch_one(&mut *tx)
+                            // Every statement of the query runs (SQLite's is several).
+                            .fetch_all(&mut *tx)
                             .await
-                            .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
+                            .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?
+                            .into_iter()
+                            .next()
+                            .ok_or(StoreError::MissingReference("user"))?;
                         self.after_insert(&mut tx, &created_event(id, url)).await?;
                         tx.commit().await?;
                         Ok(id)

@@ -8,19 +8,21 @@ use serde::Serialize;
 use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
-/// A batch of events and its clicks per link, in one round trip to SQLite's worker thread
-/// whatever the batch size (under load every round trip waits for the runtime: with a dozen
+/// A batch of events and its clicks per link, in one transaction and one round trip to
+/// SQLite's worker thread whatever the batch size (see [`super::OneHop`]) (under load every round trip waits for the runtime: with a dozen
 /// per batch the writer fell behind the redirects, see BENCHMARKS.md). The events travel as
 /// a JSON array that `json_each` turns back into rows, in order; the clicks per link as a
 /// second, small one, counted here rather than by parsing the first array again.
 const INSERT_BATCH: &str = "\
+    BEGIN IMMEDIATE; \
     INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
     SELECT json_extract(value, '$.u'), json_extract(value, '$.s'), json_extract(value, '$.t'), \
            json_extract(value, '$.ts'), json_extract(value, '$.d') \
     FROM json_each($1) ORDER BY key; \
     INSERT INTO link_clicks (url_id, clicks) \
     SELECT value ->> 0, value ->> 1 FROM json_each($2) WHERE true \
-    ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks";
+    ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks; \
+    COMMIT";
 
 /// One visit's event as `insert_batch` sends it to SQLite, borrowed from the visit and
 /// serialised straight away (no JSON tree is built per click).
@@ -59,13 +61,13 @@ fn clicks_per_link(visits: &[Visited]) -> BTreeMap<i64, i64> {
 }
 
 impl SqliteStore {
-    /// What a create writes besides the url: its `created` event, in the same transaction.
+    /// Nothing more: `INSERT_URL` wrote the `created` event with the url.
     pub(super) async fn after_insert(
         &self,
-        conn: &mut SqliteConnection,
-        created: &NewEvent,
+        _conn: &mut SqliteConnection,
+        _created: &NewEvent,
     ) -> StoreResult<()> {
-        self.insert_event(conn, created).await.map(drop)
+        Ok(())
     }
 
     /// A batch of visits' events, and their clicks added to the counters, in one
@@ -76,14 +78,13 @@ impl SqliteStore {
         let (batch, clicks) = serde_json::to_string(&rows)
             .and_then(|rows| Ok((rows, serde_json::to_string(&clicks)?)))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut tx = self.begin().await?;
+        let mut session = self.write_session().await?;
         sqlx::query(INSERT_BATCH)
             .bind(batch)
             .bind(clicks)
-            .execute(&mut *tx)
+            .execute(&mut *session)
             .await?;
-        tx.commit().await?;
-        Ok(())
+        session.commit().await
     }
 
     /// Adds request counts and moves last-used times forward (never back).
