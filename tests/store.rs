@@ -148,6 +148,7 @@ conformance!(
     imported_users_without_ids_are_matched_by_username,
     concurrent_user_creates_with_one_name_make_one_user,
     concurrent_creates_of_one_code_make_one_url,
+    concurrent_creates_each_get_their_own_url_event_or_error,
     api_keys_are_found_by_hash_revoked_and_counted,
     the_most_clicked_links_come_from_counters_kept_with_the_clicks,
     a_link_may_be_created_switched_off,
@@ -865,6 +866,64 @@ async fn concurrent_creates_of_one_code_make_one_url(store: Stores) {
             .unwrap()
             .total,
         1
+    );
+}
+
+/// Many creates at once (on SQLite they share transactions): each answer is its own url
+/// with its own `created` event, or the error a create alone would get.
+async fn concurrent_creates_each_get_their_own_url_event_or_error(store: Stores) {
+    let owner = store.users.create_user(new_user("many")).await.unwrap().id;
+    store
+        .links
+        .create_url(new_url("takenxyz", None))
+        .await
+        .unwrap();
+    let attempts: Vec<_> = (0..60)
+        .map(|i| {
+            let store = store.clone();
+            let (code, user) = match i % 3 {
+                0 => (format!("own{i:03}"), Some(owner)),
+                1 => (format!("own{i:03}"), None),
+                _ if i % 2 == 0 => ("takenxyz".to_owned(), None),
+                _ => (format!("ghost{i:03}"), Some(owner + 1000)),
+            };
+            tokio::spawn(async move {
+                let result = store.links.create_url(new_url(&code, user)).await;
+                (code, user, result)
+            })
+        })
+        .collect();
+    let mut created = 0;
+    for attempt in attempts {
+        let (code, user, result) = attempt.await.unwrap();
+        match result {
+            Ok(url) => {
+                created += 1;
+                assert_eq!(
+                    (url.short_code.as_str(), url.user_id),
+                    (code.as_str(), user)
+                );
+                let stored = store.links.get_url(url.id).await.unwrap();
+                assert_eq!(stored.as_ref(), Some(&url), "the id is this create's row");
+                let events = events_of(&store, url.id).await;
+                assert_eq!(events.len(), 1, "{events:?}");
+                assert_eq!(events[0].event_type, "created");
+                assert_eq!(events[0].user_id, user);
+            }
+            Err(StoreError::Conflict("short_code")) => assert_eq!(code, "takenxyz"),
+            Err(StoreError::MissingReference("user")) => assert!(code.starts_with("ghost")),
+            Err(other) => panic!("{code}: unexpected error: {other}"),
+        }
+    }
+    assert_eq!(created, 40);
+    let events = store
+        .events
+        .list_events(&EventFilter::default(), ALL)
+        .await
+        .unwrap();
+    assert_eq!(
+        events.total, 41,
+        "one created event per url, none for a refused create"
     );
 }
 

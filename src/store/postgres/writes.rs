@@ -1,13 +1,13 @@
-//! The writes PostgreSQL makes its own way, each one statement: a batch of visits' events
-//! with their click counters, and a batch of key uses.
+//! The writes PostgreSQL makes its own way, each one statement: a url with its `created`
+//! event, a batch of visits' events with their click counters, and a batch of key uses.
 
 use super::PostgresStore;
-use crate::domain::{ApiKeyUse, NewEvent, Timestamp, VisitDetails, Visited};
-use crate::store::StoreResult;
+use crate::domain::{ApiKeyUse, NewEvent, NewUrl, Timestamp, VisitDetails, Visited};
+use crate::store::{StoreError, StoreResult};
+use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
 use sqlx::query::Query;
 use sqlx::types::Json;
-use sqlx::{PgConnection, Postgres};
 
 /// A batch of events and its clicks per link in one statement: the rows travel as five
 /// arrays that `UNNEST` turns back into rows (a multi-row `VALUES` with thousands of
@@ -37,13 +37,24 @@ impl PostgresStore {
         session.commit().await
     }
 
-    /// Nothing more: `INSERT_URL` wrote the `created` event with the url.
-    pub(super) async fn after_insert(
-        &self,
-        _conn: &mut PgConnection,
-        _created: &NewEvent,
-    ) -> StoreResult<()> {
-        Ok(())
+    /// A url and its `created` event, in one statement (`INSERT_URL`).
+    pub(super) async fn insert_url(&self, url: &NewUrl, event: &NewEvent) -> StoreResult<i64> {
+        let mut session = self.write_session().await?;
+        let id: i64 = self
+            .query_scalar(Self::INSERT_URL)
+            .bind(url.user_id)
+            .bind(url.short_code.as_str())
+            .bind(url.original_url.as_str())
+            .bind(&url.title)
+            .bind(url.is_active)
+            .bind(url.created_at)
+            .bind(&event.event_type)
+            .bind(Json(&event.details))
+            .fetch_one(&mut *session)
+            .await
+            .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
+        session.commit().await?;
+        Ok(id)
     }
 
     /// A batch of visits' events, and their clicks added to the counters.

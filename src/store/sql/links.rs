@@ -1,9 +1,8 @@
 //! Short links, written once for both backends: their statements, and [`link_store!`],
 //! which implements `LinkStore` for a backend type with the primitives of
-//! [`super::helpers`] and its own answers to three questions: how a url is inserted
-//! (`write_session` and `INSERT_URL`: both write the `created` event in the same query,
-//! PostgreSQL in one statement, SQLite in one trip that carries its own transaction), what
-//! else a create writes (`after_insert`),
+//! [`super::helpers`] and its own answers to two questions: how a url is inserted with its
+//! `created` event (`insert_url`: PostgreSQL in one statement, SQLite by group commit with
+//! the other creates waiting, see `sqlite/creates.rs`),
 //! and how a url is read to be changed (`URL_FOR_UPDATE`: PostgreSQL locks the row).
 
 pub const ALL: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
@@ -20,44 +19,19 @@ pub const DELETE: &str = "DELETE FROM urls WHERE id = $1";
 macro_rules! link_store {
     ($store:ty, $db:ty) => {
         const _: () = {
-            use sqlx::types::Json;
             use $crate::domain::audit::{created_event, deleted_event, updated_event};
             use $crate::domain::{Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
             use $crate::store::sql::{self, Table, first, links};
-            use $crate::store::{
-                LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter, retry,
-            };
+            use $crate::store::{LinkStore, Listing, Page, StoreResult, UrlFilter, retry};
 
             #[async_trait::async_trait]
             impl LinkStore for $store {
                 async fn create_url(&self, url: NewUrl) -> StoreResult<Url> {
                     let url = &url;
-                    // The event's url id is the insert's own `RETURNING id`; 0 is never written.
+                    // The event's url id is the insert's own; 0 is never written.
                     let event = &created_event(0, url);
-                    let id = retry::write("create_url", move || async move {
-                        let mut tx = self.write_session().await?;
-                        let id: i64 = self
-                            .query_scalar(Self::INSERT_URL)
-                            .bind(url.user_id)
-                            .bind(url.short_code.as_str())
-                            .bind(url.original_url.as_str())
-                            .bind(&url.title)
-                            .bind(url.is_active)
-                            .bind(url.created_at)
-                            .bind(&event.event_type)
-                            .bind(Json(&event.details))
-                            // Every statement of the query runs (SQLite's is several).
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?
-                            .into_iter()
-                            .next()
-                            .ok_or(StoreError::MissingReference("user"))?;
-                        self.after_insert(&mut tx, &created_event(id, url)).await?;
-                        tx.commit().await?;
-                        Ok(id)
-                    })
-                    .await?;
+                    let id =
+                        retry::write("create_url", move || self.insert_url(url, event)).await?;
                     Ok(url.stored_as(id))
                 }
 

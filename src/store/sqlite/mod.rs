@@ -4,6 +4,7 @@
 //! [`super::sql`]; this module gives them SQLite's connections, and [`writes`] the few
 //! statements only SQLite writes this way.
 
+mod creates;
 mod writes;
 
 use super::sql::{self, Table, acquired};
@@ -28,6 +29,13 @@ use std::time::Duration;
 pub struct OneHop(Option<PoolConnection<Sqlite>>);
 
 impl OneHop {
+    /// The writer pool's connection.
+    async fn on(writer: &SqlitePool) -> StoreResult<Self> {
+        Ok(Self(Some(
+            acquired("sqlite_writer", writer.acquire()).await?,
+        )))
+    }
+
     /// Nothing to do: the query committed.
     async fn commit(mut self) -> StoreResult<()> {
         self.0.take();
@@ -71,6 +79,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Read-only connections for lookups and lists.
     readers: SqlitePool,
+    /// Creates, written in groups on the writer (see [`creates`]).
+    creates: creates::Creates,
 }
 
 sql::helpers::helpers!(SqliteStore, Sqlite);
@@ -99,7 +109,12 @@ impl SqliteStore {
             .acquire_timeout(busy_timeout)
             .connect_with(options.read_only(true))
             .await?;
-        Ok(Self { writer, readers })
+        let creates = creates::Creates::start(writer.clone(), readers.clone());
+        Ok(Self {
+            writer,
+            readers,
+            creates,
+        })
     }
 
     /// A reader connection.
@@ -112,12 +127,10 @@ impl SqliteStore {
         Ok(acquired("sqlite_writer", self.writer.begin()).await?)
     }
 
-    /// Where a url is created: the writer, for one multi-statement query that opens and
-    /// commits its own transaction (see [`OneHop`]).
+    /// The writer, for a multi-statement query that opens and commits its own transaction
+    /// (see [`OneHop`]).
     async fn write_session(&self) -> StoreResult<OneHop> {
-        Ok(OneHop(Some(
-            acquired("sqlite_writer", self.writer.acquire()).await?,
-        )))
+        OneHop::on(&self.writer).await
     }
 
     /// Statements are prepared once per connection and cached.
@@ -145,17 +158,6 @@ impl SqliteStore {
 
     /// Reading a url to change it: the single writer already keeps writes apart.
     const URL_FOR_UPDATE: &'static str = sql::links::BY_ID;
-
-    /// The url and its `created` event in one transaction and one trip to SQLite's worker
-    /// thread. A taken code rolls the transaction back (`OR ROLLBACK`); an owner that does
-    /// not exist inserts nothing (no row comes back, and no event follows: `changes()`).
-    const INSERT_URL: &'static str = "BEGIN IMMEDIATE; \
-         INSERT OR ROLLBACK INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
-         SELECT $1, $2, $3, $4, $5, $6, $6 WHERE $1 IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = $1) \
-         RETURNING id; \
-         INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-         SELECT last_insert_rowid(), $1, $7, $6, $8 WHERE changes() = 1; \
-         COMMIT";
 
     /// Nothing to lock: every write runs on the one writer connection, in turn.
     async fn lock_user_writes(&self, _conn: &mut SqliteConnection) -> StoreResult<()> {

@@ -2,10 +2,9 @@
 //! events with their click counters, and a batch of key uses.
 
 use super::SqliteStore;
-use crate::domain::{ApiKeyUse, NewEvent, Timestamp, VisitDetails, Visited};
+use crate::domain::{ApiKeyUse, Timestamp, VisitDetails, Visited};
 use crate::store::{StoreError, StoreResult};
 use serde::Serialize;
-use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
 /// A batch of events and its clicks per link, in one transaction and one round trip to
@@ -61,15 +60,6 @@ fn clicks_per_link(visits: &[Visited]) -> BTreeMap<i64, i64> {
 }
 
 impl SqliteStore {
-    /// Nothing more: `INSERT_URL` wrote the `created` event with the url.
-    pub(super) async fn after_insert(
-        &self,
-        _conn: &mut SqliteConnection,
-        _created: &NewEvent,
-    ) -> StoreResult<()> {
-        Ok(())
-    }
-
     /// A batch of visits' events, and their clicks added to the counters, in one
     /// transaction.
     pub(super) async fn insert_batch(&self, visits: &[Visited]) -> StoreResult<()> {
