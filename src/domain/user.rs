@@ -17,11 +17,12 @@ pub struct User {
 /// updates its email, or becomes a new user; a row with one is upserted by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImportedUser {
+    /// Absent: the user with this username, or a new one with the next id.
     pub id: Option<i64>,
-    pub username: String,
-    pub email: String,
     /// Absent: now for a new user, unchanged for an existing one.
     pub created_at: Option<Timestamp>,
+    pub username: String,
+    pub email: String,
 }
 
 impl From<User> for ImportedUser {

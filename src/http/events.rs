@@ -3,7 +3,7 @@
 use super::AppState;
 use super::auth::{Caller, not_yours};
 use super::error::ApiError;
-use super::extract::{Body, ListParams, parse_id};
+use super::extract::{Body, ListParams, found_by_id};
 use super::input::{Checks, Id, Input, present};
 use super::{list_response, schema};
 use crate::domain::{Event, NewEvent, Timestamp};
@@ -87,13 +87,7 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Event>, ApiError> {
-    let id = parse_id(&id, "event")?;
-    state
-        .events
-        .get_event(id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("event"))
+    found_by_id(&id, "event", |id| state.events.get_event(id)).await
 }
 
 fn parse_event_type(raw: &str) -> Result<String, String> {

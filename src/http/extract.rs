@@ -256,6 +256,23 @@ pub fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::not_found(what))
 }
 
+/// The row a path's id names, as JSON: 404 naming `what` when there is none, or when the
+/// id is not a positive integer.
+pub async fn found_by_id<T, Fut>(
+    raw: &str,
+    what: &str,
+    find: impl FnOnce(i64) -> Fut,
+) -> Result<axum::Json<T>, ApiError>
+where
+    Fut: std::future::Future<Output = crate::store::StoreResult<Option<T>>>,
+{
+    let id = parse_id(raw, what)?;
+    find(id)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::not_found(what))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

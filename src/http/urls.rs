@@ -3,7 +3,7 @@
 use super::AppState;
 use super::auth::{Caller, not_yours};
 use super::error::ApiError;
-use super::extract::{Body, ListParams, RequestHost, parse_id};
+use super::extract::{Body, ListParams, RequestHost, found_by_id, parse_id};
 use super::input::{Checks, Id, Input, present};
 use super::{list_response, schema};
 use crate::domain::{NewUrl, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, parse_title};
@@ -100,13 +100,7 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Url>, ApiError> {
-    let id = parse_id(&id, "url")?;
-    state
-        .links
-        .get_url(id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("url"))
+    found_by_id(&id, "url", |id| state.links.get_url(id)).await
 }
 
 /// A target as `TargetUrl` reads it, then as the destination rules judge it.

@@ -2,7 +2,7 @@
 
 use super::AppState;
 use super::error::ApiError;
-use super::extract::{Body, ListParams, parse_id};
+use super::extract::{Body, ListParams, found_by_id, parse_id};
 use super::input::{Checks, Input, present};
 use super::{list_response, schema};
 use crate::domain::{Email, NewUser, Timestamp, User, UserPatch, Username};
@@ -107,13 +107,7 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<User>, ApiError> {
-    let id = parse_id(&id, "user")?;
-    state
-        .users
-        .get_user(id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::not_found("user"))
+    found_by_id(&id, "user", |id| state.users.get_user(id)).await
 }
 
 #[utoipa::path(

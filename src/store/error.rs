@@ -12,9 +12,6 @@ pub enum StoreError {
     /// The store cannot be reached or is overloaded; worth retrying later.
     #[error("store unavailable: {0}")]
     Unavailable(#[source] sqlx::Error),
-    /// The database is known to be down (the breaker is open): not tried at all.
-    #[error("store unavailable: the database does not answer")]
-    Down,
     /// Anything else: a bug or a broken database.
     #[error("store error: {0}")]
     Other(#[source] sqlx::Error),
@@ -24,6 +21,9 @@ pub enum StoreError {
     /// One failure shared by every request that waited on the same coalesced lookup.
     #[error(transparent)]
     Shared(std::sync::Arc<StoreError>),
+    /// The database is known to be down (the breaker is open): not tried at all.
+    #[error("store unavailable: the database does not answer")]
+    Down,
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

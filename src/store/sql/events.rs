@@ -76,10 +76,6 @@ macro_rules! event_store {
                     retry::once("append_visits", self.insert_batch(visits)).await
                 }
 
-                async fn get_event(&self, id: i64) -> StoreResult<Option<Event>> {
-                    self.all("get_event", events::BY_ID, id).await.map(first)
-                }
-
                 async fn list_events(
                     &self,
                     filter: &EventFilter,
@@ -92,6 +88,10 @@ macro_rules! event_store {
                         page,
                     )
                     .await
+                }
+
+                async fn get_event(&self, id: i64) -> StoreResult<Option<Event>> {
+                    self.all("get_event", events::BY_ID, id).await.map(first)
                 }
 
                 async fn import_events(&self, rows: &[Event]) -> StoreResult<u64> {
