@@ -20,12 +20,12 @@ use sqlx::{FromRow, Sqlite, SqliteConnection, SqlitePool, Transaction};
 use std::path::Path;
 use std::time::Duration;
 
-/// The writer for one query that carries its own `BEGIN` and `COMMIT`: under load every
-/// trip to SQLite's worker thread waits for the runtime to schedule the task again, and a
-/// transaction held across four trips (begin, two inserts, commit) kept the one writer idle
-/// and every other write waiting (creates had a p99 of seconds in the quest mix). Should the
-/// query fail part-way, the transaction is rolled back before the connection goes back to
-/// the pool, so no later write finds it open.
+/// The writer for a query that carries its own `BEGIN` and `COMMIT` (the click batches and
+/// the create batches): under load every trip to SQLite's worker thread waits for the
+/// runtime to schedule the task again, and a transaction held across several trips kept the
+/// one writer idle while every other write waited. Should the query fail part-way, the
+/// transaction is rolled back before the connection goes back to the pool, so no later
+/// write finds it open.
 pub struct OneHop(Option<PoolConnection<Sqlite>>);
 
 impl OneHop {
@@ -125,12 +125,6 @@ impl SqliteStore {
     /// A write transaction on the writer.
     async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
         Ok(acquired("sqlite_writer", self.writer.begin()).await?)
-    }
-
-    /// The writer, for a multi-statement query that opens and commits its own transaction
-    /// (see [`OneHop`]).
-    async fn write_session(&self) -> StoreResult<OneHop> {
-        OneHop::on(&self.writer).await
     }
 
     /// Statements are prepared once per connection and cached.

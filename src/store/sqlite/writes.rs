@@ -1,15 +1,16 @@
 //! The writes SQLite makes its own way: a url's `created` event after it, a batch of visits'
 //! events with their click counters, and a batch of key uses.
 
-use super::SqliteStore;
+use super::{OneHop, SqliteStore};
 use crate::domain::{ApiKeyUse, Timestamp, VisitDetails, Visited};
 use crate::store::{StoreError, StoreResult};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A batch of events and its clicks per link, in one transaction and one round trip to
-/// SQLite's worker thread whatever the batch size (see [`super::OneHop`]) (under load every round trip waits for the runtime: with a dozen
-/// per batch the writer fell behind the redirects, see BENCHMARKS.md). The events travel as
+/// SQLite's worker thread whatever the batch size (see [`OneHop`]; under load every round
+/// trip waits for the runtime: with a dozen per batch the writer fell behind the redirects,
+/// see BENCHMARKS.md). The events travel as
 /// a JSON array that `json_each` turns back into rows, in order; the clicks per link as a
 /// second, small one, counted here rather than by parsing the first array again.
 const INSERT_BATCH: &str = "\
@@ -68,7 +69,7 @@ impl SqliteStore {
         let (batch, clicks) = serde_json::to_string(&rows)
             .and_then(|rows| Ok((rows, serde_json::to_string(&clicks)?)))
             .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut session = self.write_session().await?;
+        let mut session = OneHop::on(&self.writer).await?;
         sqlx::query(INSERT_BATCH)
             .bind(batch)
             .bind(clicks)
