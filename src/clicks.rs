@@ -91,8 +91,9 @@ impl ClickWriter {
     }
 }
 
-/// Starts the writer task on the current runtime. After shutdown begins, a store that
-/// keeps failing is retried for `grace` before the remaining clicks are dropped (and counted).
+/// Starts the writer task on the writers' runtime ([`crate::background`]). After shutdown
+/// begins, a store that keeps failing is retried for `grace` before the remaining clicks
+/// are dropped (and counted).
 pub fn start(
     store: Arc<dyn EventStore>,
     capacity: usize,
@@ -107,7 +108,7 @@ pub fn start(
         deadline: OnceLock::new(),
     };
     let hurry = Arc::new(Notify::new());
-    let task = tokio::spawn(run(store, rx, batch.max(1), patience, hurry.clone()));
+    let task = crate::background::spawn(run(store, rx, batch.max(1), patience, hurry.clone()));
     (ClickRecorder { tx, hurry }, ClickWriter { stop, task })
 }
 

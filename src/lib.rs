@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod background;
 pub mod cache;
 pub mod cli;
 pub mod clicks;

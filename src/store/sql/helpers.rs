@@ -62,18 +62,25 @@ macro_rules! helpers {
                     T: for<'r> FromRow<'r, Row> + Send + Unpin,
                 {
                     retry::read(op, move || async move {
-                        let (mut count, mut rows) =
+                        let (mut count, mut paged) =
                             list_queries::<$db>(table, select, filters, page);
-                        let total = count
-                            .build_query_scalar()
+                        let mut reader = self.reader().await?;
+                        let rows: Vec<Row> = paged
+                            .build()
                             .persistent(self.persistent())
-                            .fetch_one(&mut *self.reader().await?)
+                            .fetch_all(&mut *reader)
                             .await?;
-                        let items = rows
-                            .build_query_as()
-                            .persistent(self.persistent())
-                            .fetch_all(&mut *self.reader().await?)
-                            .await?;
+                        let total = match rows.first() {
+                            Some(row) => sqlx::Row::try_get(row, "total")?,
+                            None => {
+                                count
+                                    .build_query_scalar()
+                                    .persistent(self.persistent())
+                                    .fetch_one(&mut *reader)
+                                    .await?
+                            }
+                        };
+                        let items = rows.iter().map(T::from_row).collect::<Result<_, _>>()?;
                         Ok(Listing { items, total })
                     })
                     .await

@@ -91,17 +91,26 @@ macro_rules! over_databases {
 }
 
 over_databases! {
-/// `SELECT count(*)` and the paged `SELECT` of one list, with the same filters.
+/// The paged `SELECT` of one list carrying, as its column `total`, the number of rows its
+/// filters match (one statement, one trip to the database, one snapshot); and the
+/// `SELECT count(*)` alone, for a page past the end, which has no row to carry it.
 pub fn list_queries<DB>(table: &str, select: &str, filters: &[(&'static str, Option<FilterValue>)], page: Page) -> (QueryBuilder<DB>, QueryBuilder<DB>) {
-    let mut count = QueryBuilder::<DB>::new(format!("SELECT count(*) FROM {table}"));
-    push_filters(&mut count, filters);
-    let mut rows = QueryBuilder::<DB>::new(select);
+    let count = || {
+        let mut count = QueryBuilder::<DB>::new(format!("SELECT count(*) FROM {table}"));
+        push_filters(&mut count, filters);
+        count
+    };
+    // The filters twice, each with its own binds (SQLite's placeholders are positional).
+    let mut rows = QueryBuilder::<DB>::new(format!("SELECT (SELECT count(*) FROM {table}"));
+    push_filters(&mut rows, filters);
+    rows.push(") AS total, page.* FROM (").push(select);
     push_filters(&mut rows, filters);
     rows.push(" ORDER BY id LIMIT ")
         .push_bind(page.limit)
         .push(" OFFSET ")
-        .push_bind(page.offset);
-    (count, rows)
+        .push_bind(page.offset)
+        .push(") AS page ORDER BY page.id");
+    (count(), rows)
 }
 
 /// One multi-row upsert of imported users, keeping their ids.

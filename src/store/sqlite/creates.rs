@@ -75,7 +75,7 @@ impl Creates {
     /// Starts the task that writes the batches on `writer`, reading owners on `readers`.
     pub fn start(writer: SqlitePool, readers: SqlitePool) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(writer, readers, rx));
+        crate::background::spawn(run(writer, readers, rx));
         Self(tx)
     }
 
