@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `migrate`, `import`, `keys`, `blocklist`.
+//! The command line: `serve` (the default), `migrate`, `import`, `seed`, `keys`, `blocklist`.
 
 mod keys;
 
@@ -61,6 +61,15 @@ enum Command {
         #[command(flatten)]
         log: LogSettings,
     },
+    /// Write seed files of the hackathon's shape (users.csv, urls.csv, events.csv) for
+    /// `kurz import`: data to try kurz with, no original files needed.
+    Seed {
+        /// Directory to write the three files into (created if missing).
+        #[arg(long)]
+        output: PathBuf,
+        #[command(flatten)]
+        spec: crate::seed::SeedSpec,
+    },
     /// Mint, list and revoke API keys (for KURZ_AUTH=keys).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -76,6 +85,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(settings)) => serve(*settings).await,
         Some(Command::Blocklist(command)) => command.run(),
         Some(Command::Keys(command)) => command.run().await,
+        Some(Command::Seed { output, spec }) => {
+            let written = crate::seed::write(&spec, &output)?;
+            println!(
+                "{}",
+                serde_json::json!({ "users": written.users, "urls": written.urls, "events": written.events, "directory": output })
+            );
+            Ok(())
+        }
         Some(Command::Migrate { database, log }) => {
             let _telemetry = telemetry::init_logs(&log);
             let store = app::open_store(&with_database(database)).await?;

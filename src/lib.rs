@@ -15,5 +15,6 @@ pub mod http;
 pub mod import;
 pub mod limits;
 pub mod safety;
+pub mod seed;
 pub mod store;
 pub mod telemetry;

@@ -19,10 +19,7 @@ async fn importing_the_seed_users_keeps_ids_and_timestamps() {
         assert_user_is_row(user, row);
     }
     let first = app.get("/users/1").await.expect_json(200);
-    assert_eq!(
-        first,
-        json!({ "id": 1, "username": "forestorbit68", "email": "forestorbit68@opswise.net", "created_at": "2025-11-02T16:29:04" })
-    );
+    assert_user_is_row(&first, &rows[0]);
 }
 
 #[tokio::test]
@@ -227,10 +224,14 @@ async fn a_csv_of_usernames_and_emails_alone_assigns_ids_and_is_idempotent() {
         .await
         .expect(201);
     // Other teams' clients send only these two columns; one row names a seeded user.
-    let csv = "username,email\n\
-               forestorbit68,renamed@example.com\n\
-               newcomer,newcomer@example.com\n\
-               other,other@example.com\n";
+    let first = &seed_rows("users.csv")[0];
+    let seeded = &first["username"];
+    let csv = format!(
+        "username,email\n\
+         {seeded},renamed@example.com\n\
+         newcomer,newcomer@example.com\n\
+         other,other@example.com\n"
+    );
     for _ in 0..2 {
         let body = app
             .bulk_import(csv.as_bytes().to_vec(), None)
@@ -243,11 +244,12 @@ async fn a_csv_of_usernames_and_emails_alone_assigns_ids_and_is_idempotent() {
             "matched by username, not duplicated"
         );
     }
-    let seeded = app.get("/users/1").await.expect_json(200);
-    assert_eq!(seeded["username"], "forestorbit68");
-    assert_eq!(seeded["email"], "renamed@example.com");
+    let user = app.get("/users/1").await.expect_json(200);
+    assert_eq!(user["username"], seeded.as_str());
+    assert_eq!(user["email"], "renamed@example.com");
     assert_eq!(
-        seeded["created_at"], "2025-11-02T16:29:04",
+        user["created_at"],
+        wire_datetime(&first["created_at"]).as_str(),
         "kept when the CSV has none"
     );
     let (found, _) = app.get("/users?username=newcomer").await.list();

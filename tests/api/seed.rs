@@ -1,4 +1,5 @@
-//! The command-line seed import (`kurz import`), run on the real binary, then served.
+//! The command-line seed files (`kurz seed`, `kurz import`), run on the real binary, then
+//! served.
 
 use crate::common::prelude::*;
 use serde_json::{Value, json};
@@ -193,4 +194,46 @@ async fn seed_import_is_idempotent_and_the_seed_is_served() {
             .expect_json(200),
         user
     );
+}
+
+/// `kurz seed` then `kurz import` of what it wrote: the counts asked for are served, and
+/// the same seed writes the same files.
+#[tokio::test]
+async fn generated_seed_files_import_and_are_served() {
+    let data = TempDir::new().expect("temp dir");
+    let files = TempDir::new().expect("temp dir");
+    let out = files.path().to_owned();
+    let seed = |dir: std::path::PathBuf| {
+        let mut command = kurz_command();
+        command.args(["seed", "--users", "30", "--urls", "120", "--events", "200"]);
+        command.arg("--output").arg(dir);
+        kurz_ok(&mut command)
+    };
+    let summary: Value = serde_json::from_str(&seed(out.join("a"))).expect("a JSON summary");
+    assert_eq!(
+        (&summary["users"], &summary["urls"], &summary["events"]),
+        (&json!(30), &json!(120), &json!(200))
+    );
+    seed(out.join("b"));
+    for name in ["users.csv", "urls.csv", "events.csv"] {
+        let read = |dir: &str| std::fs::read(out.join(dir).join(name)).expect("a seed file");
+        assert_eq!(read("a"), read("b"), "{name} differs between two runs");
+    }
+
+    let mut command = kurz_command_on(data.path());
+    command.arg("import");
+    for (flag, name) in [
+        ("--users", "users.csv"),
+        ("--urls", "urls.csv"),
+        ("--events", "events.csv"),
+    ] {
+        command.arg(flag).arg(out.join("a").join(name));
+    }
+    tokio::task::spawn_blocking(move || kurz_ok(&mut command))
+        .await
+        .expect("joining the import");
+    let kurz = Kurz::on(data.path());
+    assert_eq!(kurz.count("/users").await, 30);
+    assert_eq!(kurz.count("/urls").await, 120);
+    assert_eq!(kurz.count("/events").await, 200);
 }
