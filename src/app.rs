@@ -5,7 +5,7 @@
 use crate::auth::KeyRing;
 use crate::cache::CachedLinks;
 use crate::clicks::{self, ClickWriter};
-use crate::config::{AuthMode, Settings, StoreTarget};
+use crate::config::{AuthMode, DatabaseSettings, Settings, StoreTarget};
 use crate::http::client_ip::TrustedProxies;
 use crate::http::openapi::Document;
 use crate::http::{self, App, AppState, Health};
@@ -36,7 +36,13 @@ pub struct Application {
 /// Opens the store the settings select (not yet migrated).
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Stores> {
     let db = &settings.database;
-    Ok(match db.target()? {
+    open_target(db.target()?, db).await
+}
+
+/// Opens the store at `target` with the pool settings of `db` (its migration URL applies
+/// to `db`'s own PostgreSQL only).
+pub async fn open_target(target: StoreTarget, db: &DatabaseSettings) -> anyhow::Result<Stores> {
+    Ok(match target {
         StoreTarget::Sqlite(path) => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)
@@ -48,7 +54,11 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Stores> {
             Stores::of(store)
         }
         StoreTarget::Postgres(url) => {
-            Stores::of(PostgresStore::connect(&url, &db.postgres_options())?)
+            let mut options = db.postgres_options();
+            if db.target().ok() != Some(StoreTarget::Postgres(url.clone())) {
+                options.migration_url = None;
+            }
+            Stores::of(PostgresStore::connect(&url, &options)?)
         }
     })
 }

@@ -1,5 +1,7 @@
-//! The command line: `serve` (the default), `migrate`, `import`, `seed`, `keys`, `blocklist`.
+//! The command line: `serve` (the default), `migrate`, `import`, `seed`, `migrate-store`,
+//! `backup`, `restore`, `keys`, `blocklist`.
 
+mod data;
 mod keys;
 
 use crate::app::{self, Application};
@@ -70,6 +72,14 @@ enum Command {
         #[command(flatten)]
         spec: crate::seed::SeedSpec,
     },
+    /// Copy every table of the configured store into another (postgres://… or
+    /// sqlite://FILE), verified by counts and checksums; the embedded store is copied from a
+    /// consistent snapshot while it serves.
+    MigrateStore(Box<data::MigrateStore>),
+    /// Write a consistent copy of the embedded store to a file, online.
+    Backup(Box<data::Backup>),
+    /// Load a backup file into the configured store (embedded or PostgreSQL).
+    Restore(Box<data::Restore>),
     /// Mint, list and revoke API keys (for KURZ_AUTH=keys).
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -85,6 +95,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Serve(settings)) => serve(*settings).await,
         Some(Command::Blocklist(command)) => command.run(),
         Some(Command::Keys(command)) => command.run().await,
+        Some(Command::MigrateStore(command)) => command.run().await,
+        Some(Command::Backup(command)) => command.run().await,
+        Some(Command::Restore(command)) => command.run().await,
         Some(Command::Seed { output, spec }) => {
             let written = crate::seed::write(&spec, &output)?;
             println!(

@@ -91,9 +91,11 @@ impl ClickWriter {
     }
 }
 
-/// Starts the writer task on the writers' runtime ([`crate::background`]). After shutdown
-/// begins, a store that keeps failing is retried for `grace` before the remaining clicks
-/// are dropped (and counted).
+/// Starts the writer task on the current runtime: the request workers' (not the writers'
+/// runtime of [`crate::background`]), so that writing clicks shares their CPU and redirects
+/// cannot outrun it; on a thread of its own it fell behind at 60k redirects/s and the
+/// queue overflowed (BENCHMARKS.md). After shutdown begins, a store that keeps failing is
+/// retried for `grace` before the remaining clicks are dropped (and counted).
 pub fn start(
     store: Arc<dyn EventStore>,
     capacity: usize,
@@ -108,7 +110,7 @@ pub fn start(
         deadline: OnceLock::new(),
     };
     let hurry = Arc::new(Notify::new());
-    let task = crate::background::spawn(run(store, rx, batch.max(1), patience, hurry.clone()));
+    let task = tokio::spawn(run(store, rx, batch.max(1), patience, hurry.clone()));
     (ClickRecorder { tx, hurry }, ClickWriter { stop, task })
 }
 

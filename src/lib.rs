@@ -18,3 +18,4 @@ pub mod safety;
 pub mod seed;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;

@@ -52,7 +52,8 @@ where
         + kurz::store::UserStore
         + kurz::store::LinkStore
         + kurz::store::EventStore
-        + kurz::store::KeyStore,
+        + kurz::store::KeyStore
+        + kurz::store::Transfer,
 {
     let store = Stores::of(backend);
     store.schema.migrate().await.unwrap();

@@ -88,6 +88,17 @@ pub struct ApiKey {
     pub request_count: i64,
 }
 
+/// A stored key whole, its secret's hash included: what moves when the data moves to
+/// another store (`kurz migrate-store`, `kurz restore`), so every key keeps working there.
+/// Never served.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct StoredApiKey {
+    #[sqlx(flatten)]
+    #[serde(flatten)]
+    pub key: ApiKey,
+    pub secret_hash: String,
+}
+
 impl ApiKey {
     /// Why the key cannot be used at `now`, if it cannot.
     pub fn unusable_at(&self, now: Timestamp) -> Option<&'static str> {

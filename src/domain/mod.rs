@@ -14,7 +14,7 @@ mod url;
 mod user;
 pub mod visit;
 
-pub use api_key::{ApiKey, ApiKeyUse, NewApiKey, Scope};
+pub use api_key::{ApiKey, ApiKeyUse, NewApiKey, Scope, StoredApiKey};
 pub use event::{Event, NewEvent, event_type};
 pub use link::Link;
 pub use short_code::{ShortCode, ShortCodeError};

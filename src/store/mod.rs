@@ -10,10 +10,13 @@ mod postgres;
 pub mod retry;
 mod sql;
 mod sqlite;
+mod transfer;
 
 pub use error::{StoreError, StoreResult};
 pub use postgres::{PostgresOptions, PostgresStore};
+pub use sql::Table;
 pub use sqlite::SqliteStore;
+pub use transfer::{Rows, Transfer};
 
 use crate::domain::{
     ApiKey, ApiKeyUse, Event, ImportedUser, Link, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode,
@@ -160,13 +163,14 @@ pub struct Stores {
     pub links: Arc<dyn LinkStore>,
     pub events: Arc<dyn EventStore>,
     pub keys: Arc<dyn KeyStore>,
+    pub transfer: Arc<dyn Transfer>,
 }
 
 impl Stores {
     /// Every resource of one backend.
     pub fn of<B>(backend: B) -> Self
     where
-        B: Schema + UserStore + LinkStore + EventStore + KeyStore,
+        B: Schema + UserStore + LinkStore + EventStore + KeyStore + Transfer,
     {
         let backend = Arc::new(backend);
         Self {
@@ -174,7 +178,8 @@ impl Stores {
             users: backend.clone(),
             links: backend.clone(),
             events: backend.clone(),
-            keys: backend,
+            keys: backend.clone(),
+            transfer: backend,
         }
     }
 }

@@ -52,6 +52,7 @@ sql::users::user_store!(PostgresStore, Postgres);
 sql::links::link_store!(PostgresStore, Postgres);
 sql::events::event_store!(PostgresStore, Postgres);
 sql::keys::key_store!(PostgresStore, Postgres);
+sql::transfer::transfer_store!(PostgresStore, Postgres);
 
 /// Serialises user writes, so the username/email check and the write cannot interleave
 /// between replicas. User writes are rare; a single lock keeps them simple and correct.
@@ -178,6 +179,7 @@ impl PostgresStore {
             Table::Users => "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE",
             Table::Urls => "LOCK TABLE urls IN SHARE ROW EXCLUSIVE MODE",
             Table::Events => "LOCK TABLE events IN SHARE ROW EXCLUSIVE MODE",
+            Table::ApiKeys => "LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE",
         };
         self.query(statement).execute(conn).await?;
         Ok(())
@@ -195,6 +197,9 @@ impl PostgresStore {
             }
             Table::Events => {
                 "SELECT setval(pg_get_serial_sequence('events', 'id'), GREATEST((SELECT max(id) FROM events), 1))"
+            }
+            Table::ApiKeys => {
+                "SELECT setval(pg_get_serial_sequence('api_keys', 'id'), GREATEST((SELECT max(id) FROM api_keys), 1))"
             }
         };
         self.query(statement).execute(conn).await?;

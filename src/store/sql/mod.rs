@@ -8,11 +8,12 @@ pub mod events;
 pub mod helpers;
 pub mod keys;
 pub mod links;
+pub mod transfer;
 pub mod users;
 
 use super::filter::{FilterValue, push_filters};
 use super::{Page, StoreError, StoreResult};
-use crate::domain::{Event, Timestamp, Url, User};
+use crate::domain::{Event, StoredApiKey, Timestamp, Url, User};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migrate, Migrator};
@@ -29,21 +30,35 @@ pub fn first<T>(rows: Vec<T>) -> Option<T> {
     rows.into_iter().next()
 }
 
-/// The tables imports write; PostgreSQL locks each against concurrent inserts and then
-/// moves its id sequence past the imported ids (SQLite's AUTOINCREMENT needs neither).
+/// The tables imports and transfers write; PostgreSQL locks each against concurrent inserts
+/// and then moves its id sequence past the imported ids (SQLite's AUTOINCREMENT needs
+/// neither).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Table {
     Users,
     Urls,
     Events,
+    ApiKeys,
 }
 
 impl Table {
+    /// Every table, in the order their references need (owners before what they own).
+    pub const ALL: [Table; 4] = [Self::Users, Self::Urls, Self::Events, Self::ApiKeys];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Users => "users",
+            Self::Urls => "urls",
+            Self::Events => "events",
+            Self::ApiKeys => "api_keys",
+        }
+    }
+
     /// What a failed upsert into this table means for the client.
     pub fn refusal(self, err: sqlx::Error) -> StoreError {
         match self {
             Self::Urls => StoreError::from_constraint(err, "short_code", "user"),
-            Self::Users | Self::Events => StoreError::from_sqlx(err),
+            Self::Users | Self::Events | Self::ApiKeys => StoreError::from_sqlx(err),
         }
     }
 }
@@ -85,6 +100,7 @@ macro_rules! over_databases {
             for<'s> &'s str: Encode<'s, $db> + Type<$db>,
             for<'s> Option<&'s str>: Encode<'s, $db> + Type<$db>,
             Timestamp: for<'q> Encode<'q, $db> + Type<$db>,
+            Option<Timestamp>: for<'q> Encode<'q, $db> + Type<$db>,
             for<'j> Json<&'j serde_json::Map<String, serde_json::Value>>: Encode<'j, $db> + Type<$db>,
         $body
     )*};
@@ -128,6 +144,18 @@ pub fn upsert_urls<DB>(rows: &[Url]) -> QueryBuilder<DB> {
         row.push_bind(u.id).push_bind(u.user_id).push_bind(u.short_code.as_str());
         row.push_bind(u.original_url.as_str()).push_bind(u.title.as_deref());
         row.push_bind(u.is_active).push_bind(u.created_at).push_bind(u.updated_at);
+    })
+}
+
+/// One multi-row upsert of API keys, keeping their ids (a transfer between stores).
+pub fn upsert_api_keys<DB>(rows: &[StoredApiKey]) -> QueryBuilder<DB> {
+    let columns = ["id", "name", "prefix", "secret_hash", "scope", "user_id", "created_at", "expires_at", "revoked_at", "last_used_at", "request_count"];
+    upsert("api_keys", &columns, rows, |mut row, stored| {
+        let k = &stored.key;
+        row.push_bind(k.id).push_bind(k.name.as_str()).push_bind(k.prefix.as_str());
+        row.push_bind(stored.secret_hash.as_str()).push_bind(k.scope.as_str()).push_bind(k.user_id);
+        row.push_bind(k.created_at).push_bind(k.expires_at).push_bind(k.revoked_at);
+        row.push_bind(k.last_used_at).push_bind(k.request_count);
     })
 }
 

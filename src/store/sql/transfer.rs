@@ -1,0 +1,172 @@
+//! Whole tables in id order and back (the [`Transfer`](crate::store::Transfer) of both
+//! backends), written once: [`transfer_store!`] implements it for a backend type with the
+//! primitives of [`super::helpers`].
+
+/// Each table's rows after id `$1`, in id order, at most `$2`.
+pub const USERS_AFTER: &str =
+    "SELECT id, username, email, created_at FROM users WHERE id > $1 ORDER BY id LIMIT $2";
+pub const URLS_AFTER: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at \
+     FROM urls WHERE id > $1 ORDER BY id LIMIT $2";
+pub const EVENTS_AFTER: &str = "SELECT id, url_id, user_id, event_type, timestamp, details \
+     FROM events WHERE id > $1 ORDER BY id LIMIT $2";
+pub const API_KEYS_AFTER: &str = "SELECT id, name, prefix, secret_hash, scope, user_id, created_at, expires_at, \
+     revoked_at, last_used_at, request_count FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
+
+/// What owns comes after what is owned: events and counters, keys, urls, then users.
+pub const CLEAR: [&str; 5] = [
+    "DELETE FROM events",
+    "DELETE FROM link_clicks",
+    "DELETE FROM api_keys",
+    "DELETE FROM urls",
+    "DELETE FROM users",
+];
+
+/// Forgets the counters first: a counter of a link with no clicks left must not stay.
+pub const RECOUNT: [&str; 2] = ["DELETE FROM link_clicks", super::events::RECOUNT_CLICKS];
+
+pub fn count(table: super::Table) -> &'static str {
+    match table {
+        super::Table::Users => "SELECT count(*) FROM users",
+        super::Table::Urls => "SELECT count(*) FROM urls",
+        super::Table::Events => "SELECT count(*) FROM events",
+        super::Table::ApiKeys => "SELECT count(*) FROM api_keys",
+    }
+}
+
+macro_rules! transfer_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use $crate::store::sql::{self, Table, transfer};
+            use $crate::store::{Rows, StoreResult, Transfer, retry};
+
+            type Row = <$db as sqlx::Database>::Row;
+            type Tx = sqlx::Transaction<'static, $db>;
+
+            impl $store {
+                /// The rows `sql` selects after id `$1`, at most `$2`.
+                async fn page_after<T>(
+                    &self,
+                    sql: &'static str,
+                    (after, limit): (i64, i64),
+                ) -> StoreResult<Vec<T>>
+                where
+                    T: for<'r> sqlx::FromRow<'r, Row> + Send + Unpin,
+                {
+                    retry::read("rows_after", move || async move {
+                        Ok(self
+                            .query_as(sql)
+                            .bind(after)
+                            .bind(limit)
+                            .fetch_all(&mut *self.reader().await?)
+                            .await?)
+                    })
+                    .await
+                }
+
+                /// Upserts one table's rows inside `tx`; the table, for its sequence.
+                async fn put<T: Sync>(
+                    &self,
+                    tx: &mut Tx,
+                    table: Table,
+                    rows: &[T],
+                    upsert: fn(&[T]) -> sqlx::QueryBuilder<$db>,
+                ) -> StoreResult<Table> {
+                    self.lock_for_import(tx, table).await?;
+                    self.upsert_all(tx, table, rows, upsert).await?;
+                    Ok(table)
+                }
+
+                /// Runs `statements` in order, in one write transaction.
+                async fn write_all(
+                    &self,
+                    op: &'static str,
+                    statements: &[&'static str],
+                ) -> StoreResult<()> {
+                    retry::write(op, move || async move {
+                        let mut tx = self.begin().await?;
+                        for statement in statements {
+                            self.query(statement).execute(&mut *tx).await?;
+                        }
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                    .await
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl Transfer for $store {
+                async fn rows_after(
+                    &self,
+                    table: Table,
+                    after: i64,
+                    limit: i64,
+                ) -> StoreResult<Rows> {
+                    let key = (after, limit);
+                    Ok(match table {
+                        Table::Users => {
+                            Rows::Users(self.page_after(transfer::USERS_AFTER, key).await?)
+                        }
+                        Table::Urls => {
+                            Rows::Urls(self.page_after(transfer::URLS_AFTER, key).await?)
+                        }
+                        Table::Events => {
+                            Rows::Events(self.page_after(transfer::EVENTS_AFTER, key).await?)
+                        }
+                        Table::ApiKeys => {
+                            Rows::ApiKeys(self.page_after(transfer::API_KEYS_AFTER, key).await?)
+                        }
+                    })
+                }
+
+                async fn put_rows(&self, rows: &Rows) -> StoreResult<()> {
+                    retry::write("put_rows", move || async move {
+                        let mut tx = self.begin().await?;
+                        let table = match rows {
+                            Rows::Users(r) => {
+                                self.put(&mut tx, Table::Users, r, sql::upsert_users::<$db>)
+                                    .await?
+                            }
+                            Rows::Urls(r) => {
+                                self.put(&mut tx, Table::Urls, r, sql::upsert_urls::<$db>)
+                                    .await?
+                            }
+                            Rows::Events(r) => {
+                                self.put(&mut tx, Table::Events, r, sql::upsert_events::<$db>)
+                                    .await?
+                            }
+                            Rows::ApiKeys(r) => {
+                                let upsert = sql::upsert_api_keys::<$db>;
+                                self.put(&mut tx, Table::ApiKeys, r, upsert).await?
+                            }
+                        };
+                        self.move_sequence(&mut tx, table).await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                    .await
+                }
+
+                async fn count_rows(&self, table: Table) -> StoreResult<i64> {
+                    retry::read("count_rows", move || async move {
+                        Ok(self
+                            .query_scalar(transfer::count(table))
+                            .fetch_one(&mut *self.reader().await?)
+                            .await?)
+                    })
+                    .await
+                }
+
+                async fn clear(&self) -> StoreResult<()> {
+                    self.write_all("clear", &transfer::CLEAR).await
+                }
+
+                async fn recount_clicks(&self) -> StoreResult<()> {
+                    self.write_all("recount_clicks", &transfer::RECOUNT).await
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use transfer_store;

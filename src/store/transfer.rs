@@ -1,0 +1,71 @@
+//! Whole tables in id order, for moving data between stores (`kurz migrate-store`,
+//! `kurz restore`: see [`crate::transfer`]), and writing them back with their ids.
+
+use super::StoreResult;
+use super::sql::Table;
+use crate::domain::{Event, StoredApiKey, Url, User};
+use async_trait::async_trait;
+
+/// A batch of one table's rows, in id order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Rows {
+    Users(Vec<User>),
+    Urls(Vec<Url>),
+    Events(Vec<Event>),
+    ApiKeys(Vec<StoredApiKey>),
+}
+
+impl Rows {
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Users(rows) => rows.len(),
+            Self::Urls(rows) => rows.len(),
+            Self::Events(rows) => rows.len(),
+            Self::ApiKeys(rows) => rows.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The largest id of the batch (the last: batches are in id order).
+    pub fn last_id(&self) -> Option<i64> {
+        match self {
+            Self::Users(rows) => rows.last().map(|r| r.id),
+            Self::Urls(rows) => rows.last().map(|r| r.id),
+            Self::Events(rows) => rows.last().map(|r| r.id),
+            Self::ApiKeys(rows) => rows.last().map(|r| r.key.id),
+        }
+    }
+
+    /// Each row as one line of JSON (object keys sorted), the form checksums are taken of.
+    pub fn json_lines(&self) -> Vec<String> {
+        fn lines<T: serde::Serialize>(rows: &[T]) -> Vec<String> {
+            rows.iter()
+                .map(|row| serde_json::to_string(row).unwrap_or_default())
+                .collect()
+        }
+        match self {
+            Self::Users(rows) => lines(rows),
+            Self::Urls(rows) => lines(rows),
+            Self::Events(rows) => lines(rows),
+            Self::ApiKeys(rows) => lines(rows),
+        }
+    }
+}
+
+#[async_trait]
+pub trait Transfer: Send + Sync + 'static {
+    /// Up to `limit` rows of `table` with ids above `after`, in id order.
+    async fn rows_after(&self, table: Table, after: i64, limit: i64) -> StoreResult<Rows>;
+    /// Writes rows keeping their ids (a row already there takes the values given) and moves
+    /// the table's id sequence past them, in one transaction. Click counters are left to
+    /// [`Transfer::recount_clicks`], once at the end.
+    async fn put_rows(&self, rows: &Rows) -> StoreResult<()>;
+    async fn count_rows(&self, table: Table) -> StoreResult<i64>;
+    /// Deletes every row of every table, in one transaction.
+    async fn clear(&self) -> StoreResult<()>;
+    /// Sets every link's click counter to its number of click events.
+    async fn recount_clicks(&self) -> StoreResult<()>;
+}

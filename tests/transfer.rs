@@ -1,0 +1,343 @@
+//! Data that moves, on the real binary: `kurz migrate-store` (embedded → PostgreSQL with a
+//! million events, and back), `kurz backup` taken under a write load and `kurz restore`,
+//! and the refusals (a target holding data, a backup of PostgreSQL).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::prelude::*;
+use common::services::Database;
+use serde_json::{Value, json};
+use sqlx::Connection;
+use std::path::Path;
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+/// Runs a prepared command on a blocking thread; its stdout parsed as the JSON summary.
+async fn summary(mut command: Command) -> Value {
+    let out = tokio::task::spawn_blocking(move || kurz_ok(&mut command))
+        .await
+        .unwrap();
+    serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("not a JSON summary: {out}"))
+}
+
+/// The command's stderr, which must say why it failed.
+async fn refusal(mut command: Command) -> String {
+    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
+        .await
+        .unwrap();
+    assert!(!output.status.success(), "the command should have failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn on_postgres(url: &str) -> Command {
+    let mut command = kurz_command();
+    command.env("DATABASE_URL", url);
+    command
+}
+
+fn seed_import(mut command: Command) -> Command {
+    command.arg("import");
+    for (flag, name) in [
+        ("--users", "users.csv"),
+        ("--urls", "urls.csv"),
+        ("--events", "events.csv"),
+    ] {
+        command.arg(flag).arg(seed_file(name));
+    }
+    command
+}
+
+/// Appends `n` click events (spread over the first 2000 urls) straight into the embedded
+/// database, as a year of traffic would have.
+async fn add_clicks(data_dir: &Path, n: u64) {
+    let url = format!("sqlite://{}", data_dir.join("kurz.db").display());
+    let mut db = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) \
+         INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+         SELECT (i % 2000) + 1, NULL, 'click', '2025-06-01T00:00:00', \
+                json_object('referrer', NULL, 'n', i) FROM n",
+    )
+    .bind(n as i64)
+    .execute(&mut db)
+    .await
+    .unwrap();
+    db.close().await.unwrap();
+}
+
+fn copied_rows(summary: &Value, table: &str) -> i64 {
+    summary["copied"]
+        .as_array()
+        .or_else(|| summary["restored"].as_array())
+        .and_then(|tables| tables.iter().find(|t| t["table"] == table))
+        .and_then(|t| t["rows"].as_i64())
+        .unwrap_or_else(|| panic!("no {table} in {summary}"))
+}
+
+/// The first active url of the seed: its code and target.
+fn an_active_seed_url() -> (String, String) {
+    let row = seed_rows("urls.csv")
+        .into_iter()
+        .find(|r| r["is_active"] == "True")
+        .unwrap();
+    (row["short_code"].clone(), row["original_url"].clone())
+}
+
+#[tokio::test]
+async fn the_embedded_store_moves_to_postgres_with_a_million_events_and_keeps_serving() {
+    let data = TempDir::new().unwrap();
+    summary(seed_import(kurz_command_on(data.path()))).await;
+    add_clicks(data.path(), 1_000_000).await;
+    let mut mint = kurz_command_on(data.path());
+    mint.args(["keys", "create", "--name", "ops", "--scope", "admin"]);
+    let secret = tokio::task::spawn_blocking(move || kurz_ok(&mut mint))
+        .await
+        .unwrap();
+    let secret = secret.trim().to_owned();
+
+    let pg = Database::create();
+    let mut migrate = kurz_command_on(data.path());
+    migrate.args(["migrate-store", "--to", &pg.url, "--final"]);
+    let moved = summary(migrate).await;
+    assert_eq!(moved["verified"], true);
+    assert_eq!(copied_rows(&moved, "users"), 400);
+    assert_eq!(copied_rows(&moved, "urls"), 2000);
+    assert_eq!(copied_rows(&moved, "events"), 3422 + 1_000_000);
+    assert_eq!(copied_rows(&moved, "api_keys"), 1);
+    assert_eq!(moved["written_since"], json!([]));
+
+    // Served from PostgreSQL: an old code redirects, counts agree, and the sequences are
+    // past the copied ids on both stores.
+    let on_pg = Kurz::start(&[("DATABASE_URL", pg.url.as_str())]);
+    let (code, target) = an_active_seed_url();
+    let reply = on_pg.get(&format!("/{code}")).await;
+    assert_eq!(reply.code(), 302);
+    assert_eq!(reply.location().as_deref(), Some(target.as_str()));
+    assert_eq!(on_pg.count("/users").await, 400);
+    assert_eq!(on_pg.count("/events?event_type=click").await, 1_000_001);
+    let created = on_pg
+        .post_json(
+            "/urls",
+            &json!({ "original_url": "https://example.com/after-the-move" }),
+        )
+        .await
+        .expect_json(201);
+    assert_eq!(created["id"], 2001);
+    let user = on_pg
+        .post_json(
+            "/users",
+            &json!({ "username": "newcomer", "email": "n@example.com" }),
+        )
+        .await
+        .expect_json(201);
+    assert_eq!(user["id"], 401);
+    drop(on_pg);
+
+    let on_sqlite = Kurz::on(data.path());
+    let created = on_sqlite
+        .post_json(
+            "/urls",
+            &json!({ "original_url": "https://example.com/left-behind" }),
+        )
+        .await
+        .expect_json(201);
+    assert_eq!(created["id"], 2001);
+    drop(on_sqlite);
+
+    // The API key came along, hash and all: it works against PostgreSQL.
+    let keyed = Kurz::start(&[("DATABASE_URL", pg.url.as_str()), ("KURZ_AUTH", "keys")]);
+    let bearer = format!("Bearer {secret}");
+    let reply = keyed
+        .get_with_headers("/users?per_page=1", &[("authorization", &bearer)])
+        .await;
+    assert_eq!(reply.code(), 200, "the moved key is accepted");
+    let reply = keyed.get("/users?per_page=1").await;
+    assert_eq!(reply.code(), 401, "and keys are required there");
+}
+
+#[tokio::test]
+async fn postgres_moves_to_the_embedded_store_and_a_target_with_data_needs_force() {
+    let pg = Database::create();
+    summary(seed_import(on_postgres(&pg.url))).await;
+    let target = TempDir::new().unwrap();
+    let file = target.path().join("kurz.db");
+    let to = format!("sqlite://{}", file.display());
+
+    let mut migrate = on_postgres(&pg.url);
+    migrate.args(["migrate-store", "--to", &to]);
+    let moved = summary(migrate).await;
+    assert_eq!(copied_rows(&moved, "events"), 3422);
+
+    // Again: the target now holds data.
+    let mut again = on_postgres(&pg.url);
+    again.args(["migrate-store", "--to", &to]);
+    let why = refusal(again).await;
+    assert!(
+        why.contains("already holds data") && why.contains("--force"),
+        "{why}"
+    );
+
+    let mut forced = on_postgres(&pg.url);
+    forced.args(["migrate-store", "--to", &to, "--force"]);
+    assert_eq!(copied_rows(&summary(forced).await, "urls"), 2000);
+
+    let served = Kurz::on(target.path());
+    let (code, target_url) = an_active_seed_url();
+    let reply = served.get(&format!("/{code}")).await;
+    assert_eq!(reply.location().as_deref(), Some(target_url.as_str()));
+    assert_eq!(
+        served.count("/events").await,
+        3422 + 1,
+        "the seed's events and this click"
+    );
+}
+
+#[tokio::test]
+async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before_it() {
+    let data = TempDir::new().unwrap();
+    let kurz = Kurz::on(data.path());
+    let stop = Arc::new(AtomicBool::new(false));
+    let (writers, acknowledged) = write_load(kurz.as_ref(), &stop);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before_backup = acknowledged.lock().unwrap().clone();
+    let file = TempDir::new().unwrap();
+    let backup_file = file.path().join("kurz-backup.db");
+    let mut backup = kurz_command_on(data.path());
+    backup.arg("backup").arg("--output").arg(&backup_file);
+    let written = summary(backup).await;
+    assert!(written["bytes"].as_u64().unwrap() > 0);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert!(
+        before_backup.len() > 10,
+        "the load was writing ({})",
+        before_backup.len()
+    );
+    drop(kurz);
+
+    // Into a fresh embedded store: every url acknowledged before the backup began is there.
+    let restored_dir = TempDir::new().unwrap();
+    let mut restore = kurz_command_on(restored_dir.path());
+    restore.arg("restore").arg(&backup_file);
+    let restored = summary(restore).await;
+    assert!(copied_rows(&restored, "urls") >= before_backup.len() as i64);
+    let served = Kurz::on(restored_dir.path());
+    for (id, code) in &before_backup {
+        let url = served.get(&format!("/urls/{id}")).await.expect_json(200);
+        assert_eq!(url["short_code"], code.as_str());
+    }
+    let urls = served.count("/urls").await;
+    assert_eq!(
+        served.count("/events?event_type=created").await,
+        urls,
+        "each url with its event"
+    );
+    drop(served);
+
+    // Restoring over a store that holds data needs --force; a PostgreSQL store has no backup.
+    let mut again = kurz_command_on(restored_dir.path());
+    again.arg("restore").arg(&backup_file);
+    assert!(refusal(again).await.contains("--force"));
+    let mut forced = kurz_command_on(restored_dir.path());
+    forced.arg("restore").arg(&backup_file).arg("--force");
+    assert_eq!(copied_rows(&summary(forced).await, "urls"), urls);
+    let pg = Database::create();
+    let mut pg_backup = on_postgres(&pg.url);
+    pg_backup
+        .arg("backup")
+        .arg("--output")
+        .arg(file.path().join("pg.db"));
+    assert!(refusal(pg_backup).await.contains("pg_dump"));
+}
+
+/// The (id, code) of every url the server acknowledged.
+type Acknowledged = Arc<Mutex<Vec<(i64, String)>>>;
+
+/// Creates urls on `api` from four writers until `stop`.
+fn write_load(api: &Api, stop: &Arc<AtomicBool>) -> (Vec<JoinHandle<()>>, Acknowledged) {
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let writers = (0..4)
+        .map(|w| {
+            let (api, stop, acknowledged) = (api.clone(), stop.clone(), acknowledged.clone());
+            tokio::spawn(async move {
+                let mut n = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let body = json!({ "original_url": format!("https://example.com/w{w}/{n}") });
+                    let url = api.post_json("/urls", &body).await.expect_json(201);
+                    let code = url["short_code"].as_str().unwrap().to_owned();
+                    acknowledged
+                        .lock()
+                        .unwrap()
+                        .push((url["id"].as_i64().unwrap(), code));
+                }
+            })
+        })
+        .collect();
+    (writers, acknowledged)
+}
+
+/// docs/DEPLOY.md's PostgreSQL procedure: pg_dump while kurz writes, pg_restore into a new
+/// database, and everything acknowledged before the dump began is served from it.
+#[tokio::test]
+async fn pg_dump_under_write_load_restores_into_a_new_database() {
+    let live = Database::create();
+    let kurz = Kurz::start(&[("DATABASE_URL", live.url.as_str())]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let (writers, acknowledged) = write_load(kurz.as_ref(), &stop);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before_dump = acknowledged.lock().unwrap().clone();
+    let dir = TempDir::new().unwrap();
+    let dump = dir.path().join("kurz.dump");
+    let mut pg_dump = clean_command("pg_dump");
+    pg_dump
+        .args(["--format=custom", "--file"])
+        .arg(&dump)
+        .arg(&live.url);
+    tokio::task::spawn_blocking(move || assert!(pg_dump.status().unwrap().success()))
+        .await
+        .unwrap();
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert!(
+        before_dump.len() > 10,
+        "the load was writing ({})",
+        before_dump.len()
+    );
+    drop(kurz);
+
+    let restored = Database::create();
+    let mut pg_restore = clean_command("pg_restore");
+    pg_restore
+        .args(["--no-owner", "--dbname", &restored.url])
+        .arg(&dump);
+    tokio::task::spawn_blocking(move || assert!(pg_restore.status().unwrap().success()))
+        .await
+        .unwrap();
+    let served = Kurz::start(&[("DATABASE_URL", restored.url.as_str())]);
+    for (id, code) in &before_dump {
+        let url = served.get(&format!("/urls/{id}")).await.expect_json(200);
+        assert_eq!(url["short_code"], code.as_str());
+    }
+    let urls = served.count("/urls").await;
+    assert!(urls >= before_dump.len() as i64);
+    // The sequence came along: a new url takes the next id.
+    let created = served
+        .post_json(
+            "/urls",
+            &json!({ "original_url": "https://example.com/restored" }),
+        )
+        .await
+        .expect_json(201);
+    let newest = before_dump.iter().map(|(id, _)| *id).max().unwrap();
+    assert!(created["id"].as_i64().unwrap() > newest, "{created}");
+}
