@@ -1,5 +1,5 @@
 //! The command line: `serve` (the default), `migrate`, `import`, `seed`, `migrate-store`,
-//! `backup`, `restore`, `keys`, `blocklist`.
+//! `backup`, `restore`, `export`, `keys`, `blocklist`.
 
 mod data;
 mod keys;
@@ -55,6 +55,16 @@ enum Command {
         /// events.csv: id,url_id,user_id,event_type,timestamp,details
         #[arg(long)]
         events: Option<PathBuf>,
+        /// What DIR holds: `kurz`, a directory written by `kurz export` (streamed, verified;
+        /// a store that holds data needs --force).
+        #[arg(long, value_enum, requires = "dir", conflicts_with_all = ["users", "urls", "events"])]
+        from: Option<ImportSource>,
+        /// The directory to import, with --from.
+        #[arg(requires = "from")]
+        dir: Option<PathBuf>,
+        /// With --from: replace whatever the store holds.
+        #[arg(long, requires = "from")]
+        force: bool,
         #[command(flatten)]
         database: DatabaseSettings,
         /// With REDIS_URL set, running replicas' caches are flushed after urls are imported.
@@ -80,12 +90,22 @@ enum Command {
     Backup(Box<data::Backup>),
     /// Load a backup file into the configured store (embedded or PostgreSQL).
     Restore(Box<data::Restore>),
+    /// Write users, urls and events to files (CSV in the seed files' format, or JSON lines),
+    /// streamed; `kurz import --from kurz DIR` loads them back.
+    Export(Box<data::Export>),
     /// Mint, list and revoke API keys (for KURZ_AUTH=keys).
     #[command(subcommand)]
     Keys(KeysCommand),
     /// Maintain the destination blocklist file.
     #[command(subcommand)]
     Blocklist(BlocklistCommand),
+}
+
+/// What `kurz import --from` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ImportSource {
+    /// A directory written by `kurz export`.
+    Kurz,
 }
 
 /// Runs the parsed command line to completion.
@@ -97,6 +117,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Keys(command)) => command.run().await,
         Some(Command::MigrateStore(command)) => command.run().await,
         Some(Command::Backup(command)) => command.run().await,
+        Some(Command::Export(command)) => command.run().await,
         Some(Command::Restore(command)) => command.run().await,
         Some(Command::Seed { output, spec }) => {
             let written = crate::seed::write(&spec, &output)?;
@@ -119,13 +140,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             users,
             urls,
             events,
+            from,
+            dir,
+            force,
             database,
             cache,
             log,
         }) => {
             let _telemetry = telemetry::init_logs(&log);
+            if let (Some(ImportSource::Kurz), Some(dir)) = (from, &dir) {
+                return data::import_export(dir, force, &database).await;
+            }
             if users.is_none() && urls.is_none() && events.is_none() {
-                anyhow::bail!("nothing to import: give --users, --urls and/or --events");
+                anyhow::bail!(
+                    "nothing to import: give --users, --urls and/or --events, or --from kurz DIR"
+                );
             }
             let store = app::open_store(&with_database(database)).await?;
             if let Err(err) = store.schema.migrate().await {

@@ -1,14 +1,20 @@
 //! The click queue and its batch writer. A redirect hands its `click` event to a bounded
 //! in-process queue and answers at once; one background task writes the queue to the
-//! store in multi-row batches. A full queue drops new clicks and counts them rather than
-//! slow redirects down. On shutdown the writer drains the queue before the store closes.
+//! store in multi-row batches. When the queue is full while the writer keeps writing
+//! (overload: more redirects than the store can record), a redirect waits for room, up to
+//! [`ROOM_WAIT`]: the redirects slow to the rate clicks are written instead of losing them.
+//! While the writer is failing (the store down), a full queue drops new clicks and counts
+//! them rather than hold redirects. On shutdown the writer drains the queue before the
+//! store closes.
 
 use crate::domain::Visited;
 use crate::store::EventStore;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +28,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const PERMANENT_ATTEMPTS: u32 = 3;
 /// Pause after draining the queue, so clicks are written in batches rather than one by one.
 const LINGER: Duration = Duration::from_millis(5);
+/// Longest wait of a redirect for room in a full queue while the writer keeps writing.
+const ROOM_WAIT: Duration = Duration::from_secs(1);
 /// How long `flush` waits for the writer before giving up (a store outage must not hang reads).
 const FLUSH_WAIT: Duration = Duration::from_secs(5);
 
@@ -37,23 +45,36 @@ pub struct ClickRecorder {
     tx: mpsc::Sender<Command>,
     /// Cuts the writer's pause short when someone waits for a flush.
     hurry: Arc<Notify>,
+    /// Whether the writer's last batch was written (a full queue is then worth waiting for).
+    writing: Arc<AtomicBool>,
 }
 
 impl ClickRecorder {
-    /// Queues a click without waiting. Returns `false` (and counts a drop) when the queue is full.
-    pub fn record(&self, visit: Visited) -> bool {
-        match self.tx.try_send(Command::Record(visit)) {
-            Ok(()) => {
-                metrics::counter!("kurz_clicks_queued_total").increment(1);
-                metrics::gauge!("kurz_click_queue_depth").set(self.depth() as f64);
-                true
-            }
-            Err(_) => {
-                metrics::counter!("kurz_clicks_dropped_total").increment(1);
-                tracing::warn!("click queue full or closed: click dropped");
-                false
-            }
+    /// Queues a click; waits for room only in overload (see the module's comment). Returns
+    /// `false` (and counts a drop) when the click could not be queued.
+    pub async fn record(&self, visit: Visited) -> bool {
+        let command = match self.tx.try_send(Command::Record(visit)) {
+            Ok(()) => return self.queued(),
+            Err(TrySendError::Full(command)) if self.writing.load(Ordering::Relaxed) => command,
+            Err(_) => return self.dropped(1),
+        };
+        metrics::counter!("kurz_click_queue_waits_total").increment(1);
+        match tokio::time::timeout(ROOM_WAIT, self.tx.send(command)).await {
+            Ok(Ok(())) => self.queued(),
+            _ => self.dropped(1),
         }
+    }
+
+    fn queued(&self) -> bool {
+        metrics::counter!("kurz_clicks_queued_total").increment(1);
+        metrics::gauge!("kurz_click_queue_depth").set(self.depth() as f64);
+        true
+    }
+
+    fn dropped(&self, clicks: u64) -> bool {
+        metrics::counter!("kurz_clicks_dropped_total").increment(clicks);
+        tracing::warn!("click queue full or closed: click dropped");
+        false
     }
 
     /// Waits until every click queued before this call is in the store (or [`FLUSH_WAIT`] passes),
@@ -110,8 +131,15 @@ pub fn start(
         deadline: OnceLock::new(),
     };
     let hurry = Arc::new(Notify::new());
-    let task = tokio::spawn(run(store, rx, batch.max(1), patience, hurry.clone()));
-    (ClickRecorder { tx, hurry }, ClickWriter { stop, task })
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = Writer {
+        store,
+        patience,
+        writing: writing.clone(),
+    };
+    let task = tokio::spawn(run(writer, rx, batch.max(1), hurry.clone()));
+    let recorder = ClickRecorder { tx, hurry, writing };
+    (recorder, ClickWriter { stop, task })
 }
 
 /// When to stop retrying a failing batch.
@@ -134,14 +162,15 @@ impl Patience {
     }
 }
 
-async fn run(
+/// What writes the batches: the store, how long to keep trying, and the flag recorders read.
+struct Writer {
     store: Arc<dyn EventStore>,
-    mut rx: mpsc::Receiver<Command>,
-    batch: usize,
     patience: Patience,
-    hurry: Arc<Notify>,
-) {
-    let stop = &patience.stop;
+    writing: Arc<AtomicBool>,
+}
+
+async fn run(writer: Writer, mut rx: mpsc::Receiver<Command>, batch: usize, hurry: Arc<Notify>) {
+    let stop = &writer.patience.stop;
     let mut buffer = Vec::with_capacity(batch);
     loop {
         let received = tokio::select! {
@@ -151,7 +180,7 @@ async fn run(
         if received == 0 {
             break;
         }
-        process(&*store, &mut buffer, &patience).await;
+        writer.process(&mut buffer).await;
         // When the queue ran dry, let clicks gather for a moment instead of waking for each
         // one: a wake-up per redirect cost more CPU than the insert itself. Flushes wait at
         // most this long more.
@@ -166,64 +195,69 @@ async fn run(
     // Shutdown: refuse new clicks, then write what is already queued.
     rx.close();
     while rx.recv_many(&mut buffer, batch).await > 0 {
-        process(&*store, &mut buffer, &patience).await;
+        writer.process(&mut buffer).await;
     }
     metrics::gauge!("kurz_click_queue_depth").set(0.0);
 }
 
-/// Writes the clicks in `buffer`, then answers the flushes that were waiting behind them.
-async fn process(store: &dyn EventStore, buffer: &mut Vec<Command>, patience: &Patience) {
-    let mut clicks = Vec::with_capacity(buffer.len());
-    let mut flushes = Vec::new();
-    for command in buffer.drain(..) {
-        match command {
-            Command::Record(event) => clicks.push(event),
-            Command::Flush(done) => flushes.push(done),
+impl Writer {
+    /// Writes the clicks in `buffer`, then answers the flushes that were waiting behind them.
+    async fn process(&self, buffer: &mut Vec<Command>) {
+        let mut clicks = Vec::with_capacity(buffer.len());
+        let mut flushes = Vec::new();
+        for command in buffer.drain(..) {
+            match command {
+                Command::Record(event) => clicks.push(event),
+                Command::Flush(done) => flushes.push(done),
+            }
+        }
+        self.write_with_retry(&clicks).await;
+        for done in flushes {
+            let _ = done.send(());
         }
     }
-    write_with_retry(store, &clicks, patience).await;
-    for done in flushes {
-        let _ = done.send(());
-    }
-}
 
-/// Retries with bounded, jittered backoff until the write passes or [`Patience`] runs out.
-/// A panic inside the store is caught and treated as a permanent error, so it never kills
-/// the writer.
-async fn write_with_retry(store: &dyn EventStore, clicks: &[Visited], patience: &Patience) {
-    if clicks.is_empty() {
-        return;
-    }
-    let mut backoff = FIRST_BACKOFF;
-    let mut failures = 0;
-    loop {
-        let outcome = AssertUnwindSafe(store.append_visits(clicks))
-            .catch_unwind()
-            .await;
-        let transient = match outcome {
-            Ok(Ok(())) => {
-                metrics::counter!("kurz_click_batches_total").increment(1);
-                metrics::counter!("kurz_clicks_written_total").increment(clicks.len() as u64);
-                return;
-            }
-            Ok(Err(err)) => {
-                tracing::warn!(error = %err, clicks = clicks.len(), "writing clicks failed");
-                err.is_transient()
-            }
-            Err(_) => {
-                tracing::error!(clicks = clicks.len(), "writing clicks panicked");
-                false
-            }
-        };
-        metrics::counter!("kurz_click_write_errors_total").increment(1);
-        failures += 1;
-        if patience.give_up(transient, failures) {
-            metrics::counter!("kurz_clicks_dropped_total").increment(clicks.len() as u64);
-            tracing::error!(clicks = clicks.len(), "giving up on a batch of clicks");
+    /// Retries with bounded, jittered backoff until the write passes or [`Patience`] runs out.
+    /// A panic inside the store is caught and treated as a permanent error, so it never kills
+    /// the writer.
+    async fn write_with_retry(&self, clicks: &[Visited]) {
+        if clicks.is_empty() {
             return;
         }
-        let jitter = Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 2));
-        tokio::time::sleep(backoff + jitter).await;
-        backoff = (backoff * 2).min(MAX_BACKOFF);
+        let mut backoff = FIRST_BACKOFF;
+        let mut failures = 0;
+        loop {
+            let outcome = AssertUnwindSafe(self.store.append_visits(clicks))
+                .catch_unwind()
+                .await;
+            let transient = match outcome {
+                Ok(Ok(())) => {
+                    self.writing.store(true, Ordering::Relaxed);
+                    metrics::counter!("kurz_click_batches_total").increment(1);
+                    metrics::counter!("kurz_clicks_written_total").increment(clicks.len() as u64);
+                    return;
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, clicks = clicks.len(), "writing clicks failed");
+                    err.is_transient()
+                }
+                Err(_) => {
+                    tracing::error!(clicks = clicks.len(), "writing clicks panicked");
+                    false
+                }
+            };
+            self.writing.store(false, Ordering::Relaxed);
+            metrics::counter!("kurz_click_write_errors_total").increment(1);
+            failures += 1;
+            if self.patience.give_up(transient, failures) {
+                metrics::counter!("kurz_clicks_dropped_total").increment(clicks.len() as u64);
+                tracing::error!(clicks = clicks.len(), "giving up on a batch of clicks");
+                return;
+            }
+            let jitter =
+                Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 2));
+            tokio::time::sleep(backoff + jitter).await;
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
     }
 }

@@ -16,6 +16,12 @@ use std::sync::{Arc, Mutex};
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
 
+/// A write load from one client is what the per-client write limits are for: lifted here.
+const UNLIMITED: &[(&str, &str)] = &[
+    ("KURZ_RATE_CREATES_PER_SEC", "0"),
+    ("KURZ_RATE_WRITES_PER_SEC", "0"),
+];
+
 /// Runs a prepared command on a blocking thread; its stdout parsed as the JSON summary.
 async fn summary(mut command: Command) -> Value {
     let out = tokio::task::spawn_blocking(move || kurz_ok(&mut command))
@@ -199,7 +205,10 @@ async fn postgres_moves_to_the_embedded_store_and_a_target_with_data_needs_force
 #[tokio::test]
 async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before_it() {
     let data = TempDir::new().unwrap();
-    let kurz = Kurz::on(data.path());
+    let kurz = Kurz::options()
+        .data_dir(data.path())
+        .envs(UNLIMITED)
+        .start();
     let stop = Arc::new(AtomicBool::new(false));
     let (writers, acknowledged) = write_load(kurz.as_ref(), &stop);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -289,7 +298,10 @@ fn write_load(api: &Api, stop: &Arc<AtomicBool>) -> (Vec<JoinHandle<()>>, Acknow
 #[tokio::test]
 async fn pg_dump_under_write_load_restores_into_a_new_database() {
     let live = Database::create();
-    let kurz = Kurz::start(&[("DATABASE_URL", live.url.as_str())]);
+    let kurz = Kurz::options()
+        .env("DATABASE_URL", &live.url)
+        .envs(UNLIMITED)
+        .start();
     let stop = Arc::new(AtomicBool::new(false));
     let (writers, acknowledged) = write_load(kurz.as_ref(), &stop);
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
@@ -340,4 +352,98 @@ async fn pg_dump_under_write_load_restores_into_a_new_database() {
         .expect_json(201);
     let newest = before_dump.iter().map(|(id, _)| *id).max().unwrap();
     assert!(created["id"].as_i64().unwrap() > newest, "{created}");
+}
+
+/// The three files of an export, by name.
+fn export_files(dir: &Path, extension: &str) -> Vec<(String, Vec<u8>)> {
+    ["users", "urls", "events"]
+        .iter()
+        .map(|table| {
+            let name = format!("{table}.{extension}");
+            let bytes = std::fs::read(dir.join(&name)).unwrap();
+            (name, bytes)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
+    let data = TempDir::new().unwrap();
+    summary(seed_import(kurz_command_on(data.path()))).await;
+    add_clicks(data.path(), 20_000).await;
+    let out = TempDir::new().unwrap();
+    for (format, extension) in [("csv", "csv"), ("json", "jsonl")] {
+        let first = out.path().join(format!("first-{format}"));
+        let mut export = kurz_command_on(data.path());
+        export
+            .args(["export", "--format", format, "--output"])
+            .arg(&first);
+        let exported = summary(export).await;
+        assert_eq!(exported["exported"][2]["rows"], 3422 + 20_000);
+
+        // Into PostgreSQL, and out again: the same bytes.
+        let pg = Database::create();
+        let mut import = on_postgres(&pg.url);
+        import.args(["import", "--from", "kurz"]).arg(&first);
+        let imported = summary(import).await;
+        assert_eq!(
+            imported["imported"], exported["exported"],
+            "same rows, same checksums"
+        );
+        let again = out.path().join(format!("again-{format}"));
+        let mut export = on_postgres(&pg.url);
+        export
+            .args(["export", "--format", format, "--output"])
+            .arg(&again);
+        summary(export).await;
+        assert_eq!(
+            export_files(&first, extension),
+            export_files(&again, extension)
+        );
+
+        // Into another embedded store: served as the original was.
+        let copy = TempDir::new().unwrap();
+        let mut import = kurz_command_on(copy.path());
+        import.args(["import", "--from", "kurz"]).arg(&first);
+        summary(import).await;
+        let served = Kurz::on(copy.path());
+        let (code, target) = an_active_seed_url();
+        assert_eq!(
+            served.get(&format!("/{code}")).await.location().as_deref(),
+            Some(target.as_str())
+        );
+        assert_eq!(served.count("/urls").await, 2000);
+    }
+}
+
+#[tokio::test]
+async fn a_malformed_row_names_its_file_and_row_and_imports_nothing() {
+    let data = TempDir::new().unwrap();
+    summary(seed_import(kurz_command_on(data.path()))).await;
+    let out = TempDir::new().unwrap();
+    let mut export = kurz_command_on(data.path());
+    export.args(["export", "--output"]).arg(out.path());
+    summary(export).await;
+    // The fifth url's target is not a URL; users.csv before it is fine.
+    let urls = out.path().join("urls.csv");
+    let text = std::fs::read_to_string(&urls).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let fields: Vec<&str> = lines[5].split(',').collect();
+    lines[5] = lines[5].replacen(fields[3], "not a url", 1);
+    std::fs::write(&urls, lines.join("\n") + "\n").unwrap();
+
+    let empty = TempDir::new().unwrap();
+    let mut import = kurz_command_on(empty.path());
+    import.args(["import", "--from", "kurz"]).arg(out.path());
+    let why = refusal(import).await;
+    assert!(
+        why.contains("urls.csv") && why.contains("row 5") && why.contains("original_url"),
+        "{why}"
+    );
+    let served = Kurz::on(empty.path());
+    assert_eq!(
+        served.count("/users").await,
+        0,
+        "nothing imported, not even the good users"
+    );
 }

@@ -1,4 +1,5 @@
-//! `kurz migrate-store`, `kurz backup`, `kurz restore`: the data moves (see
+//! `kurz migrate-store`, `kurz backup`, `kurz restore`, `kurz export` and
+//! `kurz import --from kurz`: the data moves (see
 //! [`crate::transfer`]). Each prints one JSON summary on stdout; progress goes to stderr.
 
 use crate::app::open_target;
@@ -55,6 +56,48 @@ pub struct Restore {
     database: DatabaseSettings,
     #[command(flatten)]
     log: LogSettings,
+}
+
+/// `kurz export`.
+#[derive(Debug, Args)]
+pub struct Export {
+    /// Directory to write users, urls and events into (created if missing).
+    #[arg(long)]
+    output: PathBuf,
+    /// csv: the seed files' format; json: one JSON object per line, the same fields.
+    #[arg(long, value_enum, default_value = "csv")]
+    format: transfer::Format,
+    #[command(flatten)]
+    database: DatabaseSettings,
+    #[command(flatten)]
+    log: LogSettings,
+}
+
+impl Export {
+    pub async fn run(self) -> anyhow::Result<()> {
+        let _telemetry = telemetry::init_logs(&self.log);
+        let store = open(self.database.target()?, &self.database).await?;
+        let written = transfer::export(&store, &self.output, self.format).await;
+        close(&[&store]).await;
+        println!(
+            "{}",
+            json!({ "exported": written?, "directory": self.output })
+        );
+        Ok(())
+    }
+}
+
+/// `kurz import --from kurz DIR`: an export loaded into the configured store, verified.
+pub async fn import_export(
+    dir: &std::path::Path,
+    force: bool,
+    database: &DatabaseSettings,
+) -> anyhow::Result<()> {
+    let store = open(database.target()?, database).await?;
+    let imported = transfer::import(&store, dir, force).await;
+    close(&[&store]).await;
+    println!("{}", json!({ "imported": imported?, "verified": true }));
+    Ok(())
 }
 
 /// A store named on the command line: postgres://… or sqlite://FILE.

@@ -118,7 +118,7 @@ async fn visit(state: &AppState, code: Code, method: &Method, headers: &HeaderMa
         && *method == Method::GET
         && recorded
     {
-        state.clicks.record(visit.record(link, &outcome));
+        state.clicks.record(visit.record(link, &outcome)).await;
     }
     response
 }

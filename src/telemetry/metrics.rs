@@ -99,6 +99,10 @@ fn describe() {
         "Click events dropped (queue full, or the store refused them)"
     );
     describe_counter!(
+        "kurz_click_queue_waits_total",
+        "Redirects that waited for room in a full click queue (overload: the store writes clicks slower than they come)"
+    );
+    describe_counter!(
         "kurz_click_batches_total",
         "Batches of click events written"
     );

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""Rows per second and peak memory of kurz's data moves, at growing event counts.
+
+    bench/data_moves.py                       # 1 M and 10 M events
+    bench/data_moves.py --events 100000       # smaller, for a quick look
+
+For each count: an embedded store with the generated seed (`kurz seed`: 400 users, 2000
+urls) plus that many click events, then `kurz migrate-store` into a fresh PostgreSQL
+database (PostgreSQL on 127.0.0.1, `KURZ_TEST_POSTGRES_URL` to change it), timed, with
+kurz's peak RSS from `/usr/bin/time`-style rusage of the child. Memory should not grow with
+the data: the copy streams in batches. Writes one JSON line per run to
+bench/results/data-moves-<date>.jsonl and prints a table.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from run import fresh_database, kurz_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def kurz(args, env):
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_URL"))}
+    full.update(env, KURZ_LOG="warn")
+    return subprocess.run([kurz_binary(), *args], env=full, check=True, capture_output=True, text=True)
+
+
+def embedded_store(work, events):
+    """A data directory with the seed and `events` more click events."""
+    seed, data = os.path.join(work, "seed"), os.path.join(work, "data")
+    kurz(["seed", "--output", seed], {})
+    kurz(["import", "--users", f"{seed}/users.csv", "--urls", f"{seed}/urls.csv",
+          "--events", f"{seed}/events.csv"], {"KURZ_DATA_DIR": data})
+    db = sqlite3.connect(os.path.join(data, "kurz.db"))
+    db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+        INSERT INTO events (url_id, user_id, event_type, timestamp, details)
+        SELECT (i % 2000) + 1, NULL, 'click', '2025-06-01T00:00:00',
+               '{"referrer":null,"user_agent":"bench"}' FROM n""", (events,))
+    db.commit()
+    db.close()
+    return data
+
+
+def timed(args, env):
+    """Runs kurz; wall seconds, that process's own peak RSS in MiB (wait4's rusage), stdout."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_URL"))}
+    full.update(env, KURZ_LOG="warn")
+    started = time.monotonic()
+    with tempfile.TemporaryFile(mode="w+") as out:
+        child = subprocess.Popen([kurz_binary(), *args], env=full, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        if child.returncode != 0:
+            raise SystemExit(f"kurz {' '.join(args)} failed ({child.returncode})")
+        out.seek(0)
+        return seconds, usage.ru_maxrss / 1024, out.read()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", default="1000000,10000000", help="event counts, comma-separated")
+    parser.add_argument("--output", default=None)
+    args = parser.parse_args()
+    output = args.output or str(ROOT / "bench" / "results" / f"data-moves-{datetime.date.today()}.jsonl")
+    rows = []
+    for events in [int(n) for n in args.events.split(",")]:
+        with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_WORK")) as work:
+            data = embedded_store(work, events)
+            url, drop = fresh_database("moves")
+            try:
+                seconds, rss, out = timed(["migrate-store", "--to", url], {"KURZ_DATA_DIR": data})
+            finally:
+                drop()
+            summary = json.loads(out)
+            total = sum(t["rows"] for t in summary["copied"])
+            row = {"command": "migrate-store", "from": "embedded", "to": "postgres",
+                   "events": events, "rows": total, "seconds": round(seconds, 1),
+                   "rows_per_second": round(total / seconds), "peak_rss_mib": round(rss, 1),
+                   "verified": summary["verified"]}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    with open(output, "w") as out:
+        for row in rows:
+            out.write(json.dumps(row) + "\n")
+    print("\n| command | events | rows in all | seconds | rows/s | peak RSS MiB |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print(f"| {r['command']} (embedded → PostgreSQL) | {r['events']:,} | {r['rows']:,} | "
+              f"{r['seconds']} | {r['rows_per_second']:,} | {r['peak_rss_mib']} |")
+    print(f"\nresults: {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
