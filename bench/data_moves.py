@@ -16,6 +16,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -66,9 +67,22 @@ def timed(args, env):
         return seconds, usage.ru_maxrss / 1024, out.read()
 
 
+def summary_of(out):
+    """The command's JSON summary: the last stdout line that is one (logs may come first)."""
+    for line in reversed(out.splitlines()):
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if "copied" in value or "exported" in value:
+            return value
+    raise SystemExit(f"no summary in the output:\n{out}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", default="1000000,10000000", help="event counts, comma-separated")
+    parser.add_argument("--commands", default="migrate-store,export", help="which commands to time")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
     output = args.output or str(ROOT / "bench" / "results" / f"data-moves-{datetime.date.today()}.jsonl")
@@ -76,26 +90,34 @@ def main():
     for events in [int(n) for n in args.events.split(",")]:
         with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_WORK")) as work:
             data = embedded_store(work, events)
-            url, drop = fresh_database("moves")
-            try:
-                seconds, rss, out = timed(["migrate-store", "--to", url], {"KURZ_DATA_DIR": data})
-            finally:
-                drop()
-            summary = json.loads(out)
-            total = sum(t["rows"] for t in summary["copied"])
-            row = {"command": "migrate-store", "from": "embedded", "to": "postgres",
-                   "events": events, "rows": total, "seconds": round(seconds, 1),
-                   "rows_per_second": round(total / seconds), "peak_rss_mib": round(rss, 1),
-                   "verified": summary["verified"]}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            for command in args.commands.split(","):
+                if command == "migrate-store":
+                    url, drop = fresh_database("moves")
+                    try:
+                        seconds, rss, out = timed(["migrate-store", "--to", url], {"KURZ_DATA_DIR": data})
+                    finally:
+                        drop()
+                    summary = summary_of(out)
+                    tables, to = summary["copied"], "postgres"
+                else:
+                    target = os.path.join(work, "export")
+                    seconds, rss, out = timed(["export", "--output", target], {"KURZ_DATA_DIR": data})
+                    summary = summary_of(out)
+                    tables, to = summary["exported"], "csv files"
+                    shutil.rmtree(target)
+                total = sum(t["rows"] for t in tables)
+                row = {"command": command, "from": "embedded", "to": to,
+                       "events": events, "rows": total, "seconds": round(seconds, 1),
+                       "rows_per_second": round(total / seconds), "peak_rss_mib": round(rss, 1)}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     with open(output, "w") as out:
         for row in rows:
             out.write(json.dumps(row) + "\n")
     print("\n| command | events | rows in all | seconds | rows/s | peak RSS MiB |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['command']} (embedded → PostgreSQL) | {r['events']:,} | {r['rows']:,} | "
+        print(f"| {r['command']} (embedded → {r['to']}) | {r['events']:,} | {r['rows']:,} | "
               f"{r['seconds']} | {r['rows_per_second']:,} | {r['peak_rss_mib']} |")
     print(f"\nresults: {output}")
     return 0

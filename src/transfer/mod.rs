@@ -19,7 +19,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 /// Rows per batch read from the source and written to the target in one transaction.
-pub(crate) const BATCH: i64 = 5_000;
+pub(crate) const BATCH: i64 = 4_096;
 
 /// What one table's copy moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -65,9 +65,14 @@ impl Table {
 
 /// Splits rows for multi-row INSERTs into chunks of a few fixed sizes (greedy, largest
 /// first), so each size's statement is prepared once and then reused from the statement
-/// cache; chunks of every possible size would each be prepared anew.
+/// cache; chunks of every possible size would each be prepared anew. The largest is large
+/// on purpose: sqlx 0.9 leaves Nagle's algorithm on for TCP connections, and a statement
+/// larger than one segment waits ~40 ms for PostgreSQL's delayed ACK, so the fewer the
+/// statements, the fewer the waits (`migrate-store` over TCP: 36.7 s → 5.4 s for 205k rows
+/// going from 256 to 2048). 2048 rows of the widest table (API keys, 11 columns) are 22,528
+/// parameters, under SQLite's 32,766 and PostgreSQL's 65,535.
 pub fn insert_chunks<T>(mut rows: &[T]) -> impl Iterator<Item = &[T]> {
-    const SIZES: [usize; 4] = [256, 32, 4, 1];
+    const SIZES: [usize; 5] = [2048, 256, 32, 4, 1];
     std::iter::from_fn(move || {
         let size = SIZES.into_iter().find(|size| rows.len() >= *size)?;
         let (chunk, rest) = rows.split_at(size);
@@ -257,10 +262,11 @@ mod tests {
 
     #[test]
     fn insert_chunks_cover_every_row_in_a_few_sizes() {
-        let rows: Vec<u32> = (0..1000).collect();
+        let rows: Vec<u32> = (0..5000).collect();
         let sizes: Vec<usize> = insert_chunks(&rows).map(<[u32]>::len).collect();
-        assert_eq!(sizes.iter().sum::<usize>(), 1000);
-        assert!(sizes.iter().all(|s| [256, 32, 4, 1].contains(s)));
+        assert_eq!(sizes.iter().sum::<usize>(), 5000);
+        assert!(sizes.iter().all(|s| [2048, 256, 32, 4, 1].contains(s)));
+        assert_eq!(&sizes[..2], [2048, 2048]);
         assert_eq!(insert_chunks::<u32>(&[]).count(), 0);
     }
 }
