@@ -8,6 +8,7 @@
 //! urls that are still in `urls.csv`), and optionally repeated usernames (the original's
 //! `dup-usernames` variant). The same `--seed` gives the same files.
 
+use crate::import;
 use anyhow::Context;
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
@@ -138,7 +139,7 @@ fn stamp(at: PrimitiveDateTime) -> String {
 }
 
 fn write_users(spec: &SeedSpec, dir: &Path, rng: &mut StdRng) -> anyhow::Result<()> {
-    let mut out = writer(dir, "users.csv", &["id", "username", "email", "created_at"])?;
+    let mut out = writer(dir, "users.csv", import::USERS.all)?;
     let mut names: Vec<String> = Vec::new();
     let unique = spec.users - spec.duplicate_usernames;
     for id in 1..=spec.users {
@@ -163,17 +164,7 @@ fn write_users(spec: &SeedSpec, dir: &Path, rng: &mut StdRng) -> anyhow::Result<
 }
 
 fn write_urls(spec: &SeedSpec, dir: &Path, rng: &mut StdRng) -> anyhow::Result<Vec<GeneratedUrl>> {
-    let header = [
-        "id",
-        "user_id",
-        "short_code",
-        "original_url",
-        "title",
-        "is_active",
-        "created_at",
-        "updated_at",
-    ];
-    let mut out = writer(dir, "urls.csv", &header)?;
+    let mut out = writer(dir, "urls.csv", import::URLS.all)?;
     let mut codes = std::collections::HashSet::new();
     let mut urls = Vec::with_capacity(spec.urls as usize);
     for id in 1..=spec.urls {
@@ -234,15 +225,7 @@ fn write_events(
     urls: &[GeneratedUrl],
     rng: &mut StdRng,
 ) -> anyhow::Result<()> {
-    let header = [
-        "id",
-        "url_id",
-        "user_id",
-        "event_type",
-        "timestamp",
-        "details",
-    ];
-    let mut out = writer(dir, "events.csv", &header)?;
+    let mut out = writer(dir, "events.csv", import::EVENTS.all)?;
     let mut id = 0u32;
     let mut row = |kind: &str, url: &GeneratedUrl, at, details: serde_json::Value| {
         id += 1;

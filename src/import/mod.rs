@@ -5,7 +5,7 @@
 mod rows;
 
 pub use rows::{
-    Columns, EVENTS, ImportError, Row, Shape, URLS, USERS, each_row, event_row, parse_events,
+    Columns, EVENTS, ImportError, Row, Shape, URLS, USERS, cell, each_row, event_row, parse_events,
     parse_urls, parse_users, url_row, user_row,
 };
 

@@ -139,7 +139,7 @@ fn check_columns(columns: &HashMap<String, usize>, required: &[&str]) -> Result<
 }
 
 /// A JSON value as the text a CSV cell would hold (`null` → empty, objects as JSON).
-fn cell(value: &Value) -> String {
+pub fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(text) => text.clone(),

@@ -39,19 +39,27 @@ impl Rows {
         }
     }
 
-    /// Each row as one line of JSON (object keys sorted), the form checksums are taken of.
-    pub fn json_lines(&self) -> Vec<String> {
-        fn lines<T: serde::Serialize>(rows: &[T]) -> Vec<String> {
+    /// Each row as JSON (object keys sorted).
+    pub fn json_values(&self) -> Vec<serde_json::Value> {
+        fn values<T: serde::Serialize>(rows: &[T]) -> Vec<serde_json::Value> {
             rows.iter()
-                .map(|row| serde_json::to_string(row).unwrap_or_default())
+                .map(|row| serde_json::to_value(row).unwrap_or_default())
                 .collect()
         }
         match self {
-            Self::Users(rows) => lines(rows),
-            Self::Urls(rows) => lines(rows),
-            Self::Events(rows) => lines(rows),
-            Self::ApiKeys(rows) => lines(rows),
+            Self::Users(rows) => values(rows),
+            Self::Urls(rows) => values(rows),
+            Self::Events(rows) => values(rows),
+            Self::ApiKeys(rows) => values(rows),
         }
+    }
+
+    /// Each row as one line of JSON, the form checksums are taken of.
+    pub fn json_lines(&self) -> Vec<String> {
+        self.json_values()
+            .iter()
+            .map(|row| row.to_string())
+            .collect()
     }
 }
 

@@ -4,7 +4,7 @@
 //! one object per line. API keys are not exported: they are credentials (a move keeps them:
 //! `migrate-store`, `backup`).
 
-use super::{BATCH, Checksum, Copied, empty_target, verify};
+use super::{BATCH, Batches, Checksum, Copied, empty_target, verify};
 use crate::domain::{Event, Url, User};
 use crate::import::{self, Columns, ImportError, Shape};
 use crate::store::{Rows, Stores, Table};
@@ -55,53 +55,16 @@ fn file(dir: &Path, table: Table, format: Format) -> PathBuf {
     dir.join(format!("{}.{}", table.name(), format.extension()))
 }
 
-/// One row as the cells of its CSV line, in the order of its table's columns.
-fn cells(rows: &Rows) -> Vec<Vec<String>> {
-    let optional = |id: Option<i64>| id.map(|id| id.to_string()).unwrap_or_default();
-    let boolean = |b: bool| if b { "True" } else { "False" }.to_owned();
-    match rows {
-        Rows::Users(rows) => rows
-            .iter()
-            .map(|u| {
-                let created = u.created_at.to_string();
-                vec![
-                    u.id.to_string(),
-                    u.username.clone(),
-                    u.email.clone(),
-                    created,
-                ]
-            })
-            .collect(),
-        Rows::Urls(rows) => rows
-            .iter()
-            .map(|u| {
-                vec![
-                    u.id.to_string(),
-                    optional(u.user_id),
-                    u.short_code.clone(),
-                    u.original_url.clone(),
-                    u.title.clone().unwrap_or_default(),
-                    boolean(u.is_active),
-                    u.created_at.to_string(),
-                    u.updated_at.to_string(),
-                ]
-            })
-            .collect(),
-        Rows::Events(rows) => rows
-            .iter()
-            .map(|e| {
-                vec![
-                    e.id.to_string(),
-                    optional(e.url_id),
-                    optional(e.user_id),
-                    e.event_type.clone(),
-                    e.timestamp.to_string(),
-                    serde_json::Value::Object(e.details.clone()).to_string(),
-                ]
-            })
-            .collect(),
-        Rows::ApiKeys(_) => Vec::new(),
-    }
+/// Each row as the cells of its CSV line, in the order of its table's columns: the JSON of
+/// the row, field by field, as the import reads a cell back (`import::cell`).
+fn cells(rows: &Rows, columns: &Columns) -> Vec<Vec<String>> {
+    rows.json_values()
+        .iter()
+        .map(|row| {
+            let field = |name: &&str| row.get(*name).map(import::cell).unwrap_or_default();
+            columns.all.iter().map(field).collect()
+        })
+        .collect()
 }
 
 /// Records as CSV text (quoted where needed).
@@ -131,20 +94,17 @@ pub async fn export(store: &Stores, dir: &Path, format: Format) -> anyhow::Resul
                 .collect()])?)?;
         }
         let mut sum = Checksum::default();
-        let mut after = 0;
-        loop {
-            let rows = store.transfer.rows_after(table, after, BATCH).await?;
-            let Some(last) = rows.last_id() else { break };
+        let mut batches = Batches::of(store, table);
+        while let Some(rows) = batches.next().await? {
             sum.add(&rows);
             match format {
-                Format::Csv => out.write_all(&csv_lines(&cells(&rows))?)?,
+                Format::Csv => out.write_all(&csv_lines(&cells(&rows, columns))?)?,
                 Format::Json => {
                     for line in rows.json_lines() {
                         writeln!(out, "{line}")?;
                     }
                 }
             }
-            after = last;
         }
         out.flush()?;
         written.push(sum.finish(table));

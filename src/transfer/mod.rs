@@ -21,6 +21,37 @@ use sha2::{Digest, Sha256};
 /// Rows per batch read from the source and written to the target in one transaction.
 pub(crate) const BATCH: i64 = 4_096;
 
+/// One table's rows in id order, a batch at a time (keyset: each batch starts after the last
+/// id of the one before, so every batch costs the same at any size).
+pub(crate) struct Batches<'a> {
+    store: &'a Stores,
+    table: Table,
+    after: i64,
+}
+
+impl<'a> Batches<'a> {
+    pub(crate) fn of(store: &'a Stores, table: Table) -> Self {
+        Self {
+            store,
+            table,
+            after: 0,
+        }
+    }
+
+    /// The next batch; `None` after the last.
+    pub(crate) async fn next(&mut self) -> anyhow::Result<Option<Rows>> {
+        let rows = self
+            .store
+            .transfer
+            .rows_after(self.table, self.after, BATCH)
+            .await?;
+        Ok(rows.last_id().map(|last| {
+            self.after = last;
+            rows
+        }))
+    }
+}
+
 /// What one table's copy moved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Copied {
@@ -85,17 +116,13 @@ pub async fn copy(from: &Stores, to: &Stores, force: bool) -> anyhow::Result<Vec
         let total = from.transfer.count_rows(table).await?;
         let mut progress = Progress::start(table.name(), total.max(0) as u64);
         let mut sum = Checksum::default();
-        let mut after = 0;
-        loop {
-            let rows = from.transfer.rows_after(table, after, BATCH).await?;
-            let Some(last) = rows.last_id() else { break };
+        let mut batches = Batches::of(from, table);
+        while let Some(rows) = batches.next().await? {
             sum.add(&rows);
-            to.transfer
-                .put_rows(&rows)
-                .await
-                .with_context(|| format!("writing {} after id {after}", table.name()))?;
+            to.transfer.put_rows(&rows).await.with_context(|| {
+                format!("writing {} up to id {:?}", table.name(), rows.last_id())
+            })?;
             progress.advance(rows.len() as u64);
-            after = last;
         }
         progress.finish();
         copied.push(sum.finish(table));
@@ -110,12 +137,9 @@ pub async fn checksums(store: &Stores) -> anyhow::Result<Vec<Copied>> {
     let mut sums = Vec::new();
     for table in Table::ALL {
         let mut sum = Checksum::default();
-        let mut after = 0;
-        loop {
-            let rows = store.transfer.rows_after(table, after, BATCH).await?;
-            let Some(last) = rows.last_id() else { break };
+        let mut batches = Batches::of(store, table);
+        while let Some(rows) = batches.next().await? {
             sum.add(&rows);
-            after = last;
         }
         sums.push(sum.finish(table));
     }

@@ -47,12 +47,7 @@ pub struct PostgresStore {
     breaker: Breaker,
 }
 
-sql::helpers::helpers!(PostgresStore, Postgres);
-sql::users::user_store!(PostgresStore, Postgres);
-sql::links::link_store!(PostgresStore, Postgres);
-sql::events::event_store!(PostgresStore, Postgres);
-sql::keys::key_store!(PostgresStore, Postgres);
-sql::transfer::transfer_store!(PostgresStore, Postgres);
+sql::resources!(PostgresStore, Postgres);
 
 /// Serialises user writes, so the username/email check and the write cannot interleave
 /// between replicas. User writes are rare; a single lock keeps them simple and correct.

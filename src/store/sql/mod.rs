@@ -25,6 +25,20 @@ use sqlx::{Acquire, Database, Decode, Encode, Postgres, QueryBuilder, Sqlite, Ty
 use std::ops::Deref;
 use time::PrimitiveDateTime;
 
+/// Every resource store and the shared helpers, implemented for one backend type (which
+/// provides the primitives [`helpers`] names).
+macro_rules! resources {
+    ($store:ty, $db:ty) => {
+        $crate::store::sql::helpers::helpers!($store, $db);
+        $crate::store::sql::users::user_store!($store, $db);
+        $crate::store::sql::links::link_store!($store, $db);
+        $crate::store::sql::events::event_store!($store, $db);
+        $crate::store::sql::keys::key_store!($store, $db);
+        $crate::store::sql::transfer::transfer_store!($store, $db);
+    };
+}
+pub(crate) use resources;
+
 /// The one row of a query by a unique key, if any.
 pub fn first<T>(rows: Vec<T>) -> Option<T> {
     rows.into_iter().next()

@@ -83,12 +83,7 @@ pub struct SqliteStore {
     creates: creates::Creates,
 }
 
-sql::helpers::helpers!(SqliteStore, Sqlite);
-sql::users::user_store!(SqliteStore, Sqlite);
-sql::links::link_store!(SqliteStore, Sqlite);
-sql::events::event_store!(SqliteStore, Sqlite);
-sql::keys::key_store!(SqliteStore, Sqlite);
-sql::transfer::transfer_store!(SqliteStore, Sqlite);
+sql::resources!(SqliteStore, Sqlite);
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
