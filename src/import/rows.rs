@@ -43,7 +43,8 @@ impl<'a> Row<'a> {
         }
     }
 
-    fn fail(&self, message: String) -> ImportError {
+    /// This row's error: `message`, with its row number.
+    pub fn fail(&self, message: String) -> ImportError {
         ImportError {
             row: Some(self.number),
             message,

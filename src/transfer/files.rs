@@ -5,7 +5,7 @@
 //! `migrate-store`, `backup`).
 
 use super::{BATCH, Batches, Checksum, Copied, empty_target, verify};
-use crate::domain::{Event, Url, User};
+use crate::domain::User;
 use crate::import::{self, Columns, ImportError, Shape};
 use crate::store::{Rows, Stores, Table};
 use anyhow::Context;
@@ -112,8 +112,9 @@ pub async fn export(store: &Stores, dir: &Path, format: Format) -> anyhow::Resul
     Ok(written)
 }
 
-/// A row of an export file as the store takes it back.
-fn user(imported: crate::domain::ImportedUser, row: usize) -> Result<User, ImportError> {
+/// A user row of an export as the store takes it back: an export names every id.
+fn user(row: &import::Row<'_>) -> Result<User, ImportError> {
+    let imported = import::user_row(row)?;
     match (imported.id, imported.created_at) {
         (Some(id), Some(created_at)) => Ok(User {
             id,
@@ -121,10 +122,7 @@ fn user(imported: crate::domain::ImportedUser, row: usize) -> Result<User, Impor
             email: imported.email,
             created_at,
         }),
-        _ => Err(ImportError {
-            row: Some(row),
-            message: "an export names every user's id and created_at".into(),
-        }),
+        _ => Err(row.fail("an export names every user's id and created_at".into())),
     }
 }
 
@@ -134,59 +132,45 @@ fn read_file(
     table: Table,
     columns: &Columns,
     shape: Shape,
-    mut batch: impl FnMut(Rows) -> Result<(), ImportError>,
+    batch: impl FnMut(Rows) -> Result<(), ImportError>,
 ) -> anyhow::Result<usize> {
     let input = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
-    let size = BATCH as usize;
-    let (mut users, mut urls, mut events) = (Vec::new(), Vec::<Url>::new(), Vec::<Event>::new());
-    let mut number = 0;
-    let read = each_parsed(input, shape, table, columns, |parsed| {
-        number += 1;
-        match parsed {
-            Parsed::User(u) => users.push(user(u, number)?),
-            Parsed::Url(u) => urls.push(u),
-            Parsed::Event(e) => events.push(e),
-        }
-        if users.len() + urls.len() + events.len() >= size {
-            batch(take(&mut users, &mut urls, &mut events, table))?;
-        }
-        Ok(())
-    });
-    let rows = read.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let rest = take(&mut users, &mut urls, &mut events, table);
-    if !rest.is_empty() {
-        batch(rest).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    }
-    Ok(rows)
+    let read = match table {
+        Table::Users => in_batches(input, shape, columns, user, Rows::Users, batch),
+        Table::Urls => in_batches(input, shape, columns, import::url_row, Rows::Urls, batch),
+        _ => in_batches(
+            input,
+            shape,
+            columns,
+            import::event_row,
+            Rows::Events,
+            batch,
+        ),
+    };
+    read.map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-enum Parsed {
-    User(crate::domain::ImportedUser),
-    Url(Url),
-    Event(Event),
-}
-
-fn each_parsed(
+/// Every row `parse` makes of `input`, handed on [`BATCH`] at a time; the number of rows.
+fn in_batches<T>(
     input: std::fs::File,
     shape: Shape,
-    table: Table,
     columns: &Columns,
-    each: impl FnMut(Parsed) -> Result<(), ImportError>,
+    parse: impl FnMut(&import::Row<'_>) -> Result<T, ImportError>,
+    wrap: fn(Vec<T>) -> Rows,
+    mut batch: impl FnMut(Rows) -> Result<(), ImportError>,
 ) -> Result<usize, ImportError> {
-    let parse = move |row: &import::Row<'_>| match table {
-        Table::Users => import::user_row(row).map(Parsed::User),
-        Table::Urls => import::url_row(row).map(Parsed::Url),
-        _ => import::event_row(row).map(Parsed::Event),
-    };
-    import::each_row(input, shape, columns, parse, each)
-}
-
-fn take(users: &mut Vec<User>, urls: &mut Vec<Url>, events: &mut Vec<Event>, table: Table) -> Rows {
-    match table {
-        Table::Users => Rows::Users(std::mem::take(users)),
-        Table::Urls => Rows::Urls(std::mem::take(urls)),
-        _ => Rows::Events(std::mem::take(events)),
+    let mut buffer = Vec::new();
+    let rows = import::each_row(input, shape, columns, parse, |row| {
+        buffer.push(row);
+        if buffer.len() >= BATCH as usize {
+            batch(wrap(std::mem::take(&mut buffer)))?;
+        }
+        Ok(())
+    })?;
+    if !buffer.is_empty() {
+        batch(wrap(buffer))?;
     }
+    Ok(rows)
 }
 
 /// Loads an export written by [`export`] into `store` and verifies it. Every file is read
