@@ -209,10 +209,9 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
         .data_dir(data.path())
         .envs(UNLIMITED)
         .start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (writers, acknowledged) = write_load(kurz.as_ref(), &stop);
+    let load = WriteLoad::start(kurz.as_ref());
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let before_backup = acknowledged.lock().unwrap().clone();
+    let before_backup = load.acknowledged();
     let file = TempDir::new().unwrap();
     let backup_file = file.path().join("kurz-backup.db");
     let mut backup = kurz_command_on(data.path());
@@ -220,15 +219,7 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     let written = summary(backup).await;
     assert!(written["bytes"].as_u64().unwrap() > 0);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    stop.store(true, Ordering::Relaxed);
-    for writer in writers {
-        writer.await.unwrap();
-    }
-    assert!(
-        before_backup.len() > 10,
-        "the load was writing ({})",
-        before_backup.len()
-    );
+    load.stop(&before_backup).await;
     drop(kurz);
 
     // Into a fresh embedded store: every url acknowledged before the backup began is there.
@@ -238,10 +229,7 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     let restored = summary(restore).await;
     assert!(copied_rows(&restored, "urls") >= before_backup.len() as i64);
     let served = Kurz::on(restored_dir.path());
-    for (id, code) in &before_backup {
-        let url = served.get(&format!("/urls/{id}")).await.expect_json(200);
-        assert_eq!(url["short_code"], code.as_str());
-    }
+    assert_served(&served, &before_backup).await;
     let urls = served.count("/urls").await;
     assert_eq!(
         served.count("/events?event_type=created").await,
@@ -266,31 +254,65 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     assert!(refusal(pg_backup).await.contains("pg_dump"));
 }
 
-/// The (id, code) of every url the server acknowledged.
-type Acknowledged = Arc<Mutex<Vec<(i64, String)>>>;
+/// Four writers creating urls until stopped, each remembering what the server acknowledged.
+struct WriteLoad {
+    stop: Arc<AtomicBool>,
+    writers: Vec<JoinHandle<()>>,
+    acknowledged: Arc<Mutex<Vec<(i64, String)>>>,
+}
 
-/// Creates urls on `api` from four writers until `stop`.
-fn write_load(api: &Api, stop: &Arc<AtomicBool>) -> (Vec<JoinHandle<()>>, Acknowledged) {
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let writers = (0..4)
-        .map(|w| {
-            let (api, stop, acknowledged) = (api.clone(), stop.clone(), acknowledged.clone());
-            tokio::spawn(async move {
-                let mut n = 0;
-                while !stop.load(Ordering::Relaxed) {
-                    n += 1;
-                    let body = json!({ "original_url": format!("https://example.com/w{w}/{n}") });
-                    let url = api.post_json("/urls", &body).await.expect_json(201);
-                    let code = url["short_code"].as_str().unwrap().to_owned();
-                    acknowledged
-                        .lock()
-                        .unwrap()
-                        .push((url["id"].as_i64().unwrap(), code));
-                }
+impl WriteLoad {
+    fn start(api: &Api) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let writers = (0..4)
+            .map(|w| {
+                let (api, stop, acknowledged) = (api.clone(), stop.clone(), acknowledged.clone());
+                tokio::spawn(async move {
+                    let mut n = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        n += 1;
+                        let body =
+                            json!({ "original_url": format!("https://example.com/w{w}/{n}") });
+                        let url = api.post_json("/urls", &body).await.expect_json(201);
+                        let code = url["short_code"].as_str().unwrap().to_owned();
+                        acknowledged
+                            .lock()
+                            .unwrap()
+                            .push((url["id"].as_i64().unwrap(), code));
+                    }
+                })
             })
-        })
-        .collect();
-    (writers, acknowledged)
+            .collect();
+        Self {
+            stop,
+            writers,
+            acknowledged,
+        }
+    }
+
+    /// The (id, code) of every url acknowledged so far.
+    fn acknowledged(&self) -> Vec<(i64, String)> {
+        self.acknowledged.lock().unwrap().clone()
+    }
+
+    /// Stops the writers; asserts `before` (what was acknowledged at some moment) shows the
+    /// load was really writing.
+    async fn stop(self, before: &[(i64, String)]) {
+        self.stop.store(true, Ordering::Relaxed);
+        for writer in self.writers {
+            writer.await.unwrap();
+        }
+        assert!(before.len() > 10, "the load was writing ({})", before.len());
+    }
+}
+
+/// Every acknowledged url is served by `kurz` with its code.
+async fn assert_served(kurz: &Kurz, acknowledged: &[(i64, String)]) {
+    for (id, code) in acknowledged {
+        let url = kurz.get(&format!("/urls/{id}")).await.expect_json(200);
+        assert_eq!(url["short_code"], code.as_str());
+    }
 }
 
 /// docs/DEPLOY.md's PostgreSQL procedure: pg_dump while kurz writes, pg_restore into a new
@@ -302,10 +324,9 @@ async fn pg_dump_under_write_load_restores_into_a_new_database() {
         .env("DATABASE_URL", &live.url)
         .envs(UNLIMITED)
         .start();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (writers, acknowledged) = write_load(kurz.as_ref(), &stop);
+    let load = WriteLoad::start(kurz.as_ref());
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let before_dump = acknowledged.lock().unwrap().clone();
+    let before_dump = load.acknowledged();
     let dir = TempDir::new().unwrap();
     let dump = dir.path().join("kurz.dump");
     let mut pg_dump = clean_command("pg_dump");
@@ -316,15 +337,7 @@ async fn pg_dump_under_write_load_restores_into_a_new_database() {
     tokio::task::spawn_blocking(move || assert!(pg_dump.status().unwrap().success()))
         .await
         .unwrap();
-    stop.store(true, Ordering::Relaxed);
-    for writer in writers {
-        writer.await.unwrap();
-    }
-    assert!(
-        before_dump.len() > 10,
-        "the load was writing ({})",
-        before_dump.len()
-    );
+    load.stop(&before_dump).await;
     drop(kurz);
 
     let restored = Database::create();
@@ -336,10 +349,7 @@ async fn pg_dump_under_write_load_restores_into_a_new_database() {
         .await
         .unwrap();
     let served = Kurz::start(&[("DATABASE_URL", restored.url.as_str())]);
-    for (id, code) in &before_dump {
-        let url = served.get(&format!("/urls/{id}")).await.expect_json(200);
-        assert_eq!(url["short_code"], code.as_str());
-    }
+    assert_served(&served, &before_dump).await;
     let urls = served.count("/urls").await;
     assert!(urls >= before_dump.len() as i64);
     // The sequence came along: a new url takes the next id.
