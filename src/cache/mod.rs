@@ -14,7 +14,7 @@ pub use local::Lookup;
 pub use rate::SharedRateLimit;
 
 use crate::config::{CacheSettings, L1Mode};
-use crate::domain::{Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
+use crate::domain::{ImportedLink, Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
 use crate::store::{LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter};
 use async_trait::async_trait;
 use local::LocalCache;
@@ -324,5 +324,23 @@ impl LinkStore for CachedLinks {
         let imported = self.inner.import_urls(rows).await?;
         self.invalidate_all().await;
         Ok(imported)
+    }
+    /// The inserted codes may be cached as unknown: those are forgotten, everywhere.
+    async fn import_links(
+        &self,
+        links: &[ImportedLink],
+        dry_run: bool,
+    ) -> StoreResult<Vec<Option<String>>> {
+        let taken = self.inner.import_links(links, dry_run).await?;
+        if !dry_run {
+            let inserted: Vec<String> = links
+                .iter()
+                .zip(&taken)
+                .filter(|(_, taken)| taken.is_none())
+                .map(|(link, _)| link.url.short_code.as_str().to_owned())
+                .collect();
+            self.invalidate(&inserted).await;
+        }
+        Ok(taken)
     }
 }

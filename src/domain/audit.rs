@@ -1,7 +1,7 @@
 //! The audit events kurz writes for changes to urls, built in one place so every
 //! store records the same history.
 
-use super::{NewEvent, NewUrl, Timestamp, Url, event_type};
+use super::{ImportedLink, NewEvent, NewUrl, Timestamp, Url, event_type};
 use serde_json::{Map, Value, json};
 
 /// `created`: written with the url, in the same transaction.
@@ -16,6 +16,16 @@ pub fn created_event(url_id: i64, url: &NewUrl) -> NewEvent {
             "original_url": url.original_url.as_str(),
         })),
     }
+}
+
+/// `created`, for a link imported from another shortener: the usual details, and its
+/// source's own under `imported`.
+pub fn imported_event(url_id: i64, link: &ImportedLink) -> NewEvent {
+    let mut event = created_event(url_id, &link.url);
+    event
+        .details
+        .insert("imported".into(), Value::Object(link.origin.clone()));
+    event
 }
 
 pub fn updated_event(url: &Url, field: &str, new_value: String, now: Timestamp) -> NewEvent {

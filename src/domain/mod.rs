@@ -20,7 +20,7 @@ pub use link::Link;
 pub use short_code::{ShortCode, ShortCodeError};
 pub use text::{Email, TargetUrl, Username};
 pub use timestamp::Timestamp;
-pub use url::{FieldChange, MAX_TITLE_CHARS, NewUrl, Url, UrlPatch, parse_title};
+pub use url::{FieldChange, ImportedLink, MAX_TITLE_CHARS, NewUrl, Url, UrlPatch, parse_title};
 pub use user::{ImportedUser, NewUser, User, UserPatch};
 pub use visit::{Outcome, Visit, VisitDetails, Visited};
 

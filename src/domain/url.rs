@@ -65,6 +65,15 @@ impl NewUrl {
     }
 }
 
+/// A link brought in from another shortener: the url to create, and what its source said of
+/// it that kurz has no column for (tags, visit counts, …), kept in its `created` event.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportedLink {
+    pub url: NewUrl,
+    /// `{"source": "shlink", …}`: see [`super::audit::imported_event`].
+    pub origin: serde_json::Map<String, serde_json::Value>,
+}
+
 /// A validated partial update of a url: `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UrlPatch {

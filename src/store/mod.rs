@@ -19,8 +19,8 @@ pub use sqlite::SqliteStore;
 pub use transfer::{Rows, Transfer};
 
 use crate::domain::{
-    ApiKey, ApiKeyUse, Event, ImportedUser, Link, NewApiKey, NewEvent, NewUrl, NewUser, ShortCode,
-    Timestamp, Url, UrlPatch, User, UserPatch, Visited,
+    ApiKey, ApiKeyUse, Event, ImportedLink, ImportedUser, Link, NewApiKey, NewEvent, NewUrl,
+    NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch, Visited,
 };
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -125,6 +125,16 @@ pub trait LinkStore: Send + Sync + 'static {
     async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>>;
     /// As [`UserStore::import_users`].
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64>;
+    /// Links from another shortener, all in one transaction: each takes a fresh id and is
+    /// written with its `created` event (`audit::imported_event`), unless its code is
+    /// taken (by an earlier link or one before it in `links`), which is left as it is. For
+    /// each link, the target its code already led to, or `None` when it was inserted.
+    /// `dry_run` answers the same and rolls everything back.
+    async fn import_links(
+        &self,
+        links: &[ImportedLink],
+        dry_run: bool,
+    ) -> StoreResult<Vec<Option<String>>>;
 }
 
 #[async_trait]

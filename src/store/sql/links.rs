@@ -15,12 +15,18 @@ pub const MOST_CLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original
 pub const UPDATE: &str =
     "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 WHERE id = $5";
 pub const DELETE: &str = "DELETE FROM urls WHERE id = $1";
+pub const TARGET_BY_CODE: &str = "SELECT original_url FROM urls WHERE short_code = $1";
+/// A url taking a fresh id, for links imported from other shorteners.
+pub const INSERT: &str = "INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id";
 
 macro_rules! link_store {
     ($store:ty, $db:ty) => {
         const _: () = {
-            use $crate::domain::audit::{created_event, deleted_event, updated_event};
-            use $crate::domain::{Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
+            use $crate::domain::audit::{
+                created_event, deleted_event, imported_event, updated_event,
+            };
+            use $crate::domain::{ImportedLink, Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
             use $crate::store::sql::{self, Table, first, links};
             use $crate::store::{LinkStore, Listing, Page, StoreResult, UrlFilter, retry};
 
@@ -115,6 +121,50 @@ macro_rules! link_store {
                 async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
                     self.import("import_urls", Table::Urls, rows, sql::upsert_urls::<$db>)
                         .await
+                }
+
+                async fn import_links(
+                    &self,
+                    imported: &[ImportedLink],
+                    dry_run: bool,
+                ) -> StoreResult<Vec<Option<String>>> {
+                    retry::write("import_links", move || async move {
+                        let mut tx = self.begin().await?;
+                        let mut taken = Vec::with_capacity(imported.len());
+                        for link in imported {
+                            let url = &link.url;
+                            let code = url.short_code.as_str();
+                            let existing: Option<String> = self
+                                .query_scalar(links::TARGET_BY_CODE)
+                                .bind(code)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            if existing.is_none() {
+                                let id: i64 = self
+                                    .query_scalar(links::INSERT)
+                                    .bind(url.user_id)
+                                    .bind(code)
+                                    .bind(url.original_url.as_str())
+                                    .bind(&url.title)
+                                    .bind(url.is_active)
+                                    .bind(url.created_at)
+                                    .bind(url.created_at)
+                                    .fetch_one(&mut *tx)
+                                    .await
+                                    .map_err(|e| Table::Urls.refusal(e))?;
+                                self.insert_event(&mut tx, &imported_event(id, link))
+                                    .await?;
+                            }
+                            taken.push(existing);
+                        }
+                        if dry_run {
+                            tx.rollback().await?;
+                        } else {
+                            tx.commit().await?;
+                        }
+                        Ok(taken)
+                    })
+                    .await
                 }
             }
         };
