@@ -7,6 +7,7 @@ mod keys;
 use crate::app::{self, Application};
 use crate::cache::CachedLinks;
 use crate::config::{CacheSettings, DatabaseSettings, LogSettings, Settings};
+use crate::import::foreign::Source;
 use crate::import::{self, SeedFiles};
 use crate::safety::importer::BlocklistCommand;
 use crate::store::Stores;
@@ -44,7 +45,8 @@ enum Command {
         #[command(flatten)]
         log: LogSettings,
     },
-    /// Load seed CSV files (users, urls, events; any subset), idempotently.
+    /// Load seed CSV files (users, urls, events; any subset), idempotently; or, with --from,
+    /// an export of kurz's own or of another shortener.
     Import {
         /// users.csv: id,username,email,created_at
         #[arg(long)]
@@ -55,19 +57,22 @@ enum Command {
         /// events.csv: id,url_id,user_id,event_type,timestamp,details
         #[arg(long)]
         events: Option<PathBuf>,
-        /// What DIR holds: `kurz`, a directory written by `kurz export` (streamed, verified;
-        /// a store that holds data needs --force).
-        #[arg(long, value_enum, requires = "dir", conflicts_with_all = ["users", "urls", "events"])]
+        /// What PATH holds: `kurz`, a directory written by `kurz export` (streamed, verified;
+        /// a store that holds data needs --force); or a file exported by another shortener
+        /// (links only; codes already taken are reported, never renamed).
+        #[arg(long, value_enum, requires = "path", conflicts_with_all = ["users", "urls", "events"])]
         from: Option<ImportSource>,
-        /// The directory to import, with --from.
+        /// The directory (--from kurz) or file (other sources) to import.
         #[arg(requires = "from")]
-        dir: Option<PathBuf>,
-        /// With --from: replace whatever the store holds.
+        path: Option<PathBuf>,
+        /// With --from kurz: replace whatever the store holds.
         #[arg(long, requires = "from")]
         force: bool,
         #[command(flatten)]
+        foreign: data::ForeignOptions,
+        #[command(flatten)]
         database: DatabaseSettings,
-        /// With REDIS_URL set, running replicas' caches are flushed after urls are imported.
+        /// With REDIS_URL set, running replicas' caches are told of the imported urls.
         #[command(flatten)]
         cache: Box<CacheSettings>,
         #[command(flatten)]
@@ -106,6 +111,29 @@ enum Command {
 enum ImportSource {
     /// A directory written by `kurz export`.
     Kurz,
+    /// Shlink's CSV export of short URLs (its web client's "Export").
+    Shlink,
+    /// Bitly's links export, CSV.
+    Bitly,
+    /// YOURLS's `yourls_url` table exported as CSV with a header row.
+    Yourls,
+    /// Kutt's links as its API returns them (`GET /api/v2/links`), JSON.
+    Kutt,
+    /// Any CSV with short_code and original_url columns (or columns mapped with --map).
+    Csv,
+}
+
+impl ImportSource {
+    fn foreign(self) -> Option<Source> {
+        match self {
+            Self::Kurz => None,
+            Self::Shlink => Some(Source::Shlink),
+            Self::Bitly => Some(Source::Bitly),
+            Self::Yourls => Some(Source::Yourls),
+            Self::Kutt => Some(Source::Kutt),
+            Self::Csv => Some(Source::Csv),
+        }
+    }
 }
 
 /// Runs the parsed command line to completion.
@@ -128,7 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Some(Command::Migrate { database, log }) => {
-            let _telemetry = telemetry::init_logs(&log);
+            let _telemetry = telemetry::init_command_logs(&log);
             let store = app::open_store(&with_database(database)).await?;
             let migrated = store.schema.migrate().await;
             store.schema.close().await;
@@ -141,49 +169,86 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             urls,
             events,
             from,
-            dir,
+            path,
             force,
+            foreign,
             database,
             cache,
             log,
         }) => {
-            let _telemetry = telemetry::init_logs(&log);
-            if let (Some(ImportSource::Kurz), Some(dir)) = (from, &dir) {
-                return data::import_export(dir, force, &database).await;
+            let _telemetry = telemetry::init_command_logs(&log);
+            match (from, path) {
+                (Some(from), Some(path)) => match from.foreign() {
+                    None => {
+                        foreign.check(None)?;
+                        data::import_export(&path, force, &database).await
+                    }
+                    Some(source) => {
+                        foreign.check(Some(source))?;
+                        through_caches(database, &cache, |store| async move {
+                            data::import_foreign(&store, source, &path, &foreign).await
+                        })
+                        .await
+                    }
+                },
+                _ => {
+                    foreign.check(None)?;
+                    if users.is_none() && urls.is_none() && events.is_none() {
+                        anyhow::bail!(
+                            "nothing to import: give --users, --urls and/or --events, or --from SOURCE PATH"
+                        );
+                    }
+                    let files = SeedFiles {
+                        users: users.as_deref(),
+                        urls: urls.as_deref(),
+                        events: events.as_deref(),
+                    };
+                    let summary = through_caches(database, &cache, |store| async move {
+                        import::import_seed(&store, &files).await
+                    })
+                    .await?;
+                    println!(
+                        "{}",
+                        serde_json::json!({ "users": summary.users, "urls": summary.urls, "events": summary.events })
+                    );
+                    Ok(())
+                }
             }
-            if users.is_none() && urls.is_none() && events.is_none() {
-                anyhow::bail!(
-                    "nothing to import: give --users, --urls and/or --events, or --from kurz DIR"
-                );
-            }
-            let store = app::open_store(&with_database(database)).await?;
-            if let Err(err) = store.schema.migrate().await {
-                store.schema.close().await;
-                return Err(err.into());
-            }
-            // Through the caches, so imported urls invalidate what running replicas hold.
-            let links = CachedLinks::start(store.links.clone(), false, &cache)?;
-            links.wait_for_redis(REDIS_WAIT).await;
-            let files = SeedFiles {
-                users: users.as_deref(),
-                urls: urls.as_deref(),
-                events: events.as_deref(),
-            };
-            let through_caches = Stores {
-                links: links.clone(),
-                ..store.clone()
-            };
-            let result = import::import_seed(&through_caches, &files).await;
-            links.stop().await;
-            store.schema.close().await;
-            let summary = result?;
-            println!(
-                "{}",
-                serde_json::json!({ "users": summary.users, "urls": summary.urls, "events": summary.events })
-            );
-            Ok(())
         }
     }
+}
+
+/// Runs `work` on the configured store (its schema brought up to date), with its links
+/// behind the caches, so that what it writes reaches running replicas' caches through Redis.
+async fn through_caches<T, F>(
+    database: DatabaseSettings,
+    cache: &CacheSettings,
+    work: impl FnOnce(Stores) -> F,
+) -> anyhow::Result<T>
+where
+    F: Future<Output = anyhow::Result<T>>,
+{
+    let store = app::open_store(&with_database(database)).await?;
+    if let Err(err) = store.schema.migrate().await {
+        store.schema.close().await;
+        return Err(err.into());
+    }
+    let links = match CachedLinks::start(store.links.clone(), false, cache) {
+        Ok(links) => links,
+        Err(err) => {
+            store.schema.close().await;
+            return Err(err);
+        }
+    };
+    links.wait_for_redis(REDIS_WAIT).await;
+    let result = work(Stores {
+        links: links.clone(),
+        ..store.clone()
+    })
+    .await;
+    links.stop().await;
+    store.schema.close().await;
+    result
 }
 
 fn with_database(database: DatabaseSettings) -> Settings {

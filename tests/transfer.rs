@@ -22,23 +22,6 @@ const UNLIMITED: &[(&str, &str)] = &[
     ("KURZ_RATE_WRITES_PER_SEC", "0"),
 ];
 
-/// Runs a prepared command on a blocking thread; its stdout parsed as the JSON summary.
-async fn summary(mut command: Command) -> Value {
-    let out = tokio::task::spawn_blocking(move || kurz_ok(&mut command))
-        .await
-        .unwrap();
-    serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("not a JSON summary: {out}"))
-}
-
-/// The command's stderr, which must say why it failed.
-async fn refusal(mut command: Command) -> String {
-    let output = tokio::task::spawn_blocking(move || command.output().unwrap())
-        .await
-        .unwrap();
-    assert!(!output.status.success(), "the command should have failed");
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
 fn on_postgres(url: &str) -> Command {
     let mut command = kurz_command();
     command.env("DATABASE_URL", url);
@@ -96,7 +79,7 @@ fn an_active_seed_url() -> (String, String) {
 #[tokio::test]
 async fn the_embedded_store_moves_to_postgres_with_a_million_events_and_keeps_serving() {
     let data = TempDir::new().unwrap();
-    summary(seed_import(kurz_command_on(data.path()))).await;
+    kurz_summary(seed_import(kurz_command_on(data.path()))).await;
     add_clicks(data.path(), 1_000_000).await;
     let mut mint = kurz_command_on(data.path());
     mint.args(["keys", "create", "--name", "ops", "--scope", "admin"]);
@@ -108,7 +91,7 @@ async fn the_embedded_store_moves_to_postgres_with_a_million_events_and_keeps_se
     let pg = Database::create();
     let mut migrate = kurz_command_on(data.path());
     migrate.args(["migrate-store", "--to", &pg.url, "--final"]);
-    let moved = summary(migrate).await;
+    let moved = kurz_summary(migrate).await;
     assert_eq!(moved["verified"], true);
     assert_eq!(copied_rows(&moved, "users"), 400);
     assert_eq!(copied_rows(&moved, "urls"), 2000);
@@ -168,20 +151,20 @@ async fn the_embedded_store_moves_to_postgres_with_a_million_events_and_keeps_se
 #[tokio::test]
 async fn postgres_moves_to_the_embedded_store_and_a_target_with_data_needs_force() {
     let pg = Database::create();
-    summary(seed_import(on_postgres(&pg.url))).await;
+    kurz_summary(seed_import(on_postgres(&pg.url))).await;
     let target = TempDir::new().unwrap();
     let file = target.path().join("kurz.db");
     let to = format!("sqlite://{}", file.display());
 
     let mut migrate = on_postgres(&pg.url);
     migrate.args(["migrate-store", "--to", &to]);
-    let moved = summary(migrate).await;
+    let moved = kurz_summary(migrate).await;
     assert_eq!(copied_rows(&moved, "events"), 3422);
 
     // Again: the target now holds data.
     let mut again = on_postgres(&pg.url);
     again.args(["migrate-store", "--to", &to]);
-    let why = refusal(again).await;
+    let why = kurz_refusal(again).await;
     assert!(
         why.contains("already holds data") && why.contains("--force"),
         "{why}"
@@ -189,7 +172,7 @@ async fn postgres_moves_to_the_embedded_store_and_a_target_with_data_needs_force
 
     let mut forced = on_postgres(&pg.url);
     forced.args(["migrate-store", "--to", &to, "--force"]);
-    assert_eq!(copied_rows(&summary(forced).await, "urls"), 2000);
+    assert_eq!(copied_rows(&kurz_summary(forced).await, "urls"), 2000);
 
     let served = Kurz::on(target.path());
     let (code, target_url) = an_active_seed_url();
@@ -216,7 +199,7 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     let backup_file = file.path().join("kurz-backup.db");
     let mut backup = kurz_command_on(data.path());
     backup.arg("backup").arg("--output").arg(&backup_file);
-    let written = summary(backup).await;
+    let written = kurz_summary(backup).await;
     assert!(written["bytes"].as_u64().unwrap() > 0);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     load.stop(&before_backup).await;
@@ -226,7 +209,7 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     let restored_dir = TempDir::new().unwrap();
     let mut restore = kurz_command_on(restored_dir.path());
     restore.arg("restore").arg(&backup_file);
-    let restored = summary(restore).await;
+    let restored = kurz_summary(restore).await;
     assert!(copied_rows(&restored, "urls") >= before_backup.len() as i64);
     let served = Kurz::on(restored_dir.path());
     assert_served(&served, &before_backup).await;
@@ -241,17 +224,17 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     // Restoring over a store that holds data needs --force; a PostgreSQL store has no backup.
     let mut again = kurz_command_on(restored_dir.path());
     again.arg("restore").arg(&backup_file);
-    assert!(refusal(again).await.contains("--force"));
+    assert!(kurz_refusal(again).await.contains("--force"));
     let mut forced = kurz_command_on(restored_dir.path());
     forced.arg("restore").arg(&backup_file).arg("--force");
-    assert_eq!(copied_rows(&summary(forced).await, "urls"), urls);
+    assert_eq!(copied_rows(&kurz_summary(forced).await, "urls"), urls);
     let pg = Database::create();
     let mut pg_backup = on_postgres(&pg.url);
     pg_backup
         .arg("backup")
         .arg("--output")
         .arg(file.path().join("pg.db"));
-    assert!(refusal(pg_backup).await.contains("pg_dump"));
+    assert!(kurz_refusal(pg_backup).await.contains("pg_dump"));
 }
 
 /// Four writers creating urls until stopped, each remembering what the server acknowledged.
@@ -379,7 +362,7 @@ fn export_files(dir: &Path, extension: &str) -> Vec<(String, Vec<u8>)> {
 #[tokio::test]
 async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
     let data = TempDir::new().unwrap();
-    summary(seed_import(kurz_command_on(data.path()))).await;
+    kurz_summary(seed_import(kurz_command_on(data.path()))).await;
     add_clicks(data.path(), 20_000).await;
     let out = TempDir::new().unwrap();
     for (format, extension) in [("csv", "csv"), ("json", "jsonl")] {
@@ -388,14 +371,14 @@ async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
         export
             .args(["export", "--format", format, "--output"])
             .arg(&first);
-        let exported = summary(export).await;
+        let exported = kurz_summary(export).await;
         assert_eq!(exported["exported"][2]["rows"], 3422 + 20_000);
 
         // Into PostgreSQL, and out again: the same bytes.
         let pg = Database::create();
         let mut import = on_postgres(&pg.url);
         import.args(["import", "--from", "kurz"]).arg(&first);
-        let imported = summary(import).await;
+        let imported = kurz_summary(import).await;
         assert_eq!(
             imported["imported"], exported["exported"],
             "same rows, same checksums"
@@ -405,7 +388,7 @@ async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
         export
             .args(["export", "--format", format, "--output"])
             .arg(&again);
-        summary(export).await;
+        kurz_summary(export).await;
         assert_eq!(
             export_files(&first, extension),
             export_files(&again, extension)
@@ -415,7 +398,7 @@ async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
         let copy = TempDir::new().unwrap();
         let mut import = kurz_command_on(copy.path());
         import.args(["import", "--from", "kurz"]).arg(&first);
-        summary(import).await;
+        kurz_summary(import).await;
         let served = Kurz::on(copy.path());
         let (code, target) = an_active_seed_url();
         assert_eq!(
@@ -429,11 +412,11 @@ async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
 #[tokio::test]
 async fn a_malformed_row_names_its_file_and_row_and_imports_nothing() {
     let data = TempDir::new().unwrap();
-    summary(seed_import(kurz_command_on(data.path()))).await;
+    kurz_summary(seed_import(kurz_command_on(data.path()))).await;
     let out = TempDir::new().unwrap();
     let mut export = kurz_command_on(data.path());
     export.args(["export", "--output"]).arg(out.path());
-    summary(export).await;
+    kurz_summary(export).await;
     // The fifth url's target is not a URL; users.csv before it is fine.
     let urls = out.path().join("urls.csv");
     let text = std::fs::read_to_string(&urls).unwrap();
@@ -445,7 +428,7 @@ async fn a_malformed_row_names_its_file_and_row_and_imports_nothing() {
     let empty = TempDir::new().unwrap();
     let mut import = kurz_command_on(empty.path());
     import.args(["import", "--from", "kurz"]).arg(out.path());
-    let why = refusal(import).await;
+    let why = kurz_refusal(import).await;
     assert!(
         why.contains("urls.csv") && why.contains("row 5") && why.contains("original_url"),
         "{why}"

@@ -1,9 +1,11 @@
-//! `kurz migrate-store`, `kurz backup`, `kurz restore`, `kurz export` and
-//! `kurz import --from kurz`: the data moves (see
-//! [`crate::transfer`]). Each prints one JSON summary on stdout; progress goes to stderr.
+//! `kurz migrate-store`, `kurz backup`, `kurz restore`, `kurz export`,
+//! `kurz import --from kurz` and `kurz import --from` another shortener: the data moves (see
+//! [`crate::transfer`] and [`crate::import::foreign`]). Each prints one JSON summary on
+//! stdout; progress and problems go to stderr.
 
 use crate::app::open_target;
 use crate::config::{DatabaseSettings, LogSettings, StoreTarget};
+use crate::import::foreign::{self, Source};
 use crate::store::Stores;
 use crate::{telemetry, transfer};
 use anyhow::Context;
@@ -75,7 +77,7 @@ pub struct Export {
 
 impl Export {
     pub async fn run(self) -> anyhow::Result<()> {
-        let _telemetry = telemetry::init_logs(&self.log);
+        let _telemetry = telemetry::init_command_logs(&self.log);
         let store = open(self.database.target()?, &self.database).await?;
         let written = transfer::export(&store, &self.output, self.format).await;
         close(&[&store]).await;
@@ -97,6 +99,105 @@ pub async fn import_export(
     let imported = transfer::import(&store, dir, force).await;
     close(&[&store]).await;
     println!("{}", json!({ "imported": imported?, "verified": true }));
+    Ok(())
+}
+
+/// Options of `kurz import --from` another shortener.
+#[derive(Debug, Args)]
+pub struct ForeignOptions {
+    /// With --from csv: read COLUMN as kurz's FIELD (short_code, original_url, title,
+    /// is_active, created_at), e.g. --map "Long URL=original_url"; repeatable.
+    #[arg(long = "map", value_name = "COLUMN=FIELD", value_parser = column_to_field)]
+    map: Vec<(String, String)>,
+    /// Read and check the file and report what an import would do, writing nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Leave bad rows out, each reported with its row number and reason, instead of
+    /// refusing the whole file.
+    #[arg(long)]
+    skip_bad: bool,
+    /// The id of the user who owns the imported links (none by default).
+    #[arg(long, value_name = "USER_ID")]
+    owner: Option<i64>,
+}
+
+fn column_to_field(raw: &str) -> Result<(String, String), String> {
+    match raw.rsplit_once('=') {
+        Some((column, field)) if !column.trim().is_empty() => {
+            Ok((column.to_owned(), field.trim().to_owned()))
+        }
+        _ => Err("expected COLUMN=FIELD, e.g. \"Long URL=original_url\"".into()),
+    }
+}
+
+impl ForeignOptions {
+    /// Refuses options that do not apply to what is imported (`None`: seed files or kurz's
+    /// own export).
+    pub fn check(&self, source: Option<Source>) -> anyhow::Result<()> {
+        let set = !self.map.is_empty() || self.dry_run || self.skip_bad || self.owner.is_some();
+        match source {
+            None if set => anyhow::bail!(
+                "--map, --dry-run, --skip-bad and --owner go with --from SOURCE FILE for another shortener's export"
+            ),
+            Some(source) if source != Source::Csv && !self.map.is_empty() => {
+                anyhow::bail!("--map goes with --from csv")
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// `kurz import --from SOURCE FILE`: another shortener's links, checked whole, then written
+/// in one transaction (unless `--dry-run`). Clashes and skipped rows are reported on stderr
+/// and in the summary; neither fails the run.
+pub async fn import_foreign(
+    store: &Stores,
+    source: Source,
+    path: &std::path::Path,
+    options: &ForeignOptions,
+) -> anyhow::Result<()> {
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let parsed = foreign::read(
+        source,
+        std::io::BufReader::new(file),
+        &options.map,
+        options.skip_bad,
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if let Some(owner) = options.owner
+        && store.users.get_user(owner).await?.is_none()
+    {
+        anyhow::bail!("--owner {owner}: no such user");
+    }
+    let report =
+        foreign::import(store.links.as_ref(), parsed, options.owner, options.dry_run).await?;
+    for clash in &report.clashes {
+        eprintln!(
+            "{}: row {}: short code {:?} not imported: {}",
+            path.display(),
+            clash.row,
+            clash.short_code,
+            match &clash.existing_target {
+                Some(existing) => format!("it already leads to {existing}"),
+                None => "it is a route of kurz".to_owned(),
+            }
+        );
+    }
+    for skipped in &report.skipped {
+        eprintln!(
+            "{}: row {}: skipped: {}",
+            path.display(),
+            skipped.row.map_or("?".to_owned(), |r| r.to_string()),
+            skipped.reason
+        );
+    }
+    let mut summary = serde_json::to_value(&report)?;
+    if let Some(object) = summary.as_object_mut() {
+        object.insert("source".into(), json!(source.name()));
+        object.insert("file".into(), json!(path));
+    }
+    println!("{summary}");
     Ok(())
 }
 
@@ -129,7 +230,7 @@ async fn close(stores: &[&Stores]) {
 
 impl MigrateStore {
     pub async fn run(self) -> anyhow::Result<()> {
-        let _telemetry = telemetry::init_logs(&self.log);
+        let _telemetry = telemetry::init_command_logs(&self.log);
         let from = self.database.target()?;
         let to = parse_store_url(&self.to)?;
         if from == to {
@@ -178,7 +279,7 @@ impl MigrateStore {
 
 impl Backup {
     pub async fn run(self) -> anyhow::Result<()> {
-        let _telemetry = telemetry::init_logs(&self.log);
+        let _telemetry = telemetry::init_command_logs(&self.log);
         let StoreTarget::Sqlite(database) = self.database.target()? else {
             anyhow::bail!(
                 "kurz backup copies the embedded store; back PostgreSQL up with pg_dump (docs/DEPLOY.md, \"Backups and restore\")"
@@ -193,7 +294,7 @@ impl Backup {
 
 impl Restore {
     pub async fn run(self) -> anyhow::Result<()> {
-        let _telemetry = telemetry::init_logs(&self.log);
+        let _telemetry = telemetry::init_command_logs(&self.log);
         if !self.file.is_file() {
             anyhow::bail!("no backup file at {}", self.file.display());
         }

@@ -75,7 +75,7 @@ impl KeysCommand {
             | Self::List { target, .. }
             | Self::Revoke { target, .. } => target,
         };
-        let _telemetry = telemetry::init_logs(&target.log);
+        let _telemetry = telemetry::init_command_logs(&target.log);
         let store = app::open_store(&with_database(target.database.clone())).await?;
         let result = match store.schema.migrate().await {
             Ok(()) => self.run_on(&*store.keys).await,

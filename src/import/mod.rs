@@ -2,6 +2,7 @@
 //! Every row is checked before anything is written, so a bad file changes nothing;
 //! errors name the data row (1 = the first row after the header).
 
+pub mod foreign;
 mod rows;
 
 pub use rows::{

@@ -16,7 +16,7 @@ pub struct ImportError {
     pub message: String,
 }
 
-fn file_error(message: impl Into<String>) -> ImportError {
+pub(crate) fn file_error(message: impl Into<String>) -> ImportError {
     ImportError {
         row: None,
         message: message.into(),
@@ -31,7 +31,7 @@ pub struct Row<'a> {
 }
 
 impl<'a> Row<'a> {
-    fn new(
+    pub(crate) fn new(
         number: usize,
         record: &'a csv::StringRecord,
         columns: &'a HashMap<String, usize>,
@@ -43,6 +43,16 @@ impl<'a> Row<'a> {
         }
     }
 
+    /// This row's number in its file (1 = the first data row).
+    pub fn number(&self) -> usize {
+        self.number
+    }
+
+    /// Whether the file has this column.
+    pub(crate) fn has(&self, column: &str) -> bool {
+        self.columns.contains_key(column)
+    }
+
     /// This row's error: `message`, with its row number.
     pub fn fail(&self, message: String) -> ImportError {
         ImportError {
@@ -51,7 +61,7 @@ impl<'a> Row<'a> {
         }
     }
 
-    fn text(&self, column: &str) -> &str {
+    pub(crate) fn text(&self, column: &str) -> &str {
         self.columns
             .get(column)
             .and_then(|i| self.record.get(*i))
@@ -59,13 +69,13 @@ impl<'a> Row<'a> {
             .trim()
     }
 
-    fn optional_text(&self, column: &str) -> Option<String> {
+    pub(crate) fn optional_text(&self, column: &str) -> Option<String> {
         Some(self.text(column))
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
     }
 
-    fn parse<T>(
+    pub(crate) fn parse<T>(
         &self,
         column: &str,
         parse: impl FnOnce(&str) -> Result<T, String>,
@@ -112,18 +122,28 @@ pub enum Shape {
     JsonLines,
 }
 
-/// Column names as the header gives them: trimmed, without a byte-order mark, lower case.
-fn column_index<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<String, usize> {
+/// A header's column name as rows look it up: trimmed, without a byte-order mark, lower
+/// case, spaces and dashes as underscores (`Long URL` → `long_url`).
+pub(crate) fn column_name(raw: &str) -> String {
+    raw.trim()
+        .trim_start_matches('\u{feff}')
+        .trim()
+        .to_ascii_lowercase()
+        .replace([' ', '-'], "_")
+}
+
+/// Each column's position, by [`column_name`].
+pub(crate) fn column_index<'a>(names: impl Iterator<Item = &'a str>) -> HashMap<String, usize> {
     names
         .enumerate()
-        .map(|(i, name)| {
-            let name = name.trim().trim_start_matches('\u{feff}');
-            (name.to_ascii_lowercase(), i)
-        })
+        .map(|(i, name)| (column_name(name), i))
         .collect()
 }
 
-fn check_columns(columns: &HashMap<String, usize>, required: &[&str]) -> Result<(), ImportError> {
+pub(crate) fn check_columns(
+    columns: &HashMap<String, usize>,
+    required: &[&str],
+) -> Result<(), ImportError> {
     let missing: Vec<&str> = required
         .iter()
         .copied()
@@ -159,34 +179,18 @@ pub fn each_row<T>(
     mut parse: impl FnMut(&Row<'_>) -> Result<T, ImportError>,
     mut each: impl FnMut(T) -> Result<(), ImportError>,
 ) -> Result<usize, ImportError> {
-    let mut number = 0;
-    let mut record = csv::StringRecord::new();
     match shape {
-        Shape::Csv => {
-            let mut reader = csv::ReaderBuilder::new()
-                .has_headers(true)
-                .flexible(true)
-                .from_reader(input);
-            let headers = reader
-                .headers()
-                .map_err(|e| file_error(format!("unreadable CSV header: {e}")))?;
-            let columns = column_index(headers.iter());
-            check_columns(&columns, table.required)?;
-            loop {
-                number += 1;
-                match reader.read_record(&mut record) {
-                    Ok(false) => return Ok(number - 1),
-                    Ok(true) => each(parse(&Row::new(number, &record, &columns))?)?,
-                    Err(e) => {
-                        return Err(ImportError {
-                            row: Some(number),
-                            message: format!("malformed CSV: {e}"),
-                        });
-                    }
-                }
-            }
-        }
+        Shape::Csv => csv_rows(
+            input,
+            |header| {
+                let columns = column_index(header.iter());
+                check_columns(&columns, table.required)?;
+                Ok(columns)
+            },
+            |row| each(parse(row)?),
+        ),
         Shape::JsonLines => {
+            let (mut number, mut record) = (0, csv::StringRecord::new());
             let columns = column_index(table.all.iter().copied());
             for line in BufReader::new(input).lines() {
                 number += 1;
@@ -206,6 +210,39 @@ pub fn each_row<T>(
                 each(parse(&Row::new(number, &record, &columns))?)?;
             }
             Ok(number)
+        }
+    }
+}
+
+/// Reads a CSV file with a header row: `columns` turns the header into the index rows look
+/// their columns up in (or refuses it), and every data row goes to `each` in order. Stops at
+/// the first error. The number of rows.
+pub(crate) fn csv_rows(
+    input: impl Read,
+    columns: impl FnOnce(&csv::StringRecord) -> Result<HashMap<String, usize>, ImportError>,
+    mut each: impl FnMut(&Row<'_>) -> Result<(), ImportError>,
+) -> Result<usize, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(true)
+        .flexible(true)
+        .from_reader(input);
+    let header = reader
+        .headers()
+        .map_err(|e| file_error(format!("unreadable CSV header: {e}")))?;
+    let columns = columns(header)?;
+    let mut record = csv::StringRecord::new();
+    let mut number = 0;
+    loop {
+        number += 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => return Ok(number - 1),
+            Ok(true) => each(&Row::new(number, &record, &columns))?,
+            Err(e) => {
+                return Err(ImportError {
+                    row: Some(number),
+                    message: format!("malformed CSV: {e}"),
+                });
+            }
         }
     }
 }
@@ -291,7 +328,7 @@ pub fn user_row(row: &Row<'_>) -> Result<ImportedUser, ImportError> {
     })
 }
 
-fn parse_bool(raw: &str) -> Result<bool, String> {
+pub(crate) fn parse_bool(raw: &str) -> Result<bool, String> {
     match raw.to_ascii_lowercase().as_str() {
         "true" | "1" | "t" | "yes" => Ok(true),
         "false" | "0" | "f" | "no" => Ok(false),

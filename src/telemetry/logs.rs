@@ -28,9 +28,22 @@ impl Telemetry {
     }
 }
 
-/// Installs the global subscriber. A second call is ignored, so tests and embedders may
-/// call it freely.
+/// Installs the global subscriber, logging to stdout (serving). A second call is ignored,
+/// so tests and embedders may call it freely.
 pub fn init_logs(settings: &LogSettings) -> Telemetry {
+    install(settings, std::io::stdout, std::io::stdout().is_terminal())
+}
+
+/// As [`init_logs`], logging to stderr: for one-shot commands, whose stdout is their JSON
+/// summary (a script reading it must not meet a log line).
+pub fn init_command_logs(settings: &LogSettings) -> Telemetry {
+    install(settings, std::io::stderr, std::io::stderr().is_terminal())
+}
+
+fn install<W>(settings: &LogSettings, writer: W, terminal: bool) -> Telemetry
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + Clone + 'static,
+{
     let filter = settings
         .filter
         .as_deref()
@@ -40,17 +53,21 @@ pub fn init_logs(settings: &LogSettings) -> Telemetry {
     let json = match settings.log_format {
         LogFormat::Json => true,
         LogFormat::Pretty => false,
-        LogFormat::Auto => !std::io::stdout().is_terminal(),
+        LogFormat::Auto => !terminal,
     };
     let (json_layer, pretty_layer) = if json {
         let layer = tracing_subscriber::fmt::layer()
+            .with_writer(writer)
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false);
         (Some(layer), None)
     } else {
-        (None, Some(tracing_subscriber::fmt::layer()))
+        (
+            None,
+            Some(tracing_subscriber::fmt::layer().with_writer(writer)),
+        )
     };
     let (traces_layer, telemetry) = traces(settings);
     let _ = tracing_subscriber::registry()

@@ -4,5 +4,5 @@
 mod logs;
 mod metrics;
 
-pub use self::logs::{Telemetry, init_logs};
+pub use self::logs::{Telemetry, init_command_logs, init_logs};
 pub use self::metrics::Metrics;

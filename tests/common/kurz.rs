@@ -45,6 +45,25 @@ pub fn kurz_ok(command: &mut Command) -> String {
     must_succeed(command)
 }
 
+/// Runs a subcommand that must succeed, on a blocking thread; its stdout, the command's
+/// JSON summary.
+pub async fn kurz_summary(mut command: Command) -> serde_json::Value {
+    let out = tokio::task::spawn_blocking(move || kurz_ok(&mut command))
+        .await
+        .expect("the command's thread");
+    serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("not a JSON summary: {out}"))
+}
+
+/// Runs a subcommand that must fail; its stderr, which must say why.
+pub async fn kurz_refusal(mut command: Command) -> String {
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .expect("the command's thread")
+        .expect("running the command");
+    assert!(!output.status.success(), "the command should have failed");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 /// How a served child is started (again, on a restart).
 #[derive(Clone, Debug, Default)]
 pub struct Options {

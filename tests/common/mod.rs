@@ -24,7 +24,9 @@ pub mod prelude {
         TestApp, limit_creates, limit_writes, spawn_app, spawn_app_in, spawn_app_with,
     };
     pub use super::http::{Api, Reply, client, client_builder, metric_sum, wait_for_all};
-    pub use super::kurz::{Kurz, kurz_command, kurz_command_on, kurz_ok, replicas};
+    pub use super::kurz::{
+        Kurz, kurz_command, kurz_command_on, kurz_ok, kurz_refusal, kurz_summary, replicas,
+    };
     pub use super::load::{Client, Counts, Load, Request};
     pub use super::process::{clean_command, free_port, process_alive, repo, tool};
     pub use super::seed::*;
