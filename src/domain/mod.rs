@@ -3,11 +3,13 @@
 //! redirect needs, kept apart so private fields have a place that is never serialised to
 //! clients; [`visit::decide`] is the one decision of what a visit gets.
 
+pub mod analytics;
 pub mod api_key;
 pub mod audit;
 mod event;
 mod link;
 mod short_code;
+pub mod stats;
 mod text;
 mod timestamp;
 mod url;

@@ -2,8 +2,10 @@
 //! from a cache or from the store, goes through [`decide`]; whatever later decides a visit
 //! (expiry, passwords, visit caps, rules) is added here, once.
 
+use super::analytics::Classified;
 use super::{Link, Timestamp, event_type};
 use serde::Serialize;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What a visit brings that may decide its outcome or is recorded with it.
@@ -12,6 +14,11 @@ pub struct Visit<'r> {
     pub at: Timestamp,
     pub referrer: Option<&'r str>,
     pub user_agent: Option<&'r str>,
+    pub accept_language: Option<&'r str>,
+    /// The browser says it fetches ahead (`Sec-Purpose`/`Purpose: prefetch`).
+    pub prefetch: bool,
+    /// The client's address (behind trusted proxies, the one they name); never stored.
+    pub client: Option<IpAddr>,
 }
 
 /// What a visit gets.
@@ -51,8 +58,14 @@ pub struct Visited {
     pub at: Timestamp,
     pub referrer: Option<String>,
     pub user_agent: Option<String>,
+    pub accept_language: Option<String>,
+    pub prefetch: bool,
+    /// Only for the visitor hash; never stored.
+    pub client: Option<IpAddr>,
     /// The blocklist entry that refused it, for a `blocked` event.
     pub blocked: Option<String>,
+    /// Filled in by the click writer before the batch is written.
+    pub classified: Option<Box<Classified>>,
 }
 
 impl Visit<'_> {
@@ -63,10 +76,14 @@ impl Visit<'_> {
             at: self.at,
             referrer: self.referrer.map(str::to_owned),
             user_agent: self.user_agent.map(str::to_owned),
+            accept_language: self.accept_language.map(str::to_owned),
+            prefetch: self.prefetch,
+            client: self.client,
             blocked: match outcome {
                 Outcome::Blocked { entry } => Some(entry.clone()),
                 _ => None,
             },
+            classified: None,
         }
     }
 }
@@ -88,12 +105,15 @@ impl Visited {
             referrer: self.referrer.as_deref(),
             user_agent: self.user_agent.as_deref(),
             blocked_host: self.blocked.as_deref(),
+            classified: self.classified.as_deref(),
         }
     }
 }
 
 /// The `details` of a click or blocked event. `referrer` and `user_agent` are `null` when
-/// the request had none; `blocked_host` appears on `blocked` events only.
+/// the request had none; `blocked_host` appears on `blocked` events only; the
+/// classification's keys (`visit_class`, `browser`, `os`, `device`, `referrer_host`,
+/// `language`, `country`) follow.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct VisitDetails<'v> {
     pub short_code: &'v str,
@@ -102,6 +122,8 @@ pub struct VisitDetails<'v> {
     pub user_agent: Option<&'v str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub blocked_host: Option<&'v str>,
+    #[serde(flatten)]
+    pub classified: Option<&'v Classified>,
 }
 
 #[cfg(test)]
@@ -123,6 +145,9 @@ mod tests {
             at: Timestamp::now(),
             referrer: None,
             user_agent: Some("curl/8"),
+            accept_language: None,
+            prefetch: false,
+            client: None,
         }
     }
 

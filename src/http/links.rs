@@ -5,6 +5,7 @@
 //! router's own precedence, so no list of words guards it.
 
 use super::AppState;
+use super::client_ip::ClientIp;
 use super::error::ApiError;
 use crate::domain::visit::decide;
 use crate::domain::{Outcome, ShortCode, Timestamp, Visit};
@@ -77,7 +78,8 @@ enum Followed {
     params(CodeParam), responses(Followed), security(())
 )]
 async fn follow(State(state): State<AppState>, code: Code, request: Request) -> Response {
-    visit(&state, code, request.method(), request.headers()).await
+    let client = ClientIp::of(&state.proxies, (request.extensions(), request.headers())).0;
+    visit(&state, code, request.method(), request.headers(), client).await
 }
 
 #[utoipa::path(
@@ -90,11 +92,19 @@ async fn follow_under_urls(
     code: Code,
     request: Request,
 ) -> Response {
-    visit(&state, code, request.method(), request.headers()).await
+    let client = ClientIp::of(&state.proxies, (request.extensions(), request.headers())).0;
+    visit(&state, code, request.method(), request.headers(), client).await
 }
 
-/// One visit, from the code in the path to the answer.
-async fn visit(state: &AppState, code: Code, method: &Method, headers: &HeaderMap) -> Response {
+/// One visit, from the code in the path to the answer. The request's parts are taken
+/// apart by the caller: its body is not `Sync`, so a reference to it may not wait here.
+async fn visit(
+    state: &AppState,
+    code: Code,
+    method: &Method,
+    headers: &HeaderMap,
+    client: Option<std::net::IpAddr>,
+) -> Response {
     // A malformed code cannot exist: answer before touching any cache or store.
     let Some(code) = code.0 else {
         return ApiError::not_found("short code").into_response();
@@ -107,6 +117,9 @@ async fn visit(state: &AppState, code: Code, method: &Method, headers: &HeaderMa
         at: Timestamp::now(),
         referrer: text(headers, &header::REFERER),
         user_agent: text(headers, &header::USER_AGENT),
+        accept_language: text(headers, &header::ACCEPT_LANGUAGE),
+        prefetch: prefetch(headers),
+        client,
     };
     let outcome = decide(link.as_deref(), &visit, |target| {
         state.safety.blocked_destination(target)
@@ -121,6 +134,17 @@ async fn visit(state: &AppState, code: Code, method: &Method, headers: &HeaderMa
         state.clicks.record(visit.record(link, &outcome)).await;
     }
     response
+}
+
+/// Whether the browser fetches ahead of a click: `Sec-Purpose: prefetch` (and its older
+/// spellings `Purpose` and `X-Moz`).
+fn prefetch(headers: &HeaderMap) -> bool {
+    ["sec-purpose", "purpose", "x-moz"].iter().any(|name| {
+        headers
+            .get(*name)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.to_ascii_lowercase().contains("prefetch"))
+    })
 }
 
 fn text<'h>(headers: &'h HeaderMap, name: &HeaderName) -> Option<&'h str> {

@@ -61,7 +61,12 @@ async fn every_redirect_records_a_click_without_headers() {
     assert_eq!(click["user_id"], owner["id"]);
     assert_eq!(
         click["details"],
-        json!({ "short_code": code, "original_url": target, "referrer": null, "user_agent": null })
+        json!({
+            "short_code": code, "original_url": target, "referrer": null, "user_agent": null,
+            // No user agent: a script, not a person.
+            "visit_class": "bot", "browser": "other", "os": "other", "device": "other",
+            "referrer_host": null, "language": null, "country": null,
+        })
     );
 
     app.get(&format!("/urls/{code}/redirect")).await.expect(302);
@@ -95,6 +100,13 @@ async fn clicks_record_referrer_and_user_agent() {
             "original_url": "https://example.com/ref",
             "referrer": "https://news.example.net/post/1",
             "user_agent": "kurz-tests/1.0 (like Gecko)",
+            "visit_class": "human",
+            "browser": "other",
+            "os": "other",
+            "device": "other",
+            "referrer_host": "news.example.net",
+            "language": null,
+            "country": null,
         })
     );
 }

@@ -5,10 +5,15 @@
 //! [`ROOM_WAIT`]: the redirects slow to the rate clicks are written instead of losing them.
 //! While the writer is failing (the store down), a full queue drops new clicks and counts
 //! them rather than hold redirects. On shutdown the writer drains the queue before the
-//! store closes.
+//! store closes. Before a batch is written, each visit is classified ([`classify`]): the
+//! store adds it to the click counters in the same transaction as the events.
+
+pub mod classify;
 
 use crate::domain::Visited;
-use crate::store::EventStore;
+use crate::domain::analytics::VisitClass;
+use crate::store::{EventStore, StatsStore};
+use classify::Classifier;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,6 +124,7 @@ impl ClickWriter {
 /// retried for `grace` before the remaining clicks are dropped (and counted).
 pub fn start(
     store: Arc<dyn EventStore>,
+    keys: Arc<dyn StatsStore>,
     capacity: usize,
     batch: usize,
     grace: Duration,
@@ -134,6 +140,9 @@ pub fn start(
     let writing = Arc::new(AtomicBool::new(true));
     let writer = Writer {
         store,
+        keys,
+        key: tokio::sync::Mutex::new(None),
+        classifier: Classifier::default(),
         patience,
         writing: writing.clone(),
     };
@@ -162,9 +171,14 @@ impl Patience {
     }
 }
 
-/// What writes the batches: the store, how long to keep trying, and the flag recorders read.
+/// What writes the batches: the store, the classifier and the day's visitor key, how long
+/// to keep trying, and the flag recorders read.
 struct Writer {
     store: Arc<dyn EventStore>,
+    keys: Arc<dyn StatsStore>,
+    /// The visitor key of a day (days since 1970-01-01 UTC).
+    key: tokio::sync::Mutex<Option<(i64, String)>>,
+    classifier: Classifier,
     patience: Patience,
     writing: Arc<AtomicBool>,
 }
@@ -211,9 +225,45 @@ impl Writer {
                 Command::Flush(done) => flushes.push(done),
             }
         }
+        self.classify(&mut clicks).await;
         self.write_with_retry(&clicks).await;
         for done in flushes {
             let _ = done.send(());
+        }
+    }
+
+    /// Classifies each visit, with the visitor key of the day it happened. Without a key
+    /// (the store unreachable) the visits are classified and counted, but not as visitors.
+    async fn classify(&self, clicks: &mut [Visited]) {
+        for click in clicks.iter_mut() {
+            let day = click
+                .at
+                .as_primitive()
+                .assume_utc()
+                .unix_timestamp()
+                .div_euclid(86_400);
+            let key = self.visitor_key(day).await;
+            click.classified = Some(Box::new(self.classifier.classify(click, key.as_deref())));
+        }
+    }
+
+    /// The visitor key of `day`, asked of the store once a day.
+    async fn visitor_key(&self, day: i64) -> Option<String> {
+        let mut cached = self.key.lock().await;
+        if let Some((cached_day, key)) = cached.as_ref()
+            && *cached_day == day
+        {
+            return Some(key.clone());
+        }
+        match self.keys.visitor_key(day).await {
+            Ok(key) => {
+                *cached = Some((day, key.clone()));
+                Some(key)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "no visitor key: these clicks count no visitors");
+                None
+            }
         }
     }
 
@@ -235,6 +285,7 @@ impl Writer {
                     self.writing.store(true, Ordering::Relaxed);
                     metrics::counter!("kurz_click_batches_total").increment(1);
                     metrics::counter!("kurz_clicks_written_total").increment(clicks.len() as u64);
+                    count_classes(clicks);
                     return;
                 }
                 Ok(Err(err)) => {
@@ -258,6 +309,20 @@ impl Writer {
                 Duration::from_millis(rand::random_range(0..=backoff.as_millis() as u64 / 2));
             tokio::time::sleep(backoff + jitter).await;
             backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    }
+}
+
+/// Clicks written, by visit class (`kurz_clicks_total{class}`; no per-link labels).
+fn count_classes(clicks: &[Visited]) {
+    for class in VisitClass::ALL {
+        let n = clicks
+            .iter()
+            .filter(|c| c.blocked.is_none())
+            .filter(|c| c.classified.as_ref().map(|k| k.visit_class) == Some(class))
+            .count();
+        if n > 0 {
+            metrics::counter!("kurz_clicks_total", "class" => class.as_str()).increment(n as u64);
         }
     }
 }
