@@ -116,6 +116,7 @@ impl Application {
         .await?;
         let (clicks, click_writer) = clicks::start(
             stores.events.clone(),
+            stores.stats.clone(),
             settings.clicks.click_queue,
             settings.clicks.click_batch,
             settings.shutdown_timeout(),
@@ -142,6 +143,7 @@ impl Application {
             links,
             users: stores.users.clone(),
             events: stores.events.clone(),
+            stats: stores.stats.clone(),
             schema: stores.schema.clone(),
             clicks,
             metrics,

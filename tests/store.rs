@@ -8,6 +8,7 @@
 mod common;
 
 use common::services::{Database, PgBouncer};
+use kurz::domain::analytics::{Classified, VisitClass};
 use kurz::domain::{
     Email, Event, ImportedUser, Link, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp,
     Url, UrlPatch, User, UserPatch, Username, Visited,
@@ -53,7 +54,8 @@ where
         + kurz::store::LinkStore
         + kurz::store::EventStore
         + kurz::store::KeyStore
-        + kurz::store::Transfer,
+        + kurz::store::Transfer
+        + kurz::store::StatsStore,
 {
     let store = Stores::of(backend);
     store.schema.migrate().await.unwrap();
@@ -153,6 +155,8 @@ conformance!(
     api_keys_are_found_by_hash_revoked_and_counted,
     the_most_clicked_links_come_from_counters_kept_with_the_clicks,
     a_link_may_be_created_switched_off,
+    click_counters_sum_the_batches_and_count_each_visitor_once_a_day,
+    a_day_has_one_visitor_key_and_old_keys_are_forgotten,
 );
 
 fn ts(raw: &str) -> Timestamp {
@@ -1043,7 +1047,11 @@ fn visit_of(link: &Arc<Link>) -> Visited {
         at: Timestamp::now(),
         referrer: None,
         user_agent: Some("kurz-test".into()),
+        accept_language: None,
+        prefetch: false,
+        client: None,
         blocked: None,
+        classified: None,
     }
 }
 
@@ -1140,4 +1148,103 @@ async fn a_link_may_be_created_switched_off(store: Stores) {
         .unwrap()
         .unwrap();
     assert!(!link.is_active);
+}
+
+/// A classified click on `link` at `at` by `visitor`.
+fn classified(link: &Arc<Link>, at: &str, class: VisitClass, visitor: &str) -> Visited {
+    Visited {
+        at: ts(at),
+        classified: Some(Box::new(Classified {
+            visit_class: class,
+            browser: "Firefox".into(),
+            os: "Linux".into(),
+            device: "desktop",
+            referrer_host: (class == VisitClass::Human).then(|| "news.example".to_owned()),
+            language: None,
+            country: None,
+            visitor: Some(visitor.into()),
+        })),
+        ..visit_of(link)
+    }
+}
+
+async fn click_counters_sum_the_batches_and_count_each_visitor_once_a_day(store: Stores) {
+    let url = store
+        .links
+        .create_url(new_url("stats1", None))
+        .await
+        .unwrap();
+    let link = Arc::new(link_of(&url));
+    let human = VisitClass::Human;
+    let first = vec![
+        classified(&link, "2026-03-01 10:05:00", human, "a"),
+        classified(&link, "2026-03-01 10:06:00", human, "a"),
+        classified(&link, "2026-03-01 11:00:00", VisitClass::Bot, "b"),
+    ];
+    // The same visitor again the same day (another batch), and the next day.
+    let second = vec![
+        classified(&link, "2026-03-01 12:00:00", human, "a"),
+        classified(&link, "2026-03-01 12:30:00", VisitClass::Preview, "c"),
+        classified(&link, "2026-03-02 09:00:00", human, "a2"),
+    ];
+    store.events.append_visits(&first).await.unwrap();
+    store.events.append_visits(&second).await.unwrap();
+    let hour = |raw: &str| ts(raw).as_primitive().assume_utc().unix_timestamp() / 3600;
+    let span = (hour("2026-03-01 00:00:00"), hour("2026-03-03 00:00:00"));
+    let counters = store.stats.counters(Some(url.id), span).await.unwrap();
+    let rows: Vec<(i64, i64, i64, i64, i64)> = counters
+        .hours
+        .iter()
+        .map(|h| (h.bucket - span.0, h.humans, h.bots, h.previews, h.visitors))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            (10, 2, 0, 0, 1),
+            (11, 0, 1, 0, 0),
+            (12, 1, 0, 1, 0),
+            (33, 1, 0, 0, 1)
+        ]
+    );
+    let mut referrers: Vec<(String, i64)> = counters
+        .dimensions
+        .iter()
+        .filter(|d| d.dimension == "referrer")
+        .map(|d| (d.value.clone(), d.clicks))
+        .collect();
+    referrers.sort();
+    assert_eq!(
+        referrers,
+        [("news.example".to_owned(), 4)],
+        "human clicks only"
+    );
+    let everything = store.stats.counters(None, span).await.unwrap();
+    assert_eq!(everything.top_links.len(), 1);
+    assert_eq!(
+        (
+            everything.top_links[0].url_id,
+            everything.top_links[0].humans
+        ),
+        (url.id, 4)
+    );
+    let outside = store
+        .stats
+        .counters(Some(url.id), (0, span.0))
+        .await
+        .unwrap();
+    assert!(outside.hours.is_empty() && outside.dimensions.is_empty());
+}
+
+async fn a_day_has_one_visitor_key_and_old_keys_are_forgotten(store: Stores) {
+    let monday = store.stats.visitor_key(20_000).await.unwrap();
+    assert_eq!(
+        store.stats.visitor_key(20_000).await.unwrap(),
+        monday,
+        "one key a day"
+    );
+    let tuesday = store.stats.visitor_key(20_001).await.unwrap();
+    assert_ne!(tuesday, monday);
+    // Two days on, Monday's key is gone: asking for it makes a new one.
+    store.stats.visitor_key(20_002).await.unwrap();
+    assert_ne!(store.stats.visitor_key(20_000).await.unwrap(), monday);
 }

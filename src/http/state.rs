@@ -9,7 +9,7 @@ use crate::clicks::ClickRecorder;
 use crate::config::Settings;
 use crate::limits::RateLimits;
 use crate::safety::Safety;
-use crate::store::{EventStore, Schema, UserStore};
+use crate::store::{EventStore, Schema, StatsStore, UserStore};
 use crate::telemetry::Metrics;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -39,6 +39,8 @@ pub struct App {
     pub links: Arc<CachedLinks>,
     pub users: Arc<dyn UserStore>,
     pub events: Arc<dyn EventStore>,
+    /// The click counters the stats are read from.
+    pub stats: Arc<dyn StatsStore>,
     /// The database itself: health and pools.
     pub schema: Arc<dyn Schema>,
     /// Hands each redirect's click event to the background writer.

@@ -18,6 +18,7 @@ pub use sql::Table;
 pub use sqlite::SqliteStore;
 pub use transfer::{Rows, Transfer};
 
+use crate::domain::stats::Counters;
 use crate::domain::{
     ApiKey, ApiKeyUse, Event, ImportedLink, ImportedUser, Link, NewApiKey, NewEvent, NewUrl,
     NewUser, ShortCode, Timestamp, Url, UrlPatch, User, UserPatch, Visited,
@@ -165,6 +166,18 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn record_api_key_use(&self, uses: &[ApiKeyUse]) -> StoreResult<()>;
 }
 
+/// The click counters: what the stats are read from.
+#[async_trait]
+pub trait StatsStore: Send + Sync + 'static {
+    /// The counters of `url_id` (`None`: every link, with the top links) in the hour
+    /// buckets `[first, end)`.
+    async fn counters(&self, url_id: Option<i64>, buckets: (i64, i64)) -> StoreResult<Counters>;
+    /// The key visitors are hashed with on `day` (days since 1970-01-01 UTC): made on first
+    /// use and the same for every replica. Keys and visitor records from before yesterday
+    /// are deleted on the way.
+    async fn visitor_key(&self, day: i64) -> StoreResult<String>;
+}
+
 /// One backend seen through its resource traits; cheap to clone.
 #[derive(Clone)]
 pub struct Stores {
@@ -174,13 +187,14 @@ pub struct Stores {
     pub events: Arc<dyn EventStore>,
     pub keys: Arc<dyn KeyStore>,
     pub transfer: Arc<dyn Transfer>,
+    pub stats: Arc<dyn StatsStore>,
 }
 
 impl Stores {
     /// Every resource of one backend.
     pub fn of<B>(backend: B) -> Self
     where
-        B: Schema + UserStore + LinkStore + EventStore + KeyStore + Transfer,
+        B: Schema + UserStore + LinkStore + EventStore + KeyStore + Transfer + StatsStore,
     {
         let backend = Arc::new(backend);
         Self {
@@ -189,7 +203,8 @@ impl Stores {
             links: backend.clone(),
             events: backend.clone(),
             keys: backend.clone(),
-            transfer: backend,
+            transfer: backend.clone(),
+            stats: backend,
         }
     }
 }

@@ -74,6 +74,8 @@ pub trait Transfer: Send + Sync + 'static {
     async fn count_rows(&self, table: Table) -> StoreResult<i64>;
     /// Deletes every row of every table, in one transaction.
     async fn clear(&self) -> StoreResult<()>;
-    /// Sets every link's click counter to its number of click events.
+    /// Sets every link's click counter to its number of click events, and rebuilds the
+    /// hourly click counters from the events' classification (new visitors per day are not
+    /// in the events: those counts start again from zero).
     async fn recount_clicks(&self) -> StoreResult<()>;
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod helpers;
 pub mod keys;
 pub mod links;
+pub mod stats;
 pub mod transfer;
 pub mod users;
 
@@ -35,6 +36,7 @@ macro_rules! resources {
         $crate::store::sql::events::event_store!($store, $db);
         $crate::store::sql::keys::key_store!($store, $db);
         $crate::store::sql::transfer::transfer_store!($store, $db);
+        $crate::store::sql::stats::stats_store!($store, $db);
     };
 }
 pub(crate) use resources;

@@ -13,16 +13,53 @@ pub const API_KEYS_AFTER: &str = "SELECT id, name, prefix, secret_hash, scope, u
      revoked_at, last_used_at, request_count FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
 
 /// What owns comes after what is owned: events and counters, keys, urls, then users.
-pub const CLEAR: [&str; 5] = [
+pub const CLEAR: [&str; 9] = [
     "DELETE FROM events",
     "DELETE FROM link_clicks",
+    "DELETE FROM click_rollups",
+    "DELETE FROM click_dimensions",
+    "DELETE FROM click_visitors",
+    "DELETE FROM visitor_keys",
     "DELETE FROM api_keys",
     "DELETE FROM urls",
     "DELETE FROM users",
 ];
 
-/// Forgets the counters first: a counter of a link with no clicks left must not stay.
-pub const RECOUNT: [&str; 2] = ["DELETE FROM link_clicks", super::events::RECOUNT_CLICKS];
+/// Forgets the counters first: a counter of a link with no clicks left must not stay. The
+/// hourly counters are rebuilt from the click events' classification (`unixepoch` is
+/// SQLite's, and a function of the PostgreSQL schema); how many visitors were new each day
+/// is not in the events, so `visitors` starts again from zero.
+pub const RECOUNT: [&str; 6] = [
+    "DELETE FROM link_clicks",
+    super::events::RECOUNT_CLICKS,
+    "DELETE FROM click_rollups",
+    "DELETE FROM click_dimensions",
+    "INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches, visitors) \
+     SELECT url_id, unixepoch(timestamp) / 3600, \
+            sum(CASE WHEN details ->> 'visit_class' = 'human' THEN 1 ELSE 0 END), \
+            sum(CASE WHEN details ->> 'visit_class' = 'bot' THEN 1 ELSE 0 END), \
+            sum(CASE WHEN details ->> 'visit_class' = 'preview' THEN 1 ELSE 0 END), \
+            sum(CASE WHEN details ->> 'visit_class' = 'prefetch' THEN 1 ELSE 0 END), 0 \
+     FROM events WHERE event_type = 'click' AND url_id IS NOT NULL \
+       AND details ->> 'visit_class' IS NOT NULL \
+     GROUP BY url_id, unixepoch(timestamp) / 3600",
+    "INSERT INTO click_dimensions (url_id, bucket, dimension, value, clicks) \
+     SELECT url_id, bucket, dimension, value, count(*) FROM ( \
+       SELECT e.url_id, unixepoch(e.timestamp) / 3600 AS bucket, d.dimension, \
+              coalesce(CASE d.dimension \
+                WHEN 'referrer' THEN e.details ->> 'referrer_host' \
+                WHEN 'browser' THEN e.details ->> 'browser' \
+                WHEN 'os' THEN e.details ->> 'os' \
+                WHEN 'device' THEN e.details ->> 'device' \
+                WHEN 'country' THEN e.details ->> 'country' \
+                ELSE e.details ->> 'language' END, 'unknown') AS value \
+       FROM events e CROSS JOIN (SELECT 'referrer' AS dimension UNION ALL SELECT 'browser' \
+            UNION ALL SELECT 'os' UNION ALL SELECT 'device' UNION ALL SELECT 'country' \
+            UNION ALL SELECT 'language') d \
+       WHERE e.event_type = 'click' AND e.url_id IS NOT NULL \
+         AND e.details ->> 'visit_class' = 'human') AS human \
+     GROUP BY url_id, bucket, dimension, value",
+];
 
 pub fn count(table: super::Table) -> &'static str {
     match table {

@@ -2,12 +2,15 @@
 //! events with their click counters, and a batch of key uses.
 
 use super::{OneHop, SqliteStore};
+use crate::domain::analytics::Rollup;
 use crate::domain::{ApiKeyUse, Timestamp, VisitDetails, Visited};
 use crate::store::{StoreError, StoreResult};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// A batch of events and its clicks per link, in one transaction and one round trip to
+/// A batch of events, its clicks per link and its click counters (`Rollup`: per hour by
+/// class, per hour and dimension, and the day's new visitors, counted before they are
+/// recorded), in one transaction and one round trip to
 /// SQLite's worker thread whatever the batch size (see [`OneHop`]; under load every round
 /// trip waits for the runtime: with a dozen per batch the writer fell behind the redirects,
 /// see BENCHMARKS.md). The events travel as
@@ -22,6 +25,26 @@ const INSERT_BATCH: &str = "\
     INSERT INTO link_clicks (url_id, clicks) \
     SELECT value ->> 0, value ->> 1 FROM json_each($2) WHERE true \
     ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks; \
+    WITH fresh(u, b, n) AS ( \
+      SELECT v.value ->> 0, v.value ->> 3, count(*) FROM json_each($5) AS v \
+      WHERE NOT EXISTS (SELECT 1 FROM click_visitors c WHERE c.url_id = v.value ->> 0 \
+                        AND c.day = v.value ->> 1 AND c.visitor = v.value ->> 2) \
+      GROUP BY 1, 2) \
+    INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches, visitors) \
+    SELECT r.value ->> 0, r.value ->> 1, r.value ->> 2, r.value ->> 3, r.value ->> 4, \
+           r.value ->> 5, coalesce(f.n, 0) \
+    FROM json_each($3) AS r LEFT JOIN fresh AS f ON f.u = r.value ->> 0 AND f.b = r.value ->> 1 \
+    WHERE true \
+    ON CONFLICT (url_id, bucket) DO UPDATE SET humans = humans + excluded.humans, \
+      bots = bots + excluded.bots, previews = previews + excluded.previews, \
+      prefetches = prefetches + excluded.prefetches, visitors = visitors + excluded.visitors; \
+    INSERT INTO click_visitors (url_id, day, visitor, bucket) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($5) WHERE true \
+    ON CONFLICT DO NOTHING; \
+    INSERT INTO click_dimensions (url_id, bucket, dimension, value, clicks) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($4) \
+    WHERE true \
+    ON CONFLICT (url_id, bucket, dimension, value) DO UPDATE SET clicks = clicks + excluded.clicks; \
     COMMIT";
 
 /// One visit's event as `insert_batch` sends it to SQLite, borrowed from the visit and
@@ -66,13 +89,30 @@ impl SqliteStore {
     pub(super) async fn insert_batch(&self, visits: &[Visited]) -> StoreResult<()> {
         let rows: Vec<EventRow<'_>> = visits.iter().map(EventRow::from).collect();
         let clicks: Vec<(i64, i64)> = clicks_per_link(visits).into_iter().collect();
-        let (batch, clicks) = serde_json::to_string(&rows)
-            .and_then(|rows| Ok((rows, serde_json::to_string(&clicks)?)))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let rollup = Rollup::of(visits);
+        let counts: Vec<_> = rollup
+            .counts
+            .iter()
+            .map(|((u, b), c)| (u, b, c.humans, c.bots, c.previews, c.prefetches))
+            .collect();
+        let dimensions: Vec<_> = rollup
+            .dimensions
+            .iter()
+            .map(|((u, b, dimension, value), n)| (u, b, dimension, value, n))
+            .collect();
+        let visitors: Vec<_> = rollup
+            .visitors
+            .iter()
+            .map(|((u, day, visitor), b)| (u, day, visitor, b))
+            .collect();
+        let json = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         let mut session = OneHop::on(&self.writer).await?;
         sqlx::query(INSERT_BATCH)
-            .bind(batch)
-            .bind(clicks)
+            .bind(serde_json::to_string(&rows).map_err(json)?)
+            .bind(serde_json::to_string(&clicks).map_err(json)?)
+            .bind(serde_json::to_string(&counts).map_err(json)?)
+            .bind(serde_json::to_string(&dimensions).map_err(json)?)
+            .bind(serde_json::to_string(&visitors).map_err(json)?)
             .execute(&mut *session)
             .await?;
         session.commit().await

@@ -1,0 +1,48 @@
+-- Counters of clicks, added to in the same statement as every batch of click events, so a
+-- stats read costs one row per hour (and per dimension value), never one per click.
+-- Buckets are hours since 1970-01-01 UTC, days are days since then. No foreign keys: like
+-- the events and link_clicks, counters outlive deleted links.
+
+-- Clicks per link and hour by visit class; `visitors`: human visitors not seen earlier
+-- that day.
+CREATE TABLE click_rollups (
+    url_id      INTEGER NOT NULL,
+    bucket      INTEGER NOT NULL,
+    humans      INTEGER NOT NULL DEFAULT 0,
+    bots        INTEGER NOT NULL DEFAULT 0,
+    previews    INTEGER NOT NULL DEFAULT 0,
+    prefetches  INTEGER NOT NULL DEFAULT 0,
+    visitors    INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (url_id, bucket)
+);
+CREATE INDEX click_rollups_bucket ON click_rollups (bucket);
+
+-- Human clicks per link, hour, dimension (referrer, browser, os, device, country,
+-- language) and value.
+CREATE TABLE click_dimensions (
+    url_id     INTEGER NOT NULL,
+    bucket     INTEGER NOT NULL,
+    dimension  TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    clicks     INTEGER NOT NULL,
+    PRIMARY KEY (url_id, bucket, dimension, value)
+);
+CREATE INDEX click_dimensions_bucket ON click_dimensions (bucket);
+
+-- Who was counted as a visitor of a link on a day (a hash under that day's key), kept only
+-- for today and yesterday: enough to count each visitor once a day.
+CREATE TABLE click_visitors (
+    url_id   INTEGER NOT NULL,
+    day      INTEGER NOT NULL,
+    visitor  TEXT NOT NULL,
+    bucket   INTEGER NOT NULL,
+    PRIMARY KEY (url_id, day, visitor)
+);
+CREATE INDEX click_visitors_day ON click_visitors (day);
+
+-- The day's random key visitors are hashed with, the same for every replica; deleted after
+-- the next day, so old hashes cannot be tied to an address again.
+CREATE TABLE visitor_keys (
+    day  INTEGER PRIMARY KEY,
+    key  TEXT NOT NULL
+);

@@ -1,0 +1,117 @@
+//! The click counters read back, written once for both backends: [`stats_store!`]
+//! implements `StatsStore` (a period's counters of one link or of all) and the day's visitor
+//! key. Sums are cast to BIGINT: PostgreSQL's `sum(bigint)` is `numeric`.
+
+pub const LINK_HOURS: &str = "SELECT bucket, humans, bots, previews, prefetches, visitors \
+     FROM click_rollups WHERE url_id = $1 AND bucket >= $2 AND bucket < $3 ORDER BY bucket";
+pub const ALL_HOURS: &str = "SELECT bucket, CAST(sum(humans) AS BIGINT) AS humans, \
+     CAST(sum(bots) AS BIGINT) AS bots, CAST(sum(previews) AS BIGINT) AS previews, \
+     CAST(sum(prefetches) AS BIGINT) AS prefetches, CAST(sum(visitors) AS BIGINT) AS visitors \
+     FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY bucket ORDER BY bucket";
+pub const LINK_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
+     FROM click_dimensions WHERE url_id = $1 AND bucket >= $2 AND bucket < $3 \
+     GROUP BY dimension, value";
+pub const ALL_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
+     FROM click_dimensions WHERE bucket >= $1 AND bucket < $2 GROUP BY dimension, value";
+pub const TOP_LINKS: &str = "SELECT url_id, CAST(sum(humans) AS BIGINT) AS humans \
+     FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY url_id \
+     HAVING sum(humans) > 0 ORDER BY humans DESC, url_id LIMIT 10";
+
+pub const ADD_VISITOR_KEY: &str =
+    "INSERT INTO visitor_keys (day, key) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING";
+pub const VISITOR_KEY: &str = "SELECT key FROM visitor_keys WHERE day = $1";
+/// Keys and visitor records older than yesterday: no longer needed to count a visitor once
+/// a day, and without the key a hash cannot be tied to an address again.
+pub const FORGET_KEYS: &str = "DELETE FROM visitor_keys WHERE day < $1";
+pub const FORGET_VISITORS: &str = "DELETE FROM click_visitors WHERE day < $1";
+
+macro_rules! stats_store {
+    ($store:ty, $db:ty) => {
+        const _: () = {
+            use $crate::domain::stats::{Counters, DimensionCount, HourCounts, TopLink};
+            use $crate::store::sql::stats;
+            use $crate::store::{StatsStore, StoreResult, retry};
+
+            impl $store {
+                /// The rows of a counters query: of link `url_id` (its `$1`) or of all, in
+                /// the buckets `[first, end)`.
+                async fn counted<T>(
+                    &self,
+                    conn: &mut <$db as sqlx::Database>::Connection,
+                    sql: &'static str,
+                    url_id: Option<i64>,
+                    (first, end): (i64, i64),
+                ) -> StoreResult<Vec<T>>
+                where
+                    T: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+                {
+                    let query = self.query_as(sql);
+                    let query = match url_id {
+                        Some(id) => query.bind(id),
+                        None => query,
+                    };
+                    Ok(query.bind(first).bind(end).fetch_all(conn).await?)
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl StatsStore for $store {
+                async fn counters(
+                    &self,
+                    url_id: Option<i64>,
+                    span: (i64, i64),
+                ) -> StoreResult<Counters> {
+                    let (hours, dimensions) = match url_id {
+                        Some(_) => (stats::LINK_HOURS, stats::LINK_DIMENSIONS),
+                        None => (stats::ALL_HOURS, stats::ALL_DIMENSIONS),
+                    };
+                    retry::read("counters", move || async move {
+                        let mut reader = self.reader().await?;
+                        let hours: Vec<HourCounts> =
+                            self.counted(&mut reader, hours, url_id, span).await?;
+                        let dimensions: Vec<DimensionCount> =
+                            self.counted(&mut reader, dimensions, url_id, span).await?;
+                        let top_links: Vec<TopLink> = match url_id {
+                            Some(_) => Vec::new(),
+                            None => {
+                                self.counted(&mut reader, stats::TOP_LINKS, None, span)
+                                    .await?
+                            }
+                        };
+                        Ok(Counters {
+                            hours,
+                            dimensions,
+                            top_links,
+                        })
+                    })
+                    .await
+                }
+
+                async fn visitor_key(&self, day: i64) -> StoreResult<String> {
+                    retry::write("visitor_key", move || async move {
+                        let fresh = hex::encode(rand::random::<[u8; 32]>());
+                        let mut tx = self.begin().await?;
+                        self.query(stats::ADD_VISITOR_KEY)
+                            .bind(day)
+                            .bind(&fresh)
+                            .execute(&mut *tx)
+                            .await?;
+                        let key: String = self
+                            .query_scalar(stats::VISITOR_KEY)
+                            .bind(day)
+                            .fetch_one(&mut *tx)
+                            .await?;
+                        for forget in [stats::FORGET_KEYS, stats::FORGET_VISITORS] {
+                            self.query(forget).bind(day - 1).execute(&mut *tx).await?;
+                        }
+                        tx.commit().await?;
+                        Ok(key)
+                    })
+                    .await
+                }
+            }
+        };
+    };
+}
+
+pub(crate) use stats_store;
