@@ -26,6 +26,7 @@ mod reports;
 mod schema;
 pub mod server;
 pub mod state;
+mod stats;
 mod urls;
 mod users;
 
@@ -125,6 +126,7 @@ fn api_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(users::routes(max_upload_bytes))
         .merge(urls::routes())
         .merge(events::routes())
+        .merge(stats::routes())
         .merge(reports::routes())
         .merge(docs::routes())
 }

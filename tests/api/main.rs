@@ -18,5 +18,6 @@ mod redirect;
 mod safety;
 mod seed;
 mod shutdown;
+mod stats;
 mod urls;
 mod users;

@@ -39,6 +39,7 @@ operations without a security requirement are public in both modes.";
         (name = "users", description = "Users and CSV bulk import."),
         (name = "urls", description = "Short links and their changes (each one is recorded as an event)."),
         (name = "events", description = "The click and audit history."),
+        (name = "stats", description = "Clicks counted by visit class (humans, bots, link previews, prefetches), over time and by referrer, browser, OS, device, country and language, from hourly counters."),
         (name = "redirects", description = "Following and reporting short links."),
         (name = "documentation", description = "This description of the API."),
     )

@@ -1,0 +1,366 @@
+//! The stats of a link (or of all links) over a period: read from the hourly counters
+//! (`domain::analytics`), so an answer costs one row per hour and dimension value, whatever
+//! the number of clicks.
+
+use super::Timestamp;
+use super::analytics::BUCKET_SECS;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use time::{OffsetDateTime, PrimitiveDateTime};
+
+/// Most series points one answer may have.
+pub const MAX_POINTS: i64 = 1000;
+/// The period when none is asked for.
+pub const DEFAULT_DAYS: i64 = 30;
+/// Entries of each dimension list before `other`.
+pub const TOP: usize = 10;
+
+/// The width of a series point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Interval {
+    Hour,
+    Day,
+    Week,
+}
+
+impl Interval {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        match raw {
+            "hour" => Ok(Self::Hour),
+            "day" => Ok(Self::Day),
+            "week" => Ok(Self::Week),
+            _ => Err(format!("'{raw}' is not hour, day or week")),
+        }
+    }
+
+    fn secs(self) -> i64 {
+        match self {
+            Self::Hour => 3600,
+            Self::Day => 86_400,
+            Self::Week => 7 * 86_400,
+        }
+    }
+
+    /// The start of the point `unix` falls in (days at 00:00 UTC, weeks on Monday).
+    fn floor(self, unix: i64) -> i64 {
+        // 1970-01-01 was a Thursday: weeks are counted from Monday 1969-12-29.
+        let offset = if self == Self::Week { 3 * 86_400 } else { 0 };
+        (unix + offset).div_euclid(self.secs()) * self.secs() - offset
+    }
+}
+
+/// A period and interval, checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub interval: Interval,
+}
+
+fn unix(t: Timestamp) -> i64 {
+    t.as_primitive().assume_utc().unix_timestamp()
+}
+
+fn at(unix: i64) -> Timestamp {
+    let t = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from_primitive(PrimitiveDateTime::new(t.date(), t.time()))
+}
+
+impl Period {
+    /// `from`/`to` as given (defaults: the 30 days up to the end of the current hour), and
+    /// the interval (default `day`). The errors name the field at fault.
+    pub fn new(
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        interval: Option<Interval>,
+        now: Timestamp,
+    ) -> Result<Self, (&'static str, String)> {
+        let interval = interval.unwrap_or(Interval::Day);
+        let to = to.unwrap_or_else(|| at(Interval::Hour.floor(unix(now)) + BUCKET_SECS));
+        let from = from.unwrap_or_else(|| at(unix(to) - DEFAULT_DAYS * 86_400));
+        if unix(from) >= unix(to) {
+            return Err(("from", "must be before to".into()));
+        }
+        let period = Self { from, to, interval };
+        let points = period.starts().count() as i64;
+        if points > MAX_POINTS {
+            return Err((
+                "interval",
+                format!(
+                    "gives {points} points; at most {MAX_POINTS}: a shorter period or a wider interval"
+                ),
+            ));
+        }
+        Ok(period)
+    }
+
+    /// The hour buckets the period covers: every hour that starts in `[from, to)`, and the
+    /// hour `from` falls in.
+    pub fn buckets(&self) -> (i64, i64) {
+        let first = unix(self.from).div_euclid(BUCKET_SECS);
+        let end = (unix(self.to) + BUCKET_SECS - 1).div_euclid(BUCKET_SECS);
+        (first, end)
+    }
+
+    /// The start of every series point, in order.
+    fn starts(&self) -> impl Iterator<Item = i64> + use<> {
+        let step = self.interval.secs();
+        let end = unix(self.to);
+        let mut next = self.interval.floor(unix(self.from));
+        std::iter::from_fn(move || {
+            (next < end).then(|| {
+                let start = next;
+                next += step;
+                start
+            })
+        })
+    }
+}
+
+/// One hour's counters, as the store reads them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct HourCounts {
+    pub bucket: i64,
+    pub humans: i64,
+    pub bots: i64,
+    pub previews: i64,
+    pub prefetches: i64,
+    pub visitors: i64,
+}
+
+/// Human clicks of one dimension value over the period, as the store sums them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct DimensionCount {
+    pub dimension: String,
+    pub value: String,
+    pub clicks: i64,
+}
+
+/// A link's human clicks over the period (`GET /stats`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
+pub struct TopLink {
+    pub url_id: i64,
+    pub humans: i64,
+}
+
+/// What the store reads for a period.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub hours: Vec<HourCounts>,
+    pub dimensions: Vec<DimensionCount>,
+    /// Only for all links.
+    pub top_links: Vec<TopLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Point {
+    pub start: Timestamp,
+    pub total: i64,
+    pub humans: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ValueCount {
+    pub value: String,
+    pub count: i64,
+}
+
+/// `GET /urls/{id}/stats` and `GET /stats`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Stats {
+    /// `null` for all links.
+    pub url_id: Option<i64>,
+    pub from: Timestamp,
+    pub to: Timestamp,
+    pub interval: Interval,
+    /// Every click: humans + bots + previews + prefetches.
+    pub total: i64,
+    pub humans: i64,
+    pub bots: i64,
+    pub previews: i64,
+    pub prefetches: i64,
+    /// Human visitors, each counted once a day (summed over the days of the period).
+    pub unique_visitors: i64,
+    pub series: Vec<Point>,
+    /// Referring hosts of human clicks: the top 10, then `other`.
+    pub referrers: Vec<ValueCount>,
+    pub browsers: Vec<ValueCount>,
+    pub os: Vec<ValueCount>,
+    pub devices: Vec<ValueCount>,
+    pub countries: Vec<ValueCount>,
+    pub languages: Vec<ValueCount>,
+    /// All links only: the 10 with the most human clicks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_links: Option<Vec<TopLink>>,
+}
+
+/// The top [`TOP`] values by count (ties by value), then `other` with the rest, if any.
+fn top(mut counts: Vec<ValueCount>) -> Vec<ValueCount> {
+    counts.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+    if counts.len() > TOP {
+        let other: i64 = counts.drain(TOP..).map(|c| c.count).sum();
+        counts.push(ValueCount {
+            value: "other".into(),
+            count: other,
+        });
+    }
+    counts
+}
+
+impl Stats {
+    /// The answer for `period` from the counters read for it.
+    pub fn assemble(url_id: Option<i64>, period: Period, counters: Counters) -> Self {
+        let mut points: BTreeMap<i64, Point> = period
+            .starts()
+            .map(|start| {
+                (
+                    start,
+                    Point {
+                        start: at(start),
+                        total: 0,
+                        humans: 0,
+                    },
+                )
+            })
+            .collect();
+        let mut sums = HourCounts::default();
+        for hour in &counters.hours {
+            sums.humans += hour.humans;
+            sums.bots += hour.bots;
+            sums.previews += hour.previews;
+            sums.prefetches += hour.prefetches;
+            sums.visitors += hour.visitors;
+            let start = period.interval.floor(hour.bucket * BUCKET_SECS);
+            if let Some(point) = points.get_mut(&start) {
+                point.total += hour.humans + hour.bots + hour.previews + hour.prefetches;
+                point.humans += hour.humans;
+            }
+        }
+        let mut dimensions: BTreeMap<String, Vec<ValueCount>> = BTreeMap::new();
+        for count in counters.dimensions {
+            dimensions
+                .entry(count.dimension)
+                .or_default()
+                .push(ValueCount {
+                    value: count.value,
+                    count: count.clicks,
+                });
+        }
+        let mut list = |name: &str| top(dimensions.remove(name).unwrap_or_default());
+        Self {
+            url_id,
+            from: period.from,
+            to: period.to,
+            interval: period.interval,
+            total: sums.humans + sums.bots + sums.previews + sums.prefetches,
+            humans: sums.humans,
+            bots: sums.bots,
+            previews: sums.previews,
+            prefetches: sums.prefetches,
+            unique_visitors: sums.visitors,
+            series: points.into_values().collect(),
+            referrers: list("referrer"),
+            browsers: list("browser"),
+            os: list("os"),
+            devices: list("device"),
+            countries: list("country"),
+            languages: list("language"),
+            top_links: url_id.is_none().then_some(counters.top_links),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ts(raw: &str) -> Timestamp {
+        Timestamp::parse(raw).unwrap_or_else(|_| unreachable!())
+    }
+
+    #[test]
+    fn defaults_are_the_last_30_days_by_day_and_bad_periods_are_refused() {
+        let now = ts("2026-03-10 12:34:56");
+        let period = Period::new(None, None, None, now).unwrap_or_else(|_| unreachable!());
+        assert_eq!(period.to, ts("2026-03-10 13:00:00"));
+        assert_eq!(period.from, ts("2026-02-08 13:00:00"));
+        assert_eq!(
+            period.starts().count(),
+            31,
+            "30 days from 13:00 touch 31 dates"
+        );
+        let reversed = Period::new(Some(now), Some(ts("2026-03-01 00:00:00")), None, now);
+        assert_eq!(reversed.err().map(|e| e.0), Some("from"));
+        let long = Period::new(
+            Some(ts("2020-01-01 00:00:00")),
+            Some(now),
+            Some(Interval::Hour),
+            now,
+        );
+        assert_eq!(long.err().map(|e| e.0), Some("interval"));
+    }
+
+    #[test]
+    fn weeks_start_on_monday_and_hours_fall_into_their_points() {
+        // 2026-03-11 is a Wednesday; its week starts on Monday 2026-03-09.
+        let wednesday = unix(ts("2026-03-11 15:00:00"));
+        assert_eq!(
+            at(Interval::Week.floor(wednesday)),
+            ts("2026-03-09 00:00:00")
+        );
+        let period = Period::new(
+            Some(ts("2026-03-09 00:00:00")),
+            Some(ts("2026-03-11 00:00:00")),
+            Some(Interval::Day),
+            ts("2026-03-11 00:00:00"),
+        )
+        .unwrap_or_else(|_| unreachable!());
+        let hour = |raw: &str, (humans, bots, previews, visitors)| HourCounts {
+            bucket: unix(ts(raw)) / 3600,
+            humans,
+            bots,
+            previews,
+            visitors,
+            ..HourCounts::default()
+        };
+        let hours = vec![
+            hour("2026-03-09 10:00:00", (2, 1, 0, 2)),
+            hour("2026-03-10 23:00:00", (1, 0, 3, 1)),
+        ];
+        let stats = Stats::assemble(
+            Some(1),
+            period,
+            Counters {
+                hours,
+                ..Counters::default()
+            },
+        );
+        assert_eq!(
+            (stats.total, stats.humans, stats.unique_visitors),
+            (7, 3, 3)
+        );
+        let series: Vec<(i64, i64)> = stats.series.iter().map(|p| (p.total, p.humans)).collect();
+        assert_eq!(series, [(3, 2), (4, 1)]);
+    }
+
+    #[test]
+    fn dimension_lists_keep_the_top_ten_and_sum_the_rest_as_other() {
+        let counts = (1..=12)
+            .map(|n| ValueCount {
+                value: format!("v{n:02}"),
+                count: n,
+            })
+            .collect();
+        let listed = top(counts);
+        assert_eq!(listed.len(), 11);
+        assert_eq!(listed[0].value, "v12");
+        assert_eq!(
+            listed[10],
+            ValueCount {
+                value: "other".into(),
+                count: 1 + 2
+            }
+        );
+    }
+}
