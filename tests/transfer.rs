@@ -440,3 +440,67 @@ async fn a_malformed_row_names_its_file_and_row_and_imports_nothing() {
         "nothing imported, not even the good users"
     );
 }
+
+#[tokio::test]
+async fn a_move_rebuilds_the_click_counters_from_the_classified_events() {
+    let data = TempDir::new().unwrap();
+    let served = Kurz::on(data.path());
+    let url = served
+        .post_json(
+            "/urls",
+            &json!({ "original_url": "https://example.com/counted" }),
+        )
+        .await
+        .expect_json(201);
+    let code = url["short_code"].as_str().unwrap().to_owned();
+    let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    for agent in [chrome, chrome, "curl/8.5.0", "Slackbot-LinkExpanding 1.0"] {
+        let headers = [("user-agent", agent), ("referer", "https://t.co/x")];
+        served.get_with_headers(&format!("/{code}"), &headers).await;
+    }
+    let stats_path = format!("/urls/{}/stats", url["id"]);
+    let before = served.get(&stats_path).await.expect_json(200);
+    assert_eq!(
+        (before["humans"].clone(), before["total"].clone()),
+        (json!(2), json!(4))
+    );
+    drop(served);
+
+    let pg = Database::create();
+    let mut migrate = kurz_command_on(data.path());
+    migrate.args(["migrate-store", "--to", &pg.url, "--final"]);
+    kurz_summary(migrate).await;
+    let moved = Kurz::start(&[("DATABASE_URL", pg.url.as_str())]);
+    let after = moved.get(&stats_path).await.expect_json(200);
+    for field in [
+        "total",
+        "humans",
+        "bots",
+        "previews",
+        "prefetches",
+        "referrers",
+        "browsers",
+        "os",
+        "devices",
+        "languages",
+    ] {
+        assert_eq!(after[field], before[field], "{field}");
+    }
+    let clicked = |stats: &Value| -> i64 {
+        let series = stats["series"].as_array().unwrap();
+        series.iter().map(|p| p["total"].as_i64().unwrap()).sum()
+    };
+    assert_eq!(
+        clicked(&after),
+        4,
+        "the series counts every click (the hour may have turned)"
+    );
+    // Which visitors were new on a day is not in the events: that count starts afresh.
+    assert_eq!(
+        (
+            before["unique_visitors"].clone(),
+            after["unique_visitors"].clone()
+        ),
+        (json!(1), json!(0))
+    );
+}
