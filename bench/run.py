@@ -308,9 +308,15 @@ def wrk_mix(scenario):
     return args
 
 
+# Every request says it comes from a browser: each click is then a person's, which takes the
+# click writer's whole way (classification, and a counter per dimension).
+BROWSER = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+           "Chrome/120.0.0.0 Safari/537.36")
+
+
 def wrk(base, scenario, connections, duration, env):
     threads = min(2, connections)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s",
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "-H", f"User-Agent: {BROWSER}",
                "--timeout", f"{DEFINITIONS['request_timeout_s']}s", "-s", str(LUA / "scenario.lua"), base,
                "--", *wrk_mix(scenario)]
     run_env = dict(os.environ, BENCH_LUA_DIR=str(LUA), BENCH_LIST_PAGES=str(DEFINITIONS["list_pages"]), **env)

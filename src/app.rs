@@ -117,6 +117,7 @@ impl Application {
         let (clicks, click_writer) = clicks::start(
             stores.events.clone(),
             stores.stats.clone(),
+            settings.clicks.click_analytics,
             settings.clicks.click_queue,
             settings.clicks.click_batch,
             settings.shutdown_timeout(),

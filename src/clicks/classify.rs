@@ -6,6 +6,8 @@
 use crate::domain::Visited;
 use crate::domain::analytics::{Classified, VisitClass};
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use woothee::parser::Parser;
 
 /// Link unfurlers: what fetches a page to show its preview (matched in the lower-cased user
@@ -68,50 +70,94 @@ const BOTS: &[&str] = &[
     "validator",
 ];
 
-/// The classifier: woothee's parser (its tables built once).
+/// Distinct user agents whose reading is kept; past this the cache starts again. Traffic
+/// repeats a few agents, and reading one (woothee and the lists) costs more than the rest
+/// of a click's classification.
+const AGENTS_KEPT: usize = 10_000;
+
+/// What a user agent says, read once.
+#[derive(Debug)]
+struct Agent {
+    /// `Human` unless the agent is a bot's or a link unfurler's.
+    class: VisitClass,
+    browser: String,
+    os: String,
+    device: &'static str,
+}
+
+/// The classifier: woothee's parser (its tables built once) and the agents already read.
 pub struct Classifier {
     parser: Parser,
+    agents: Mutex<HashMap<String, Arc<Agent>>>,
 }
 
 impl Default for Classifier {
     fn default() -> Self {
         Self {
             parser: Parser::new(),
+            agents: Mutex::new(HashMap::new()),
         }
     }
 }
 
 impl Classifier {
-    /// Classifies a visit; `key` is the day's visitor key (`None`: no visitor is counted).
-    pub fn classify(&self, visit: &Visited, key: Option<&str>) -> Classified {
-        let agent = visit.user_agent.as_deref().unwrap_or("").trim();
-        let lower = agent.to_ascii_lowercase();
-        let parsed = self.parser.parse(agent);
+    /// The reading of `raw`, from the cache when it was read before.
+    fn agent(&self, raw: &str) -> Arc<Agent> {
+        if let Ok(agents) = self.agents.lock()
+            && let Some(agent) = agents.get(raw)
+        {
+            return agent.clone();
+        }
+        let agent = Arc::new(self.read_agent(raw));
+        if let Ok(mut agents) = self.agents.lock() {
+            if agents.len() >= AGENTS_KEPT {
+                agents.clear();
+            }
+            agents.insert(raw.to_owned(), agent.clone());
+        }
+        agent
+    }
+
+    fn read_agent(&self, raw: &str) -> Agent {
+        let lower = raw.to_ascii_lowercase();
+        let parsed = self.parser.parse(raw);
         let (browser, os_name, category) = parsed
             .as_ref()
             .map_or(("", "", ""), |r| (r.name, r.os, r.category));
-        let visit_class = if PREVIEWS.iter().any(|p| lower.contains(p)) {
+        let class = if PREVIEWS.iter().any(|p| lower.contains(p)) {
             VisitClass::Preview
-        } else if agent.is_empty()
-            || category == "crawler"
-            || BOTS.iter().any(|b| lower.contains(b))
+        } else if raw.is_empty() || category == "crawler" || BOTS.iter().any(|b| lower.contains(b))
         {
             VisitClass::Bot
-        } else if visit.prefetch {
-            VisitClass::Prefetch
         } else {
             VisitClass::Human
         };
-        Classified {
-            visit_class,
+        Agent {
+            class,
             browser: known(browser).unwrap_or("other").to_owned(),
             os: os_family(os_name).to_owned(),
             device: device(category, os_name, &lower),
+        }
+    }
+
+    /// Classifies a visit; `key` is the day's visitor key (`None`: no visitor is counted).
+    pub fn classify(&self, visit: &Visited, key: Option<&str>) -> Classified {
+        let raw = visit.user_agent.as_deref().unwrap_or("").trim();
+        let agent = self.agent(raw);
+        let visit_class = match agent.class {
+            VisitClass::Human if visit.prefetch => VisitClass::Prefetch,
+            class => class,
+        };
+        Classified {
+            visit_class,
+            browser: agent.browser.clone(),
+            os: agent.os.clone(),
+            device: agent.device,
             referrer_host: visit.referrer.as_deref().and_then(referrer_host),
             language: visit.accept_language.as_deref().and_then(first_language),
             country: None,
             visitor: match (key, visit.client) {
-                (Some(key), Some(client)) => Some(visitor(key, &client.to_string(), agent)),
+                (Some(key), Some(client)) => Some(visitor(key, &client.to_string(), raw)),
                 _ => None,
             },
         }

@@ -125,6 +125,7 @@ impl ClickWriter {
 pub fn start(
     store: Arc<dyn EventStore>,
     keys: Arc<dyn StatsStore>,
+    analytics: bool,
     capacity: usize,
     batch: usize,
     grace: Duration,
@@ -142,7 +143,7 @@ pub fn start(
         store,
         keys,
         key: tokio::sync::Mutex::new(None),
-        classifier: Classifier::default(),
+        classifier: analytics.then(Classifier::default),
         patience,
         writing: writing.clone(),
     };
@@ -178,7 +179,8 @@ struct Writer {
     keys: Arc<dyn StatsStore>,
     /// The visitor key of a day (days since 1970-01-01 UTC).
     key: tokio::sync::Mutex<Option<(i64, String)>>,
-    classifier: Classifier,
+    /// `None`: analytics are off (`KURZ_CLICK_ANALYTICS=false`).
+    classifier: Option<Classifier>,
     patience: Patience,
     writing: Arc<AtomicBool>,
 }
@@ -235,6 +237,9 @@ impl Writer {
     /// Classifies each visit, with the visitor key of the day it happened. Without a key
     /// (the store unreachable) the visits are classified and counted, but not as visitors.
     async fn classify(&self, clicks: &mut [Visited]) {
+        let Some(classifier) = &self.classifier else {
+            return;
+        };
         for click in clicks.iter_mut() {
             let day = click
                 .at
@@ -243,7 +248,7 @@ impl Writer {
                 .unix_timestamp()
                 .div_euclid(86_400);
             let key = self.visitor_key(day).await;
-            click.classified = Some(Box::new(self.classifier.classify(click, key.as_deref())));
+            click.classified = Some(Box::new(classifier.classify(click, key.as_deref())));
         }
     }
 

@@ -12,6 +12,11 @@ pub struct ClickSettings {
     /// Most clicks written in one transaction.
     #[arg(long, env = "KURZ_CLICK_BATCH", default_value_t = 10_000)]
     pub click_batch: usize,
+    /// Classify clicks and keep the counters the stats read (`false`: clicks are recorded
+    /// as before, unclassified, and the stats stay empty; for write loads the counting
+    /// cannot keep up with, see BENCHMARKS.md).
+    #[arg(long, env = "KURZ_CLICK_ANALYTICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub click_analytics: bool,
 }
 
 /// When the in-process (L1) cache may answer redirects.

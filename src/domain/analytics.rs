@@ -99,11 +99,11 @@ impl ClassCounts {
     }
 }
 
-/// What one batch of clicks adds to the counters, keyed by (link, hour bucket).
+/// What one batch of clicks adds to the counters.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Rollup {
     pub counts: BTreeMap<(i64, i64), ClassCounts>,
-    /// Human clicks by (link, hour bucket, dimension, value).
+    /// Human clicks by (link, day, dimension, value).
     pub dimensions: BTreeMap<(i64, i64, &'static str, String), i64>,
     /// Human visitors by (link, day, visitor) → the first hour bucket they came in.
     pub visitors: BTreeMap<(i64, i64, String), i64>,
@@ -130,6 +130,7 @@ impl Rollup {
     /// Adds one classified click on `url_id` at `unix_secs`.
     pub fn add(&mut self, url_id: i64, unix_secs: i64, visit: &Classified) {
         let bucket = bucket_of(unix_secs);
+        let day = unix_secs.div_euclid(86_400);
         self.counts
             .entry((url_id, bucket))
             .or_default()
@@ -138,11 +139,10 @@ impl Rollup {
             return;
         }
         for dimension in DIMENSIONS {
-            let key = (url_id, bucket, dimension, visit.value(dimension).to_owned());
+            let key = (url_id, day, dimension, visit.value(dimension).to_owned());
             *self.dimensions.entry(key).or_default() += 1;
         }
         if let Some(visitor) = &visit.visitor {
-            let day = unix_secs.div_euclid(86_400);
             self.visitors
                 .entry((url_id, day, visitor.clone()))
                 .or_insert(bucket);
@@ -183,8 +183,8 @@ mod tests {
                 ..ClassCounts::default()
             }
         );
-        assert_eq!(rollup.dimensions[&(7, 10, "language", "de".into())], 2);
-        assert_eq!(rollup.dimensions[&(7, 11, "referrer", UNKNOWN.into())], 1);
+        assert_eq!(rollup.dimensions[&(7, 0, "language", "de".into())], 3);
+        assert_eq!(rollup.dimensions[&(7, 0, "referrer", UNKNOWN.into())], 3);
         assert_eq!(
             rollup.visitors.len(),
             2,

@@ -68,8 +68,8 @@ fn at(unix: i64) -> Timestamp {
 }
 
 impl Period {
-    /// `from`/`to` as given (defaults: the 30 days up to the end of the current hour), and
-    /// the interval (default `day`). The errors name the field at fault.
+    /// `from`/`to` as given (defaults: the 30 UTC days up to the end of today), and the
+    /// interval (default `day`). The errors name the field at fault.
     pub fn new(
         from: Option<Timestamp>,
         to: Option<Timestamp>,
@@ -77,7 +77,7 @@ impl Period {
         now: Timestamp,
     ) -> Result<Self, (&'static str, String)> {
         let interval = interval.unwrap_or(Interval::Day);
-        let to = to.unwrap_or_else(|| at(Interval::Hour.floor(unix(now)) + BUCKET_SECS));
+        let to = to.unwrap_or_else(|| at(Interval::Day.floor(unix(now)) + 86_400));
         let from = from.unwrap_or_else(|| at(unix(to) - DEFAULT_DAYS * 86_400));
         if unix(from) >= unix(to) {
             return Err(("from", "must be before to".into()));
@@ -183,7 +183,8 @@ pub struct Stats {
     /// Human visitors, each counted once a day (summed over the days of the period).
     pub unique_visitors: i64,
     pub series: Vec<Point>,
-    /// Referring hosts of human clicks: the top 10, then `other`.
+    /// Referring hosts of human clicks: the top 10, then `other`. The dimension lists count
+    /// whole UTC days: those the period touches.
     pub referrers: Vec<ValueCount>,
     pub browsers: Vec<ValueCount>,
     pub os: Vec<ValueCount>,
@@ -283,13 +284,9 @@ mod tests {
     fn defaults_are_the_last_30_days_by_day_and_bad_periods_are_refused() {
         let now = ts("2026-03-10 12:34:56");
         let period = Period::new(None, None, None, now).unwrap_or_else(|_| unreachable!());
-        assert_eq!(period.to, ts("2026-03-10 13:00:00"));
-        assert_eq!(period.from, ts("2026-02-08 13:00:00"));
-        assert_eq!(
-            period.starts().count(),
-            31,
-            "30 days from 13:00 touch 31 dates"
-        );
+        assert_eq!(period.to, ts("2026-03-11 00:00:00"));
+        assert_eq!(period.from, ts("2026-02-09 00:00:00"));
+        assert_eq!(period.starts().count(), 30);
         let reversed = Period::new(Some(now), Some(ts("2026-03-01 00:00:00")), None, now);
         assert_eq!(reversed.err().map(|e| e.0), Some("from"));
         let long = Period::new(

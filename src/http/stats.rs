@@ -1,5 +1,5 @@
 //! `/urls/{id}/stats` and `/stats`: clicks over a period, by class, over time and by
-//! dimension, read from the hourly counters (one row per hour and value, whatever the
+//! dimension, read from the counters (one row per hour, and per day and value, whatever the
 //! number of clicks).
 
 use super::AppState;
@@ -28,9 +28,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
 #[allow(dead_code)]
 struct PeriodParams {
     /// Start (UTC, e.g. `2026-11-01T00:00:00`); default: 30 days before `to`. Counters are
-    /// hourly: the hour `from` falls in counts whole.
+    /// hourly: the hour `from` falls in counts whole; the dimension lists count whole days.
     from: Option<Timestamp>,
-    /// End, exclusive; default: the end of the current hour.
+    /// End, exclusive; default: the end of the current UTC day.
     to: Option<Timestamp>,
     /// The width of a series point; default `day`. Days start at 00:00 UTC, weeks on Monday.
     interval: Option<Interval>,

@@ -170,7 +170,7 @@ pub trait KeyStore: Send + Sync + 'static {
 #[async_trait]
 pub trait StatsStore: Send + Sync + 'static {
     /// The counters of `url_id` (`None`: every link, with the top links) in the hour
-    /// buckets `[first, end)`.
+    /// buckets `[first, end)`; the dimensions (counted per day) of the days those hours touch.
     async fn counters(&self, url_id: Option<i64>, buckets: (i64, i64)) -> StoreResult<Counters>;
     /// The key visitors are hashed with on `day` (days since 1970-01-01 UTC): made on first
     /// use and the same for every replica. Keys and visitor records from before yesterday

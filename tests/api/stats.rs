@@ -132,8 +132,8 @@ async fn stats_count_humans_bots_previews_and_prefetches_exactly_by_every_dimens
     let series = stats["series"].as_array().unwrap();
     assert_eq!(
         series.len(),
-        31,
-        "30 days from the end of this hour, by day"
+        30,
+        "the 30 days up to the end of today, by day"
     );
     let clicked: Vec<&Value> = series.iter().filter(|p| p["total"] != 0).collect();
     assert_eq!(clicked.len(), 1);
@@ -242,4 +242,23 @@ async fn bad_periods_are_422_naming_the_parameter_and_unknown_links_404() {
     }
     app.get("/urls/999999/stats").await.expect_error(404);
     app.get("/urls/abc/stats").await.expect_error(404);
+}
+
+#[tokio::test]
+async fn with_analytics_off_clicks_are_recorded_unclassified_and_not_counted() {
+    let app = spawn_app_with(|settings| settings.clicks.click_analytics = false).await;
+    let url = app.shorten("https://example.com/plain").await;
+    visit(&app, str_of(&url, "short_code"), VISITS[0]).await;
+    let clicks = app.clicks(id_of(&url)).await;
+    assert_eq!(clicks.len(), 1);
+    assert!(
+        clicks[0]["details"].get("visit_class").is_none(),
+        "{}",
+        clicks[0]
+    );
+    let stats = app
+        .get(&format!("/urls/{}/stats", id_of(&url)))
+        .await
+        .expect_json(200);
+    assert_eq!(stats["total"], 0);
 }

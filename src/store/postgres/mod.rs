@@ -159,6 +159,10 @@ impl PostgresStore {
     const URL_FOR_UPDATE: &'static str = "SELECT id, user_id, short_code, original_url, title, is_active, \
          created_at, updated_at FROM urls WHERE id = $1 FOR UPDATE";
 
+    /// Lifts the statement timeout for the rest of a transaction: rebuilding the click
+    /// counters after a move reads every event, which takes longer than any request may.
+    const UNBOUNDED: &'static str = "SET LOCAL statement_timeout = 0";
+
     /// Holds every other replica's user writes until this transaction ends.
     async fn lock_user_writes(&self, conn: &mut PgConnection) -> StoreResult<()> {
         self.query("SELECT pg_advisory_xact_lock($1)")

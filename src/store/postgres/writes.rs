@@ -29,9 +29,9 @@ const INSERT_BATCH: &str = "WITH inserted AS ( \
        SELECT url_id, count(*) FROM inserted WHERE event_type = 'click' AND url_id IS NOT NULL GROUP BY url_id \
        ON CONFLICT (url_id) DO UPDATE SET clicks = link_clicks.clicks + excluded.clicks \
      ), dimensions AS ( \
-       INSERT INTO click_dimensions (url_id, bucket, dimension, value, clicks) \
+       INSERT INTO click_dimensions (url_id, day, dimension, value, clicks) \
        SELECT * FROM UNNEST($12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[]) \
-       ON CONFLICT (url_id, bucket, dimension, value) \
+       ON CONFLICT (url_id, day, dimension, value) \
        DO UPDATE SET clicks = click_dimensions.clicks + excluded.clicks \
      ), fresh AS ( \
        INSERT INTO click_visitors (url_id, day, visitor, bucket) \

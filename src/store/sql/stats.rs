@@ -9,10 +9,10 @@ pub const ALL_HOURS: &str = "SELECT bucket, CAST(sum(humans) AS BIGINT) AS human
      CAST(sum(prefetches) AS BIGINT) AS prefetches, CAST(sum(visitors) AS BIGINT) AS visitors \
      FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY bucket ORDER BY bucket";
 pub const LINK_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
-     FROM click_dimensions WHERE url_id = $1 AND bucket >= $2 AND bucket < $3 \
+     FROM click_dimensions WHERE url_id = $1 AND day >= $2 AND day < $3 \
      GROUP BY dimension, value";
 pub const ALL_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
-     FROM click_dimensions WHERE bucket >= $1 AND bucket < $2 GROUP BY dimension, value";
+     FROM click_dimensions WHERE day >= $1 AND day < $2 GROUP BY dimension, value";
 pub const TOP_LINKS: &str = "SELECT url_id, CAST(sum(humans) AS BIGINT) AS humans \
      FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY url_id \
      HAVING sum(humans) > 0 ORDER BY humans DESC, url_id LIMIT 10";
@@ -69,8 +69,10 @@ macro_rules! stats_store {
                         let mut reader = self.reader().await?;
                         let hours: Vec<HourCounts> =
                             self.counted(&mut reader, hours, url_id, span).await?;
+                        // Dimensions are counted per day: the days the hours touch.
+                        let days = (span.0.div_euclid(24), (span.1 + 23).div_euclid(24));
                         let dimensions: Vec<DimensionCount> =
-                            self.counted(&mut reader, dimensions, url_id, span).await?;
+                            self.counted(&mut reader, dimensions, url_id, days).await?;
                         let top_links: Vec<TopLink> = match url_id {
                             Some(_) => Vec::new(),
                             None => {

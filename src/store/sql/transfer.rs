@@ -43,9 +43,9 @@ pub const RECOUNT: [&str; 6] = [
      FROM events WHERE event_type = 'click' AND url_id IS NOT NULL \
        AND details ->> 'visit_class' IS NOT NULL \
      GROUP BY url_id, unixepoch(timestamp) / 3600",
-    "INSERT INTO click_dimensions (url_id, bucket, dimension, value, clicks) \
-     SELECT url_id, bucket, dimension, value, count(*) FROM ( \
-       SELECT e.url_id, unixepoch(e.timestamp) / 3600 AS bucket, d.dimension, \
+    "INSERT INTO click_dimensions (url_id, day, dimension, value, clicks) \
+     SELECT url_id, day, dimension, value, count(*) FROM ( \
+       SELECT e.url_id, unixepoch(e.timestamp) / 86400 AS day, d.dimension, \
               coalesce(CASE d.dimension \
                 WHEN 'referrer' THEN e.details ->> 'referrer_host' \
                 WHEN 'browser' THEN e.details ->> 'browser' \
@@ -58,7 +58,7 @@ pub const RECOUNT: [&str; 6] = [
             UNION ALL SELECT 'language') d \
        WHERE e.event_type = 'click' AND e.url_id IS NOT NULL \
          AND e.details ->> 'visit_class' = 'human') AS human \
-     GROUP BY url_id, bucket, dimension, value",
+     GROUP BY url_id, day, dimension, value",
 ];
 
 pub fn count(table: super::Table) -> &'static str {
@@ -199,7 +199,9 @@ macro_rules! transfer_store {
                 }
 
                 async fn recount_clicks(&self) -> StoreResult<()> {
-                    self.write_all("recount_clicks", &transfer::RECOUNT).await
+                    let [a, b, c, d, e, f] = transfer::RECOUNT;
+                    let statements = [Self::UNBOUNDED, a, b, c, d, e, f];
+                    self.write_all("recount_clicks", &statements).await
                 }
             }
         };

@@ -149,6 +149,9 @@ impl SqliteStore {
     /// Reading a url to change it: the single writer already keeps writes apart.
     const URL_FOR_UPDATE: &'static str = sql::links::BY_ID;
 
+    /// SQLite has no statement timeout to lift.
+    const UNBOUNDED: &'static str = "SELECT 1";
+
     /// Nothing to lock: every write runs on the one writer connection, in turn.
     async fn lock_user_writes(&self, _conn: &mut SqliteConnection) -> StoreResult<()> {
         Ok(())

@@ -41,10 +41,10 @@ const INSERT_BATCH: &str = "\
     INSERT INTO click_visitors (url_id, day, visitor, bucket) \
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each($5) WHERE true \
     ON CONFLICT DO NOTHING; \
-    INSERT INTO click_dimensions (url_id, bucket, dimension, value, clicks) \
+    INSERT INTO click_dimensions (url_id, day, dimension, value, clicks) \
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($4) \
     WHERE true \
-    ON CONFLICT (url_id, bucket, dimension, value) DO UPDATE SET clicks = clicks + excluded.clicks; \
+    ON CONFLICT (url_id, day, dimension, value) DO UPDATE SET clicks = clicks + excluded.clicks; \
     COMMIT";
 
 /// One visit's event as `insert_batch` sends it to SQLite, borrowed from the visit and
@@ -98,7 +98,7 @@ impl SqliteStore {
         let dimensions: Vec<_> = rollup
             .dimensions
             .iter()
-            .map(|((u, b, dimension, value), n)| (u, b, dimension, value, n))
+            .map(|((u, day, dimension, value), n)| (u, day, dimension, value, n))
             .collect();
         let visitors: Vec<_> = rollup
             .visitors
