@@ -66,7 +66,12 @@ fn period(params: &HashMap<String, String>) -> Result<Period, ApiError> {
     summary = "A link's clicks: humans, bots, previews and prefetches, over time and by referrer, browser, OS, device, country and language",
     description = "Dimension lists count human clicks: the top 10, then `other`. In `keys` mode a key of a user sees only that user's links.",
     params(("id" = i64, Path, description = "The url's id"), PeriodParams),
-    responses((status = 200, description = "The link's stats", body = Stats)),
+    responses(
+        (status = 200, description = "The link's stats", body = Stats),
+        (status = 403, description = "A key of a user, asking for another user's link", body = super::openapi::ErrorBody),
+        (status = 404, description = "No such url", body = super::openapi::ErrorBody),
+        (status = 422, description = "`from`, `to` or `interval` is invalid, or the period has more than 1,000 points; `details` names the parameter", body = super::openapi::ErrorBody),
+    ),
     security(("apiKey" = ["read"]))
 )]
 async fn link_stats(
@@ -98,7 +103,10 @@ async fn link_stats(
     get, path = "/stats", operation_id = "getStats", tag = "stats",
     summary = "Clicks on every link, as for one link, with the 10 links most clicked by humans",
     params(PeriodParams),
-    responses((status = 200, description = "The stats of all links", body = Stats)),
+    responses(
+        (status = 200, description = "The stats of all links", body = Stats),
+        (status = 422, description = "`from`, `to` or `interval` is invalid, or the period has more than 1,000 points; `details` names the parameter", body = super::openapi::ErrorBody),
+    ),
     security(("apiKey" = ["admin"]))
 )]
 async fn all_stats(
