@@ -234,12 +234,14 @@ impl Writer {
         }
     }
 
-    /// Classifies each visit, with the visitor key of the day it happened. Without a key
-    /// (the store unreachable) the visits are classified and counted, but not as visitors.
+    /// Classifies each visit, with the visitor key of the day it happened, asked once per
+    /// day of the batch (a store that is down is asked once, not once per click). Without a
+    /// key the visits are classified and counted, but not as visitors.
     async fn classify(&self, clicks: &mut [Visited]) {
         let Some(classifier) = &self.classifier else {
             return;
         };
+        let mut keys: Vec<(i64, Option<String>)> = Vec::new();
         for click in clicks.iter_mut() {
             let day = click
                 .at
@@ -247,8 +249,15 @@ impl Writer {
                 .assume_utc()
                 .unix_timestamp()
                 .div_euclid(86_400);
-            let key = self.visitor_key(day).await;
-            click.classified = Some(Box::new(classifier.classify(click, key.as_deref())));
+            let at = match keys.iter().position(|(known, _)| *known == day) {
+                Some(at) => at,
+                None => {
+                    keys.push((day, self.visitor_key(day).await));
+                    keys.len() - 1
+                }
+            };
+            let key = keys[at].1.as_deref();
+            click.classified = Some(Box::new(classifier.classify(click, key)));
         }
     }
 
