@@ -4,8 +4,10 @@
 
 use crate::auth::KeyRing;
 use crate::cache::CachedLinks;
+use crate::clicks::classify::Classifier;
+use crate::clicks::geo::GeoIp;
 use crate::clicks::{self, ClickWriter};
-use crate::config::{AuthMode, DatabaseSettings, Settings, StoreTarget};
+use crate::config::{AuthMode, ClickSettings, DatabaseSettings, Settings, StoreTarget};
 use crate::http::client_ip::TrustedProxies;
 use crate::http::openapi::Document;
 use crate::http::{self, App, AppState, Health};
@@ -117,7 +119,7 @@ impl Application {
         let (clicks, click_writer) = clicks::start(
             stores.events.clone(),
             stores.stats.clone(),
-            settings.clicks.click_analytics,
+            classifier(&settings.clicks)?,
             settings.clicks.click_queue,
             settings.clicks.click_batch,
             settings.shutdown_timeout(),
@@ -235,6 +237,16 @@ impl Application {
 
 /// In `open` mode anyone who can reach the port may change or delete any link: say so
 /// loudly when that port is not loopback-only.
+/// The click writer's classifier (`None`: analytics off), with the country database when
+/// one is configured.
+fn classifier(settings: &ClickSettings) -> anyhow::Result<Option<Classifier>> {
+    if !settings.click_analytics {
+        return Ok(None);
+    }
+    let geo = settings.geoip_db.as_deref().map(GeoIp::open).transpose()?;
+    Ok(Some(Classifier::new(geo)))
+}
+
 fn warn_if_open_to_the_network(settings: &Settings) {
     if settings.security.auth == AuthMode::Open && !settings.listen.ip().is_loopback() {
         tracing::warn!(

@@ -1,8 +1,10 @@
 //! Who a visit came from, worked out by the click writer off the request path: the visit
 //! class (human, bot, link preview, prefetch), browser, OS and device from the user agent
 //! (woothee's parser, plus kurz's own lists of link unfurlers and scripts), the referrer's
-//! host, the first language asked for, and a pseudonymous visitor.
+//! host, the first language asked for, the country (when a GeoIP database is configured,
+//! see [`super::geo`]) and a pseudonymous visitor.
 
+use super::geo::GeoIp;
 use crate::domain::Visited;
 use crate::domain::analytics::{Classified, VisitClass};
 use sha2::{Digest, Sha256};
@@ -85,22 +87,31 @@ struct Agent {
     device: &'static str,
 }
 
-/// The classifier: woothee's parser (its tables built once) and the agents already read.
+/// The classifier: woothee's parser (its tables built once), the agents already read, and
+/// the country database if there is one.
 pub struct Classifier {
     parser: Parser,
     agents: Mutex<HashMap<String, Arc<Agent>>>,
+    geo: Option<GeoIp>,
 }
 
 impl Default for Classifier {
     fn default() -> Self {
-        Self {
-            parser: Parser::new(),
-            agents: Mutex::new(HashMap::new()),
-        }
+        Self::new(None)
     }
 }
 
 impl Classifier {
+    /// A classifier that places client addresses in countries with `geo` (`None`: every
+    /// country is unknown).
+    pub fn new(geo: Option<GeoIp>) -> Self {
+        Self {
+            parser: Parser::new(),
+            agents: Mutex::new(HashMap::new()),
+            geo,
+        }
+    }
+
     /// The reading of `raw`, from the cache when it was read before.
     fn agent(&self, raw: &str) -> Arc<Agent> {
         if let Ok(agents) = self.agents.lock()
@@ -155,7 +166,11 @@ impl Classifier {
             device: agent.device,
             referrer_host: visit.referrer.as_deref().and_then(referrer_host),
             language: visit.accept_language.as_deref().and_then(first_language),
-            country: None,
+            country: self
+                .geo
+                .as_ref()
+                .zip(visit.client)
+                .and_then(|(geo, client)| geo.country(client)),
             visitor: match (key, visit.client) {
                 (Some(key), Some(client)) => Some(visitor(key, &client.to_string(), raw)),
                 _ => None,

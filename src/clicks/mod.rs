@@ -9,6 +9,7 @@
 //! store adds it to the click counters in the same transaction as the events.
 
 pub mod classify;
+pub mod geo;
 
 use crate::domain::Visited;
 use crate::domain::analytics::VisitClass;
@@ -125,7 +126,7 @@ impl ClickWriter {
 pub fn start(
     store: Arc<dyn EventStore>,
     keys: Arc<dyn StatsStore>,
-    analytics: bool,
+    classifier: Option<Classifier>,
     capacity: usize,
     batch: usize,
     grace: Duration,
@@ -143,7 +144,7 @@ pub fn start(
         store,
         keys,
         key: tokio::sync::Mutex::new(None),
-        classifier: analytics.then(Classifier::default),
+        classifier,
         patience,
         writing: writing.clone(),
     };

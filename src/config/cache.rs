@@ -17,6 +17,10 @@ pub struct ClickSettings {
     /// cannot keep up with, see BENCHMARKS.md).
     #[arg(long, env = "KURZ_CLICK_ANALYTICS", default_value_t = true, action = clap::ArgAction::Set)]
     pub click_analytics: bool,
+    /// A MaxMind-format country database (GeoLite2/GeoIP2 Country or City) the click writer
+    /// places client addresses with; unset, countries are `unknown`. Read once at start.
+    #[arg(long, env = "KURZ_GEOIP_DB")]
+    pub geoip_db: Option<std::path::PathBuf>,
 }
 
 /// When the in-process (L1) cache may answer redirects.

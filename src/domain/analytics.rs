@@ -36,7 +36,9 @@ impl VisitClass {
     }
 }
 
-/// The dimensions human clicks are counted by, as stored and as the stats name them.
+/// The dimensions human clicks are counted by, as the stats name them. Browser, OS and
+/// device are counted together (one row per link, day and reading of the user agent:
+/// [`Rollup::agents`]); the others one row per value ([`Rollup::dimensions`]).
 pub const DIMENSIONS: [&str; 6] = ["referrer", "browser", "os", "device", "country", "language"];
 
 /// A visit, classified. Serialised into the click event's `details` beside its other keys.
@@ -60,22 +62,18 @@ pub struct Classified {
 }
 
 impl Classified {
-    /// This visit's value for `dimension` (one of [`DIMENSIONS`]); "unknown" when it has none.
-    fn value(&self, dimension: &str) -> &str {
-        let value = match dimension {
-            "referrer" => self.referrer_host.as_deref(),
-            "browser" => Some(self.browser.as_str()),
-            "os" => Some(self.os.as_str()),
-            "device" => Some(self.device),
-            "country" => self.country.as_deref(),
-            "language" => self.language.as_deref(),
-            _ => None,
-        };
-        value.unwrap_or(UNKNOWN)
+    /// The values of the dimensions counted one row per value, where the visit tells them.
+    fn told(&self) -> [(&'static str, Option<&String>); 3] {
+        [
+            ("referrer", self.referrer_host.as_ref()),
+            ("country", self.country.as_ref()),
+            ("language", self.language.as_ref()),
+        ]
     }
 }
 
-/// The value of a dimension a visit does not tell (no referrer, no language, …).
+/// The value of a dimension a visit does not tell (no referrer, no language, …). Not
+/// stored: the stats derive it as the human clicks less the known values.
 pub const UNKNOWN: &str = "unknown";
 
 /// Clicks of one link in one hour, by class; `visitors`: human visitors not seen before that
@@ -103,11 +101,17 @@ impl ClassCounts {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Rollup {
     pub counts: BTreeMap<(i64, i64), ClassCounts>,
-    /// Human clicks by (link, day, dimension, value).
+    /// Human clicks by (link, day, browser, OS, device).
+    pub agents: BTreeMap<AgentKey, i64>,
+    /// Human clicks by (link, day, dimension, value), for the referrer, country and
+    /// language a click tells (unknown values are not counted: they are derived).
     pub dimensions: BTreeMap<(i64, i64, &'static str, String), i64>,
     /// Human visitors by (link, day, visitor) → the first hour bucket they came in.
     pub visitors: BTreeMap<(i64, i64, String), i64>,
 }
+
+/// A row of the agent counters: link, day, browser, OS, device.
+pub type AgentKey = (i64, i64, String, String, &'static str);
 
 /// The hour bucket of a time in Unix seconds.
 pub fn bucket_of(unix_secs: i64) -> i64 {
@@ -138,9 +142,19 @@ impl Rollup {
         if visit.visit_class != VisitClass::Human {
             return;
         }
-        for dimension in DIMENSIONS {
-            let key = (url_id, day, dimension, visit.value(dimension).to_owned());
-            *self.dimensions.entry(key).or_default() += 1;
+        let agent = (
+            url_id,
+            day,
+            visit.browser.clone(),
+            visit.os.clone(),
+            visit.device,
+        );
+        *self.agents.entry(agent).or_default() += 1;
+        for (dimension, value) in visit.told() {
+            if let Some(value) = value {
+                let key = (url_id, day, dimension, value.clone());
+                *self.dimensions.entry(key).or_default() += 1;
+            }
         }
         if let Some(visitor) = &visit.visitor {
             self.visitors
@@ -184,7 +198,15 @@ mod tests {
             }
         );
         assert_eq!(rollup.dimensions[&(7, 0, "language", "de".into())], 3);
-        assert_eq!(rollup.dimensions[&(7, 0, "referrer", UNKNOWN.into())], 3);
+        assert_eq!(
+            rollup.agents[&(7, 0, "Chrome".into(), "Windows".into(), "desktop")],
+            3
+        );
+        assert_eq!(
+            rollup.dimensions.len(),
+            1,
+            "no referrer, no country: nothing counted for them"
+        );
         assert_eq!(
             rollup.visitors.len(),
             2,

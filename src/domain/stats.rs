@@ -3,7 +3,7 @@
 //! the number of clicks.
 
 use super::Timestamp;
-use super::analytics::BUCKET_SECS;
+use super::analytics::{BUCKET_SECS, UNKNOWN};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -147,7 +147,9 @@ pub struct TopLink {
 /// What the store reads for a period.
 #[derive(Debug, Default)]
 pub struct Counters {
+    /// Every hour of the whole UTC days the period touches.
     pub hours: Vec<HourCounts>,
+    /// Known values only, over the same days.
     pub dimensions: Vec<DimensionCount>,
     /// Only for all links.
     pub top_links: Vec<TopLink>,
@@ -225,8 +227,14 @@ impl Stats {
                 )
             })
             .collect();
+        let (first, end) = period.buckets();
         let mut sums = HourCounts::default();
+        let mut day_humans = 0;
         for hour in &counters.hours {
+            day_humans += hour.humans;
+            if hour.bucket < first || hour.bucket >= end {
+                continue;
+            }
             sums.humans += hour.humans;
             sums.bots += hour.bots;
             sums.previews += hour.previews;
@@ -248,7 +256,17 @@ impl Stats {
                     count: count.clicks,
                 });
         }
-        let mut list = |name: &str| top(dimensions.remove(name).unwrap_or_default());
+        let mut list = |name: &str| {
+            let mut counts = dimensions.remove(name).unwrap_or_default();
+            let unknown = day_humans - counts.iter().map(|c| c.count).sum::<i64>();
+            if unknown > 0 {
+                counts.push(ValueCount {
+                    value: UNKNOWN.into(),
+                    count: unknown,
+                });
+            }
+            top(counts)
+        };
         Self {
             url_id,
             from: period.from,
@@ -339,6 +357,52 @@ mod tests {
         );
         let series: Vec<(i64, i64)> = stats.series.iter().map(|p| (p.total, p.humans)).collect();
         assert_eq!(series, [(3, 2), (4, 1)]);
+    }
+
+    #[test]
+    fn unknown_values_are_the_days_human_clicks_less_the_known_ones() {
+        // Half a day: its totals count from noon, its dimensions the whole day.
+        let period = Period::new(
+            Some(ts("2026-03-09 12:00:00")),
+            Some(ts("2026-03-10 00:00:00")),
+            Some(Interval::Hour),
+            ts("2026-03-10 00:00:00"),
+        )
+        .unwrap_or_else(|_| unreachable!());
+        let hour = |raw: &str, humans| HourCounts {
+            bucket: unix(ts(raw)) / 3600,
+            humans,
+            ..HourCounts::default()
+        };
+        let count = |dimension: &str, value: &str, clicks| DimensionCount {
+            dimension: dimension.into(),
+            value: value.into(),
+            clicks,
+        };
+        let counters = Counters {
+            hours: vec![
+                hour("2026-03-09 08:00:00", 2),
+                hour("2026-03-09 14:00:00", 3),
+            ],
+            dimensions: vec![
+                count("referrer", "a.example", 1),
+                count("browser", "Chrome", 5),
+            ],
+            top_links: Vec::new(),
+        };
+        let stats = Stats::assemble(Some(1), period, counters);
+        assert_eq!(stats.humans, 3);
+        let values = |list: &[ValueCount]| {
+            list.iter()
+                .map(|c| (c.value.clone(), c.count))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            values(&stats.referrers),
+            [("unknown".to_owned(), 4), ("a.example".to_owned(), 1)]
+        );
+        assert_eq!(values(&stats.browsers), [("Chrome".to_owned(), 5)]);
+        assert_eq!(values(&stats.languages), [("unknown".to_owned(), 5)]);
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod failures;
 mod invalidation;
 mod rate_limits;
 mod redis_topologies;
+mod stats;
 
 /// Deactivates `code` (at `path`) on one replica and reactivates it on the other, both ways
 /// round, `rounds` times: after each write both replicas must answer accordingly at once

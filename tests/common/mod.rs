@@ -16,6 +16,7 @@ pub mod process;
 pub mod seed;
 pub mod services;
 pub mod shapes;
+pub mod visits;
 pub mod wait;
 
 /// What most tests use, for one glob import (a test's own item of the same name wins).

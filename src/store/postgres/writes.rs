@@ -15,8 +15,8 @@ use sqlx::types::Json;
 /// parameters took 150 ms per 1 000 rows in sqlx, the arrays take a few), and the counters
 /// are bumped from what was inserted.
 ///
-/// The click counters (`Rollup`) ride in the same statement: per hour by class, per hour and
-/// dimension, and the day's visitors, whose insert returns only those not yet recorded (a
+/// The click counters (`Rollup`) ride in the same statement: per hour by class, per day and
+/// dimension or agent, and the day's visitors, whose insert returns only those not yet recorded (a
 /// concurrent batch of another replica waits for the row and then skips it, so each
 /// visitor counts once). Each counter row appears once per batch, in key order, so two
 /// replicas' batches lock shared rows in the same order.
@@ -33,6 +33,11 @@ const INSERT_BATCH: &str = "WITH inserted AS ( \
        SELECT * FROM UNNEST($12::bigint[], $13::bigint[], $14::text[], $15::text[], $16::bigint[]) \
        ON CONFLICT (url_id, day, dimension, value) \
        DO UPDATE SET clicks = click_dimensions.clicks + excluded.clicks \
+     ), agents AS ( \
+       INSERT INTO click_agents (url_id, day, browser, os, device, clicks) \
+       SELECT * FROM UNNEST($21::bigint[], $22::bigint[], $23::text[], $24::text[], $25::text[], $26::bigint[]) \
+       ON CONFLICT (url_id, day, browser, os, device) \
+       DO UPDATE SET clicks = click_agents.clicks + excluded.clicks \
      ), fresh AS ( \
        INSERT INTO click_visitors (url_id, day, visitor, bucket) \
        SELECT * FROM UNNEST($17::bigint[], $18::bigint[], $19::text[], $20::bigint[]) \
@@ -96,6 +101,7 @@ impl PostgresStore {
         let column = |f: fn(&ClassCounts) -> i64| counts.values().map(f).collect::<Vec<_>>();
         let dims = &rollup.dimensions;
         let visitors = &rollup.visitors;
+        let agents = &rollup.agents;
         let batch = self
             .query(INSERT_BATCH)
             .bind(&url_ids)
@@ -117,7 +123,13 @@ impl PostgresStore {
             .bind(visitors.keys().map(|k| k.0).collect::<Vec<_>>())
             .bind(visitors.keys().map(|k| k.1).collect::<Vec<_>>())
             .bind(visitors.keys().map(|k| k.2.as_str()).collect::<Vec<_>>())
-            .bind(visitors.values().copied().collect::<Vec<_>>());
+            .bind(visitors.values().copied().collect::<Vec<_>>())
+            .bind(agents.keys().map(|k| k.0).collect::<Vec<_>>())
+            .bind(agents.keys().map(|k| k.1).collect::<Vec<_>>())
+            .bind(agents.keys().map(|k| k.2.as_str()).collect::<Vec<_>>())
+            .bind(agents.keys().map(|k| k.3.as_str()).collect::<Vec<_>>())
+            .bind(agents.keys().map(|k| k.4).collect::<Vec<_>>())
+            .bind(agents.values().copied().collect::<Vec<_>>());
         self.write(batch).await
     }
 

@@ -8,11 +8,28 @@ pub const ALL_HOURS: &str = "SELECT bucket, CAST(sum(humans) AS BIGINT) AS human
      CAST(sum(bots) AS BIGINT) AS bots, CAST(sum(previews) AS BIGINT) AS previews, \
      CAST(sum(prefetches) AS BIGINT) AS prefetches, CAST(sum(visitors) AS BIGINT) AS visitors \
      FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY bucket ORDER BY bucket";
-pub const LINK_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
-     FROM click_dimensions WHERE url_id = $1 AND day >= $2 AND day < $3 \
+/// Human clicks by dimension value over whole days: the agent counters read as three
+/// dimensions, beside the other dimensions' rows (`unknown` rows an earlier release wrote
+/// are left out: the unknown counts are derived from the human clicks).
+pub const LINK_DIMENSIONS: &str = "WITH agents AS ( \
+       SELECT browser, os, device, clicks FROM click_agents \
+       WHERE url_id = $1 AND day >= $2 AND day < $3) \
+     SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks FROM ( \
+       SELECT dimension, value, clicks FROM click_dimensions \
+       WHERE url_id = $1 AND day >= $2 AND day < $3 AND value <> 'unknown' \
+       UNION ALL SELECT 'browser', browser, clicks FROM agents \
+       UNION ALL SELECT 'os', os, clicks FROM agents \
+       UNION ALL SELECT 'device', device, clicks FROM agents) AS counted \
      GROUP BY dimension, value";
-pub const ALL_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
-     FROM click_dimensions WHERE day >= $1 AND day < $2 GROUP BY dimension, value";
+pub const ALL_DIMENSIONS: &str = "WITH agents AS ( \
+       SELECT browser, os, device, clicks FROM click_agents WHERE day >= $1 AND day < $2) \
+     SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks FROM ( \
+       SELECT dimension, value, clicks FROM click_dimensions \
+       WHERE day >= $1 AND day < $2 AND value <> 'unknown' \
+       UNION ALL SELECT 'browser', browser, clicks FROM agents \
+       UNION ALL SELECT 'os', os, clicks FROM agents \
+       UNION ALL SELECT 'device', device, clicks FROM agents) AS counted \
+     GROUP BY dimension, value";
 pub const TOP_LINKS: &str = "SELECT url_id, CAST(sum(humans) AS BIGINT) AS humans \
      FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY url_id \
      HAVING sum(humans) > 0 ORDER BY humans DESC, url_id LIMIT 10";
@@ -65,12 +82,15 @@ macro_rules! stats_store {
                         Some(_) => (stats::LINK_HOURS, stats::LINK_DIMENSIONS),
                         None => (stats::ALL_HOURS, stats::ALL_DIMENSIONS),
                     };
+                    // Dimensions are counted per day: the days the hours touch, whose hours
+                    // are all read (their human clicks less the known values are the
+                    // unknown ones).
+                    let days = (span.0.div_euclid(24), (span.1 + 23).div_euclid(24));
+                    let day_hours = (days.0 * 24, days.1 * 24);
                     retry::read("counters", move || async move {
                         let mut reader = self.reader().await?;
                         let hours: Vec<HourCounts> =
-                            self.counted(&mut reader, hours, url_id, span).await?;
-                        // Dimensions are counted per day: the days the hours touch.
-                        let days = (span.0.div_euclid(24), (span.1 + 23).div_euclid(24));
+                            self.counted(&mut reader, hours, url_id, day_hours).await?;
                         let dimensions: Vec<DimensionCount> =
                             self.counted(&mut reader, dimensions, url_id, days).await?;
                         let top_links: Vec<TopLink> = match url_id {

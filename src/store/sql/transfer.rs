@@ -13,11 +13,12 @@ pub const API_KEYS_AFTER: &str = "SELECT id, name, prefix, secret_hash, scope, u
      revoked_at, last_used_at, request_count FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
 
 /// What owns comes after what is owned: events and counters, keys, urls, then users.
-pub const CLEAR: [&str; 9] = [
+pub const CLEAR: [&str; 10] = [
     "DELETE FROM events",
     "DELETE FROM link_clicks",
     "DELETE FROM click_rollups",
     "DELETE FROM click_dimensions",
+    "DELETE FROM click_agents",
     "DELETE FROM click_visitors",
     "DELETE FROM visitor_keys",
     "DELETE FROM api_keys",
@@ -29,11 +30,12 @@ pub const CLEAR: [&str; 9] = [
 /// hourly counters are rebuilt from the click events' classification (`unixepoch` is
 /// SQLite's, and a function of the PostgreSQL schema); how many visitors were new each day
 /// is not in the events, so `visitors` starts again from zero.
-pub const RECOUNT: [&str; 6] = [
+pub const RECOUNT: [&str; 8] = [
     "DELETE FROM link_clicks",
     super::events::RECOUNT_CLICKS,
     "DELETE FROM click_rollups",
     "DELETE FROM click_dimensions",
+    "DELETE FROM click_agents",
     "INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches, visitors) \
      SELECT url_id, unixepoch(timestamp) / 3600, \
             sum(CASE WHEN details ->> 'visit_class' = 'human' THEN 1 ELSE 0 END), \
@@ -43,21 +45,24 @@ pub const RECOUNT: [&str; 6] = [
      FROM events WHERE event_type = 'click' AND url_id IS NOT NULL \
        AND details ->> 'visit_class' IS NOT NULL \
      GROUP BY url_id, unixepoch(timestamp) / 3600",
+    "INSERT INTO click_agents (url_id, day, browser, os, device, clicks) \
+     SELECT url_id, unixepoch(timestamp) / 86400, details ->> 'browser', details ->> 'os', \
+            details ->> 'device', count(*) \
+     FROM events WHERE event_type = 'click' AND url_id IS NOT NULL \
+       AND details ->> 'visit_class' = 'human' AND details ->> 'browser' IS NOT NULL \
+     GROUP BY 1, 2, 3, 4, 5",
     "INSERT INTO click_dimensions (url_id, day, dimension, value, clicks) \
      SELECT url_id, day, dimension, value, count(*) FROM ( \
        SELECT e.url_id, unixepoch(e.timestamp) / 86400 AS day, d.dimension, \
-              coalesce(CASE d.dimension \
+              CASE d.dimension \
                 WHEN 'referrer' THEN e.details ->> 'referrer_host' \
-                WHEN 'browser' THEN e.details ->> 'browser' \
-                WHEN 'os' THEN e.details ->> 'os' \
-                WHEN 'device' THEN e.details ->> 'device' \
                 WHEN 'country' THEN e.details ->> 'country' \
-                ELSE e.details ->> 'language' END, 'unknown') AS value \
-       FROM events e CROSS JOIN (SELECT 'referrer' AS dimension UNION ALL SELECT 'browser' \
-            UNION ALL SELECT 'os' UNION ALL SELECT 'device' UNION ALL SELECT 'country' \
+                ELSE e.details ->> 'language' END AS value \
+       FROM events e CROSS JOIN (SELECT 'referrer' AS dimension UNION ALL SELECT 'country' \
             UNION ALL SELECT 'language') d \
        WHERE e.event_type = 'click' AND e.url_id IS NOT NULL \
          AND e.details ->> 'visit_class' = 'human') AS human \
+     WHERE value IS NOT NULL \
      GROUP BY url_id, day, dimension, value",
 ];
 
@@ -199,8 +204,8 @@ macro_rules! transfer_store {
                 }
 
                 async fn recount_clicks(&self) -> StoreResult<()> {
-                    let [a, b, c, d, e, f] = transfer::RECOUNT;
-                    let statements = [Self::UNBOUNDED, a, b, c, d, e, f];
+                    let [a, b, c, d, e, f, g, h] = transfer::RECOUNT;
+                    let statements = [Self::UNBOUNDED, a, b, c, d, e, f, g, h];
                     self.write_all("recount_clicks", &statements).await
                 }
             }

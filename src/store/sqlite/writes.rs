@@ -9,7 +9,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// A batch of events, its clicks per link and its click counters (`Rollup`: per hour by
-/// class, per hour and dimension, and the day's new visitors, counted before they are
+/// class, per day and dimension or agent, and the day's new visitors, counted before they are
 /// recorded), in one transaction and one round trip to
 /// SQLite's worker thread whatever the batch size (see [`OneHop`]; under load every round
 /// trip waits for the runtime: with a dozen per batch the writer fell behind the redirects,
@@ -45,6 +45,10 @@ const INSERT_BATCH: &str = "\
     SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 FROM json_each($4) \
     WHERE true \
     ON CONFLICT (url_id, day, dimension, value) DO UPDATE SET clicks = clicks + excluded.clicks; \
+    INSERT INTO click_agents (url_id, day, browser, os, device, clicks) \
+    SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5 \
+    FROM json_each($6) WHERE true \
+    ON CONFLICT (url_id, day, browser, os, device) DO UPDATE SET clicks = clicks + excluded.clicks; \
     COMMIT";
 
 /// One visit's event as `insert_batch` sends it to SQLite, borrowed from the visit and
@@ -105,6 +109,11 @@ impl SqliteStore {
             .iter()
             .map(|((u, day, visitor), b)| (u, day, visitor, b))
             .collect();
+        let agents: Vec<_> = rollup
+            .agents
+            .iter()
+            .map(|((u, day, browser, os, device), n)| (u, day, browser, os, device, n))
+            .collect();
         let json = |e: serde_json::Error| StoreError::Corrupt(e.to_string());
         let mut session = OneHop::on(&self.writer).await?;
         sqlx::query(INSERT_BATCH)
@@ -113,6 +122,7 @@ impl SqliteStore {
             .bind(serde_json::to_string(&counts).map_err(json)?)
             .bind(serde_json::to_string(&dimensions).map_err(json)?)
             .bind(serde_json::to_string(&visitors).map_err(json)?)
+            .bind(serde_json::to_string(&agents).map_err(json)?)
             .execute(&mut *session)
             .await?;
         session.commit().await
