@@ -124,6 +124,9 @@ impl Application {
             settings.clicks.click_batch,
             settings.shutdown_timeout(),
         );
+        if let Some(days) = settings.clicks.click_retention_days {
+            clicks::retention::spawn(stores.events.clone(), days);
+        }
         let proxies = TrustedProxies::parse(&settings.trusted_proxies)
             .map_err(|e| anyhow::anyhow!("KURZ_TRUSTED_PROXIES: {e}"))?;
         let keys = KeyRing::new(stores.keys.clone(), settings.security.key_cache());

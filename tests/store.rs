@@ -137,6 +137,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    clicks_past_retention_go_in_slices_and_their_counters_stay,
     users_round_trip_and_delete,
     usernames_and_emails_are_unique_on_create_and_update,
     deleting_a_user_keeps_their_urls_and_events,
@@ -1233,6 +1234,55 @@ async fn click_counters_sum_the_batches_and_count_each_visitor_once_a_day(store:
         .await
         .unwrap();
     assert!(outside.hours.is_empty() && outside.dimensions.is_empty());
+}
+
+async fn clicks_past_retention_go_in_slices_and_their_counters_stay(store: Stores) {
+    let url = store
+        .links
+        .create_url(new_url("kept1", None))
+        .await
+        .unwrap();
+    let link = Arc::new(link_of(&url));
+    let old: Vec<Visited> = (0..5)
+        .map(|i| {
+            let at = format!("2026-03-01 10:0{i}:00");
+            classified(&link, &at, VisitClass::Human, "a")
+        })
+        .collect();
+    store.events.append_visits(&old).await.unwrap();
+    let recent = vec![
+        Visited {
+            at: Timestamp::now(),
+            ..classified(&link, "2026-03-01 10:00:00", VisitClass::Human, "b")
+        },
+        visit_of(&link),
+    ];
+    store.events.append_visits(&recent).await.unwrap();
+    let hour = |raw: &str| ts(raw).as_primitive().assume_utc().unix_timestamp() / 3600;
+    let span = (hour("2026-03-01 00:00:00"), hour("2026-03-02 00:00:00"));
+    let before = store.stats.counters(Some(url.id), span).await.unwrap();
+    assert_eq!(before.hours.iter().map(|h| h.humans).sum::<i64>(), 5);
+
+    // One slice of two ids, then passes until nothing is older than 30 days.
+    let cutoff = ts("2026-06-01 00:00:00");
+    assert_eq!(store.events.forget_clicks(cutoff, 2).await.unwrap(), 2);
+    let rest = kurz::clicks::retention::forget_old_clicks(store.events.as_ref(), 30).await;
+    assert_eq!(rest, 3);
+    assert_eq!(
+        kurz::clicks::retention::forget_old_clicks(store.events.as_ref(), 30).await,
+        0
+    );
+
+    let events = events_of(&store, url.id).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["created", "click", "click"],
+        "the recent clicks stay"
+    );
+    let after = store.stats.counters(Some(url.id), span).await.unwrap();
+    assert_eq!(after.hours, before.hours, "the counters stay");
+    assert_eq!(after.dimensions.len(), before.dimensions.len());
 }
 
 async fn a_day_has_one_visitor_key_and_old_keys_are_forgotten(store: Stores) {

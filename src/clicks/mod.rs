@@ -10,6 +10,7 @@
 
 pub mod classify;
 pub mod geo;
+pub mod retention;
 
 use crate::domain::Visited;
 use crate::domain::analytics::VisitClass;

@@ -21,6 +21,10 @@ pub struct ClickSettings {
     /// places client addresses with; unset, countries are `unknown`. Read once at start.
     #[arg(long, env = "KURZ_GEOIP_DB")]
     pub geoip_db: Option<std::path::PathBuf>,
+    /// Days raw click events are kept; older ones are removed (the counters the stats read
+    /// stay). Unset: kept forever.
+    #[arg(long, env = "KURZ_CLICK_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
+    pub click_retention_days: Option<u32>,
 }
 
 /// When the in-process (L1) cache may answer redirects.

@@ -150,6 +150,10 @@ pub trait EventStore: Send + Sync + 'static {
     async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>>;
     /// As [`UserStore::import_users`]; the click counters are recounted afterwards.
     async fn import_events(&self, rows: &[Event]) -> StoreResult<u64>;
+    /// Removes `click` events older than `before` among the `ids` ids from the oldest click
+    /// on (one bounded step of retention); how many went. `0`: no click is older. The
+    /// counters stay.
+    async fn forget_clicks(&self, before: Timestamp, ids: i64) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -153,3 +153,87 @@ async fn with_analytics_off_clicks_are_recorded_unclassified_and_not_counted() {
         .expect_json(200);
     assert_eq!(stats["total"], 0);
 }
+
+#[tokio::test]
+async fn clicks_past_the_retention_are_removed_and_the_stats_keep_them() {
+    use kurz::domain::analytics::{Classified, VisitClass};
+    use kurz::domain::{Link, Timestamp, Visited};
+    use kurz::store::{EventStore, SqliteStore};
+    use std::sync::Arc;
+
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/kept").await;
+    let code = str_of(&url, "short_code").to_owned();
+    let dir = app.stop().await;
+
+    // Three human clicks from March, written into the store while kurz is down.
+    let store = SqliteStore::open(
+        &dir.path().join("kurz.db"),
+        1,
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .unwrap();
+    let link = Arc::new(Link {
+        id: id_of(&url),
+        user_id: None,
+        short_code: code.clone(),
+        target: "https://example.com/kept".into(),
+        is_active: true,
+    });
+    let old: Vec<Visited> = (0..3)
+        .map(|i| Visited {
+            link: link.clone(),
+            at: Timestamp::parse(&format!("2026-03-01T10:0{i}:00")).unwrap(),
+            referrer: None,
+            user_agent: Some(CHROME.into()),
+            accept_language: None,
+            prefetch: false,
+            client: None,
+            blocked: None,
+            classified: Some(Box::new(Classified {
+                visit_class: VisitClass::Human,
+                browser: "Chrome".into(),
+                os: "Windows".into(),
+                device: "desktop",
+                referrer_host: None,
+                language: None,
+                country: None,
+                visitor: None,
+            })),
+        })
+        .collect();
+    store.append_visits(&old).await.unwrap();
+    drop(store);
+
+    let app = spawn_app_in_with(dir, |settings| {
+        settings.clicks.click_retention_days = Some(30);
+    })
+    .await;
+    send_visit(&app, &code, VISITS[0]).await;
+    let id = id_of(&url);
+    eventually(
+        "the March clicks removed",
+        std::time::Duration::from_secs(10),
+        || async {
+            let stored = app.clicks(id).await.len();
+            if stored == 1 {
+                Ok(())
+            } else {
+                Err(format!("{stored} clicks stored"))
+            }
+        },
+    )
+    .await;
+    let march = app
+        .get(&format!(
+            "/urls/{id}/stats?from=2026-03-01T00:00:00&to=2026-03-02T00:00:00"
+        ))
+        .await
+        .expect_json(200);
+    assert_eq!(
+        (&march["humans"], &march["browsers"]),
+        (&json!(3), &counts(&[("Chrome", 3)])),
+        "{march}"
+    );
+}

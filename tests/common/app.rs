@@ -58,7 +58,10 @@ pub async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
     spawn_app_in_with(data_dir, configure).await
 }
 
-async fn spawn_app_in_with(data_dir: TempDir, configure: impl FnOnce(&mut Settings)) -> TestApp {
+pub async fn spawn_app_in_with(
+    data_dir: TempDir,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
     let mut settings = Settings::embedded(data_dir.path().to_path_buf());
     configure(&mut settings);
     let app = Application::build(settings)

@@ -22,7 +22,8 @@ pub mod wait;
 /// What most tests use, for one glob import (a test's own item of the same name wins).
 pub mod prelude {
     pub use super::app::{
-        TestApp, limit_creates, limit_writes, spawn_app, spawn_app_in, spawn_app_with,
+        TestApp, limit_creates, limit_writes, spawn_app, spawn_app_in, spawn_app_in_with,
+        spawn_app_with,
     };
     pub use super::http::{Api, Reply, client, client_builder, metric_sum, wait_for_all};
     pub use super::kurz::{

@@ -14,11 +14,20 @@ pub const RECOUNT_CLICKS: &str = "INSERT INTO link_clicks (url_id, clicks) \
      SELECT url_id, count(*) FROM events WHERE event_type = 'click' AND url_id IS NOT NULL GROUP BY url_id \
      ON CONFLICT (url_id) DO UPDATE SET clicks = excluded.clicks";
 
+/// The first click event in id order: where retention starts (clicks are appended in time
+/// order, so the lowest ids are the oldest).
+pub const OLDEST_CLICK: &str =
+    "SELECT id, timestamp FROM events WHERE event_type = 'click' ORDER BY id LIMIT 1";
+/// Click events older than `$3` among the ids `[$1, $2)`: one bounded slice of the table
+/// per statement, so a write lock is held briefly.
+pub const FORGET_CLICKS: &str = "DELETE FROM events \
+     WHERE id >= $1 AND id < $2 AND event_type = 'click' AND timestamp < $3";
+
 macro_rules! event_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::types::Json;
-            use $crate::domain::{Event, NewEvent, Visited};
+            use $crate::domain::{Event, NewEvent, Timestamp, Visited};
             use $crate::store::sql::{self, Table, events, first, links, users};
             use $crate::store::{
                 EventFilter, EventStore, Listing, Page, StoreError, StoreResult, retry,
@@ -87,6 +96,31 @@ macro_rules! event_store {
                         &filter.columns(),
                         page,
                     )
+                    .await
+                }
+
+                async fn forget_clicks(&self, before: Timestamp, ids: i64) -> StoreResult<u64> {
+                    retry::write("forget_clicks", move || async move {
+                        let oldest: Option<(i64, Timestamp)> = self
+                            .query_as(events::OLDEST_CLICK)
+                            .fetch_optional(&mut *self.reader().await?)
+                            .await?;
+                        let Some((first, at)) = oldest.filter(|(_, at)| *at < before) else {
+                            return Ok(0);
+                        };
+                        let mut tx = self.begin().await?;
+                        let forgotten = self
+                            .query(events::FORGET_CLICKS)
+                            .bind(first)
+                            .bind(first.saturating_add(ids.max(1)))
+                            .bind(before)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                        tx.commit().await?;
+                        tracing::debug!(at = %at, forgotten, "clicks past retention removed");
+                        Ok(forgotten)
+                    })
                     .await
                 }
 
