@@ -44,10 +44,11 @@ const INSERT_BATCH: &str = "WITH inserted AS ( \
        ON CONFLICT DO NOTHING RETURNING url_id, bucket \
      ) \
      INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches, visitors) \
-     SELECT r.url_id, r.bucket, r.humans, r.bots, r.previews, r.prefetches, \
-            (SELECT count(*) FROM fresh f WHERE f.url_id = r.url_id AND f.bucket = r.bucket) \
+     SELECT r.url_id, r.bucket, r.humans, r.bots, r.previews, r.prefetches, coalesce(f.n, 0) \
      FROM UNNEST($6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], $10::bigint[], $11::bigint[]) \
           AS r(url_id, bucket, humans, bots, previews, prefetches) \
+     LEFT JOIN (SELECT url_id, bucket, count(*) AS n FROM fresh GROUP BY url_id, bucket) AS f \
+          ON f.url_id = r.url_id AND f.bucket = r.bucket \
      ON CONFLICT (url_id, bucket) DO UPDATE SET humans = click_rollups.humans + excluded.humans, \
        bots = click_rollups.bots + excluded.bots, previews = click_rollups.previews + excluded.previews, \
        prefetches = click_rollups.prefetches + excluded.prefetches, \
