@@ -39,6 +39,11 @@ pub struct Settings {
     #[arg(long, env = "KURZ_TRUSTED_PROXIES", default_value = "127.0.0.1,::1")]
     pub trusted_proxies: String,
 
+    /// The address short links are published under (`https://ku.rz`), for QR codes; unset:
+    /// `http://` and the request's `Host`.
+    #[arg(long, env = "KURZ_PUBLIC_URL")]
+    pub public_url: Option<url::Url>,
+
     #[command(flatten)]
     pub database: DatabaseSettings,
 

@@ -21,6 +21,7 @@ mod links;
 mod observe;
 pub mod openapi;
 mod ops;
+mod qr;
 mod rate_limit;
 mod reports;
 mod schema;
@@ -127,6 +128,7 @@ fn api_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(urls::routes())
         .merge(events::routes())
         .merge(stats::routes())
+        .merge(qr::routes())
         .merge(reports::routes())
         .merge(docs::routes())
 }

@@ -14,6 +14,7 @@ mod health;
 mod limits;
 mod openapi;
 mod pagination;
+mod qr;
 mod redirect;
 mod safety;
 mod seed;
