@@ -27,8 +27,11 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// The short code in the path, if it is one: a path that is no code (not UTF-8, too long,
-/// other characters) names no link.
-struct Code(Option<ShortCode>);
+/// other characters) names no link. A code followed by `+` asks for its inspect page.
+struct Code {
+    code: Option<ShortCode>,
+    inspect: bool,
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for Code {
     type Rejection = std::convert::Infallible;
@@ -36,11 +39,19 @@ impl<S: Send + Sync> FromRequestParts<S> for Code {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         // The router's own (percent-decoded) parameter, read without deserialising it.
         let params = RawPathParams::from_request_parts(parts, state).await;
-        let code = params.ok().and_then(|params| {
+        let raw = params.ok().and_then(|params| {
             let (_, raw) = params.iter().find(|(name, _)| *name == "code")?;
-            ShortCode::parse(raw).ok()
+            Some(raw.to_owned())
         });
-        Ok(Self(code))
+        let raw = raw.as_deref().unwrap_or_default();
+        let (raw, inspect) = match raw.strip_suffix('+') {
+            Some(code) => (code, true),
+            None => (raw, false),
+        };
+        Ok(Self {
+            code: ShortCode::parse(raw).ok(),
+            inspect,
+        })
     }
 }
 
@@ -57,6 +68,10 @@ struct CodeParam {
 #[derive(IntoResponses)]
 #[allow(dead_code)]
 enum Followed {
+    /// `/{code}+`: where the link leads, without following it or counting a visit (HTML
+    /// when the client asks for `text/html` first). A switched-off link is 404.
+    #[response(status = 200)]
+    Inspected(super::inspect::Inspected),
     /// To the link's target; `Cache-Control: private, max-age=0`.
     #[response(status = 302, headers(
         ("Location" = String, description = "The link's `original_url`"),
@@ -74,7 +89,7 @@ enum Followed {
 #[utoipa::path(
     get, path = "/{code}", operation_id = "followLink", tag = "redirects",
     summary = "Follow a short link",
-    description = "Records a `click` event (without making the redirect wait for the database). `HEAD` answers the same and records nothing.",
+    description = "Records a `click` event (without making the redirect wait for the database). `HEAD` answers the same and records nothing. The code followed by `+` (`/abc123+`) answers where the link leads instead, records nothing.",
     params(CodeParam), responses(Followed), security(())
 )]
 async fn follow(State(state): State<AppState>, code: Code, request: Request) -> Response {
@@ -106,9 +121,13 @@ async fn visit(
     client: Option<std::net::IpAddr>,
 ) -> Response {
     // A malformed code cannot exist: answer before touching any cache or store.
-    let Some(code) = code.0 else {
+    let Some(short) = code.code else {
         return ApiError::not_found("short code").into_response();
     };
+    if code.inspect {
+        return super::inspect::inspect(state, &short, headers).await;
+    }
+    let code = short;
     let link = match state.links.resolve(&code).await {
         Ok(link) => link,
         Err(err) => return ApiError::from(err).into_response(),

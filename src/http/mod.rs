@@ -17,6 +17,7 @@ mod events;
 pub mod extract;
 mod guard;
 mod input;
+pub(crate) mod inspect;
 mod links;
 mod observe;
 pub mod openapi;

@@ -395,3 +395,74 @@ async fn a_cached_link_deactivated_is_refused_at_once() {
     app.get(&format!("/{code}")).await.expect_error(404);
     assert_eq!(app.clicks(id_of(&url)).await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_code_and_a_plus_shows_where_it_leads_without_following_or_counting() {
+    let app = spawn_app().await;
+    let url = app
+        .post_json(
+            "/urls",
+            &serde_json::json!({
+                "original_url": "https://example.com/a?b=<c>",
+                "title": "<b>Look</b> & see",
+            }),
+        )
+        .await
+        .expect_json(201);
+    let code = str_of(&url, "short_code");
+
+    let shown = app.get(&format!("/{code}+")).await.expect(200);
+    assert!(shown.header("location").is_none());
+    assert_eq!(
+        shown.header("cache-control").as_deref(),
+        Some("private, max-age=0")
+    );
+    let body = shown.json();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "short_code": code,
+            "original_url": "https://example.com/a?b=<c>",
+            "title": "<b>Look</b> & see",
+            "status": "active",
+            "created_at": url["created_at"],
+        })
+    );
+
+    // A browser gets a page, the title and target as text.
+    let page = app
+        .get_with_headers(
+            &format!("/{code}+"),
+            &[("Accept", "text/html,application/xhtml+xml,*/*;q=0.8")],
+        )
+        .await
+        .expect(200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        page.body.contains("&lt;b&gt;Look&lt;/b&gt; &amp; see"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("https://example.com/a?b=&lt;c&gt;"));
+    assert!(!page.body.contains("<b>Look"));
+
+    // Neither was a visit; the same under /urls/{code}/redirect.
+    app.get(&format!("/urls/{code}+/redirect"))
+        .await
+        .expect(200);
+    assert!(app.clicks(id_of(&url)).await.is_empty());
+
+    // A switched-off link is as gone as it is to a visit; an unknown one too.
+    app.put_json(
+        &format!("/urls/{}", id_of(&url)),
+        &serde_json::json!({ "is_active": false }),
+    )
+    .await
+    .expect(200);
+    app.get(&format!("/{code}+")).await.expect_error(404);
+    app.get("/nosuchcode+").await.expect_error(404);
+}

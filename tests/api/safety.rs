@@ -151,6 +151,12 @@ async fn a_link_whose_host_becomes_blocked_answers_410_until_unblocked() {
         );
         assert!(reply.header("location").is_none());
     }
+    // Its inspect page tells it is blocked, and hides where it leads.
+    let inspected = app.get(&format!("{path}+")).await.expect_json(200);
+    assert_eq!(
+        (&inspected["status"], &inspected["original_url"]),
+        (&serde_json::json!("blocked"), &serde_json::Value::Null)
+    );
 
     // Each refused GET is a `blocked` event (HEAD is not); none is a click.
     let blocked = app.events("event_type=blocked").await;

@@ -20,8 +20,8 @@ const DESCRIPTION: &str = "\
 A self-hosted URL shortener: users, short links, their click and audit history, and the \
 redirects themselves.
 
-Every response body is JSON except `/metrics` (Prometheus text), `/docs` (HTML) and \
-redirects (empty). Errors are `{\"error\": \"<message>\"}`, with `\"details\": \
+Every response body is JSON except `/metrics` (Prometheus text), `/docs` (HTML), QR codes \
+(SVG or PNG), inspect pages asked for as HTML, and redirects (empty). Errors are `{\"error\": \"<message>\"}`, with `\"details\": \
 {\"<field>\": \"<problem>\"}` on 409 and 422. Datetimes are UTC, written \
 `YYYY-MM-DDTHH:MM:SS`. A trailing slash is accepted on every path.
 
@@ -33,7 +33,7 @@ operations without a security requirement are public in both modes.";
 #[derive(OpenApi)]
 #[openapi(
     info(title = "kurz", description = DESCRIPTION, license(name = "MIT")),
-    components(schemas(ErrorBody)),
+    components(schemas(ErrorBody, crate::http::inspect::Inspected)),
     tags(
         (name = "operations", description = "Liveness, readiness and metrics."),
         (name = "users", description = "Users and CSV bulk import."),
