@@ -137,6 +137,15 @@ pub struct DimensionCount {
     pub clicks: i64,
 }
 
+/// Human clicks of one (browser, OS, device) reading over the period, as the store sums them.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct AgentCount {
+    pub browser: String,
+    pub os: String,
+    pub device: String,
+    pub clicks: i64,
+}
+
 /// A link's human clicks over the period (`GET /stats`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct TopLink {
@@ -151,6 +160,8 @@ pub struct Counters {
     pub hours: Vec<HourCounts>,
     /// Known values only, over the same days.
     pub dimensions: Vec<DimensionCount>,
+    /// The same days' agent counters, one per combination.
+    pub agents: Vec<AgentCount>,
     /// Only for all links.
     pub top_links: Vec<TopLink>,
 }
@@ -246,15 +257,27 @@ impl Stats {
                 point.humans += hour.humans;
             }
         }
-        let mut dimensions: BTreeMap<String, Vec<ValueCount>> = BTreeMap::new();
+        // Per dimension and value: a value may come from several agent combinations (and
+        // from rows of the earlier layout).
+        let mut summed: BTreeMap<(String, String), i64> = BTreeMap::new();
         for count in counters.dimensions {
+            *summed.entry((count.dimension, count.value)).or_default() += count.clicks;
+        }
+        for agent in counters.agents {
+            for (dimension, value) in [
+                ("browser", agent.browser),
+                ("os", agent.os),
+                ("device", agent.device),
+            ] {
+                *summed.entry((dimension.to_owned(), value)).or_default() += agent.clicks;
+            }
+        }
+        let mut dimensions: BTreeMap<String, Vec<ValueCount>> = BTreeMap::new();
+        for ((dimension, value), count) in summed {
             dimensions
-                .entry(count.dimension)
+                .entry(dimension)
                 .or_default()
-                .push(ValueCount {
-                    value: count.value,
-                    count: count.clicks,
-                });
+                .push(ValueCount { value, count });
         }
         let mut list = |name: &str| {
             let mut counts = dimensions.remove(name).unwrap_or_default();
@@ -384,10 +407,13 @@ mod tests {
                 hour("2026-03-09 08:00:00", 2),
                 hour("2026-03-09 14:00:00", 3),
             ],
-            dimensions: vec![
-                count("referrer", "a.example", 1),
-                count("browser", "Chrome", 5),
-            ],
+            dimensions: vec![count("referrer", "a.example", 1)],
+            agents: vec![AgentCount {
+                browser: "Chrome".into(),
+                os: "Windows".into(),
+                device: "desktop".into(),
+                clicks: 5,
+            }],
             top_links: Vec::new(),
         };
         let stats = Stats::assemble(Some(1), period, counters);

@@ -8,28 +8,20 @@ pub const ALL_HOURS: &str = "SELECT bucket, CAST(sum(humans) AS BIGINT) AS human
      CAST(sum(bots) AS BIGINT) AS bots, CAST(sum(previews) AS BIGINT) AS previews, \
      CAST(sum(prefetches) AS BIGINT) AS prefetches, CAST(sum(visitors) AS BIGINT) AS visitors \
      FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY bucket ORDER BY bucket";
-/// Human clicks by dimension value over whole days: the agent counters read as three
-/// dimensions, beside the other dimensions' rows (`unknown` rows an earlier release wrote
-/// are left out: the unknown counts are derived from the human clicks).
-pub const LINK_DIMENSIONS: &str = "WITH agents AS ( \
-       SELECT browser, os, device, clicks FROM click_agents \
-       WHERE url_id = $1 AND day >= $2 AND day < $3) \
-     SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks FROM ( \
-       SELECT dimension, value, clicks FROM click_dimensions \
-       WHERE url_id = $1 AND day >= $2 AND day < $3 AND value <> 'unknown' \
-       UNION ALL SELECT 'browser', browser, clicks FROM agents \
-       UNION ALL SELECT 'os', os, clicks FROM agents \
-       UNION ALL SELECT 'device', device, clicks FROM agents) AS counted \
+/// Human clicks by dimension value over whole days (`unknown` rows an earlier release wrote
+/// are left out: the unknown counts are derived from the human clicks); the agent
+/// counters summed per combination (the stats split them into browsers, systems and
+/// devices), beside the browser, OS and device rows an earlier release wrote here.
+pub const LINK_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
+     FROM click_dimensions WHERE url_id = $1 AND day >= $2 AND day < $3 AND value <> 'unknown' \
      GROUP BY dimension, value";
-pub const ALL_DIMENSIONS: &str = "WITH agents AS ( \
-       SELECT browser, os, device, clicks FROM click_agents WHERE day >= $1 AND day < $2) \
-     SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks FROM ( \
-       SELECT dimension, value, clicks FROM click_dimensions \
-       WHERE day >= $1 AND day < $2 AND value <> 'unknown' \
-       UNION ALL SELECT 'browser', browser, clicks FROM agents \
-       UNION ALL SELECT 'os', os, clicks FROM agents \
-       UNION ALL SELECT 'device', device, clicks FROM agents) AS counted \
+pub const ALL_DIMENSIONS: &str = "SELECT dimension, value, CAST(sum(clicks) AS BIGINT) AS clicks \
+     FROM click_dimensions WHERE day >= $1 AND day < $2 AND value <> 'unknown' \
      GROUP BY dimension, value";
+pub const LINK_AGENTS: &str = "SELECT browser, os, device, CAST(sum(clicks) AS BIGINT) AS clicks \
+     FROM click_agents WHERE url_id = $1 AND day >= $2 AND day < $3 GROUP BY browser, os, device";
+pub const ALL_AGENTS: &str = "SELECT browser, os, device, CAST(sum(clicks) AS BIGINT) AS clicks \
+     FROM click_agents WHERE day >= $1 AND day < $2 GROUP BY browser, os, device";
 pub const TOP_LINKS: &str = "SELECT url_id, CAST(sum(humans) AS BIGINT) AS humans \
      FROM click_rollups WHERE bucket >= $1 AND bucket < $2 GROUP BY url_id \
      HAVING sum(humans) > 0 ORDER BY humans DESC, url_id LIMIT 10";
@@ -45,7 +37,9 @@ pub const FORGET_VISITORS: &str = "DELETE FROM click_visitors WHERE day < $1";
 macro_rules! stats_store {
     ($store:ty, $db:ty) => {
         const _: () = {
-            use $crate::domain::stats::{Counters, DimensionCount, HourCounts, TopLink};
+            use $crate::domain::stats::{
+                AgentCount, Counters, DimensionCount, HourCounts, TopLink,
+            };
             use $crate::store::sql::stats;
             use $crate::store::{StatsStore, StoreResult, retry};
 
@@ -78,9 +72,13 @@ macro_rules! stats_store {
                     url_id: Option<i64>,
                     span: (i64, i64),
                 ) -> StoreResult<Counters> {
-                    let (hours, dimensions) = match url_id {
-                        Some(_) => (stats::LINK_HOURS, stats::LINK_DIMENSIONS),
-                        None => (stats::ALL_HOURS, stats::ALL_DIMENSIONS),
+                    let (hours, dimensions, agents) = match url_id {
+                        Some(_) => (
+                            stats::LINK_HOURS,
+                            stats::LINK_DIMENSIONS,
+                            stats::LINK_AGENTS,
+                        ),
+                        None => (stats::ALL_HOURS, stats::ALL_DIMENSIONS, stats::ALL_AGENTS),
                     };
                     // Dimensions are counted per day: the days the hours touch, whose hours
                     // are all read (their human clicks less the known values are the
@@ -93,6 +91,8 @@ macro_rules! stats_store {
                             self.counted(&mut reader, hours, url_id, day_hours).await?;
                         let dimensions: Vec<DimensionCount> =
                             self.counted(&mut reader, dimensions, url_id, days).await?;
+                        let agents: Vec<AgentCount> =
+                            self.counted(&mut reader, agents, url_id, days).await?;
                         let top_links: Vec<TopLink> = match url_id {
                             Some(_) => Vec::new(),
                             None => {
@@ -103,6 +103,7 @@ macro_rules! stats_store {
                         Ok(Counters {
                             hours,
                             dimensions,
+                            agents,
                             top_links,
                         })
                     })
