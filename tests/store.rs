@@ -137,6 +137,7 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_click_batch_written_again_under_its_key_is_stored_once,
     clicks_past_retention_go_in_slices_and_their_counters_stay,
     users_round_trip_and_delete,
     usernames_and_emails_are_unique_on_create_and_update,
@@ -1283,6 +1284,36 @@ async fn clicks_past_retention_go_in_slices_and_their_counters_stay(store: Store
     let after = store.stats.counters(Some(url.id), span).await.unwrap();
     assert_eq!(after.hours, before.hours, "the counters stay");
     assert_eq!(after.dimensions.len(), before.dimensions.len());
+}
+
+async fn a_click_batch_written_again_under_its_key_is_stored_once(store: Stores) {
+    let url = store
+        .links
+        .create_url(new_url("once1", None))
+        .await
+        .unwrap();
+    let link = Arc::new(link_of(&url));
+    let batch = vec![
+        classified(&link, "2026-03-01 10:05:00", VisitClass::Human, "a"),
+        classified(&link, "2026-03-01 10:06:00", VisitClass::Bot, "b"),
+    ];
+    // The retry of a batch whose commit went through unanswered, then another batch.
+    store.events.append_batch(&batch, 7).await.unwrap();
+    store.events.append_batch(&batch, 7).await.unwrap();
+    store.events.append_batch(&batch, 8).await.unwrap();
+    let clicks = events_of(&store, url.id)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "click")
+        .count();
+    assert_eq!(clicks, 4, "twice the batch, not three times");
+    let hour = |raw: &str| ts(raw).as_primitive().assume_utc().unix_timestamp() / 3600;
+    let span = (hour("2026-03-01 00:00:00"), hour("2026-03-02 00:00:00"));
+    let counters = store.stats.counters(Some(url.id), span).await.unwrap();
+    let counted: Vec<(i64, i64)> = counters.hours.iter().map(|h| (h.humans, h.bots)).collect();
+    assert_eq!(counted, [(2, 2)]);
+    let most = store.links.most_clicked(1).await.unwrap();
+    assert_eq!(most.len(), 1);
 }
 
 async fn a_day_has_one_visitor_key_and_old_keys_are_forgotten(store: Stores) {

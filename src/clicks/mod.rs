@@ -292,8 +292,11 @@ impl Writer {
         }
         let mut backoff = FIRST_BACKOFF;
         let mut failures = 0;
+        // One key for every try: a try whose commit went through unanswered is not
+        // written again by the next.
+        let key: i64 = rand::random();
         loop {
-            let outcome = AssertUnwindSafe(self.store.append_visits(clicks))
+            let outcome = AssertUnwindSafe(self.store.append_batch(clicks, key))
                 .catch_unwind()
                 .await;
             let transient = match outcome {

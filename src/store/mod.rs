@@ -144,8 +144,14 @@ pub trait EventStore: Send + Sync + 'static {
     async fn create_event(&self, event: NewEvent) -> StoreResult<Event>;
     /// Appends the `click` (and `blocked`) events of many visits at once (the click
     /// writer's batches), without reference checks, and adds their clicks to the links'
-    /// click counters in the same transaction.
-    async fn append_visits(&self, visits: &[Visited]) -> StoreResult<()>;
+    /// click counters in the same transaction. `key` names the batch: a batch whose key
+    /// was already written (a retry after a commit whose answer was lost) writes nothing
+    /// and succeeds.
+    async fn append_batch(&self, visits: &[Visited], key: i64) -> StoreResult<()>;
+    /// [`EventStore::append_batch`] under a fresh key.
+    async fn append_visits(&self, visits: &[Visited]) -> StoreResult<()> {
+        self.append_batch(visits, rand::random()).await
+    }
     async fn get_event(&self, id: i64) -> StoreResult<Option<Event>>;
     async fn list_events(&self, filter: &EventFilter, page: Page) -> StoreResult<Listing<Event>>;
     /// As [`UserStore::import_users`]; the click counters are recounted afterwards.

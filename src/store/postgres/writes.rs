@@ -20,7 +20,9 @@ use sqlx::types::Json;
 /// concurrent batch of another replica waits for the row and then skips it, so each
 /// visitor counts once). Each counter row appears once per batch, in key order, so two
 /// replicas' batches lock shared rows in the same order.
-const INSERT_BATCH: &str = "WITH inserted AS ( \
+const INSERT_BATCH: &str = "WITH batch AS ( \
+       INSERT INTO click_batches (key, day) VALUES ($27, $28) \
+     ), inserted AS ( \
        INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
        SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::timestamp[], $5::jsonb[]) \
        RETURNING url_id, event_type \
@@ -90,7 +92,11 @@ impl PostgresStore {
     }
 
     /// A batch of visits' events, and their clicks added to the counters.
-    pub(super) async fn insert_batch(&self, visits: &[Visited]) -> StoreResult<()> {
+    pub(super) async fn insert_batch(
+        &self,
+        visits: &[Visited],
+        (key, day): (i64, i64),
+    ) -> StoreResult<()> {
         let url_ids: Vec<i64> = visits.iter().map(|v| v.link.id).collect();
         let user_ids: Vec<Option<i64>> = visits.iter().map(|v| v.link.user_id).collect();
         let types: Vec<&str> = visits.iter().map(Visited::event_type).collect();
@@ -130,8 +136,15 @@ impl PostgresStore {
             .bind(agents.keys().map(|k| k.2.as_str()).collect::<Vec<_>>())
             .bind(agents.keys().map(|k| k.3.as_str()).collect::<Vec<_>>())
             .bind(agents.keys().map(|k| k.4).collect::<Vec<_>>())
-            .bind(agents.values().copied().collect::<Vec<_>>());
-        self.write(batch).await
+            .bind(agents.values().copied().collect::<Vec<_>>())
+            .bind(key)
+            .bind(day);
+        let mut session = self.write_session().await?;
+        batch
+            .execute(&mut *session)
+            .await
+            .map_err(|e| StoreError::from_constraint(e, "click batch", "click batch"))?;
+        session.commit().await
     }
 
     /// Adds request counts and moves last-used times forward (never back).

@@ -78,11 +78,23 @@ macro_rules! event_store {
                 }
 
                 /// Not retried here: the click writer has its own, longer retries.
-                async fn append_visits(&self, visits: &[Visited]) -> StoreResult<()> {
+                async fn append_batch(&self, visits: &[Visited], key: i64) -> StoreResult<()> {
                     if visits.is_empty() {
                         return Ok(());
                     }
-                    retry::once("append_visits", self.insert_batch(visits)).await
+                    let day = Timestamp::now()
+                        .as_primitive()
+                        .assume_utc()
+                        .unix_timestamp()
+                        .div_euclid(86_400);
+                    let written = self.insert_batch(visits, (key, day));
+                    match retry::once("append_visits", written).await {
+                        Err(StoreError::Conflict(_)) => {
+                            tracing::info!(key, "a retried click batch was already written");
+                            Ok(())
+                        }
+                        other => other,
+                    }
                 }
 
                 async fn list_events(

@@ -33,6 +33,8 @@ pub const VISITOR_KEY: &str = "SELECT key FROM visitor_keys WHERE day = $1";
 /// a day, and without the key a hash cannot be tied to an address again.
 pub const FORGET_KEYS: &str = "DELETE FROM visitor_keys WHERE day < $1";
 pub const FORGET_VISITORS: &str = "DELETE FROM click_visitors WHERE day < $1";
+/// Click batch keys: a retry comes within seconds, a day is plenty.
+pub const FORGET_BATCHES: &str = "DELETE FROM click_batches WHERE day < $1";
 
 macro_rules! stats_store {
     ($store:ty, $db:ty) => {
@@ -124,7 +126,12 @@ macro_rules! stats_store {
                             .bind(day)
                             .fetch_one(&mut *tx)
                             .await?;
-                        for forget in [stats::FORGET_KEYS, stats::FORGET_VISITORS] {
+                        let forgotten = [
+                            stats::FORGET_KEYS,
+                            stats::FORGET_VISITORS,
+                            stats::FORGET_BATCHES,
+                        ];
+                        for forget in forgotten {
                             self.query(forget).bind(day - 1).execute(&mut *tx).await?;
                         }
                         tx.commit().await?;

@@ -13,13 +13,14 @@ pub const API_KEYS_AFTER: &str = "SELECT id, name, prefix, secret_hash, scope, u
      revoked_at, last_used_at, request_count FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
 
 /// What owns comes after what is owned: events and counters, keys, urls, then users.
-pub const CLEAR: [&str; 10] = [
+pub const CLEAR: [&str; 11] = [
     "DELETE FROM events",
     "DELETE FROM link_clicks",
     "DELETE FROM click_rollups",
     "DELETE FROM click_dimensions",
     "DELETE FROM click_agents",
     "DELETE FROM click_visitors",
+    "DELETE FROM click_batches",
     "DELETE FROM visitor_keys",
     "DELETE FROM api_keys",
     "DELETE FROM urls",

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 /// second, small one, counted here rather than by parsing the first array again.
 const INSERT_BATCH: &str = "\
     BEGIN IMMEDIATE; \
+    INSERT INTO click_batches (key, day) VALUES ($7, $8); \
     INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
     SELECT json_extract(value, '$.u'), json_extract(value, '$.s'), json_extract(value, '$.t'), \
            json_extract(value, '$.ts'), json_extract(value, '$.d') \
@@ -90,7 +91,11 @@ fn clicks_per_link(visits: &[Visited]) -> BTreeMap<i64, i64> {
 impl SqliteStore {
     /// A batch of visits' events, and their clicks added to the counters, in one
     /// transaction.
-    pub(super) async fn insert_batch(&self, visits: &[Visited]) -> StoreResult<()> {
+    pub(super) async fn insert_batch(
+        &self,
+        visits: &[Visited],
+        (key, day): (i64, i64),
+    ) -> StoreResult<()> {
         let rows: Vec<EventRow<'_>> = visits.iter().map(EventRow::from).collect();
         let clicks: Vec<(i64, i64)> = clicks_per_link(visits).into_iter().collect();
         let rollup = Rollup::of(visits);
@@ -123,8 +128,11 @@ impl SqliteStore {
             .bind(serde_json::to_string(&dimensions).map_err(json)?)
             .bind(serde_json::to_string(&visitors).map_err(json)?)
             .bind(serde_json::to_string(&agents).map_err(json)?)
+            .bind(key)
+            .bind(day)
             .execute(&mut *session)
-            .await?;
+            .await
+            .map_err(|e| StoreError::from_constraint(e, "click batch", "click batch"))?;
         session.commit().await
     }
 
