@@ -8,6 +8,7 @@ pub mod api_key;
 pub mod audit;
 mod event;
 mod link;
+pub mod period;
 mod short_code;
 pub mod stats;
 mod text;

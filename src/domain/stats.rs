@@ -4,119 +4,13 @@
 
 use super::Timestamp;
 use super::analytics::{BUCKET_SECS, UNKNOWN};
+use super::period::at;
+pub use super::period::{Interval, MAX_POINTS, Period};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use time::{OffsetDateTime, PrimitiveDateTime};
 
-/// Most series points one answer may have.
-pub const MAX_POINTS: i64 = 1000;
-/// The period when none is asked for.
-pub const DEFAULT_DAYS: i64 = 30;
 /// Entries of each dimension list before `other`.
 pub const TOP: usize = 10;
-
-/// The width of a series point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Interval {
-    Hour,
-    Day,
-    Week,
-}
-
-impl Interval {
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        match raw {
-            "hour" => Ok(Self::Hour),
-            "day" => Ok(Self::Day),
-            "week" => Ok(Self::Week),
-            _ => Err(format!("'{raw}' is not hour, day or week")),
-        }
-    }
-
-    fn secs(self) -> i64 {
-        match self {
-            Self::Hour => 3600,
-            Self::Day => 86_400,
-            Self::Week => 7 * 86_400,
-        }
-    }
-
-    /// The start of the point `unix` falls in (days at 00:00 UTC, weeks on Monday).
-    fn floor(self, unix: i64) -> i64 {
-        // 1970-01-01 was a Thursday: weeks are counted from Monday 1969-12-29.
-        let offset = if self == Self::Week { 3 * 86_400 } else { 0 };
-        (unix + offset).div_euclid(self.secs()) * self.secs() - offset
-    }
-}
-
-/// A period and interval, checked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Period {
-    pub from: Timestamp,
-    pub to: Timestamp,
-    pub interval: Interval,
-}
-
-fn unix(t: Timestamp) -> i64 {
-    t.as_primitive().assume_utc().unix_timestamp()
-}
-
-fn at(unix: i64) -> Timestamp {
-    let t = OffsetDateTime::from_unix_timestamp(unix).unwrap_or(OffsetDateTime::UNIX_EPOCH);
-    Timestamp::from_primitive(PrimitiveDateTime::new(t.date(), t.time()))
-}
-
-impl Period {
-    /// `from`/`to` as given (defaults: the 30 UTC days up to the end of today), and the
-    /// interval (default `day`). The errors name the field at fault.
-    pub fn new(
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-        interval: Option<Interval>,
-        now: Timestamp,
-    ) -> Result<Self, (&'static str, String)> {
-        let interval = interval.unwrap_or(Interval::Day);
-        let to = to.unwrap_or_else(|| at(Interval::Day.floor(unix(now)) + 86_400));
-        let from = from.unwrap_or_else(|| at(unix(to) - DEFAULT_DAYS * 86_400));
-        if unix(from) >= unix(to) {
-            return Err(("from", "must be before to".into()));
-        }
-        let period = Self { from, to, interval };
-        let points = period.starts().count() as i64;
-        if points > MAX_POINTS {
-            return Err((
-                "interval",
-                format!(
-                    "gives {points} points; at most {MAX_POINTS}: a shorter period or a wider interval"
-                ),
-            ));
-        }
-        Ok(period)
-    }
-
-    /// The hour buckets the period covers: every hour that starts in `[from, to)`, and the
-    /// hour `from` falls in.
-    pub fn buckets(&self) -> (i64, i64) {
-        let first = unix(self.from).div_euclid(BUCKET_SECS);
-        let end = (unix(self.to) + BUCKET_SECS - 1).div_euclid(BUCKET_SECS);
-        (first, end)
-    }
-
-    /// The start of every series point, in order.
-    fn starts(&self) -> impl Iterator<Item = i64> + use<> {
-        let step = self.interval.secs();
-        let end = unix(self.to);
-        let mut next = self.interval.floor(unix(self.from));
-        std::iter::from_fn(move || {
-            (next < end).then(|| {
-                let start = next;
-                next += step;
-                start
-            })
-        })
-    }
-}
 
 /// One hour's counters, as the store reads them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, sqlx::FromRow)]
@@ -316,27 +210,10 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::period::unix;
 
     fn ts(raw: &str) -> Timestamp {
         Timestamp::parse(raw).unwrap_or_else(|_| unreachable!())
-    }
-
-    #[test]
-    fn defaults_are_the_last_30_days_by_day_and_bad_periods_are_refused() {
-        let now = ts("2026-03-10 12:34:56");
-        let period = Period::new(None, None, None, now).unwrap_or_else(|_| unreachable!());
-        assert_eq!(period.to, ts("2026-03-11 00:00:00"));
-        assert_eq!(period.from, ts("2026-02-09 00:00:00"));
-        assert_eq!(period.starts().count(), 30);
-        let reversed = Period::new(Some(now), Some(ts("2026-03-01 00:00:00")), None, now);
-        assert_eq!(reversed.err().map(|e| e.0), Some("from"));
-        let long = Period::new(
-            Some(ts("2020-01-01 00:00:00")),
-            Some(now),
-            Some(Interval::Hour),
-            now,
-        );
-        assert_eq!(long.err().map(|e| e.0), Some("interval"));
     }
 
     #[test]
