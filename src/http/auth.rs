@@ -120,6 +120,16 @@ impl Caller {
         }
     }
 
+    /// May this caller read the stats and the QR code of a link owned by `owner`? A key
+    /// of a user only its own user's links (unless its scope manages everything); other
+    /// callers any.
+    pub fn may_read(&self, owner: Option<i64>) -> bool {
+        match self {
+            Self::Key(key) if key.user_id.is_some() => self.may_manage(owner),
+            _ => true,
+        }
+    }
+
     /// The owner a new link or event gets: as requested, or for a `write` key its own user
     /// (naming another user is refused).
     pub fn owner_for(&self, requested: Option<i64>) -> Result<Option<i64>, ApiError> {

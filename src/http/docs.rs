@@ -256,7 +256,8 @@ fn inline_code(text: &str) -> String {
         .collect()
 }
 
-fn escape(text: &str) -> String {
+/// Text made safe inside HTML elements and double-quoted attributes.
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -274,6 +275,14 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markup_in_a_title_or_target_is_text() {
+        assert_eq!(
+            escape("<script>\"a\" & 'b'</script>"),
+            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
+        );
+    }
 
     #[test]
     fn text_from_the_spec_cannot_inject_markup() {

@@ -4,6 +4,7 @@
 //! to a visit (404); a link whose destination is blocked shows its status and no target.
 
 use super::AppState;
+use super::docs::escape;
 use super::error::ApiError;
 use crate::domain::{ShortCode, Timestamp};
 use crate::store::LinkStore;
@@ -99,33 +100,4 @@ fn page(shown: &Inspected) -> String {
         status = shown.status,
         created = shown.created_at,
     )
-}
-
-/// Text made safe inside HTML elements and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::escape;
-
-    #[test]
-    fn markup_in_a_title_or_target_is_text() {
-        assert_eq!(
-            escape("<script>\"a\" & 'b'</script>"),
-            "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;"
-        );
-    }
 }

@@ -3,12 +3,12 @@
 //! short URL is `KURZ_PUBLIC_URL` and the code, or `http://` and the request's `Host`.
 
 use super::AppState;
-use super::auth::{Caller, not_yours};
+use super::auth::Caller;
 use super::error::ApiError;
-use super::extract::parse_id;
-use crate::store::LinkStore;
+use super::extract::{RequestHost, parse_id};
+use super::urls::readable_url;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use qrcode::{Color, EcLevel, QrCode};
 use std::collections::HashMap;
@@ -58,7 +58,7 @@ async fn link_qr(
     caller: Caller,
     Path(id): Path<String>,
     Query(params): Query<HashMap<String, String>>,
-    headers: HeaderMap,
+    host: RequestHost,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "url")?;
     let format = match params.get("format").map(String::as_str) {
@@ -79,22 +79,8 @@ async fn link_qr(
             .filter(|size| SIZES.contains(size))
             .ok_or_else(|| ApiError::invalid("size", "must be a whole number from 64 to 2048"))?,
     };
-    let url = state
-        .links
-        .get_url(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("url"))?;
-    if let Caller::Key(key) = &caller
-        && key.user_id.is_some()
-        && !caller.may_manage(url.user_id)
-    {
-        return Err(not_yours());
-    }
-    let short_url = short_url(
-        state.settings.public_url.as_ref(),
-        &headers,
-        &url.short_code,
-    );
+    let url = readable_url(&state, &caller, id).await?;
+    let short_url = short_url(state.settings.public_url.as_ref(), &host, &url.short_code);
     let code = QrCode::with_error_correction_level(short_url.as_bytes(), EcLevel::M)
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("QR code of {short_url}: {e}")))?;
     let grid = Grid::of(&code, size);
@@ -118,14 +104,11 @@ enum Format {
 }
 
 /// The link's public address: the configured base and the code, or the request's host.
-fn short_url(public: Option<&url::Url>, headers: &HeaderMap, code: &str) -> String {
+fn short_url(public: Option<&url::Url>, host: &RequestHost, code: &str) -> String {
     match public {
         Some(base) => format!("{}/{code}", base.as_str().trim_end_matches('/')),
         None => {
-            let host = headers
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .unwrap_or("localhost");
+            let host = host.0.as_deref().unwrap_or("localhost");
             format!("http://{host}/{code}")
         }
     }

@@ -3,12 +3,12 @@
 //! number of clicks).
 
 use super::AppState;
-use super::auth::{Caller, not_yours};
+use super::auth::Caller;
 use super::error::{ApiError, FieldErrors};
 use super::extract::parse_id;
+use super::urls::readable_url;
 use crate::domain::Timestamp;
 use crate::domain::stats::{Interval, Period, Stats};
-use crate::store::LinkStore;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use std::collections::HashMap;
@@ -82,17 +82,7 @@ async fn link_stats(
 ) -> Result<Json<Stats>, ApiError> {
     let id = parse_id(&id, "url")?;
     let period = period(&params)?;
-    let url = state
-        .links
-        .get_url(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("url"))?;
-    if let Caller::Key(key) = &caller
-        && key.user_id.is_some()
-        && !caller.may_manage(url.user_id)
-    {
-        return Err(not_yours());
-    }
+    readable_url(&state, &caller, id).await?;
     // As for the event list: what this replica has queued counts.
     state.clicks.flush().await;
     let counters = state.stats.counters(Some(id), period.buckets()).await?;

@@ -118,6 +118,24 @@ fn parse_target(
     }
 }
 
+/// The url `id` names, if this caller may read it: 404 when there is none, 403 for a key
+/// of another user (the stats and the QR code of a link).
+pub(super) async fn readable_url(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<Url, ApiError> {
+    let url = state
+        .links
+        .get_url(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("url"))?;
+    if !caller.may_read(url.user_id) {
+        return Err(not_yours());
+    }
+    Ok(url)
+}
+
 #[utoipa::path(
     post, path = "/urls", operation_id = "createUrl", tag = "urls",
     summary = "Shorten a url",

@@ -498,3 +498,46 @@ async fn secrets_never_reach_the_log_and_open_mode_on_the_network_warns() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn a_users_read_key_sees_the_stats_and_qr_of_its_own_links_only() {
+    let app = spawn_app_with(keys_mode).await;
+    let dir = app.data_path().to_owned();
+    let admin = mint(&dir, "admin", &[]);
+    let alice = user_with(&app, &admin, "alice").await;
+    let bob = user_with(&app, &admin, "bob").await;
+    let alices_key = mint(&dir, "read", &["--user", &alice.to_string()]);
+    let anyones_key = mint(&dir, "read", &[]);
+    let link_of = |user: i64, path: &str| json!({"original_url": format!("https://example.com/{path}"), "user_id": user});
+    let mut ids = Vec::new();
+    for (user, path) in [(alice, "alice"), (bob, "bob")] {
+        let url = call(
+            &app,
+            Method::POST,
+            "/urls",
+            Some(&admin),
+            Some(link_of(user, path)),
+        )
+        .await
+        .expect_json(201);
+        ids.push(id_of(&url));
+    }
+    for route in ["stats", "qr"] {
+        let (alices, bobs) = (
+            format!("/urls/{}/{route}", ids[0]),
+            format!("/urls/{}/{route}", ids[1]),
+        );
+        call(&app, Method::GET, &alices, Some(&alices_key), None)
+            .await
+            .expect(200);
+        call(&app, Method::GET, &bobs, Some(&alices_key), None)
+            .await
+            .expect_error(403);
+        // A read key of no user, and an admin key, read any link.
+        for key in [&anyones_key, &admin] {
+            call(&app, Method::GET, &bobs, Some(key), None)
+                .await
+                .expect(200);
+        }
+    }
+}
