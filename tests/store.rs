@@ -161,6 +161,11 @@ conformance!(
     a_day_has_one_visitor_key_and_old_keys_are_forgotten,
 );
 
+/// The hour bucket (hours since 1970-01-01 UTC) of a time.
+fn hour_of(raw: &str) -> i64 {
+    ts(raw).unix_secs() / 3600
+}
+
 fn ts(raw: &str) -> Timestamp {
     Timestamp::parse(raw).unwrap()
 }
@@ -1191,8 +1196,10 @@ async fn click_counters_sum_the_batches_and_count_each_visitor_once_a_day(store:
     ];
     store.events.append_visits(&first).await.unwrap();
     store.events.append_visits(&second).await.unwrap();
-    let hour = |raw: &str| ts(raw).as_primitive().assume_utc().unix_timestamp() / 3600;
-    let span = (hour("2026-03-01 00:00:00"), hour("2026-03-03 00:00:00"));
+    let span = (
+        hour_of("2026-03-01 00:00:00"),
+        hour_of("2026-03-03 00:00:00"),
+    );
     let counters = store.stats.counters(Some(url.id), span).await.unwrap();
     let rows: Vec<(i64, i64, i64, i64, i64)> = counters
         .hours
@@ -1259,8 +1266,10 @@ async fn clicks_past_retention_go_in_slices_and_their_counters_stay(store: Store
         visit_of(&link),
     ];
     store.events.append_visits(&recent).await.unwrap();
-    let hour = |raw: &str| ts(raw).as_primitive().assume_utc().unix_timestamp() / 3600;
-    let span = (hour("2026-03-01 00:00:00"), hour("2026-03-02 00:00:00"));
+    let span = (
+        hour_of("2026-03-01 00:00:00"),
+        hour_of("2026-03-02 00:00:00"),
+    );
     let before = store.stats.counters(Some(url.id), span).await.unwrap();
     assert_eq!(before.hours.iter().map(|h| h.humans).sum::<i64>(), 5);
 
@@ -1307,8 +1316,10 @@ async fn a_click_batch_written_again_under_its_key_is_stored_once(store: Stores)
         .filter(|e| e.event_type == "click")
         .count();
     assert_eq!(clicks, 4, "twice the batch, not three times");
-    let hour = |raw: &str| ts(raw).as_primitive().assume_utc().unix_timestamp() / 3600;
-    let span = (hour("2026-03-01 00:00:00"), hour("2026-03-02 00:00:00"));
+    let span = (
+        hour_of("2026-03-01 00:00:00"),
+        hour_of("2026-03-02 00:00:00"),
+    );
     let counters = store.stats.counters(Some(url.id), span).await.unwrap();
     let counted: Vec<(i64, i64)> = counters.hours.iter().map(|h| (h.humans, h.bots)).collect();
     assert_eq!(counted, [(2, 2)]);

@@ -245,12 +245,7 @@ impl Writer {
         };
         let mut keys: Vec<(i64, Option<String>)> = Vec::new();
         for click in clicks.iter_mut() {
-            let day = click
-                .at
-                .as_primitive()
-                .assume_utc()
-                .unix_timestamp()
-                .div_euclid(86_400);
+            let day = click.at.unix_day();
             let at = match keys.iter().position(|(known, _)| *known == day) {
                 Some(at) => at,
                 None => {

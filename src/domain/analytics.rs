@@ -36,11 +36,6 @@ impl VisitClass {
     }
 }
 
-/// The dimensions human clicks are counted by, as the stats name them. Browser, OS and
-/// device are counted together (one row per link, day and reading of the user agent:
-/// [`Rollup::agents`]); the others one row per value ([`Rollup::dimensions`]).
-pub const DIMENSIONS: [&str; 6] = ["referrer", "browser", "os", "device", "country", "language"];
-
 /// A visit, classified. Serialised into the click event's `details` beside its other keys.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Classified {
@@ -62,7 +57,8 @@ pub struct Classified {
 }
 
 impl Classified {
-    /// The values of the dimensions counted one row per value, where the visit tells them.
+    /// The values of the dimensions counted one row per value, where the visit tells them
+    /// (browser, OS and device are counted together instead: [`Rollup::agents`]).
     fn told(&self) -> [(&'static str, Option<&String>); 3] {
         [
             ("referrer", self.referrer_host.as_ref()),
@@ -124,7 +120,7 @@ impl Rollup {
         let mut rollup = Self::default();
         for visit in visits.iter().filter(|v| v.blocked.is_none()) {
             if let Some(classified) = &visit.classified {
-                let at = visit.at.as_primitive().assume_utc().unix_timestamp();
+                let at = visit.at.unix_secs();
                 rollup.add(visit.link.id, at, classified);
             }
         }

@@ -55,7 +55,7 @@ pub struct Period {
 }
 
 pub(super) fn unix(t: Timestamp) -> i64 {
-    t.as_primitive().assume_utc().unix_timestamp()
+    t.unix_secs()
 }
 
 pub(super) fn at(unix: i64) -> Timestamp {

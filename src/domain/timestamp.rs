@@ -27,6 +27,16 @@ impl Timestamp {
         self.0
     }
 
+    /// Seconds since 1970-01-01 UTC.
+    pub fn unix_secs(&self) -> i64 {
+        self.0.assume_utc().unix_timestamp()
+    }
+
+    /// Days since 1970-01-01 UTC: the day of the click counters and visitor keys.
+    pub fn unix_day(&self) -> i64 {
+        self.unix_secs().div_euclid(86_400)
+    }
+
     /// Parses the formats found in seed files and sent by clients:
     /// `2025-09-19 22:25:05`, `2025-09-19T22:25:05`, with optional fractions and
     /// an optional `Z` or offset (converted to UTC).

@@ -82,11 +82,7 @@ macro_rules! event_store {
                     if visits.is_empty() {
                         return Ok(());
                     }
-                    let day = Timestamp::now()
-                        .as_primitive()
-                        .assume_utc()
-                        .unix_timestamp()
-                        .div_euclid(86_400);
+                    let day = Timestamp::now().unix_day();
                     let written = self.insert_batch(visits, (key, day));
                     match retry::once("append_visits", written).await {
                         Err(StoreError::Conflict(_)) => {
