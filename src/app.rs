@@ -4,6 +4,7 @@
 
 use crate::auth::KeyRing;
 use crate::cache::CachedLinks;
+use crate::caps::VisitCaps;
 use crate::clicks::classify::Classifier;
 use crate::clicks::geo::GeoIp;
 use crate::clicks::{self, ClickWriter};
@@ -116,10 +117,11 @@ impl Application {
             settings.cache.prewarm,
         )
         .await?;
+        let classifier = Arc::new(classifier(&settings.clicks)?);
         let (clicks, click_writer) = clicks::start(
             stores.events.clone(),
             stores.stats.clone(),
-            classifier(&settings.clicks)?,
+            settings.clicks.click_analytics.then(|| classifier.clone()),
             settings.clicks.click_queue,
             settings.clicks.click_batch,
             settings.shutdown_timeout(),
@@ -145,8 +147,11 @@ impl Application {
         };
         let listener = http::server::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
+        let caps = VisitCaps::new(links.clone());
         let state = AppState::new(App {
             links,
+            classifier,
+            caps,
             users: stores.users.clone(),
             events: stores.events.clone(),
             stats: stores.stats.clone(),
@@ -240,14 +245,11 @@ impl Application {
 
 /// In `open` mode anyone who can reach the port may change or delete any link: say so
 /// loudly when that port is not loopback-only.
-/// The click writer's classifier (`None`: analytics off), with the country database when
-/// one is configured.
-fn classifier(settings: &ClickSettings) -> anyhow::Result<Option<Classifier>> {
-    if !settings.click_analytics {
-        return Ok(None);
-    }
+/// The classifier of visits, with the country database when one is configured: the click
+/// writer's (unless analytics are off) and the redirect rules'.
+fn classifier(settings: &ClickSettings) -> anyhow::Result<Classifier> {
     let geo = settings.geoip_db.as_deref().map(GeoIp::open).transpose()?;
-    Ok(Some(Classifier::new(geo)))
+    Ok(Classifier::new(geo))
 }
 
 fn warn_if_open_to_the_network(settings: &Settings) {

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod background;
 pub mod cache;
+pub mod caps;
 pub mod cli;
 pub mod clicks;
 pub mod config;

@@ -14,12 +14,18 @@ use std::time::Duration;
 
 /// How often idle clients' in-process state is forgotten (it is recreated full on return).
 const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
+/// Password attempts one client may make on one link at once, then one per
+/// [`PASSWORD_ATTEMPT_EVERY`]: enough for a person's typos, far too few to guess.
+pub const PASSWORD_ATTEMPTS: u32 = 5;
+pub const PASSWORD_ATTEMPT_EVERY: Duration = Duration::from_secs(12);
 
 /// Which allowance a request draws on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteKind {
     Create,
     Change,
+    /// A password sent to a protected link (counted per client and link).
+    Password,
 }
 
 impl WriteKind {
@@ -27,6 +33,7 @@ impl WriteKind {
         match self {
             Self::Create => "create",
             Self::Change => "change",
+            Self::Password => "password",
         }
     }
 }
@@ -42,10 +49,16 @@ struct Allowance {
 impl Allowance {
     fn new(per_second: u32, burst: u32) -> Option<Self> {
         let rate = NonZeroU32::new(per_second)?;
+        Self::every(Duration::from_secs(1) / rate.get(), burst)
+    }
+
+    /// One request per `interval` after a burst of `burst`.
+    fn every(interval: Duration, burst: u32) -> Option<Self> {
         let burst = NonZeroU32::new(burst.max(1)).unwrap_or(NonZeroU32::MIN);
+        let quota = Quota::with_period(interval)?.allow_burst(burst);
         Some(Self {
-            local: DefaultKeyedRateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
-            interval: Duration::from_secs(1) / rate.get(),
+            local: DefaultKeyedRateLimiter::keyed(quota),
+            interval,
             burst: burst.get(),
         })
     }
@@ -62,6 +75,7 @@ impl Allowance {
 pub struct RateLimits {
     creates: Option<Arc<Allowance>>,
     changes: Option<Arc<Allowance>>,
+    passwords: Option<Arc<Allowance>>,
     shared: Option<SharedRateLimit>,
 }
 
@@ -71,6 +85,7 @@ impl RateLimits {
         Self {
             creates: allowance(settings.rate_creates_per_sec, settings.rate_creates_burst),
             changes: allowance(settings.rate_writes_per_sec, settings.rate_writes_burst),
+            passwords: Allowance::every(PASSWORD_ATTEMPT_EVERY, PASSWORD_ATTEMPTS).map(Arc::new),
             shared,
         }
     }
@@ -83,7 +98,10 @@ impl RateLimits {
             let mut every = tokio::time::interval(FORGET_IDLE_EVERY);
             loop {
                 every.tick().await;
-                for allowance in [&limits.creates, &limits.changes].into_iter().flatten() {
+                for allowance in [&limits.creates, &limits.changes, &limits.passwords]
+                    .into_iter()
+                    .flatten()
+                {
                     allowance.local.retain_recent();
                     allowance.local.shrink_to_fit();
                 }
@@ -96,6 +114,7 @@ impl RateLimits {
         let allowance = match kind {
             WriteKind::Create => &self.creates,
             WriteKind::Change => &self.changes,
+            WriteKind::Password => &self.passwords,
         };
         let Some(allowance) = allowance else {
             return Ok(());

@@ -9,9 +9,11 @@ mod common;
 
 use common::services::{Database, PgBouncer};
 use kurz::domain::analytics::{Classified, VisitClass};
+use kurz::domain::rules::{Device, Rule, When};
 use kurz::domain::{
-    Email, Event, ImportedUser, Link, NewEvent, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp,
-    Url, UrlPatch, User, UserPatch, Username, Visited,
+    Chosen, Email, Event, ImportedUser, Link, LinkSettings, NewEvent, NewUrl, NewUser,
+    PasswordHash, SettingsPatch, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, User, UserPatch,
+    Username, Visited,
 };
 use kurz::store::{
     EventFilter, Page, PostgresOptions, PostgresStore, SqliteStore, StoreError, Stores, UrlFilter,
@@ -137,6 +139,8 @@ macro_rules! conformance {
 }
 
 conformance!(
+    a_visit_cap_counts_exactly_under_concurrent_spends,
+    link_settings_and_password_hashes_round_trip,
     a_click_batch_written_again_under_its_key_is_stored_once,
     clicks_past_retention_go_in_slices_and_their_counters_stay,
     users_round_trip_and_delete,
@@ -185,6 +189,8 @@ fn new_url(code: &str, user_id: Option<i64>) -> NewUrl {
         original_url: TargetUrl::parse(&format!("https://example.com/{code}")).unwrap(),
         title: Some(format!("title {code}")),
         is_active: true,
+        settings: None,
+        password_hash: None,
         created_at: ts("2025-02-03 04:05:06"),
         fresh_code: false,
     }
@@ -321,6 +327,8 @@ async fn creating_a_url_records_its_created_event(store: Stores) {
             short_code: "abc123".into(),
             target: "https://example.com/abc123".into(),
             is_active: true,
+            settings: None,
+            password_hash: None,
         })
     );
     assert_eq!(
@@ -388,6 +396,7 @@ async fn updating_a_url_records_one_event_per_changed_field(store: Stores) {
         title: Some(Some("title abc123".into())), // unchanged: no event
         is_active: Some(false),
         original_url: Some(TargetUrl::parse("https://example.org/new").unwrap()),
+        ..UrlPatch::default()
     };
     let updated = store
         .links
@@ -675,6 +684,8 @@ fn seed_url(id: i64, user_id: Option<i64>, code: &str) -> Url {
         is_active: id % 2 == 0,
         created_at: ts("2024-05-06 07:08:09"),
         updated_at: ts("2024-06-06 07:08:09"),
+        settings: None,
+        password_hash: None,
     }
 }
 
@@ -1038,13 +1049,7 @@ async fn api_keys_are_found_by_hash_revoked_and_counted(store: Stores) {
 
 /// What a redirect knows of `url`.
 fn link_of(url: &kurz::domain::Url) -> Link {
-    Link {
-        id: url.id,
-        user_id: url.user_id,
-        short_code: url.short_code.clone(),
-        target: url.original_url.clone(),
-        is_active: url.is_active,
-    }
+    url.link()
 }
 
 /// A visit to `link` with a user agent and no referrer.
@@ -1058,6 +1063,7 @@ fn visit_of(link: &Arc<Link>) -> Visited {
         prefetch: false,
         client: None,
         blocked: None,
+        chosen: Chosen::Target,
         classified: None,
     }
 }
@@ -1339,4 +1345,148 @@ async fn a_day_has_one_visitor_key_and_old_keys_are_forgotten(store: Stores) {
     // Two days on, Monday's key is gone: asking for it makes a new one.
     store.stats.visitor_key(20_002).await.unwrap();
     assert_ne!(store.stats.visitor_key(20_000).await.unwrap(), monday);
+}
+
+async fn a_visit_cap_counts_exactly_under_concurrent_spends(store: Stores) {
+    let url = store
+        .links
+        .create_url(new_url("capped", None))
+        .await
+        .unwrap();
+    let other = store
+        .links
+        .create_url(new_url("other1", None))
+        .await
+        .unwrap();
+    assert_eq!(store.links.visits_spent(url.id).await.unwrap(), 0);
+    let spends = (0..60).map(|i| {
+        let links = store.links.clone();
+        let id = if i % 6 == 0 { other.id } else { url.id };
+        tokio::spawn(async move { (id, links.spend_visit(id, 20).await.unwrap()) })
+    });
+    let mut granted = std::collections::HashMap::new();
+    for spend in spends {
+        let (id, spent) = spend.await.unwrap();
+        *granted.entry(id).or_insert(0) += i32::from(spent);
+    }
+    assert_eq!(granted[&url.id], 20, "exactly the cap, of 50 asking");
+    assert_eq!(granted[&other.id], 10, "another link's cap is its own");
+    assert_eq!(store.links.visits_spent(url.id).await.unwrap(), 20);
+    // A raised cap lets more through; the count goes on from where it was.
+    assert!(store.links.spend_visit(url.id, 21).await.unwrap());
+    assert!(!store.links.spend_visit(url.id, 21).await.unwrap());
+    // Deleting the link forgets its count.
+    store
+        .links
+        .delete_url(url.id, ts("2026-01-01 00:00:00"))
+        .await
+        .unwrap();
+    assert_eq!(store.links.visits_spent(url.id).await.unwrap(), 0);
+}
+
+async fn link_settings_and_password_hashes_round_trip(store: Stores) {
+    let settings = LinkSettings {
+        expires_at: Some(ts("2030-01-01 00:00:00")),
+        max_clicks: Some(5),
+        fallback_url: Some("https://example.com/later".into()),
+        redirect_type: Some(307),
+        rules: vec![Rule {
+            when: When {
+                device: Some(Device::Ios),
+                country: Some("DE".into()),
+                ..When::default()
+            },
+            target: "https://example.com/ios".into(),
+        }],
+        variants: Vec::new(),
+    };
+    let hash = PasswordHash::new("open sesame").unwrap();
+    let mut new = new_url("ruled1", None);
+    new.settings = Some(settings.clone());
+    new.password_hash = Some(hash.clone());
+    let url = store.links.create_url(new).await.unwrap();
+    let stored = store.links.get_url(url.id).await.unwrap().unwrap();
+    assert_eq!(stored.settings.as_ref(), Some(&settings));
+    assert!(
+        stored
+            .password_hash
+            .as_ref()
+            .is_some_and(|h| h.verify("open sesame"))
+    );
+    let link = store
+        .links
+        .find_link(&ShortCode::parse("ruled1").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(link, stored.link());
+    // The view shows that a password is set, never the hash.
+    let shown = serde_json::to_value(&stored).unwrap();
+    assert_eq!(shown["has_password"], true);
+    assert_eq!(shown["max_clicks"], 5);
+    assert_eq!(shown["rules"][0]["when"]["device"], "ios");
+    assert!(!shown.to_string().contains("argon2"), "{shown}");
+
+    // An update changes some settings, keeps the others, removes the password, and says
+    // so in its events without any trace of the password.
+    let patch = UrlPatch {
+        settings: SettingsPatch {
+            max_clicks: Some(None),
+            rules: Some(Vec::new()),
+            ..SettingsPatch::default()
+        },
+        password: Some(None),
+        ..UrlPatch::default()
+    };
+    let updated = store
+        .links
+        .update_url(url.id, patch, ts("2026-01-02 00:00:00"))
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = updated.settings.clone().unwrap();
+    assert_eq!((kept.max_clicks, kept.rules.len()), (None, 0));
+    assert_eq!(kept.redirect_type, Some(307));
+    assert!(updated.password_hash.is_none());
+    assert_eq!(store.links.get_url(url.id).await.unwrap().unwrap(), updated);
+    let changed: Vec<(String, String)> = events_of(&store, url.id)
+        .await
+        .into_iter()
+        .filter(|e| e.event_type == "updated")
+        .map(|e| {
+            let field = e.details["field"].as_str().unwrap_or_default().to_owned();
+            (
+                field,
+                e.details["new_value"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        [
+            ("max_clicks".to_owned(), String::new()),
+            ("rules".to_owned(), "[]".to_owned()),
+            ("password".to_owned(), "removed".to_owned()),
+        ]
+    );
+    // Nothing left set: the link is plain again.
+    let patch = UrlPatch {
+        settings: SettingsPatch {
+            expires_at: Some(None),
+            fallback_url: Some(None),
+            redirect_type: Some(None),
+            ..SettingsPatch::default()
+        },
+        ..UrlPatch::default()
+    };
+    let plain = store
+        .links
+        .update_url(url.id, patch, ts("2026-01-03 00:00:00"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(plain.settings, None);
 }

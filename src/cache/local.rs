@@ -165,6 +165,8 @@ mod tests {
             short_code: "abc".into(),
             target: target.into(),
             is_active: true,
+            settings: None,
+            password_hash: None,
         }))
     }
 

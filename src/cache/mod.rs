@@ -297,6 +297,12 @@ impl LinkStore for CachedLinks {
     async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {
         self.inner.most_clicked(limit).await
     }
+    async fn spend_visit(&self, url_id: i64, cap: i64) -> StoreResult<bool> {
+        self.inner.spend_visit(url_id, cap).await
+    }
+    async fn visits_spent(&self, url_id: i64) -> StoreResult<i64> {
+        self.inner.visits_spent(url_id).await
+    }
     async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>> {
         self.inner.list_urls(filter, page).await
     }

@@ -149,11 +149,12 @@ impl SharedCache {
         format!("{}:invalidated", self.prefix)
     }
 
-    /// A code's value. `v2`: the value is a `Link`; releases before it stored a `Url` under
-    /// `link:`, so the two never read each other's values during a rolling upgrade (the
-    /// generations they share still void both).
+    /// A code's value. `v3`: the value is a `Link` with its settings and password hash;
+    /// `v2` held one without them (and releases before that a `Url` under `link:`), so no
+    /// two releases read each other's values during a rolling upgrade (an older one would
+    /// take a protected link for a plain one); the generations they share still void all.
     fn link_key(&self, code: &str) -> String {
-        format!("{}:v2:link:{}", self.prefix, self.slot_of(code))
+        format!("{}:v3:link:{}", self.prefix, self.slot_of(code))
     }
 
     pub(super) fn gen_key(&self, code: &str) -> String {

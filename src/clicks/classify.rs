@@ -5,8 +5,9 @@
 //! see [`super::geo`]) and a pseudonymous visitor.
 
 use super::geo::GeoIp;
-use crate::domain::Visited;
 use crate::domain::analytics::{Classified, VisitClass};
+use crate::domain::rules::Visitor;
+use crate::domain::{Visit, Visited};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -179,6 +180,43 @@ impl Classifier {
     }
 }
 
+impl Classifier {
+    /// What the redirect decision may need of a visitor to link `link_id`, read at request
+    /// time for links with settings: the same reading the click writer makes later, and a
+    /// number fixed for this visitor and link (address and user agent) that picks variants.
+    pub fn visitor(&self, visit: &Visit<'_>, link_id: i64, query: Option<&str>) -> Visitor {
+        let raw = visit.user_agent.unwrap_or("").trim();
+        let agent = self.agent(raw);
+        let class = match agent.class {
+            VisitClass::Human if visit.prefetch => VisitClass::Prefetch,
+            class => class,
+        };
+        let client = visit.client.map(|c| c.to_string()).unwrap_or_default();
+        let digest = Sha256::new()
+            .chain_update(link_id.to_be_bytes())
+            .chain_update(client.as_bytes())
+            .chain_update([0])
+            .chain_update(raw.as_bytes())
+            .finalize();
+        let mut sticky = [0; 8];
+        sticky.copy_from_slice(&digest[..8]);
+        Visitor {
+            class: Some(class),
+            browser: agent.browser.clone(),
+            os: agent.os.clone(),
+            device: agent.device,
+            language: visit.accept_language.and_then(first_language),
+            country: self
+                .geo
+                .as_ref()
+                .zip(visit.client)
+                .and_then(|(geo, client)| geo.country(client)),
+            query: query.map(str::to_owned),
+            sticky: u64::from_be_bytes(sticky),
+        }
+    }
+}
+
 fn known(value: &str) -> Option<&str> {
     Some(value).filter(|v| !v.is_empty() && *v != "UNKNOWN")
 }
@@ -251,6 +289,8 @@ mod tests {
                 short_code: "abc".into(),
                 target: "https://example.com/".into(),
                 is_active: true,
+                settings: None,
+                password_hash: None,
             }),
             at: Timestamp::now(),
             referrer: Some("https://www.News.example.com/a?b".into()),
@@ -259,6 +299,7 @@ mod tests {
             prefetch: false,
             client: "203.0.113.7".parse().ok(),
             blocked: None,
+            chosen: crate::domain::Chosen::Target,
             classified: None,
         }
     }

@@ -127,7 +127,7 @@ impl ClickWriter {
 pub fn start(
     store: Arc<dyn EventStore>,
     keys: Arc<dyn StatsStore>,
-    classifier: Option<Classifier>,
+    classifier: Option<Arc<Classifier>>,
     capacity: usize,
     batch: usize,
     grace: Duration,
@@ -182,7 +182,7 @@ struct Writer {
     /// The visitor key of a day (days since 1970-01-01 UTC).
     key: tokio::sync::Mutex<Option<(i64, String)>>,
     /// `None`: analytics are off (`KURZ_CLICK_ANALYTICS=false`).
-    classifier: Option<Classifier>,
+    classifier: Option<Arc<Classifier>>,
     patience: Patience,
     writing: Arc<AtomicBool>,
 }

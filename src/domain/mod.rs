@@ -8,7 +8,9 @@ pub mod api_key;
 pub mod audit;
 mod event;
 mod link;
+pub mod link_settings;
 pub mod period;
+pub mod rules;
 mod short_code;
 pub mod stats;
 mod text;
@@ -20,12 +22,15 @@ pub mod visit;
 pub use api_key::{ApiKey, ApiKeyUse, NewApiKey, Scope, StoredApiKey};
 pub use event::{Event, NewEvent, event_type};
 pub use link::Link;
+pub use link_settings::{LinkSettings, PasswordHash};
 pub use short_code::{ShortCode, ShortCodeError};
 pub use text::{Email, TargetUrl, Username};
 pub use timestamp::Timestamp;
-pub use url::{FieldChange, ImportedLink, MAX_TITLE_CHARS, NewUrl, Url, UrlPatch, parse_title};
+pub use url::{
+    FieldChange, ImportedLink, MAX_TITLE_CHARS, NewUrl, SettingsPatch, Url, UrlPatch, parse_title,
+};
 pub use user::{ImportedUser, NewUser, User, UserPatch};
-pub use visit::{Outcome, Visit, VisitDetails, Visited};
+pub use visit::{Chosen, End, Facts, Outcome, Visit, VisitDetails, Visited};
 
 /// The limits of the parsed types, where others (the API's description) need them.
 pub mod limits {

@@ -1,5 +1,7 @@
 //! Short links as the API shows them (`Url`), a new one, and a change to one.
 
+use super::link_settings::{LinkSettings, PasswordHash, shown_as_set};
+use super::rules::{Rule, Variant};
 use super::{ShortCode, TargetUrl, Timestamp};
 use serde::Serialize;
 
@@ -21,6 +23,36 @@ pub struct Url {
     pub is_active: bool,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Expiry, visit cap, fallback, redirect status, rules and variants: each shown only
+    /// when set, so a plain link looks as it always did.
+    #[sqlx(json(nullable))]
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    #[schema(inline)]
+    pub settings: Option<LinkSettings>,
+    /// Shown as `"has_password": true` when visits must bring a password; the hash itself
+    /// is never serialised.
+    #[serde(
+        rename = "has_password",
+        serialize_with = "shown_as_set",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<bool>)]
+    pub password_hash: Option<PasswordHash>,
+}
+
+impl Url {
+    /// What a redirect needs of this url.
+    pub fn link(&self) -> super::Link {
+        super::Link {
+            id: self.id,
+            user_id: self.user_id,
+            short_code: self.short_code.clone(),
+            target: self.original_url.clone(),
+            is_active: self.is_active,
+            settings: self.settings.clone(),
+            password_hash: self.password_hash.clone(),
+        }
+    }
 }
 
 /// A title as clients may set it.
@@ -42,6 +74,8 @@ pub struct NewUrl {
     pub title: Option<String>,
     /// `false` creates the link switched off.
     pub is_active: bool,
+    pub settings: Option<LinkSettings>,
+    pub password_hash: Option<PasswordHash>,
     /// Also its first `updated_at`.
     pub created_at: Timestamp,
     /// The code was generated for this url and never handed out before, so no cache can
@@ -61,6 +95,8 @@ impl NewUrl {
             is_active: self.is_active,
             created_at: self.created_at,
             updated_at: self.created_at,
+            settings: self.settings.clone(),
+            password_hash: self.password_hash.clone(),
         }
     }
 }
@@ -81,6 +117,47 @@ pub struct UrlPatch {
     pub title: Option<Option<String>>,
     pub is_active: Option<bool>,
     pub original_url: Option<TargetUrl>,
+    /// The settings sent; each field's `Some(None)` (or an empty list) clears it.
+    pub settings: SettingsPatch,
+    /// `Some(None)` removes the password.
+    pub password: Option<Option<PasswordHash>>,
+}
+
+/// A change to some of a link's settings: `None` leaves a setting as it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SettingsPatch {
+    pub expires_at: Option<Option<Timestamp>>,
+    pub max_clicks: Option<Option<i64>>,
+    pub fallback_url: Option<Option<String>>,
+    pub redirect_type: Option<Option<u16>>,
+    pub rules: Option<Vec<Rule>>,
+    pub variants: Option<Vec<Variant>>,
+}
+
+impl SettingsPatch {
+    /// `current` with the patch applied (`None` when nothing is left set).
+    pub fn applied_to(&self, current: Option<&LinkSettings>) -> Option<LinkSettings> {
+        let mut settings = current.cloned().unwrap_or_default();
+        if let Some(at) = self.expires_at {
+            settings.expires_at = at;
+        }
+        if let Some(cap) = self.max_clicks {
+            settings.max_clicks = cap;
+        }
+        if let Some(fallback) = &self.fallback_url {
+            settings.fallback_url.clone_from(fallback);
+        }
+        if let Some(status) = self.redirect_type {
+            settings.redirect_type = status;
+        }
+        if let Some(rules) = &self.rules {
+            settings.rules.clone_from(rules);
+        }
+        if let Some(variants) = &self.variants {
+            settings.variants.clone_from(variants);
+        }
+        settings.or_none()
+    }
 }
 
 /// One field a [`UrlPatch`] actually changed, as recorded in an `updated` event.
@@ -119,6 +196,65 @@ impl UrlPatch {
                 new_value: target.as_str().to_owned(),
             });
         }
+        let before = current.settings.clone().unwrap_or_default();
+        let after = self
+            .settings
+            .applied_to(current.settings.as_ref())
+            .unwrap_or_default();
+        let shown = |value: serde_json::Value| match value {
+            serde_json::Value::Null => String::new(),
+            serde_json::Value::String(text) => text,
+            other => other.to_string(),
+        };
+        let fields = [
+            (
+                "expires_at",
+                serde_json::json!(before.expires_at),
+                serde_json::json!(after.expires_at),
+            ),
+            (
+                "max_clicks",
+                serde_json::json!(before.max_clicks),
+                serde_json::json!(after.max_clicks),
+            ),
+            (
+                "fallback_url",
+                serde_json::json!(before.fallback_url),
+                serde_json::json!(after.fallback_url),
+            ),
+            (
+                "redirect_type",
+                serde_json::json!(before.redirect_type),
+                serde_json::json!(after.redirect_type),
+            ),
+            (
+                "rules",
+                serde_json::json!(before.rules),
+                serde_json::json!(after.rules),
+            ),
+            (
+                "variants",
+                serde_json::json!(before.variants),
+                serde_json::json!(after.variants),
+            ),
+        ];
+        for (field, old, new) in fields {
+            if old != new {
+                changes.push(FieldChange {
+                    field,
+                    new_value: shown(new),
+                });
+            }
+        }
+        // A password change is recorded without any trace of the password.
+        if let Some(password) = &self.password
+            && (password.is_some() || current.password_hash.is_some())
+        {
+            changes.push(FieldChange {
+                field: "password",
+                new_value: if password.is_some() { "set" } else { "removed" }.into(),
+            });
+        }
         changes
     }
 
@@ -132,6 +268,10 @@ impl UrlPatch {
         }
         if let Some(target) = &self.original_url {
             url.original_url = target.as_str().to_owned();
+        }
+        url.settings = self.settings.applied_to(url.settings.as_ref());
+        if let Some(password) = &self.password {
+            url.password_hash.clone_from(password);
         }
     }
 }
@@ -150,6 +290,8 @@ mod tests {
             is_active: true,
             created_at: Timestamp::now(),
             updated_at: Timestamp::now(),
+            settings: None,
+            password_hash: None,
         }
     }
 
@@ -158,7 +300,7 @@ mod tests {
         let patch = UrlPatch {
             title: Some(Some("t".into())),
             is_active: Some(false),
-            original_url: None,
+            ..UrlPatch::default()
         };
         let changes = patch.changes(&url());
         assert_eq!(

@@ -28,6 +28,17 @@ impl<'de, T: DeserializeOwned> Deserialize<'de> for Input<T> {
     }
 }
 
+/// What the API's description shows as a field's default (the request types' `Default` is
+/// every field absent): `null`, that is, not set.
+impl<T: serde::Serialize> serde::Serialize for Input<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Value(value) => value.serialize(serializer),
+            _ => serializer.serialize_none(),
+        }
+    }
+}
+
 /// A JSON type a field may expect, and how its absence of is put to the client.
 pub trait Expected {
     const PROBLEM: &'static str;
@@ -39,6 +50,10 @@ impl Expected for String {
 
 impl Expected for bool {
     const PROBLEM: &'static str = "must be true or false";
+}
+
+impl Expected for Value {
+    const PROBLEM: &'static str = "must be JSON";
 }
 
 impl Expected for Map<String, Value> {
@@ -73,6 +88,11 @@ impl Checks {
         self.errors
             .entry(key.to_owned())
             .or_insert_with(|| problem.into());
+    }
+
+    /// Records a problem found by a parser of its own (under a path such as `rules[2].target`).
+    pub fn report(&mut self, key: &str, problem: impl Into<String>) {
+        self.problem(key, problem);
     }
 
     /// A field that must be sent (`null` counts as missing).

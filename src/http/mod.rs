@@ -22,11 +22,15 @@ mod links;
 mod observe;
 pub mod openapi;
 mod ops;
+mod pages;
+mod protected;
 mod qr;
 mod rate_limit;
 mod reports;
+mod resolve;
 mod schema;
 pub mod server;
+mod settings_input;
 pub mod state;
 mod stats;
 mod urls;
@@ -130,6 +134,7 @@ fn api_routes(max_upload_bytes: usize) -> OpenApiRouter<AppState> {
         .merge(events::routes())
         .merge(stats::routes())
         .merge(qr::routes())
+        .merge(resolve::routes())
         .merge(reports::routes())
         .merge(docs::routes())
 }

@@ -5,7 +5,9 @@ use super::client_ip::TrustedProxies;
 use super::openapi::Document;
 use crate::auth::KeyRing;
 use crate::cache::CachedLinks;
+use crate::caps::VisitCaps;
 use crate::clicks::ClickRecorder;
+use crate::clicks::classify::Classifier;
 use crate::config::Settings;
 use crate::limits::RateLimits;
 use crate::safety::Safety;
@@ -55,8 +57,12 @@ pub struct App {
     pub safety: Safety,
     /// Recognises API keys (`KURZ_AUTH=keys`) and counts their use.
     pub keys: KeyRing,
-    /// Per-client limits on writes.
+    /// Per-client limits on writes (and on link password attempts).
     pub rate_limits: RateLimits,
+    /// Reads visitors for links with settings (rules, variants, caps).
+    pub classifier: Arc<Classifier>,
+    /// Counts capped links' human visits.
+    pub caps: VisitCaps,
     /// Permits for requests in flight; none left means shed load.
     pub in_flight: Arc<Semaphore>,
     /// The API's description, and the access rule of each route it declares.

@@ -5,8 +5,11 @@ use super::auth::{Caller, not_yours};
 use super::error::ApiError;
 use super::extract::{Body, ListParams, RequestHost, found_by_id, parse_id};
 use super::input::{Checks, Id, Input, present};
+use super::settings_input::{CheckedSettings, SettingsInput, checked_target};
 use super::{list_response, schema};
-use crate::domain::{NewUrl, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, parse_title};
+use crate::domain::{
+    NewUrl, PasswordHash, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, parse_title,
+};
 use crate::safety::Write;
 use crate::store::{LinkStore, StoreError, UrlFilter};
 use axum::Json;
@@ -43,6 +46,8 @@ pub struct CreateUrl {
     short_code: Input<String>,
     #[schema(schema_with = active_on_create)]
     is_active: Input<bool>,
+    #[serde(flatten)]
+    settings: SettingsInput,
 }
 
 /// `PUT /urls/{id}`: only the fields sent change; each change is recorded as an `updated`
@@ -56,6 +61,8 @@ pub struct UpdateUrl {
     is_active: Input<bool>,
     #[schema(schema_with = schema::target_url)]
     original_url: Input<String>,
+    #[serde(flatten)]
+    settings: SettingsInput,
 }
 
 fn active_on_create() -> Object {
@@ -108,7 +115,7 @@ fn parse_target(
     state: &AppState,
     host: &RequestHost,
     write: Write,
-) -> impl FnOnce(String) -> Result<TargetUrl, String> {
+) -> impl Fn(String) -> Result<TargetUrl, String> {
     move |raw| {
         let target = TargetUrl::parse(&raw)?;
         state
@@ -170,15 +177,23 @@ async fn create(
         ShortCode::parse_custom(&raw).map_err(|e| e.to_string())
     });
     let is_active = checks.not_null("is_active", body.is_active);
+    let settings = body.settings.check(
+        &mut checks,
+        &checked_target(parse_target(&state, &host, Write::Create)),
+    );
     checks.finish()?;
     let original_url = present(target)?;
     let user_id = caller.owner_for(user_id.map(|id| id.0))?;
+    let password_hash = hashed(&settings).await?.flatten();
+    let link_settings = settings.patch.applied_to(None);
     let new_url = |short_code, fresh_code| NewUrl {
         user_id,
         short_code,
         original_url: original_url.clone(),
         title: title.clone(),
         is_active: is_active.unwrap_or(true),
+        settings: link_settings.clone(),
+        password_hash: password_hash.clone(),
         created_at: Timestamp::now(),
         fresh_code,
     };
@@ -187,6 +202,14 @@ async fn create(
         None => create_with_generated_code(&state, new_url).await?,
     };
     Ok((StatusCode::CREATED, Json(url)))
+}
+
+/// The password's hash, if one was sent; a failure to hash is the server's (500).
+async fn hashed(settings: &CheckedSettings) -> Result<Option<Option<PasswordHash>>, ApiError> {
+    settings
+        .password_hash()
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a link password: {e}")))
 }
 
 /// The database decides uniqueness: a taken code is retried with a fresh one, never returned.
@@ -245,11 +268,17 @@ async fn update(
         target.map(Option::unwrap_or_default),
         parse_target(&state, &host, Write::Update),
     );
+    let settings = body.settings.check(
+        &mut checks,
+        &checked_target(parse_target(&state, &host, Write::Update)),
+    );
     checks.finish()?;
     let patch = UrlPatch {
         title,
         is_active,
         original_url,
+        password: hashed(&settings).await?,
+        settings: settings.patch,
     };
     check_owner(&state, &caller, id).await?;
     // Clicks this instance answered earlier come before the `updated` events.

@@ -336,7 +336,7 @@ pub(crate) fn parse_bool(raw: &str) -> Result<bool, String> {
     }
 }
 
-/// `id,user_id,short_code,original_url,title,is_active,created_at,updated_at`.
+/// `id,user_id,short_code,original_url,title,is_active,created_at,updated_at` (no settings).
 pub fn url_row(row: &Row<'_>) -> Result<Url, ImportError> {
     Ok(Url {
         id: row.id("id")?,
@@ -353,6 +353,8 @@ pub fn url_row(row: &Row<'_>) -> Result<Url, ImportError> {
         is_active: row.parse("is_active", parse_bool)?,
         created_at: row.timestamp("created_at")?,
         updated_at: row.timestamp("updated_at")?,
+        settings: None,
+        password_hash: None,
     })
 }
 

@@ -113,6 +113,11 @@ pub trait LinkStore: Send + Sync + 'static {
     /// The `limit` most-clicked active links, most clicked first (for cache pre-warming),
     /// read from the click counters kept with every batch of clicks, not from the events.
     async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>>;
+    /// Counts one more human visit of capped link `url_id` if fewer than `cap` were
+    /// counted; whether it was. Atomic across every replica: this is the cap's one count.
+    async fn spend_visit(&self, url_id: i64, cap: i64) -> StoreResult<bool>;
+    /// The human visits counted against link `url_id`'s cap so far.
+    async fn visits_spent(&self, url_id: i64) -> StoreResult<i64>;
     async fn list_urls(&self, filter: &UrlFilter, page: Page) -> StoreResult<Listing<Url>>;
     /// Applies the patch, bumps `updated_at` to `now` and appends one `updated` event per
     /// changed field.

@@ -180,6 +180,8 @@ async fn clicks_past_the_retention_are_removed_and_the_stats_keep_them() {
         short_code: code.clone(),
         target: "https://example.com/kept".into(),
         is_active: true,
+        settings: None,
+        password_hash: None,
     });
     let old: Vec<Visited> = (0..3)
         .map(|i| Visited {
@@ -191,6 +193,7 @@ async fn clicks_past_the_retention_are_removed_and_the_stats_keep_them() {
             prefetch: false,
             client: None,
             blocked: None,
+            chosen: kurz::domain::Chosen::Target,
             classified: Some(Box::new(Classified {
                 visit_class: VisitClass::Human,
                 browser: "Chrome".into(),

@@ -13,6 +13,7 @@ use common::prelude::*;
 mod concurrency;
 mod failures;
 mod invalidation;
+mod lifecycle;
 mod rate_limits;
 mod redis_topologies;
 mod stats;

@@ -123,6 +123,8 @@ pub(super) fn foreign(
             .map(|_| row.parse(title, parse_title))
             .transpose()?,
         is_active: true,
+        settings: None,
+        password_hash: None,
         created_at: match row.text(created) {
             "" => Timestamp::now(),
             _ => row.parse(created, foreign_time)?,

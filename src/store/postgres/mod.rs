@@ -146,8 +146,9 @@ impl PostgresStore {
     /// The url and its `created` event in one statement, atomic by itself: creates were
     /// bound by round trips.
     const INSERT_URL: &'static str = "WITH url AS ( \
-           INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
-           VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING id \
+           INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at, \
+             settings, password_hash) \
+           VALUES ($1, $2, $3, $4, $5, $6, $6, $9, $10) RETURNING id \
          ), created AS ( \
            INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
            SELECT id, $1, $7, $6, $8 FROM url \
@@ -157,7 +158,7 @@ impl PostgresStore {
     /// `FOR UPDATE`: the row is locked until the transaction ends, so concurrent updates of
     /// one url apply in turn and each sees the other's result.
     const URL_FOR_UPDATE: &'static str = "SELECT id, user_id, short_code, original_url, title, is_active, \
-         created_at, updated_at FROM urls WHERE id = $1 FOR UPDATE";
+         created_at, updated_at, settings, password_hash FROM urls WHERE id = $1 FOR UPDATE";
 
     /// Lifts the statement timeout for the rest of a transaction: rebuilding the click
     /// counters after a move reads every event, which takes longer than any request may.

@@ -84,6 +84,8 @@ impl PostgresStore {
             .bind(url.created_at)
             .bind(&event.event_type)
             .bind(Json(&event.details))
+            .bind(url.settings.as_ref().map(Json))
+            .bind(&url.password_hash)
             .fetch_one(&mut *session)
             .await
             .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;

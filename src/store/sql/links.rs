@@ -5,15 +5,26 @@
 //! the other creates waiting, see `sqlite/creates.rs`),
 //! and how a url is read to be changed (`URL_FOR_UPDATE`: PostgreSQL locks the row).
 
-pub const ALL: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls";
-pub const BY_ID: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at FROM urls WHERE id = $1";
+pub const ALL: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at, \
+     settings, password_hash FROM urls";
+pub const BY_ID: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at, \
+     settings, password_hash FROM urls WHERE id = $1";
 pub const EXISTS: &str = "SELECT id FROM urls WHERE id = $1";
-pub const LINK_BY_CODE: &str = "SELECT id, user_id, short_code, original_url AS target, is_active FROM urls WHERE short_code = $1";
+pub const LINK_BY_CODE: &str = "SELECT id, user_id, short_code, original_url AS target, is_active, settings, password_hash \
+     FROM urls WHERE short_code = $1";
 /// The most-clicked active links, from the click counters (one row per clicked link).
-pub const MOST_CLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, u.is_active \
+pub const MOST_CLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, u.is_active, \
+     u.settings, u.password_hash \
      FROM link_clicks c JOIN urls u ON u.id = c.url_id WHERE u.is_active ORDER BY c.clicks DESC, u.id LIMIT $1";
-pub const UPDATE: &str =
-    "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4 WHERE id = $5";
+pub const UPDATE: &str = "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4, \
+     settings = $5, password_hash = $6 WHERE id = $7";
+/// One more human visit of a capped link, if the cap allows it: a row comes back when it
+/// did. Atomic on both stores, so replicas asking at once never pass the cap together.
+pub const SPEND_VISIT: &str = "INSERT INTO link_caps (url_id, spent) VALUES ($1, 1) \
+     ON CONFLICT (url_id) DO UPDATE SET spent = link_caps.spent + 1 WHERE link_caps.spent < $2 \
+     RETURNING spent";
+/// The human visits a capped link has redirected.
+pub const VISITS_SPENT: &str = "SELECT spent FROM link_caps WHERE url_id = $1";
 pub const DELETE: &str = "DELETE FROM urls WHERE id = $1";
 pub const TARGET_BY_CODE: &str = "SELECT original_url FROM urls WHERE short_code = $1";
 /// A url taking a fresh id, for links imported from other shorteners.
@@ -55,6 +66,24 @@ macro_rules! link_store {
                     self.all("most_clicked", links::MOST_CLICKED, limit).await
                 }
 
+                async fn spend_visit(&self, url_id: i64, cap: i64) -> StoreResult<bool> {
+                    // A retry after a commit whose answer was lost spends twice: one visit
+                    // fewer for the link, never one more.
+                    self.affects("spend_visit", || {
+                        self.query_scalar(links::SPEND_VISIT).bind(url_id).bind(cap)
+                    })
+                    .await
+                }
+
+                async fn visits_spent(&self, url_id: i64) -> StoreResult<i64> {
+                    let spent: Option<i64> = self
+                        .all::<(i64,), _>("visits_spent", links::VISITS_SPENT, url_id)
+                        .await
+                        .map(first)?
+                        .map(|(spent,)| spent);
+                    Ok(spent.unwrap_or(0))
+                }
+
                 async fn list_urls(
                     &self,
                     filter: &UrlFilter,
@@ -87,6 +116,8 @@ macro_rules! link_store {
                             .bind(url.is_active)
                             .bind(&url.original_url)
                             .bind(now)
+                            .bind(url.settings.as_ref().map(sqlx::types::Json))
+                            .bind(&url.password_hash)
                             .bind(id)
                             .execute(&mut *tx)
                             .await?;

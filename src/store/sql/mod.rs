@@ -14,7 +14,7 @@ pub mod users;
 
 use super::filter::{FilterValue, push_filters};
 use super::{Page, StoreError, StoreResult};
-use crate::domain::{Event, StoredApiKey, Timestamp, Url, User};
+use crate::domain::{Event, LinkSettings, PasswordHash, StoredApiKey, Timestamp, Url, User};
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::migrate::{Migrate, Migrator};
@@ -123,6 +123,8 @@ macro_rules! over_databases {
             Timestamp: for<'q> Encode<'q, $db> + Type<$db>,
             Option<Timestamp>: for<'q> Encode<'q, $db> + Type<$db>,
             for<'j> Json<&'j serde_json::Map<String, serde_json::Value>>: Encode<'j, $db> + Type<$db>,
+            for<'j> Option<Json<&'j LinkSettings>>: Encode<'j, $db> + Type<$db>,
+            Option<PasswordHash>: for<'q> Encode<'q, $db> + Type<$db>,
         $body
     )*};
 }
@@ -160,11 +162,12 @@ pub fn upsert_users<DB>(rows: &[User]) -> QueryBuilder<DB> {
 
 /// One multi-row upsert of imported urls, keeping their ids.
 pub fn upsert_urls<DB>(rows: &[Url]) -> QueryBuilder<DB> {
-    let columns = ["id", "user_id", "short_code", "original_url", "title", "is_active", "created_at", "updated_at"];
+    let columns = ["id", "user_id", "short_code", "original_url", "title", "is_active", "created_at", "updated_at", "settings", "password_hash"];
     upsert("urls", &columns, rows, |mut row, u| {
         row.push_bind(u.id).push_bind(u.user_id).push_bind(u.short_code.as_str());
         row.push_bind(u.original_url.as_str()).push_bind(u.title.as_deref());
         row.push_bind(u.is_active).push_bind(u.created_at).push_bind(u.updated_at);
+        row.push_bind(u.settings.as_ref().map(Json)).push_bind(u.password_hash.clone());
     })
 }
 

@@ -5,7 +5,8 @@
 /// Each table's rows after id `$1`, in id order, at most `$2`.
 pub const USERS_AFTER: &str =
     "SELECT id, username, email, created_at FROM users WHERE id > $1 ORDER BY id LIMIT $2";
-pub const URLS_AFTER: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at \
+pub const URLS_AFTER: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at, \
+     settings, password_hash \
      FROM urls WHERE id > $1 ORDER BY id LIMIT $2";
 pub const EVENTS_AFTER: &str = "SELECT id, url_id, user_id, event_type, timestamp, details \
      FROM events WHERE id > $1 ORDER BY id LIMIT $2";
@@ -13,8 +14,9 @@ pub const API_KEYS_AFTER: &str = "SELECT id, name, prefix, secret_hash, scope, u
      revoked_at, last_used_at, request_count FROM api_keys WHERE id > $1 ORDER BY id LIMIT $2";
 
 /// What owns comes after what is owned: events and counters, keys, urls, then users.
-pub const CLEAR: [&str; 11] = [
+pub const CLEAR: [&str; 12] = [
     "DELETE FROM events",
+    "DELETE FROM link_caps",
     "DELETE FROM link_clicks",
     "DELETE FROM click_rollups",
     "DELETE FROM click_dimensions",
@@ -30,8 +32,10 @@ pub const CLEAR: [&str; 11] = [
 /// Forgets the counters first: a counter of a link with no clicks left must not stay. The
 /// hourly counters are rebuilt from the click events' classification (`unixepoch` is
 /// SQLite's, and a function of the PostgreSQL schema); how many visitors were new each day
-/// is not in the events, so `visitors` starts again from zero.
-pub const RECOUNT: [&str; 8] = [
+/// is not in the events, so `visitors` starts again from zero. A capped link's count of
+/// spent visits is its human clicks that were not sent to the fallback (clicks from before
+/// the cap was set count too: the cap errs on fewer visits, never more).
+pub const RECOUNT: [&str; 10] = [
     "DELETE FROM link_clicks",
     super::events::RECOUNT_CLICKS,
     "DELETE FROM click_rollups",
@@ -65,6 +69,12 @@ pub const RECOUNT: [&str; 8] = [
          AND e.details ->> 'visit_class' = 'human') AS human \
      WHERE value IS NOT NULL \
      GROUP BY url_id, day, dimension, value",
+    "DELETE FROM link_caps",
+    "INSERT INTO link_caps (url_id, spent) \
+     SELECT e.url_id, count(*) FROM events e JOIN urls u ON u.id = e.url_id \
+     WHERE e.event_type = 'click' AND u.settings ->> 'max_clicks' IS NOT NULL \
+       AND e.details ->> 'visit_class' = 'human' AND e.details ->> 'fallback' IS NULL \
+     GROUP BY e.url_id",
 ];
 
 pub fn count(table: super::Table) -> &'static str {
@@ -205,8 +215,8 @@ macro_rules! transfer_store {
                 }
 
                 async fn recount_clicks(&self) -> StoreResult<()> {
-                    let [a, b, c, d, e, f, g, h] = transfer::RECOUNT;
-                    let statements = [Self::UNBOUNDED, a, b, c, d, e, f, g, h];
+                    let [a, b, c, d, e, f, g, h, i, j] = transfer::RECOUNT;
+                    let statements = [Self::UNBOUNDED, a, b, c, d, e, f, g, h, i, j];
                     self.write_all("recount_clicks", &statements).await
                 }
             }

@@ -27,8 +27,9 @@ const QUEUE: usize = 4096;
 
 /// The urls of a batch: owners that do not exist insert nothing; a taken code is skipped.
 const INSERT_URLS: &str = "BEGIN IMMEDIATE; \
-    INSERT OR IGNORE INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at) \
-    SELECT value ->> 'u', value ->> 'c', value ->> 'o', value ->> 't', value ->> 'a', value ->> 'ts', value ->> 'ts' \
+    INSERT OR IGNORE INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at, settings, password_hash) \
+    SELECT value ->> 'u', value ->> 'c', value ->> 'o', value ->> 't', value ->> 'a', value ->> 'ts', value ->> 'ts', \
+      value ->> 's', value ->> 'p' \
     FROM json_each($1) \
     WHERE value ->> 'u' IS NULL OR EXISTS (SELECT 1 FROM users WHERE id = value ->> 'u') \
     ORDER BY key \
@@ -56,6 +57,9 @@ struct UrlRow<'a> {
     t: Option<&'a str>,
     a: bool,
     ts: Timestamp,
+    /// The settings' JSON, as the column holds it.
+    s: Option<String>,
+    p: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -151,15 +155,25 @@ async fn answer(writer: &SqlitePool, readers: &SqlitePool, batch: Vec<Pending>) 
 async fn write(writer: &SqlitePool, batch: &[Pending]) -> StoreResult<HashMap<String, i64>> {
     let urls: Vec<UrlRow<'_>> = batch
         .iter()
-        .map(|p| UrlRow {
-            u: p.url.user_id,
-            c: p.url.short_code.as_str(),
-            o: p.url.original_url.as_str(),
-            t: p.url.title.as_deref(),
-            a: p.url.is_active,
-            ts: p.url.created_at,
+        .map(|p| {
+            let settings = p
+                .url
+                .settings
+                .as_ref()
+                .map(serde_json::to_string)
+                .transpose();
+            Ok(UrlRow {
+                u: p.url.user_id,
+                c: p.url.short_code.as_str(),
+                o: p.url.original_url.as_str(),
+                t: p.url.title.as_deref(),
+                a: p.url.is_active,
+                ts: p.url.created_at,
+                s: settings.map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                p: p.url.password_hash.as_ref().map(|h| h.as_stored()),
+            })
         })
-        .collect();
+        .collect::<StoreResult<_>>()?;
     let urls = serde_json::to_string(&urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let mut session = OneHop::on(writer).await?;
     let inserted: Vec<(i64, String)> = sqlx::query_as(INSERT_URLS)
