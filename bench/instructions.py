@@ -4,6 +4,7 @@ count, not a time, so it is the same from run to run whatever else the machine i
 and two builds compare exactly where a load test's CPU figures wander by several percent.
 
     bench/instructions.py BINARY [BINARY …]     # e.g. an old build and target/release/kurz
+    bench/instructions.py BINARY --rules 0,10   # plain links, then links with 10 rules each
 
 Each build serves the embedded store with 200 seeded links; one client on loopback follows
 them in turn (a keep-alive connection, so every request after the first is a cached
@@ -15,10 +16,17 @@ the request (hyper's connection task, routing and handler included) and writing 
 (the click writer and SQLite). The second depends on how many clicks share a batch, which
 depends on timing: with one client under valgrind batches are small, so it is an upper bound
 of what a click costs under load.
+
+`--rules K` gives every link K redirect rules before the redirects are counted (the same
+writes in both runs, so they cancel out). Each rule holds for the client's OS and browser
+(the requests send no user agent: `other`) and fails only on its last condition, a query
+parameter the visits do not carry: every rule is read to its end, and every visit ends at
+the link's own target, as on a plain link.
 """
 
 import argparse
 import http.client
+import json
 import os
 import re
 import signal
@@ -48,6 +56,21 @@ def follow(port, requests):
         response.read()
         if response.status != 302:
             raise SystemExit(f"expected a redirect, got {response.status}")
+    connection.close()
+
+
+def add_rules(port, count):
+    """Gives every link `count` rules that read to their last condition and never match."""
+    rules = [{"when": {"os": "other", "browser": "other", "query": {"campaign": f"c{i}"}},
+              "target": f"https://example.com/rule/{i}"} for i in range(count)]
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    for link in range(1, LINKS + 1):
+        connection.request("PUT", f"/urls/{link}", body=json.dumps({"rules": rules}),
+                           headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        if response.status != 200:
+            raise SystemExit(f"giving link {link} its rules: {response.status}")
     connection.close()
 
 
@@ -83,8 +106,9 @@ def parts(out):
     return found
 
 
-def instructions(binary, requests):
-    """Total instructions of one run serving `requests` redirects, and its PARTS."""
+def instructions(binary, requests, rules):
+    """Total instructions of one run serving `requests` redirects of links with `rules`
+    rules each, and its PARTS."""
     work = tempfile.mkdtemp(prefix="kurz-instructions-")
     csv = os.path.join(work, "urls.csv")
     write_urls_csv(csv, LINKS)
@@ -99,6 +123,8 @@ def instructions(binary, requests):
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port)
+        if rules:
+            add_rules(port, rules)
         follow(port, requests)
     finally:
         process.send_signal(signal.SIGTERM)
@@ -113,15 +139,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("binaries", nargs="+")
     parser.add_argument("--requests", type=int, default=2000, help="N (the second run serves 2N)")
+    parser.add_argument("--rules", default="0", help="rules per link, one run pair each: 0,10")
     args = parser.parse_args()
     for binary in args.binaries:
-        (few, few_parts), (many, many_parts) = (instructions(binary, args.requests),
-                                                instructions(binary, 2 * args.requests))
-        per_redirect = (many - few) / args.requests
-        split = ", ".join(f"{name} {(many_parts[name] - few_parts[name]) / args.requests:,.0f}"
-                          for name in PARTS)
-        print(f"{binary}: {per_redirect:,.0f} instructions per redirect ({split}; "
-              f"{few:,} for {args.requests}, {many:,} for {2 * args.requests})", flush=True)
+        for rules in [int(r) for r in args.rules.split(",")]:
+            (few, few_parts), (many, many_parts) = (instructions(binary, args.requests, rules),
+                                                    instructions(binary, 2 * args.requests, rules))
+            per_redirect = (many - few) / args.requests
+            split = ", ".join(f"{name} {(many_parts[name] - few_parts[name]) / args.requests:,.0f}"
+                              for name in PARTS)
+            print(f"{binary} ({rules} rules per link): {per_redirect:,.0f} instructions per redirect "
+                  f"({split}; {few:,} for {args.requests}, {many:,} for {2 * args.requests})", flush=True)
 
 
 if __name__ == "__main__":

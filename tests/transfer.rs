@@ -504,3 +504,50 @@ async fn a_move_rebuilds_the_click_counters_from_the_classified_events() {
         (json!(1), json!(0))
     );
 }
+
+#[tokio::test]
+async fn a_move_keeps_link_settings_passwords_and_what_each_cap_has_spent() {
+    let data = TempDir::new().unwrap();
+    let served = Kurz::on(data.path());
+    let url = served
+        .post_json(
+            "/urls",
+            &json!({"original_url": "https://example.com/capped", "max_clicks": 3,
+                    "password": "moving day", "redirect_type": 307,
+                    "rules": [{"when": {"device": "ios"}, "target": "https://example.com/ios"}]}),
+        )
+        .await
+        .expect_json(201);
+    let code = url["short_code"].as_str().unwrap().to_owned();
+    let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
+    let visit = [("user-agent", chrome), ("x-link-password", "moving day")];
+    for _ in 0..2 {
+        served
+            .get_with_headers(&format!("/{code}"), &visit)
+            .await
+            .expect(307);
+    }
+    let path = format!("/urls/{}", url["id"]);
+    let before = served.get(&path).await.expect_json(200);
+    drop(served);
+
+    let pg = Database::create();
+    let mut migrate = kurz_command_on(data.path());
+    migrate.args(["migrate-store", "--to", &pg.url, "--final"]);
+    kurz_summary(migrate).await;
+    let moved = Kurz::start(&[("DATABASE_URL", pg.url.as_str())]);
+    assert_eq!(moved.get(&path).await.expect_json(200), before);
+    moved.get(&format!("/{code}")).await.expect_error(401);
+    // Two of three were spent before the move: one more, then the cap.
+    let statuses = [
+        moved
+            .get_with_headers(&format!("/{code}"), &visit)
+            .await
+            .code(),
+        moved
+            .get_with_headers(&format!("/{code}"), &visit)
+            .await
+            .code(),
+    ];
+    assert_eq!(statuses, [307, 410]);
+}

@@ -172,3 +172,61 @@ async fn passwords_rules_and_expiry_decide_the_same_on_every_replica() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_capped_link_fails_closed_while_its_database_is_down() {
+    let cluster = PrivateCluster::start();
+    let redis = Redis::start();
+    let database = cluster.url();
+    let kurz = Kurz::start(&[
+        ("DATABASE_URL", database.as_str()),
+        ("REDIS_URL", &redis.url),
+    ]);
+    kurz.wait_for_ready_status(200, Duration::from_secs(20))
+        .await;
+    let url = kurz
+        .post_json(
+            "/urls",
+            &json!({"original_url": "https://example.com/capped", "max_clicks": 3}),
+        )
+        .await
+        .expect_json(201);
+    let code = str_of(&url, "short_code").to_owned();
+    let plain = kurz.shorten("https://example.com/plain").await;
+    let plain_code = str_of(&plain, "short_code").to_owned();
+    let human = [("User-Agent", CHROME)];
+    kurz.get_with_headers(&format!("/{code}"), &human)
+        .await
+        .expect(302);
+    kurz.follow(&plain_code).await;
+
+    cluster.stop_immediately();
+    // Cached, but the cap cannot be counted: refused, never let through uncounted.
+    for _ in 0..5 {
+        let refused = kurz.get_with_headers(&format!("/{code}"), &human).await;
+        refused.expect_error(503);
+        // The plain link, cached, needs no database.
+        assert_eq!(kurz.follow(&plain_code).await.0, 302);
+    }
+    cluster.start_server();
+    eventually(
+        "the capped link counting again once the database is back",
+        Duration::from_secs(15),
+        || async {
+            match kurz
+                .get_with_headers(&format!("/{code}"), &human)
+                .await
+                .code()
+            {
+                302 => Ok(()),
+                other => Err(format!("{other}")),
+            }
+        },
+    )
+    .await;
+    let last = kurz.get_with_headers(&format!("/{code}"), &human).await;
+    assert_eq!(last.code(), 302, "the third of three");
+    kurz.get_with_headers(&format!("/{code}"), &human)
+        .await
+        .expect_error(410);
+}
