@@ -149,8 +149,8 @@ impl SharedCache {
         format!("{}:invalidated", self.prefix)
     }
 
-    /// A code's value. `v3`: the value is a `Link` with its settings and password hash;
-    /// `v2` held one without them (and releases before that a `Url` under `link:`), so no
+    /// A code's value. `v3`: the value is a `Link` with its settings (never a protected
+    /// link: see [`Self::write`]); `v2` held one without them (and releases before that a `Url` under `link:`), so no
     /// two releases read each other's values during a rolling upgrade (an older one would
     /// take a protected link for a plain one); the generations they share still void all.
     fn link_key(&self, code: &str) -> String {
@@ -347,6 +347,14 @@ impl SharedCache {
     }
 
     pub async fn write(&self, code: &str, lookup: &Lookup, generations: Generations) {
+        // A password's hash stays out of Redis: a protected link is cached in process only,
+        // and each replica reads it from the store when its L1 entry expires.
+        if lookup
+            .as_ref()
+            .is_some_and(|link| link.password_hash.is_some())
+        {
+            return;
+        }
         let negative = lookup.as_ref().is_none_or(|u| !u.is_active);
         let ttl = if negative {
             self.negative_ttl

@@ -9,6 +9,30 @@ use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+/// Neither the password nor its hash is anywhere: not in any Redis value, not in either
+/// replica's log.
+fn assert_nowhere(redis: &Redis, replicas: &[Kurz], secret: &str) {
+    let keys = redis_cli(redis.port, &["--scan"]);
+    assert!(keys.lines().count() > 0, "the replicas use this Redis");
+    for key in keys.lines().filter(|k| !k.is_empty()) {
+        let kind = redis_cli(redis.port, &["TYPE", key]);
+        if kind.trim() == "string" {
+            let value = redis_cli(redis.port, &["GET", key]);
+            assert!(
+                !value.contains(secret) && !value.contains("argon2"),
+                "{key}: {value}"
+            );
+        }
+    }
+    for replica in replicas {
+        let log = replica.log();
+        assert!(
+            !log.contains(secret) && !log.contains("argon2"),
+            "a log line holds it"
+        );
+    }
+}
+
 /// `count` human visits of `code` at once, alternating between the replicas; how many got
 /// each status.
 async fn visit_at_once(both: &[Kurz], code: &str, count: usize) -> BTreeMap<u16, usize> {
@@ -133,6 +157,8 @@ async fn passwords_rules_and_expiry_decide_the_same_on_every_replica() {
         "the sixth, on the other replica: {}",
         limited.body
     );
+    // While the link is protected and both replicas have served it.
+    assert_nowhere(&redis, &both, secret);
     // A change on one replica decides the next visit on the other.
     b.put_json(
         &format!("/urls/{id}"),
@@ -155,22 +181,7 @@ async fn passwords_rules_and_expiry_decide_the_same_on_every_replica() {
         (&json!("fallback"), &json!("https://example.com/after"))
     );
 
-    // The password itself is nowhere: not in Redis (which holds only its hash, while it
-    // was set), not in either replica's log.
-    let keys = redis_cli(redis.port, &["--scan"]);
-    for key in keys.lines().filter(|k| !k.is_empty()) {
-        let kind = redis_cli(redis.port, &["TYPE", key]);
-        if kind.trim() == "string" {
-            let value = redis_cli(redis.port, &["GET", key]);
-            assert!(!value.contains(secret), "{key}: {value}");
-        }
-    }
-    for replica in [a, b] {
-        assert!(
-            !replica.log().contains(secret),
-            "a log line holds the password"
-        );
-    }
+    assert_nowhere(&redis, &both, secret);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
