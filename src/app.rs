@@ -148,10 +148,15 @@ impl Application {
         let listener = http::server::bind(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let caps = VisitCaps::new(links.clone());
+        let ui_secret = match &settings.ui.session_secret {
+            Some(secret) => secret.expose().as_bytes().to_vec(),
+            None => crate::ui::session::new_token().into_bytes(),
+        };
         let state = AppState::new(App {
             links,
             classifier,
             caps,
+            ui_secret,
             users: stores.users.clone(),
             events: stores.events.clone(),
             stats: stores.stats.clone(),

@@ -61,7 +61,12 @@ impl KeyRing {
 
     /// The key behind `secret` if it may be used now; counts the use.
     pub async fn authenticate(&self, secret: &str) -> Result<Arc<ApiKey>, KeyRefusal> {
-        let hash = hash_secret(secret);
+        self.authenticate_hash(hash_secret(secret)).await
+    }
+
+    /// The key whose secret hashes to `hash` (what a UI session holds instead of the
+    /// secret itself) if it may be used now; counts the use.
+    pub async fn authenticate_hash(&self, hash: String) -> Result<Arc<ApiKey>, KeyRefusal> {
         let store = self.store.clone();
         let found = self
             .known

@@ -20,3 +20,4 @@ pub mod seed;
 pub mod store;
 pub mod telemetry;
 pub mod transfer;
+pub mod ui;

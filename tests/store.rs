@@ -541,6 +541,21 @@ async fn lists_filter_paginate_and_count(store: Stores) {
         ..UrlFilter::default()
     };
     assert_eq!(store.links.list_urls(&by_code, ALL).await.unwrap().total, 1);
+    // A search without regard to case, in code, target or title; `%` and `_` are text.
+    for (search, found) in [
+        ("B2CO", 1),
+        ("example.com/a", 5),
+        ("TITLE", 8),
+        ("%", 0),
+        ("_", 0),
+    ] {
+        let filter = UrlFilter {
+            search: Some(search.into()),
+            ..UrlFilter::default()
+        };
+        let total = store.links.list_urls(&filter, ALL).await.unwrap().total;
+        assert_eq!(total, found, "{search}");
+    }
 
     let all: Vec<Url> = store
         .links

@@ -8,11 +8,13 @@ mod cache;
 mod database;
 mod secret;
 mod security;
+mod ui;
 
 pub use cache::{CacheSettings, ClickSettings, L1Mode};
 pub use database::{DatabaseSettings, StoreTarget};
 pub use secret::Secret;
 pub use security::{AuthMode, LogFormat, LogSettings, SafetySettings, SecuritySettings};
+pub use ui::{UiMode, UiSettings};
 
 use clap::Args;
 use std::net::SocketAddr;
@@ -46,6 +48,9 @@ pub struct Settings {
 
     #[command(flatten)]
     pub database: DatabaseSettings,
+
+    #[command(flatten)]
+    pub ui: UiSettings,
 
     /// Most rows an unpaginated list returns.
     #[arg(long, env = "KURZ_LIST_CAP", default_value_t = 10_000)]

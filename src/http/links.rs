@@ -151,7 +151,8 @@ async fn unlock(State(state): State<AppState>, code: Code, request: Request) -> 
     // The form's answer is as for a GET: a redirect is followed with GET.
     let mut parts = parts;
     parts.method = Method::GET;
-    visit(&state, code, &parts, Some(password.unwrap_or_default())).await
+    // A body that is no such form brings no password: the form is asked for again.
+    visit(&state, code, &parts, password).await
 }
 
 #[utoipa::path(

@@ -24,7 +24,7 @@ pub mod openapi;
 mod ops;
 mod pages;
 mod protected;
-mod qr;
+pub(crate) mod qr;
 mod rate_limit;
 mod reports;
 mod resolve;
@@ -32,8 +32,8 @@ mod schema;
 pub mod server;
 mod settings_input;
 pub mod state;
-mod stats;
-mod urls;
+pub(crate) mod stats;
+pub(crate) mod urls;
 mod users;
 
 pub use state::{App, AppState, Health};
@@ -61,10 +61,14 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Every route, each router with its layers.
 pub fn router(state: AppState) -> Router {
-    let links = links::routes()
+    let mut links = links::routes()
         .split_for_parts()
         .0
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
+    // The web UI's pages: beside the links, outside the API's layers (its errors are pages).
+    if state.settings.ui.enabled() {
+        links = links.merge(crate::ui::routes());
+    }
     let mut api = api_routes(state.settings.max_upload_bytes);
     // With a separate metrics listener, /metrics is not on the API's port at all.
     if state.settings.metrics_listen.is_none() {

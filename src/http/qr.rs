@@ -103,8 +103,15 @@ enum Format {
     Png,
 }
 
+/// An SVG QR code of `text`, about `size` pixels wide (the web UI shows it inline).
+pub(crate) fn svg_of(text: &str, size: usize) -> Result<String, ApiError> {
+    let code = QrCode::with_error_correction_level(text.as_bytes(), EcLevel::M)
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("QR code of {text}: {e}")))?;
+    Ok(Grid::of(&code, size).svg())
+}
+
 /// The link's public address: the configured base and the code, or the request's host.
-fn short_url(public: Option<&url::Url>, host: &RequestHost, code: &str) -> String {
+pub(crate) fn short_url(public: Option<&url::Url>, host: &RequestHost, code: &str) -> String {
     match public {
         Some(base) => format!("{}/{code}", base.as_str().trim_end_matches('/')),
         None => {

@@ -63,6 +63,8 @@ pub struct App {
     pub classifier: Arc<Classifier>,
     /// Counts capped links' human visits.
     pub caps: VisitCaps,
+    /// Signs the web UI's session cookies (`KURZ_SESSION_SECRET`, or random per process).
+    pub ui_secret: Vec<u8>,
     /// Permits for requests in flight; none left means shed load.
     pub in_flight: Arc<Semaphore>,
     /// The API's description, and the access rule of each route it declares.

@@ -81,12 +81,22 @@ async fn link_stats(
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Stats>, ApiError> {
     let id = parse_id(&id, "url")?;
-    let period = period(&params)?;
-    readable_url(&state, &caller, id).await?;
+    link_stats_of(&state, &caller, id, &params).await.map(Json)
+}
+
+/// A link's stats as `GET /urls/{id}/stats` answers them (the web UI's link page shows the same).
+pub(crate) async fn link_stats_of(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    params: &HashMap<String, String>,
+) -> Result<Stats, ApiError> {
+    let period = period(params)?;
+    readable_url(state, caller, id).await?;
     // As for the event list: what this replica has queued counts.
     state.clicks.flush().await;
     let counters = state.stats.counters(Some(id), period.buckets()).await?;
-    Ok(Json(Stats::assemble(Some(id), period, counters)))
+    Ok(Stats::assemble(Some(id), period, counters))
 }
 
 #[utoipa::path(

@@ -89,6 +89,7 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
         user_id: params.int("user_id")?,
         is_active: params.boolean("is_active")?,
         short_code: params.text("short_code"),
+        search: params.text("search").filter(|s| !s.is_empty()),
     };
     let page = params.page(state.settings.list_cap)?;
     Ok(list_response(state.links.list_urls(&filter, page).await?))
@@ -127,7 +128,7 @@ fn parse_target(
 
 /// The url `id` names, if this caller may read it: 404 when there is none, 403 for a key
 /// of another user (the stats and the QR code of a link).
-pub(super) async fn readable_url(
+pub(crate) async fn readable_url(
     state: &AppState,
     caller: &Caller,
     id: i64,
@@ -162,12 +163,23 @@ async fn create(
     host: RequestHost,
     Body(body): Body<CreateUrl>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let url = create_url(&state, &caller, &host, body).await?;
+    Ok((StatusCode::CREATED, Json(url)))
+}
+
+/// A create as `POST /urls` makes it (the web UI's shorten form makes the same).
+pub(crate) async fn create_url(
+    state: &AppState,
+    caller: &Caller,
+    host: &RequestHost,
+    body: CreateUrl,
+) -> Result<Url, ApiError> {
     let mut checks = Checks::default();
     let target = checks.required("original_url", body.original_url);
     let target = checks.parse(
         "original_url",
         target,
-        parse_target(&state, &host, Write::Create),
+        parse_target(state, host, Write::Create),
     );
     let user_id = checks.optional("user_id", body.user_id).flatten();
     let title = checks.optional("title", body.title).flatten();
@@ -179,7 +191,7 @@ async fn create(
     let is_active = checks.not_null("is_active", body.is_active);
     let settings = body.settings.check(
         &mut checks,
-        &checked_target(parse_target(&state, &host, Write::Create)),
+        &checked_target(parse_target(state, host, Write::Create)),
     );
     checks.finish()?;
     let original_url = present(target)?;
@@ -197,11 +209,10 @@ async fn create(
         created_at: Timestamp::now(),
         fresh_code,
     };
-    let url = match custom {
-        Some(code) => state.links.create_url(new_url(code, false)).await?,
-        None => create_with_generated_code(&state, new_url).await?,
-    };
-    Ok((StatusCode::CREATED, Json(url)))
+    match custom {
+        Some(code) => Ok(state.links.create_url(new_url(code, false)).await?),
+        None => create_with_generated_code(state, new_url).await,
+    }
 }
 
 /// The password's hash, if one was sent; a failure to hash is the server's (500).
@@ -254,6 +265,17 @@ async fn update(
     Body(body): Body<UpdateUrl>,
 ) -> Result<Json<Url>, ApiError> {
     let id = parse_id(&id, "url")?;
+    update_url(&state, &caller, id, &host, body).await.map(Json)
+}
+
+/// An update as `PUT /urls/{id}` makes it (the web UI's edit form makes the same).
+pub(crate) async fn update_url(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    host: &RequestHost,
+    body: UpdateUrl,
+) -> Result<Url, ApiError> {
     let mut checks = Checks::default();
     let title = match checks.optional("title", body.title) {
         Some(Some(raw)) => checks
@@ -266,11 +288,11 @@ async fn update(
     let original_url = checks.parse(
         "original_url",
         target.map(Option::unwrap_or_default),
-        parse_target(&state, &host, Write::Update),
+        parse_target(state, host, Write::Update),
     );
     let settings = body.settings.check(
         &mut checks,
-        &checked_target(parse_target(&state, &host, Write::Update)),
+        &checked_target(parse_target(state, host, Write::Update)),
     );
     checks.finish()?;
     let patch = UrlPatch {
@@ -280,11 +302,11 @@ async fn update(
         password: hashed(&settings).await?,
         settings: settings.patch,
     };
-    check_owner(&state, &caller, id).await?;
+    check_owner(state, caller, id).await?;
     // Clicks this instance answered earlier come before the `updated` events.
     state.clicks.flush().await;
     let url = state.links.update_url(id, patch, Timestamp::now()).await?;
-    url.map(Json).ok_or_else(|| ApiError::not_found("url"))
+    url.ok_or_else(|| ApiError::not_found("url"))
 }
 
 #[utoipa::path(
@@ -303,7 +325,16 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let id = parse_id(&id, "url")?;
-    check_owner(&state, &caller, id).await?;
+    delete_url(&state, &caller, id).await
+}
+
+/// A delete as `DELETE /urls/{id}` makes it.
+pub(crate) async fn delete_url(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+) -> Result<StatusCode, ApiError> {
+    check_owner(state, caller, id).await?;
     state.clicks.flush().await;
     match state.links.delete_url(id, Timestamp::now()).await? {
         Some(_) => Ok(StatusCode::NO_CONTENT),

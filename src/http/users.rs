@@ -225,7 +225,7 @@ async fn urls_of(
     let filter = UrlFilter {
         user_id: Some(id),
         is_active: params.boolean("is_active")?,
-        short_code: None,
+        ..UrlFilter::default()
     };
     let page = params.page(state.settings.list_cap)?;
     Ok(list_response(state.links.list_urls(&filter, page).await?))

@@ -10,6 +10,8 @@ pub enum FilterValue {
     Bool(bool),
     Text(String),
     TextNoCase(String),
+    /// Text in any of the comma-separated columns, without regard to case.
+    Contains(String),
 }
 
 /// A column and the value it must have, when the filter is set.
@@ -40,6 +42,23 @@ pub fn push_filters<DB>(
                 .push(") = lower(")
                 .push_bind(v)
                 .push(")"),
+            FilterValue::Contains(v) => {
+                // `%` and `_` match themselves; `\` escapes them in the pattern.
+                let escaped = v
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let pattern = format!("%{}%", escaped.to_lowercase());
+                query.push("(");
+                for (j, column) in column.split(',').enumerate() {
+                    if j > 0 {
+                        query.push(" OR ");
+                    }
+                    query.push("lower(").push(column).push(") LIKE ");
+                    query.push_bind(pattern.clone()).push(" ESCAPE '\\'");
+                }
+                query.push(")")
+            }
         };
     }
 }
@@ -63,10 +82,12 @@ impl UrlFilter {
     pub fn columns(&self) -> Filters {
         let active = self.is_active.map(FilterValue::Bool);
         let code = text(&self.short_code);
+        let search = self.search.clone().map(FilterValue::Contains);
         vec![
             ("user_id", int(self.user_id)),
             ("is_active", active),
             ("short_code", code),
+            ("short_code,original_url,title", search),
         ]
     }
 }

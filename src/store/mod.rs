@@ -60,6 +60,8 @@ pub struct UrlFilter {
     pub user_id: Option<i64>,
     pub is_active: Option<bool>,
     pub short_code: Option<String>,
+    /// Text found, without regard to case, in the code, the target or the title.
+    pub search: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -187,6 +189,9 @@ pub trait StatsStore: Send + Sync + 'static {
     /// The counters of `url_id` (`None`: every link, with the top links) in the hour
     /// buckets `[first, end)`; the dimensions (counted per day) of the days those hours touch.
     async fn counters(&self, url_id: Option<i64>, buckets: (i64, i64)) -> StoreResult<Counters>;
+    /// Every human click each of `url_ids` ever had, from the hourly counters (links
+    /// without any are left out): one statement, for a page of a list.
+    async fn humans_by_link(&self, url_ids: &[i64]) -> StoreResult<Vec<(i64, i64)>>;
     /// The key visitors are hashed with on `day` (days since 1970-01-01 UTC): made on first
     /// use and the same for every replica. Keys and visitor records from before yesterday
     /// are deleted on the way.

@@ -236,6 +236,9 @@ async fn a_password_is_asked_for_checked_limited_and_never_shown() {
         right.location().as_deref(),
         Some("https://example.com/secret")
     );
+    // A post that is no form brings no password (and is no attempt).
+    let empty = app.post_raw(&path, "{}", Some("application/json")).await;
+    assert!(str_of(&empty.expect_error(401), "error").contains("needs a password"));
     assert_eq!(
         app.clicks_stored(id, 2).await,
         2,

@@ -22,5 +22,6 @@ mod safety;
 mod seed;
 mod shutdown;
 mod stats;
+mod ui;
 mod urls;
 mod users;

@@ -1,7 +1,8 @@
 //! Link lifecycle across replicas: two replicas on one PostgreSQL and one Redis redirect
 //! exactly `max_clicks` human visits in all, however the visits are split and however many
-//! arrive at once, also across a Redis restart; passwords, expiry and rules decide the same
-//! on both, and the password is in no answer, log line or Redis value.
+//! arrive at once, also across a Redis restart, and none while the database cannot count;
+//! passwords, expiry and rules decide the same on both, and neither the password nor its
+//! hash is in any log line or Redis value.
 
 use crate::common::prelude::*;
 use crate::common::visits::{CHROME, FACEBOOK, GOOGLEBOT, IPHONE};
@@ -182,6 +183,31 @@ async fn passwords_rules_and_expiry_decide_the_same_on_every_replica() {
     );
 
     assert_nowhere(&redis, &both, secret);
+
+    // An expiry a moment away: both replicas redirect before it and answer 410 after.
+    let soon = (time::OffsetDateTime::now_utc() + Duration::from_secs(2))
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let ending = a
+        .post_json(
+            "/urls",
+            &json!({"original_url": "https://example.com/ending", "expires_at": soon}),
+        )
+        .await
+        .expect_json(201);
+    let ending = format!("/{}", str_of(&ending, "short_code"));
+    for replica in [a, b] {
+        replica.get(&ending).await.expect(302);
+    }
+    for replica in [a, b] {
+        eventually("the link ending", Duration::from_secs(20), || async {
+            match replica.get(&ending).await.code() {
+                410 => Ok(()),
+                other => Err(format!("{other}")),
+            }
+        })
+        .await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

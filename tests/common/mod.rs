@@ -12,6 +12,7 @@ pub mod app;
 pub mod http;
 pub mod kurz;
 pub mod load;
+pub mod pages;
 pub mod process;
 pub mod seed;
 pub mod services;

@@ -49,6 +49,8 @@ pub struct UrlFilters {
     /// Also `1`/`0`, `yes`/`no`, in any case.
     is_active: Option<bool>,
     short_code: Option<String>,
+    /// Text found, without regard to case, in the short code, the target or the title.
+    search: Option<String>,
 }
 
 /// Filters of `GET /users/{id}/urls`, from the query string or a JSON object body.

@@ -28,6 +28,9 @@ pub const TOP_LINKS: &str = "SELECT url_id, CAST(sum(humans) AS BIGINT) AS human
 
 pub const ADD_VISITOR_KEY: &str =
     "INSERT INTO visitor_keys (day, key) VALUES ($1, $2) ON CONFLICT (day) DO NOTHING";
+/// The start of the human clicks of a list of links: the ids and `) GROUP BY url_id` follow.
+pub const HUMANS_BY_LINK: &str =
+    "SELECT url_id, CAST(sum(humans) AS BIGINT) AS humans FROM click_rollups WHERE url_id IN (";
 pub const VISITOR_KEY: &str = "SELECT key FROM visitor_keys WHERE day = $1";
 /// Keys and visitor records older than yesterday: no longer needed to count a visitor once
 /// a day, and without the key a hash cannot be tied to an address again.
@@ -108,6 +111,27 @@ macro_rules! stats_store {
                             agents,
                             top_links,
                         })
+                    })
+                    .await
+                }
+
+                async fn humans_by_link(&self, url_ids: &[i64]) -> StoreResult<Vec<(i64, i64)>> {
+                    if url_ids.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    retry::read("humans_by_link", move || async move {
+                        let mut query = sqlx::QueryBuilder::<$db>::new(stats::HUMANS_BY_LINK);
+                        let mut ids = query.separated(", ");
+                        for id in url_ids {
+                            ids.push_bind(*id);
+                        }
+                        query.push(") GROUP BY url_id");
+                        let rows: Vec<(i64, i64)> = query
+                            .build_query_as()
+                            .persistent(self.persistent())
+                            .fetch_all(&mut *self.reader().await?)
+                            .await?;
+                        Ok(rows)
                     })
                     .await
                 }
