@@ -52,4 +52,7 @@ pub mod event_type {
     pub const BLOCKED: &str = "blocked";
     /// An abuse report about a link.
     pub const REPORT: &str = "report";
+    /// An admin looked at a link's reports and left the link as it is (the web UI's
+    /// report queue shows only reports newer than this).
+    pub const REPORTS_DISMISSED: &str = "reports_dismissed";
 }

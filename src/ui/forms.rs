@@ -45,6 +45,12 @@ pub fn body_of(posted: &Posted, fields: &[(&str, Kind)], clearing: bool) -> Valu
     Value::Object(body)
 }
 
+/// A JSON body read as the API's request type (its fields are the API's `Input`s, which
+/// take any JSON, so this only fails on a body that is not an object).
+pub fn api_body<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, ApiError> {
+    serde_json::from_value(body).map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
 /// What the API said was wrong, by field (a 422's `details`), or the one message of any
 /// other refusal under `""`.
 pub fn problems_of(error: &ApiError) -> BTreeMap<String, String> {

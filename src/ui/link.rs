@@ -4,11 +4,10 @@
 //! language, the same numbers `GET /urls/{id}/stats` answers.
 
 use super::chart::clicks_over_time;
-use super::forms::{Field, Kind, Posted, body_of, general_problems, problems_of};
+use super::forms::{Field, Kind, Posted, api_body, body_of, general_problems, problems_of};
 use super::layout::{csrf_field, page, problem, see_other};
-use super::links::{link_id, no_such_link};
+use super::links::{link_form, link_id, no_such_link};
 use super::session::Viewer;
-use super::shorten::refused_form;
 use crate::domain::Url;
 use crate::domain::stats::{Stats, ValueCount};
 use crate::http::AppState;
@@ -74,24 +73,18 @@ pub async fn save(
     Query(query): Query<HashMap<String, String>>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let caller = match viewer.writer() {
-        Ok(caller) => caller,
+    let (caller, id) = match link_form(&viewer, &id, &posted) {
+        Ok(form) => form,
         Err(answer) => return *answer,
     };
-    let Some(id) = link_id(&id) else {
-        return no_such_link(&viewer);
-    };
-    if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
-        return refused_form(&viewer);
-    }
     let mut body = body_of(&posted, &FIELDS, true);
     // A required target is never cleared: an empty one is refused as the API refuses it.
     if body["original_url"].is_null() {
         body["original_url"] = serde_json::json!("");
     }
-    let saved = match serde_json::from_value::<UpdateUrl>(body) {
+    let saved = match api_body::<UpdateUrl>(body) {
         Ok(body) => update_url(&state, &caller, id, &host, body).await,
-        Err(e) => Err(crate::http::error::ApiError::BadRequest(e.to_string())),
+        Err(e) => Err(e),
     };
     match saved {
         Ok(_) => see_other(&format!("/links/{id}?saved"), &viewer),
@@ -160,8 +153,8 @@ async fn link_page(
             button type="button" data-copy=(short) { "Copy" }
             span.copied role="status" aria-live="polite" {}
         }
-        @if viewer.may_write() { (edit_form(viewer, url, failed.as_ref())) }
-        @else { p { "Leads to " code { (url.original_url) } } }
+        @if failed.is_some() { (edit_form(viewer, url, failed.as_ref())) }
+        p { "Leads to " a href=(url.original_url) rel="nofollow noopener" { (url.original_url) } }
         section aria-labelledby="clicks-title" {
             h2 id="clicks-title" { "Clicks" }
             nav.periods aria-label="Period" {
@@ -179,6 +172,12 @@ async fn link_page(
                 (dimension("Devices", &stats.devices))
                 (dimension("Countries", &stats.countries))
                 (dimension("Languages", &stats.languages))
+            }
+        }
+        @if viewer.may_write() && failed.is_none() {
+            section aria-labelledby="edit-title" {
+                h2 id="edit-title" { "Edit" }
+                (edit_form(viewer, url, None))
             }
         }
     };

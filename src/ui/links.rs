@@ -2,7 +2,7 @@
 //! all), searched by code, target or title, filtered by state, a page at a time, with each
 //! link's human clicks; switching a link on or off, and deleting it after a confirmation.
 
-use super::forms::Posted;
+use super::forms::{Posted, api_body};
 use super::layout::{csrf_field, page, problem, see_other};
 use super::session::Viewer;
 use super::shorten::refused_form;
@@ -110,7 +110,7 @@ pub async fn list(
             div.table {
                 table {
                     thead { tr {
-                        th scope="col" { "Code" } th scope="col" { "Target" } th scope="col" { "Title" }
+                        th scope="col" { "Code" } th scope="col" { "Target" } th.title scope="col" { "Title" }
                         th scope="col" class="number" { "Human clicks" } th scope="col" { "State" }
                         @if writes { th scope="col" { span.hidden { "Actions" } } }
                     } }
@@ -119,7 +119,7 @@ pub async fn list(
                             tr {
                                 td { a href={ "/links/" (url.id) } { (url.short_code) } }
                                 td.target { (url.original_url) }
-                                td { (url.title.as_deref().unwrap_or("")) }
+                                td.title { (url.title.as_deref().unwrap_or("")) }
                                 td.number { (humans.get(&url.id).copied().unwrap_or(0)) }
                                 td { @if url.is_active { "active" } @else { "off" } }
                                 @if writes {
@@ -168,21 +168,15 @@ pub async fn set_active(
     Path(id): Path<String>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let caller = match viewer.writer() {
-        Ok(caller) => caller,
+    let (caller, id) = match link_form(&viewer, &id, &posted) {
+        Ok(form) => form,
         Err(answer) => return *answer,
     };
-    let Some(id) = link_id(&id) else {
-        return no_such_link(&viewer);
-    };
-    if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
-        return refused_form(&viewer);
-    }
     let active = posted.get("active").map(String::as_str) == Some("true");
     let body = serde_json::json!({ "is_active": active });
-    let changed = match serde_json::from_value::<UpdateUrl>(body) {
+    let changed = match api_body::<UpdateUrl>(body) {
         Ok(body) => update_url(&state, &caller, id, &host, body).await,
-        Err(e) => Err(crate::http::error::ApiError::BadRequest(e.to_string())),
+        Err(e) => Err(e),
     };
     match changed {
         Ok(_) => see_other(&back_to(&posted), &viewer),
@@ -236,20 +230,31 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let caller = match viewer.writer() {
-        Ok(caller) => caller,
+    let (caller, id) = match link_form(&viewer, &id, &posted) {
+        Ok(form) => form,
         Err(answer) => return *answer,
     };
-    let Some(id) = link_id(&id) else {
-        return no_such_link(&viewer);
-    };
-    if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
-        return refused_form(&viewer);
-    }
     match delete_url(&state, &caller, id).await {
         Ok(_) => see_other("/links", &viewer),
         Err(err) => problem(&viewer, err.status(), "Not deleted", &err.to_string()),
     }
+}
+
+/// A form that changes link `raw_id`: its caller and the link id, or the answer when it
+/// may not go ahead (not signed in, a read key, no such id, a forged form).
+pub fn link_form(
+    viewer: &Viewer,
+    raw_id: &str,
+    posted: &Posted,
+) -> Result<(Caller, i64), Box<Response>> {
+    let caller = viewer.writer()?;
+    let Some(id) = link_id(raw_id) else {
+        return Err(Box::new(no_such_link(viewer)));
+    };
+    if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
+        return Err(Box::new(refused_form(viewer)));
+    }
+    Ok((caller, id))
 }
 
 /// A link id from a page's path: a positive number.

@@ -6,6 +6,7 @@
 //!
 //! - `/`: shorten ([`shorten`]); `/links`: the list ([`links`]); `/links/{id}`: one link,
 //!   its edit form and its clicks ([`link`], [`chart`]);
+//! - `/reports`: the abuse-report queue, for admins ([`reports`]);
 //! - `/signin`, `/signout`: `keys` mode's sessions ([`signin`], [`session`]);
 //! - the shell every page shares ([`layout`]), forms read into API bodies ([`forms`]), and
 //!   the stylesheet, script and icon ([`assets`]).
@@ -16,6 +17,7 @@ mod forms;
 mod layout;
 mod link;
 mod links;
+mod reports;
 pub mod session;
 mod shorten;
 mod signin;
@@ -34,6 +36,9 @@ pub fn routes() -> Router<AppState> {
             "/links/{id}/delete",
             get(links::confirm_delete).post(links::delete),
         )
+        .route("/reports", get(reports::queue))
+        .route("/reports/{id}/deactivate", post(reports::deactivate))
+        .route("/reports/{id}/dismiss", post(reports::dismiss))
         .route("/signin", get(signin::form).post(signin::sign_in))
         .route("/signout", post(signin::sign_out))
         .route("/ui/style.css", get(assets::style))

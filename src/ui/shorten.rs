@@ -2,7 +2,7 @@
 //! cap and a password; the answer shows the short link with a copy button and its QR code,
 //! or each field's problem beside it, as `POST /urls` found them.
 
-use super::forms::{Field, Kind, Posted, body_of, general_problems, problems_of};
+use super::forms::{Field, Kind, Posted, api_body, body_of, general_problems, problems_of};
 use super::layout::{csrf_field, page, problem, see_other};
 use super::session::Viewer;
 use crate::domain::Url;
@@ -57,9 +57,9 @@ pub async fn create(
         return refused_form(&viewer);
     }
     let body = body_of(&posted, &FIELDS, false);
-    let created = match serde_json::from_value::<CreateUrl>(body) {
+    let created = match api_body::<CreateUrl>(body) {
         Ok(body) => create_url(&state, &caller, &host, body).await,
-        Err(e) => Err(crate::http::error::ApiError::BadRequest(e.to_string())),
+        Err(e) => Err(e),
     };
     match created {
         Ok(url) => {

@@ -314,3 +314,42 @@ async fn in_keys_mode_a_person_signs_in_with_a_key_and_sees_what_its_scope_allow
     );
     assert_eq!(all[0]["is_active"], true, "and switched nothing off");
 }
+
+#[tokio::test]
+async fn an_admin_answers_the_report_queue_by_switching_off_or_dismissing() {
+    let app = spawn_app().await;
+    let bad = app.shorten("https://example.com/bad").await;
+    let fine = app.shorten("https://example.com/fine").await;
+    for (url, reasons) in [(&bad, ["phishing", "malware"]), (&fine, ["spam", "spam"])] {
+        for (i, reason) in reasons.iter().enumerate() {
+            let path = format!("/urls/{}/report", str_of(url, "short_code"));
+            let request = app
+                .request(reqwest::Method::POST, &path)
+                .header("x-forwarded-for", format!("198.51.100.{i}"))
+                .json(&json!({ "reason": reason }));
+            app.send(request).await.expect(202);
+        }
+    }
+    let mut admin = Visitor::new(&app.api);
+    let queue = admin.get("/reports").await.expect(200);
+    assert!(html(&queue).contains("phishing; malware"), "{}", queue.body);
+    assert!(queue.body.contains(str_of(&fine, "short_code")));
+    admin
+        .post(&format!("/reports/{}/deactivate", id_of(&bad)), &[])
+        .await
+        .expect(303);
+    assert_eq!(app.follow(str_of(&bad, "short_code")).await.0, 404);
+    admin
+        .post(&format!("/reports/{}/dismiss", id_of(&fine)), &[])
+        .await
+        .expect(303);
+    let after = admin.get("/reports").await.expect(200);
+    assert!(
+        !after.body.contains(str_of(&fine, "short_code")),
+        "dismissed"
+    );
+    assert!(after.body.contains(str_of(&bad, "short_code")) && after.body.contains("<td>off</td>"));
+    assert_eq!(app.follow(str_of(&fine, "short_code")).await.0, 302);
+    let dismissed = app.events("event_type=reports_dismissed").await;
+    assert_eq!(dismissed.len(), 1);
+}
