@@ -47,7 +47,8 @@ fn screenshot_dir() -> (PathBuf, Option<tempfile::TempDir>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_page_is_accessible_valid_and_photographed_wide_and_narrow_light_and_dark() {
-    let app = spawn_app().await;
+    // Published under a name, as in production (the screenshots show it).
+    let app = spawn_app_with(|s| s.public_url = "http://ku.rz".parse().ok()).await;
     let url = app
         .create_url(&serde_json::json!({"original_url": "https://example.com/a/rather/long/path/to/show", "title": "Launch notes"}))
         .await;
