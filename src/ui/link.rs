@@ -22,13 +22,23 @@ use axum::response::Response;
 use maud::{Markup, html};
 use std::collections::{BTreeMap, HashMap};
 
-const FIELDS: [(&str, Kind); 6] = [
+const FIELDS: [(&str, Kind); 8] = [
     ("original_url", Kind::Text),
     ("title", Kind::Text),
     ("is_active", Kind::Check),
     ("expires_at", Kind::DateTime),
     ("max_clicks", Kind::Number),
     ("fallback_url", Kind::Text),
+    ("redirect_type", Kind::Number),
+    ("password", Kind::Text),
+];
+
+/// The redirect statuses offered, the default first.
+const STATUSES: [(&str, &str); 4] = [
+    ("302", "302 Found (temporary; the default)"),
+    ("307", "307 Temporary Redirect"),
+    ("301", "301 Moved Permanently (browsers keep it)"),
+    ("308", "308 Permanent Redirect (browsers keep it)"),
 ];
 
 /// The periods offered, in days.
@@ -78,6 +88,17 @@ pub async fn save(
         Err(answer) => return *answer,
     };
     let mut body = body_of(&posted, &FIELDS, true);
+    // An empty password field keeps the password; the box removes it.
+    if let Some(fields) = body.as_object_mut() {
+        if posted.contains_key("remove_password") {
+            fields.insert("password".to_owned(), serde_json::Value::Null);
+        } else if fields
+            .get("password")
+            .is_some_and(serde_json::Value::is_null)
+        {
+            fields.remove("password");
+        }
+    }
     // A required target is never cleared: an empty one is refused as the API refuses it.
     if body["original_url"].is_null() {
         body["original_url"] = serde_json::json!("");
@@ -221,6 +242,11 @@ fn edit_form(
             "fallback_url",
             settings.fallback_url.clone().unwrap_or_default(),
         ),
+        (
+            "redirect_type",
+            settings.redirect_type.unwrap_or(302).to_string(),
+        ),
+        ("password", String::new()),
     ]);
     let value = |name: &str| match failed {
         Some((posted, _)) => posted.get(name).cloned().unwrap_or_default(),
@@ -246,9 +272,32 @@ fn edit_form(
             (field(3, "Expires at (UTC)", "datetime-local", None, false).render(problems))
             (field(4, "Visit limit", "number", Some("Human visits before the link stops working."), false).render(problems))
             (field(5, "After it ends, send visits to", "url", None, false).render(problems))
-            @if url.password_hash.is_some() { p { "This link has a password." } }
+            div.field {
+                label for="redirect_type" { "Redirect" }
+                select id="redirect_type" name="redirect_type" {
+                    @for (status, label) in STATUSES {
+                        option value=(status) selected[values[6] == status] { (label) }
+                    }
+                }
+                @if let Some(problem) = problems.get("redirect_type") { p.problem { "Redirect " (problem) } }
+            }
+            (field(7, "Password", "password", Some(password_hint(url)), false).render(problems))
+            @if url.password_hash.is_some() {
+                div.field {
+                    label for="remove_password" { "Remove the password" }
+                    input type="checkbox" id="remove_password" name="remove_password" value="on";
+                }
+            }
             button type="submit" { "Save" }
         }
+    }
+}
+
+fn password_hint(url: &Url) -> &'static str {
+    if url.password_hash.is_some() {
+        "This link has a password: type a new one to change it, or leave this empty to keep it."
+    } else {
+        "Visitors must type it before they are sent on."
     }
 }
 

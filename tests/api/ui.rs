@@ -353,3 +353,63 @@ async fn an_admin_answers_the_report_queue_by_switching_off_or_dismissing() {
     let dismissed = app.events("event_type=reports_dismissed").await;
     assert_eq!(dismissed.len(), 1);
 }
+
+#[tokio::test]
+async fn the_edit_form_sets_keeps_and_removes_a_password_and_the_redirect_type() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/edited").await;
+    let (id, code) = (id_of(&url), str_of(&url, "short_code").to_owned());
+    let mut person = Visitor::new(&app.api);
+    let base = [
+        ("original_url", "https://example.com/edited"),
+        ("is_active", "on"),
+        ("redirect_type", "308"),
+    ];
+    let mut fields = base.to_vec();
+    fields.push(("password", "open sesame"));
+    person
+        .post(&format!("/links/{id}"), &fields)
+        .await
+        .expect(303);
+    let shown = app.get(&format!("/urls/{id}")).await.expect_json(200);
+    assert_eq!(
+        (&shown["has_password"], &shown["redirect_type"]),
+        (&json!(true), &json!(308))
+    );
+    let opened = app
+        .get_with_headers(&format!("/{code}"), &[("X-Link-Password", "open sesame")])
+        .await
+        .expect(308);
+    assert_eq!(
+        opened.location().as_deref(),
+        Some("https://example.com/edited")
+    );
+    // Saved again with the password field empty: the password stays.
+    person
+        .post(&format!("/links/{id}"), &base)
+        .await
+        .expect(303);
+    app.get(&format!("/{code}")).await.expect_error(401);
+    let page = person.get(&format!("/links/{id}")).await.expect(200);
+    assert!(page.body.contains("Remove the password") && !page.body.contains("open sesame"));
+    // The box removes it.
+    let mut fields = base.to_vec();
+    fields.push(("remove_password", "on"));
+    person
+        .post(&format!("/links/{id}"), &fields)
+        .await
+        .expect(303);
+    app.get(&format!("/{code}")).await.expect(308);
+    // A bad value comes back beside its field.
+    let mut fields = base.to_vec();
+    fields[2] = ("redirect_type", "303");
+    let refused = person
+        .post(&format!("/links/{id}"), &fields)
+        .await
+        .expect(422);
+    assert!(
+        html(&refused).contains("Redirect must be 301, 302, 307 or 308"),
+        "{}",
+        refused.body
+    );
+}
