@@ -25,7 +25,7 @@ mod ops;
 mod pages;
 mod protected;
 pub(crate) mod qr;
-mod rate_limit;
+pub(crate) mod rate_limit;
 mod reports;
 mod resolve;
 mod schema;

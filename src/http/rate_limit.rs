@@ -45,13 +45,27 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(request).await;
     };
     let ClientIp(ip) = ClientIp::of(&state.proxies, (request.extensions(), request.headers()));
-    let client = client_of(request.extensions().get::<Caller>(), ip);
+    if let Err(refused) = check(&state, kind, request.extensions().get::<Caller>(), ip).await {
+        return refused.into_response();
+    }
+    next.run(request).await
+}
+
+/// Counts one write of `kind` by this caller (or address); 429 when it is over its
+/// allowance. The web UI's forms draw on the same allowances as the API.
+pub(crate) async fn check(
+    state: &AppState,
+    kind: WriteKind,
+    caller: Option<&Caller>,
+    ip: Option<IpAddr>,
+) -> Result<(), ApiError> {
+    let client = client_of(caller, ip);
     if let Err(retry_after) = state.rate_limits.check(kind, &client).await {
         metrics::counter!("kurz_rate_limited_total", "kind" => kind.label()).increment(1);
         tracing::info!(client = %client, kind = kind.label(), "rate limited");
-        return ApiError::TooManyRequests { retry_after }.into_response();
+        return Err(ApiError::TooManyRequests { retry_after });
     }
-    next.run(request).await
+    Ok(())
 }
 
 #[cfg(test)]

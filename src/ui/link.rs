@@ -15,6 +15,7 @@ use crate::http::extract::RequestHost;
 use crate::http::qr::short_url;
 use crate::http::stats::link_stats_of;
 use crate::http::urls::{UpdateUrl, readable_url, update_url};
+use crate::limits::WriteKind;
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -87,6 +88,9 @@ pub async fn save(
         Ok(form) => form,
         Err(answer) => return *answer,
     };
+    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
+        return over;
+    }
     let mut body = body_of(&posted, &FIELDS, true);
     // An empty password field keeps the password; the box removes it.
     if let Some(fields) = body.as_object_mut() {

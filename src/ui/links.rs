@@ -10,6 +10,7 @@ use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::extract::RequestHost;
 use crate::http::urls::{UpdateUrl, delete_url, readable_url, update_url};
+use crate::limits::WriteKind;
 use crate::store::{LinkStore, Page, UrlFilter};
 use axum::Form;
 use axum::extract::{Path, Query, State};
@@ -172,6 +173,9 @@ pub async fn set_active(
         Ok(form) => form,
         Err(answer) => return *answer,
     };
+    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
+        return over;
+    }
     let active = posted.get("active").map(String::as_str) == Some("true");
     let body = serde_json::json!({ "is_active": active });
     let changed = match api_body::<UpdateUrl>(body) {
@@ -234,6 +238,9 @@ pub async fn delete(
         Ok(form) => form,
         Err(answer) => return *answer,
     };
+    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
+        return over;
+    }
     match delete_url(&state, &caller, id).await {
         Ok(_) => see_other("/links", &viewer),
         Err(err) => problem(&viewer, err.status(), "Not deleted", &err.to_string()),

@@ -10,6 +10,7 @@ use super::session::Viewer;
 use super::shorten::refused_form;
 use crate::domain::{Event, NewEvent, Timestamp, UrlPatch, event_type};
 use crate::http::AppState;
+use crate::limits::WriteKind;
 use crate::store::{EventFilter, LinkStore, Page};
 use axum::Form;
 use axum::extract::{Path, State};
@@ -159,6 +160,9 @@ pub async fn deactivate(
         Ok(id) => id,
         Err(refusal) => return *refusal,
     };
+    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
+        return over;
+    }
     let patch = UrlPatch {
         is_active: Some(false),
         ..UrlPatch::default()
@@ -182,6 +186,9 @@ pub async fn dismiss(
         Ok(id) => id,
         Err(refusal) => return *refusal,
     };
+    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
+        return over;
+    }
     let url = match state.links.get_url(id).await {
         Ok(Some(url)) => url,
         Ok(None) => return no_such_link(&viewer),

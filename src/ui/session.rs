@@ -11,6 +11,9 @@ use crate::domain::Scope;
 use crate::domain::api_key::hash_secret;
 use crate::http::AppState;
 use crate::http::auth::Caller;
+use crate::http::client_ip::ClientIp;
+use crate::http::error::ApiError;
+use crate::limits::WriteKind;
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::header::{COOKIE, SET_COOKIE};
@@ -35,6 +38,9 @@ pub struct Viewer {
     pub secure: bool,
     /// `keys` mode: signing in and out is offered.
     pub keys_mode: bool,
+    /// The client's address (behind trusted proxies, the one they name), for the write
+    /// limits a form's post draws on.
+    pub client: Option<std::net::IpAddr>,
 }
 
 impl Viewer {
@@ -60,6 +66,32 @@ impl Viewer {
                 "Your key may read links, not change them.",
             ))),
         }
+    }
+
+    /// Counts a form's post against the same per-client allowance as the API's writes;
+    /// the answer when it is over (429, saying when to try again).
+    pub async fn over_limit(
+        &self,
+        state: &AppState,
+        kind: WriteKind,
+    ) -> Option<axum::response::Response> {
+        let refused =
+            crate::http::rate_limit::check(state, kind, self.caller.as_ref(), self.client)
+                .await
+                .err()?;
+        let mut page = super::layout::problem(
+            self,
+            refused.status(),
+            "Too many changes at once",
+            &format!("{refused}."),
+        );
+        if let ApiError::TooManyRequests { retry_after } = refused
+            && let Ok(value) = retry_after.as_secs().max(1).to_string().parse()
+        {
+            page.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        Some(page)
     }
 
     /// May this viewer see the abuse reports (an admin)?
@@ -98,6 +130,7 @@ impl FromRequestParts<AppState> for Viewer {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let client = ClientIp::of(&state.proxies, (&parts.extensions, &parts.headers)).0;
         let cookies = cookies(&parts.headers);
         let sent = |name: &str| cookies.iter().find(|(n, _)| *n == name).map(|(_, v)| *v);
         let (csrf, new_csrf) = match sent(CSRF_COOKIE).filter(|t| t.len() == 64) {
@@ -128,6 +161,7 @@ impl FromRequestParts<AppState> for Viewer {
                 .as_ref()
                 .is_some_and(|url| url.scheme() == "https"),
             keys_mode,
+            client,
         })
     }
 }

@@ -10,6 +10,7 @@ use crate::http::AppState;
 use crate::http::extract::RequestHost;
 use crate::http::qr::{short_url, svg_of};
 use crate::http::urls::{CreateUrl, create_url};
+use crate::limits::WriteKind;
 use axum::Form;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -55,6 +56,9 @@ pub async fn create(
     };
     if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
         return refused_form(&viewer);
+    }
+    if let Some(over) = viewer.over_limit(&state, WriteKind::Create).await {
+        return over;
     }
     let body = body_of(&posted, &FIELDS, false);
     let created = match api_body::<CreateUrl>(body) {

@@ -413,3 +413,27 @@ async fn the_edit_form_sets_keeps_and_removes_a_password_and_the_redirect_type()
         refused.body
     );
 }
+
+#[tokio::test]
+async fn the_forms_draw_on_the_same_write_limits_as_the_api() {
+    let app = spawn_app_with(limit_creates(1, 2)).await;
+    let mut person = Visitor::new(&app.api);
+    for i in 0..2 {
+        let target = format!("https://example.com/limited/{i}");
+        person
+            .post("/", &[("original_url", &target)])
+            .await
+            .expect(201);
+    }
+    let over = person
+        .post("/", &[("original_url", "https://example.com/limited/2")])
+        .await
+        .expect(429);
+    assert!(html(&over).contains("Too many changes at once"));
+    assert!(over.header("retry-after").is_some());
+    // The API counts the same client's creates against the same allowance.
+    app.post_json("/urls", &json!({"original_url": "https://example.com/api"}))
+        .await
+        .expect_error(429);
+    assert_eq!(app.count("/urls").await, 2);
+}
