@@ -149,6 +149,9 @@ impl Application {
             .with_context(|| format!("binding {}", settings.listen))?;
         let caps = VisitCaps::new(links.clone());
         let ui_secret = match &settings.ui.session_secret {
+            Some(secret) if secret.expose().chars().count() < 32 => {
+                anyhow::bail!("KURZ_SESSION_SECRET must be 32 characters or more")
+            }
             Some(secret) => secret.expose().as_bytes().to_vec(),
             None => crate::ui::session::new_token().into_bytes(),
         };
@@ -157,6 +160,7 @@ impl Application {
             classifier,
             caps,
             ui_secret,
+            password_work: Arc::new(Semaphore::new(PASSWORD_WORK)),
             users: stores.users.clone(),
             events: stores.events.clone(),
             stats: stores.stats.clone(),
@@ -250,6 +254,9 @@ impl Application {
 
 /// In `open` mode anyone who can reach the port may change or delete any link: say so
 /// loudly when that port is not loopback-only.
+/// Argon2id hashes and checks at once (each holds 19 MiB while it runs).
+const PASSWORD_WORK: usize = 4;
+
 /// The classifier of visits, with the country database when one is configured: the click
 /// writer's (unless analytics are off) and the redirect rules'.
 fn classifier(settings: &ClickSettings) -> anyhow::Result<Classifier> {

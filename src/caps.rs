@@ -5,7 +5,8 @@
 //! can be lost in a restart and let extra visits through (DECISIONS.md). Each replica
 //! remembers the links it found used up, so an exhausted link answers without the
 //! database from then on: the database sees at most `max_clicks` successful increments
-//! per link, and about one refused one per replica.
+//! per link, about one refused one per replica, and a read of the count for each visit
+//! that does not spend (crawlers, previews) until the link is found used up.
 
 use crate::domain::Link;
 use crate::store::{LinkStore, StoreResult};
@@ -55,12 +56,20 @@ impl VisitCaps {
         Ok(spent)
     }
 
-    /// Whether the link's cap is used up, read without spending (the dry run of a visit).
-    pub async fn is_exhausted(&self, link: &Link) -> StoreResult<bool> {
-        match cap_of(link) {
-            Some(cap) => Ok(self.store.visits_spent(link.id).await? >= cap),
-            None => Ok(false),
+    /// Whether the link's cap is used up: remembered, else read from the store (and
+    /// remembered when it is); `false` for a link without a cap.
+    pub async fn exhausted(&self, link: &Link) -> StoreResult<bool> {
+        let Some(cap) = cap_of(link) else {
+            return Ok(false);
+        };
+        if self.exhausted.contains_key(&(link.id, cap)) {
+            return Ok(true);
         }
+        let exhausted = self.store.visits_spent(link.id).await? >= cap;
+        if exhausted {
+            self.exhausted.insert((link.id, cap), ()).await;
+        }
+        Ok(exhausted)
     }
 }
 

@@ -44,19 +44,25 @@ impl Timestamp {
         let raw = raw.trim();
         let bad = || format!("'{raw}' is not a datetime like 2025-09-19 22:25:05");
         let normalized = raw.replacen(' ', "T", 1);
+        // Only years the wire format can write (0 to 9999) are instants kurz keeps.
+        let writable = |at: PrimitiveDateTime| (0..=9999).contains(&at.year()).then_some(at);
         if let Ok(with_zone) =
             OffsetDateTime::parse(&normalized, &time::format_description::well_known::Rfc3339)
         {
-            let utc = with_zone.to_offset(time::UtcOffset::UTC);
-            return Ok(Self::from_primitive(PrimitiveDateTime::new(
-                utc.date(),
-                utc.time(),
-            )));
+            // An offset that moves the instant out of `time`'s range is no instant at all.
+            let utc = with_zone
+                .checked_to_offset(time::UtcOffset::UTC)
+                .ok_or_else(bad)?;
+            return writable(PrimitiveDateTime::new(utc.date(), utc.time()))
+                .map(Self::from_primitive)
+                .ok_or_else(bad);
         }
         let (base, _fraction) = normalized.split_once('.').unwrap_or((&normalized, ""));
         PrimitiveDateTime::parse(base, WIRE)
+            .ok()
+            .and_then(writable)
             .map(Self::from_primitive)
-            .map_err(|_| bad())
+            .ok_or_else(bad)
     }
 }
 
@@ -118,6 +124,13 @@ impl utoipa::ToSchema for Timestamp {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn instants_past_the_wire_format_are_refused_not_panicked_on() {
+        assert!(Timestamp::parse("9999-12-31T23:59:59-01:00").is_err());
+        assert!(Timestamp::parse("0000-01-01T00:30:00+01:00").is_err());
+        assert!(Timestamp::parse("9999-12-31T23:59:59Z").is_ok());
+    }
 
     #[test]
     fn seed_file_datetimes_parse_and_print_in_wire_format() {

@@ -64,7 +64,7 @@ async fn inspected(state: &AppState, code: &ShortCode) -> Result<Inspected, ApiE
         .is_some_and(|end| Timestamp::now() >= end)
     {
         "expired"
-    } else if state.caps.is_exhausted(&link).await? {
+    } else if state.caps.exhausted(&link).await? {
         "exhausted"
     } else if link.password_hash.is_some() {
         "protected"

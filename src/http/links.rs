@@ -8,6 +8,7 @@ use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::ApiError;
 use super::protected;
+use crate::domain::analytics::VisitClass;
 use crate::domain::visit::decide;
 use crate::domain::{Facts, Link, Outcome, ShortCode, Timestamp, Visit};
 use axum::Form;
@@ -92,6 +93,10 @@ enum Followed {
         ("Cache-Control" = String)
     ))]
     Found,
+    /// After the password form (`POST /{code}`): to the target, whatever the link's
+    /// `redirect_type` (a 307 or 308 would make the browser post the password on).
+    #[response(status = 303, headers(("Location" = String), ("Cache-Control" = String)))]
+    SeeOther,
     /// A `redirect_type` of 307 (`Cache-Control: private, max-age=0`).
     #[response(status = 307, headers(("Location" = String), ("Cache-Control" = String)))]
     Temporary,
@@ -152,7 +157,13 @@ async fn unlock(State(state): State<AppState>, code: Code, request: Request) -> 
     let mut parts = parts;
     parts.method = Method::GET;
     // A body that is no such form brings no password: the form is asked for again.
-    visit(&state, code, &parts, password).await
+    let mut response = visit(&state, code, &parts, password).await;
+    // Always 303 after the form: a 307 or 308 would make the browser post the form, the
+    // password in it, again to the target.
+    if response.status().is_redirection() {
+        *response.status_mut() = StatusCode::SEE_OTHER;
+    }
+    response
 }
 
 #[utoipa::path(
@@ -201,7 +212,19 @@ async fn visit(state: &AppState, code: Code, parts: &Parts, password: Option<Str
         // A plain link needs nothing of its visitor: the hot path stays as it was.
         if link.settings.is_some() {
             facts.visitor = state.classifier.visitor(&visit, link.id, parts.uri.query());
-            facts.exhausted = state.caps.known_exhausted(link);
+            // A human visit of an open link learns of a used-up cap by spending; any other
+            // visit of a capped link reads it, so that bots, previews and a password form
+            // meet the end a person would.
+            let spends =
+                facts.visitor.class == Some(VisitClass::Human) && link.password_hash.is_none();
+            facts.exhausted = if spends {
+                state.caps.known_exhausted(link)
+            } else {
+                match state.caps.exhausted(link).await {
+                    Ok(exhausted) => exhausted,
+                    Err(err) => return ApiError::from(err).into_response(),
+                }
+            };
         }
         if let (Some(hash), Some(password)) = (&link.password_hash, &password) {
             match protected::check(state, link.id, hash, password, client).await {

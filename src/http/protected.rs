@@ -25,7 +25,8 @@ pub async fn check(
     password: &str,
     client: Option<IpAddr>,
 ) -> Result<bool, Response> {
-    let client = client.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
+    // An IPv6 client by its /64, as the write limits count it: one subscriber's block.
+    let client = super::rate_limit::client_of(None, client);
     let bucket = format!("{client}:{link_id}");
     if let Err(retry_after) = state.rate_limits.check(WriteKind::Password, &bucket).await {
         metrics::counter!("kurz_rate_limited_total", "kind" => "password").increment(1);
@@ -33,6 +34,11 @@ pub async fn check(
         return Err(ApiError::TooManyRequests { retry_after }.into_response());
     }
     let (hash, password) = (hash.clone(), password.to_owned());
+    // Each check holds 19 MiB for tens of milliseconds: a few at a time, the rest wait.
+    let _permit =
+        state.password_work.acquire().await.map_err(|e| {
+            ApiError::Internal(anyhow::anyhow!("password check: {e}")).into_response()
+        })?;
     let right = tokio::task::spawn_blocking(move || hash.verify(&password))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("password check: {e}")).into_response())?;

@@ -24,7 +24,7 @@ fn write_kind(method: &Method) -> Option<WriteKind> {
 
 /// Whom a limit counts: the API key, else the client's address (an IPv6 client by its /64,
 /// the block one subscriber usually holds, so hopping addresses inside it does not help).
-fn client_of(caller: Option<&Caller>, ip: Option<IpAddr>) -> String {
+pub(crate) fn client_of(caller: Option<&Caller>, ip: Option<IpAddr>) -> String {
     if let Some(id) = caller.and_then(Caller::key_id) {
         return format!("key:{id}");
     }

@@ -120,7 +120,7 @@ async fn resolve(
     let mut facts = Facts {
         visitor,
         unlocked: false,
-        exhausted: state.caps.is_exhausted(&link).await?,
+        exhausted: state.caps.exhausted(&link).await?,
     };
     let blocked = |target: &str| state.safety.blocked_destination(target);
     let mut outcome = decide(Some(&link), &visit, &facts, blocked);

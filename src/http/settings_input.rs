@@ -107,14 +107,19 @@ impl SettingsInput {
 }
 
 impl CheckedSettings {
-    /// The password's hash (`Some(None)`: remove it), made off the request workers.
-    pub async fn password_hash(&self) -> Result<Option<Option<PasswordHash>>, String> {
+    /// The password's hash (`Some(None)`: remove it), made off the request workers, a few
+    /// at a time (`work`'s permits).
+    pub async fn password_hash(
+        &self,
+        work: &tokio::sync::Semaphore,
+    ) -> Result<Option<Option<PasswordHash>>, String> {
         let Some(password) = self.password.clone() else {
             return Ok(None);
         };
         let Some(password) = password else {
             return Ok(Some(None));
         };
+        let _permit = work.acquire().await.map_err(|e| e.to_string())?;
         tokio::task::spawn_blocking(move || PasswordHash::new(&password))
             .await
             .map_err(|e| e.to_string())?

@@ -63,6 +63,9 @@ pub struct App {
     pub classifier: Arc<Classifier>,
     /// Counts capped links' human visits.
     pub caps: VisitCaps,
+    /// Permits for Argon2id work (link passwords hashed and checked): each holds 19 MiB
+    /// for tens of milliseconds, so only a few run at once.
+    pub password_work: Arc<Semaphore>,
     /// Signs the web UI's session cookies (`KURZ_SESSION_SECRET`, or random per process).
     pub ui_secret: Vec<u8>,
     /// Permits for requests in flight; none left means shed load.

@@ -196,7 +196,7 @@ pub(crate) async fn create_url(
     checks.finish()?;
     let original_url = present(target)?;
     let user_id = caller.owner_for(user_id.map(|id| id.0))?;
-    let password_hash = hashed(&settings).await?.flatten();
+    let password_hash = hashed(state, &settings).await?.flatten();
     let link_settings = settings.patch.applied_to(None);
     let new_url = |short_code, fresh_code| NewUrl {
         user_id,
@@ -216,9 +216,12 @@ pub(crate) async fn create_url(
 }
 
 /// The password's hash, if one was sent; a failure to hash is the server's (500).
-async fn hashed(settings: &CheckedSettings) -> Result<Option<Option<PasswordHash>>, ApiError> {
+async fn hashed(
+    state: &AppState,
+    settings: &CheckedSettings,
+) -> Result<Option<Option<PasswordHash>>, ApiError> {
     settings
-        .password_hash()
+        .password_hash(&state.password_work)
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing a link password: {e}")))
 }
@@ -295,14 +298,15 @@ pub(crate) async fn update_url(
         &checked_target(parse_target(state, host, Write::Update)),
     );
     checks.finish()?;
+    // Whose link it is, before any password is hashed for it.
+    check_owner(state, caller, id).await?;
     let patch = UrlPatch {
         title,
         is_active,
         original_url,
-        password: hashed(&settings).await?,
+        password: hashed(state, &settings).await?,
         settings: settings.patch,
     };
-    check_owner(state, caller, id).await?;
     // Clicks this instance answered earlier come before the `updated` events.
     state.clicks.flush().await;
     let url = state.links.update_url(id, patch, Timestamp::now()).await?;

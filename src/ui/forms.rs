@@ -93,7 +93,10 @@ impl Field<'_> {
                     input type="checkbox" id=(self.name) name=(self.name) value="on"
                         checked[!self.value.is_empty()] aria-describedby=[described.as_deref()];
                 } @else {
-                    input type=(self.kind) id=(self.name) name=(self.name) value=(self.value)
+                    // A password typed is never sent back into the page.
+                    input type=(self.kind) id=(self.name) name=(self.name)
+                        value=(if self.kind == "password" { "" } else { self.value })
+                        step=[(self.kind == "datetime-local").then_some("1")]
                         required[self.required] aria-invalid=[problem.map(|_| "true")]
                         aria-describedby=[described.as_deref()];
                 }

@@ -91,7 +91,23 @@ pub async fn save(
     if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
         return over;
     }
+    let current = match readable_url(&state, &caller, id).await {
+        Ok(url) => shown(&url),
+        Err(err) => return problem(&viewer, err.status(), "No such link", &err.to_string()),
+    };
     let mut body = body_of(&posted, &FIELDS, true);
+    if let Some(fields) = body.as_object_mut() {
+        for name in SENT_WHEN_CHANGED {
+            let sent = posted.get(name).map_or("", |v| v.trim());
+            let before = current.get(name).map_or("", String::as_str);
+            // A datetime-local input may drop the seconds of a value it was given.
+            if sent == before
+                || (name == "expires_at" && !sent.is_empty() && before.starts_with(sent))
+            {
+                fields.remove(name);
+            }
+        }
+    }
     // An empty password field keeps the password; the box removes it.
     if let Some(fields) = body.as_object_mut() {
         if posted.contains_key("remove_password") {
@@ -216,42 +232,7 @@ fn edit_form(
 ) -> Markup {
     let empty = BTreeMap::new();
     let problems = failed.map_or(&empty, |(_, problems)| problems);
-    let settings = url.settings.clone().unwrap_or_default();
-    let current: HashMap<&str, String> = HashMap::from([
-        ("original_url", url.original_url.clone()),
-        ("title", url.title.clone().unwrap_or_default()),
-        (
-            "is_active",
-            if url.is_active {
-                "on".to_owned()
-            } else {
-                String::new()
-            },
-        ),
-        (
-            "expires_at",
-            settings
-                .expires_at
-                .map(|t| t.to_string()[..16].to_owned())
-                .unwrap_or_default(),
-        ),
-        (
-            "max_clicks",
-            settings
-                .max_clicks
-                .map(|n| n.to_string())
-                .unwrap_or_default(),
-        ),
-        (
-            "fallback_url",
-            settings.fallback_url.clone().unwrap_or_default(),
-        ),
-        (
-            "redirect_type",
-            settings.redirect_type.unwrap_or(302).to_string(),
-        ),
-        ("password", String::new()),
-    ]);
+    let current = shown(url);
     let value = |name: &str| match failed {
         Some((posted, _)) => posted.get(name).cloned().unwrap_or_default(),
         None => current.get(name).cloned().unwrap_or_default(),
@@ -296,6 +277,45 @@ fn edit_form(
         }
     }
 }
+
+/// What the edit form shows of `url`, field by field (a datetime to the second).
+fn shown(url: &Url) -> HashMap<&'static str, String> {
+    let settings = url.settings.clone().unwrap_or_default();
+    let active = if url.is_active { "on" } else { "" };
+    HashMap::from([
+        ("original_url", url.original_url.clone()),
+        ("title", url.title.clone().unwrap_or_default()),
+        ("is_active", active.to_owned()),
+        (
+            "expires_at",
+            settings
+                .expires_at
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "max_clicks",
+            settings
+                .max_clicks
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
+        ),
+        (
+            "fallback_url",
+            settings.fallback_url.clone().unwrap_or_default(),
+        ),
+        (
+            "redirect_type",
+            settings.redirect_type.unwrap_or(302).to_string(),
+        ),
+        ("password", String::new()),
+    ])
+}
+
+/// The lifecycle fields a save sends only when they changed: an expired link's expiry
+/// sent back as it was would be refused (it is in the past), and a plain link saved with
+/// the default status would gain settings it never asked for.
+const SENT_WHEN_CHANGED: [&str; 4] = ["expires_at", "max_clicks", "fallback_url", "redirect_type"];
 
 fn password_hint(url: &Url) -> &'static str {
     if url.password_hash.is_some() {

@@ -38,7 +38,7 @@ pub async fn list(
     let number: i64 = query
         .get("page")
         .and_then(|p| p.parse().ok())
-        .filter(|p| *p >= 1)
+        .filter(|p| (1..=1_000_000_000).contains(p))
         .unwrap_or(1);
     let filter = UrlFilter {
         user_id: own_user(&caller),

@@ -11,7 +11,7 @@ use super::shorten::refused_form;
 use crate::domain::{Event, NewEvent, Timestamp, UrlPatch, event_type};
 use crate::http::AppState;
 use crate::limits::WriteKind;
-use crate::store::{EventFilter, LinkStore, Page};
+use crate::store::{EventFilter, LinkStore, Page, StoreError};
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -36,25 +36,11 @@ pub async fn queue(State(state): State<AppState>, viewer: Viewer) -> Response {
         return not_admin(&viewer);
     }
     let cap = state.settings.list_cap;
-    let of = |kind: &str| EventFilter {
-        event_type: Some(kind.to_owned()),
-        ..EventFilter::default()
-    };
-    let page_of_all = Page {
-        limit: cap,
-        offset: 0,
-    };
     let (reports, dismissals) = match (
-        state
-            .events
-            .list_events(&of(event_type::REPORT), page_of_all)
-            .await,
-        state
-            .events
-            .list_events(&of(event_type::REPORTS_DISMISSED), page_of_all)
-            .await,
+        newest(&state, event_type::REPORT, cap).await,
+        newest(&state, event_type::REPORTS_DISMISSED, cap).await,
     ) {
-        (Ok(reports), Ok(dismissals)) => (reports.items, dismissals.items),
+        (Ok(reports), Ok(dismissals)) => (reports, dismissals),
         (Err(err), _) | (_, Err(err)) => return unavailable(&viewer, &err.to_string()),
     };
     let queued = pending(&reports, &dismissals);
@@ -103,6 +89,33 @@ pub async fn queue(State(state): State<AppState>, viewer: Viewer) -> Response {
         }
     };
     page(&viewer, StatusCode::OK, "Reports", body)
+}
+
+/// The newest `cap` events of `kind`, oldest first (the list is in id order: the page at
+/// its end).
+async fn newest(state: &AppState, kind: &str, cap: i64) -> Result<Vec<Event>, StoreError> {
+    let filter = EventFilter {
+        event_type: Some(kind.to_owned()),
+        ..EventFilter::default()
+    };
+    let first = state
+        .events
+        .list_events(
+            &filter,
+            Page {
+                limit: cap,
+                offset: 0,
+            },
+        )
+        .await?;
+    if first.total <= cap {
+        return Ok(first.items);
+    }
+    let last = Page {
+        limit: cap,
+        offset: first.total - cap,
+    };
+    Ok(state.events.list_events(&filter, last).await?.items)
 }
 
 /// The reported links whose latest report is newer than their latest dismissal, most

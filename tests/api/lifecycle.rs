@@ -231,7 +231,7 @@ async fn a_password_is_asked_for_checked_limited_and_never_shown() {
         "{}",
         wrong.body
     );
-    let right = app.send(post(secret)).await.expect(302);
+    let right = app.send(post(secret)).await.expect(303);
     assert_eq!(
         right.location().as_deref(),
         Some("https://example.com/secret")
@@ -335,4 +335,43 @@ async fn bad_lifecycle_fields_are_422_naming_the_field_and_change_nothing() {
     .expect_invalid("max_clicks");
     let kept = app.get(&format!("/urls/{id}")).await.expect_json(200);
     assert_eq!(kept, url, "a refused update changes nothing");
+}
+
+#[tokio::test]
+async fn a_used_up_cap_ends_the_link_for_bots_and_before_its_password_and_the_form_answers_303() {
+    let app = spawn_app().await;
+    let capped = create(
+        &app,
+        json!({"original_url": "https://example.com/once", "max_clicks": 1}),
+    )
+    .await;
+    let code = str_of(&capped, "short_code").to_owned();
+    human(&app, &code).await.expect(302);
+    // No person was refused yet, so nothing was remembered: the bot's visit reads the cap.
+    app.get_with_headers(&format!("/{code}"), &[("User-Agent", GOOGLEBOT)])
+        .await
+        .expect_error(410);
+    let protected = create(
+        &app,
+        json!({"original_url": "https://example.com/kept", "max_clicks": 1,
+               "password": "let me in", "redirect_type": 307}),
+    )
+    .await;
+    let path = format!("/{}", str_of(&protected, "short_code"));
+    let form = |password: &'static str| {
+        app.request(Method::POST, &path)
+            .header("User-Agent", CHROME)
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .body(format!("password={}", password.replace(' ', "+")))
+    };
+    // The form's redirect is a 303 whatever the link's type: a 307 would post the
+    // password on to the target.
+    let through = app.send(form("let me in")).await.expect(303);
+    assert_eq!(
+        through.location().as_deref(),
+        Some("https://example.com/kept")
+    );
+    // Used up: the end is told before any password is asked for.
+    human(&app, &path[1..]).await.expect_error(410);
+    app.send(form("let me in")).await.expect_error(410);
 }

@@ -437,3 +437,61 @@ async fn the_forms_draw_on_the_same_write_limits_as_the_api() {
         .expect_error(429);
     assert_eq!(app.count("/urls").await, 2);
 }
+
+#[tokio::test]
+async fn an_edit_keeps_what_it_did_not_change_and_a_typed_password_never_comes_back() {
+    let app = spawn_app().await;
+    let url = app
+        .post_json(
+            "/urls",
+            &json!({"original_url": "https://example.com/dated", "expires_at": "2099-01-01T10:30:45"}),
+        )
+        .await
+        .expect_json(201);
+    let id = id_of(&url);
+    let mut person = Visitor::new(&app.api);
+    let page = person.get(&format!("/links/{id}")).await.expect(200);
+    assert!(
+        page.body.contains("value=\"2099-01-01T10:30:45\""),
+        "to the second"
+    );
+    // What a browser sends back after a title change (its datetime input may drop seconds).
+    let fields = [
+        ("original_url", "https://example.com/dated"),
+        ("title", "Renamed"),
+        ("is_active", "on"),
+        ("expires_at", "2099-01-01T10:30"),
+        ("redirect_type", "302"),
+    ];
+    person
+        .post(&format!("/links/{id}"), &fields)
+        .await
+        .expect(303);
+    let after = app.get(&format!("/urls/{id}")).await.expect_json(200);
+    assert_eq!(after["expires_at"], "2099-01-01T10:30:45");
+    assert!(
+        after.get("redirect_type").is_none(),
+        "no setting it never asked for"
+    );
+    let changed: Vec<String> = app
+        .events("event_type=updated")
+        .await
+        .iter()
+        .map(|e| {
+            e["details"]["field"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(changed, ["title"]);
+    // A refused create shows the form again without the password typed into it.
+    let refused = person
+        .post(
+            "/",
+            &[("original_url", "ftp://nope"), ("password", "secret words")],
+        )
+        .await
+        .expect(422);
+    assert!(!refused.body.contains("secret words"));
+}
