@@ -34,14 +34,18 @@ pub async fn check(
         return Err(ApiError::TooManyRequests { retry_after }.into_response());
     }
     let (hash, password) = (hash.clone(), password.to_owned());
+    let failed = |e: &dyn std::fmt::Display| {
+        ApiError::Internal(anyhow::anyhow!("password check: {e}")).into_response()
+    };
     // Each check holds 19 MiB for tens of milliseconds: a few at a time, the rest wait.
-    let _permit =
-        state.password_work.acquire().await.map_err(|e| {
-            ApiError::Internal(anyhow::anyhow!("password check: {e}")).into_response()
-        })?;
+    let _permit = state
+        .password_work
+        .acquire()
+        .await
+        .map_err(|e| failed(&e))?;
     let right = tokio::task::spawn_blocking(move || hash.verify(&password))
         .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("password check: {e}")).into_response())?;
+        .map_err(|e| failed(&e))?;
     let result = if right { "right" } else { "wrong" };
     metrics::counter!("kurz_link_password_attempts_total", "result" => result).increment(1);
     Ok(right)

@@ -49,7 +49,7 @@ pub async fn file(
 ) -> StoreResult<Outcome> {
     let store = stores.events;
     let since = last_reactivation(store, url.id, cap).await?;
-    let reports = newest_events(store, url.id, event_type::REPORT, cap).await?;
+    let reports = newest_events(store, Some(url.id), event_type::REPORT, cap).await?;
     let mut reporters: HashSet<IpNet> = reports
         .iter()
         .filter(|event| event.id > since)
@@ -119,7 +119,7 @@ fn report_event(url: &Link, report: &Report, deactivates: bool) -> NewEvent {
 
 /// The id of the newest `updated` event that set the link active again (0: none).
 async fn last_reactivation(store: &dyn EventStore, url_id: i64, cap: i64) -> StoreResult<i64> {
-    let updates = newest_events(store, url_id, event_type::UPDATED, cap).await?;
+    let updates = newest_events(store, Some(url_id), event_type::UPDATED, cap).await?;
     Ok(updates
         .iter()
         .filter(|event| {
@@ -131,15 +131,16 @@ async fn last_reactivation(store: &dyn EventStore, url_id: i64, cap: i64) -> Sto
         .unwrap_or(0))
 }
 
-/// The newest `cap` events of one type about one link (lists are ordered oldest first).
-async fn newest_events(
+/// The newest `cap` events of one type, about one link or (`None`) any (lists are ordered
+/// oldest first: the page at their end).
+pub async fn newest_events(
     store: &dyn EventStore,
-    url_id: i64,
+    url_id: Option<i64>,
     kind: &str,
     cap: i64,
 ) -> StoreResult<Vec<Event>> {
     let filter = EventFilter {
-        url_id: Some(url_id),
+        url_id,
         event_type: Some(kind.to_owned()),
         ..EventFilter::default()
     };

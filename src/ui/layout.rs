@@ -96,3 +96,13 @@ pub fn see_other(to: &str, viewer: &Viewer) -> Response {
     set_cookies(response.headers_mut(), &viewer.cookies());
     response
 }
+
+/// The answer to a form whose CSRF token is missing or not this browser's.
+pub fn refused_form(viewer: &Viewer) -> Response {
+    problem(
+        viewer,
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "This form was not sent from this browser's page, or the page is too old. Open it again and resend.",
+    )
+}

@@ -6,7 +6,7 @@
 use super::chart::clicks_over_time;
 use super::forms::{Field, Kind, Posted, api_body, body_of, general_problems, problems_of};
 use super::layout::{csrf_field, page, problem, see_other};
-use super::links::{link_form, link_id, no_such_link};
+use super::links::{link_form, link_id, no_such_link, readable_link};
 use super::session::Viewer;
 use crate::domain::Url;
 use crate::domain::stats::{Stats, ValueCount};
@@ -14,8 +14,7 @@ use crate::http::AppState;
 use crate::http::extract::RequestHost;
 use crate::http::qr::short_url;
 use crate::http::stats::link_stats_of;
-use crate::http::urls::{UpdateUrl, readable_url, update_url};
-use crate::limits::WriteKind;
+use crate::http::urls::{UpdateUrl, update_url};
 use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -58,9 +57,9 @@ pub async fn show(
     let Some(id) = link_id(&id) else {
         return no_such_link(&viewer);
     };
-    let url = match readable_url(&state, &caller, id).await {
+    let url = match readable_link(&state, &viewer, &caller, id).await {
         Ok(url) => url,
-        Err(err) => return problem(&viewer, err.status(), "No such link", &err.to_string()),
+        Err(answer) => return *answer,
     };
     let notice = query.contains_key("saved").then_some("Saved.");
     link_page(
@@ -84,17 +83,16 @@ pub async fn save(
     Query(query): Query<HashMap<String, String>>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let (caller, id) = match link_form(&viewer, &id, &posted) {
+    let (caller, id) = match link_form(&state, &viewer, &id, &posted).await {
         Ok(form) => form,
         Err(answer) => return *answer,
     };
-    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
-        return over;
-    }
-    let current = match readable_url(&state, &caller, id).await {
-        Ok(url) => shown(&url),
-        Err(err) => return problem(&viewer, err.status(), "No such link", &err.to_string()),
+    // Read once: what the form showed, and what the page shows again if the save fails.
+    let url = match readable_link(&state, &viewer, &caller, id).await {
+        Ok(url) => url,
+        Err(answer) => return *answer,
     };
+    let current = shown(&url);
     let mut body = body_of(&posted, &FIELDS, true);
     if let Some(fields) = body.as_object_mut() {
         for name in SENT_WHEN_CHANGED {
@@ -130,12 +128,6 @@ pub async fn save(
     match saved {
         Ok(_) => see_other(&format!("/links/{id}?saved"), &viewer),
         Err(error) => {
-            let url = match readable_url(&state, &caller, id).await {
-                Ok(url) => url,
-                Err(err) => {
-                    return problem(&viewer, err.status(), "No such link", &err.to_string());
-                }
-            };
             let failed = (posted, problems_of(&error));
             link_page(
                 &state,

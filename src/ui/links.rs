@@ -5,7 +5,7 @@
 use super::forms::{Posted, api_body};
 use super::layout::{csrf_field, page, problem, see_other};
 use super::session::Viewer;
-use super::shorten::refused_form;
+use crate::domain::Url;
 use crate::http::AppState;
 use crate::http::auth::Caller;
 use crate::http::extract::RequestHost;
@@ -169,13 +169,10 @@ pub async fn set_active(
     Path(id): Path<String>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let (caller, id) = match link_form(&viewer, &id, &posted) {
+    let (caller, id) = match link_form(&state, &viewer, &id, &posted).await {
         Ok(form) => form,
         Err(answer) => return *answer,
     };
-    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
-        return over;
-    }
     let active = posted.get("active").map(String::as_str) == Some("true");
     let body = serde_json::json!({ "is_active": active });
     let changed = match api_body::<UpdateUrl>(body) {
@@ -210,9 +207,9 @@ pub async fn confirm_delete(
     let Some(id) = link_id(&id) else {
         return no_such_link(&viewer);
     };
-    let url = match readable_url(&state, &caller, id).await {
+    let url = match readable_link(&state, &viewer, &caller, id).await {
         Ok(url) => url,
-        Err(err) => return problem(&viewer, err.status(), "No such link", &err.to_string()),
+        Err(answer) => return *answer,
     };
     let body = html! {
         p { "Delete " strong { (url.short_code) } ", which leads to " code { (url.original_url) } "? "
@@ -234,13 +231,10 @@ pub async fn delete(
     Path(id): Path<String>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let (caller, id) = match link_form(&viewer, &id, &posted) {
+    let (caller, id) = match link_form(&state, &viewer, &id, &posted).await {
         Ok(form) => form,
         Err(answer) => return *answer,
     };
-    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
-        return over;
-    }
     match delete_url(&state, &caller, id).await {
         Ok(_) => see_other("/links", &viewer),
         Err(err) => problem(&viewer, err.status(), "Not deleted", &err.to_string()),
@@ -248,20 +242,38 @@ pub async fn delete(
 }
 
 /// A form that changes link `raw_id`: its caller and the link id, or the answer when it
-/// may not go ahead (not signed in, a read key, no such id, a forged form).
-pub fn link_form(
+/// may not go ahead (not signed in, a read key, a forged form, over the write limit, no
+/// such id).
+pub async fn link_form(
+    state: &AppState,
     viewer: &Viewer,
     raw_id: &str,
     posted: &Posted,
 ) -> Result<(Caller, i64), Box<Response>> {
     let caller = viewer.writer()?;
-    let Some(id) = link_id(raw_id) else {
-        return Err(Box::new(no_such_link(viewer)));
-    };
-    if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
-        return Err(Box::new(refused_form(viewer)));
-    }
+    viewer
+        .checked_post(state, posted, WriteKind::Change)
+        .await?;
+    let id = link_id(raw_id).ok_or_else(|| Box::new(no_such_link(viewer)))?;
     Ok((caller, id))
+}
+
+/// The url `id` names if `caller` may read it, else the page saying there is none (or
+/// that it is not theirs).
+pub async fn readable_link(
+    state: &AppState,
+    viewer: &Viewer,
+    caller: &Caller,
+    id: i64,
+) -> Result<Url, Box<Response>> {
+    readable_url(state, caller, id).await.map_err(|err| {
+        Box::new(problem(
+            viewer,
+            err.status(),
+            "No such link",
+            &err.to_string(),
+        ))
+    })
 }
 
 /// A link id from a page's path: a positive number.

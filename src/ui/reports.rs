@@ -7,11 +7,11 @@ use super::forms::Posted;
 use super::layout::{csrf_field, page, problem, see_other};
 use super::links::{link_id, no_such_link, unavailable};
 use super::session::Viewer;
-use super::shorten::refused_form;
 use crate::domain::{Event, NewEvent, Timestamp, UrlPatch, event_type};
 use crate::http::AppState;
 use crate::limits::WriteKind;
-use crate::store::{EventFilter, LinkStore, Page, StoreError};
+use crate::safety::reports::newest_events;
+use crate::store::LinkStore;
 use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -37,8 +37,8 @@ pub async fn queue(State(state): State<AppState>, viewer: Viewer) -> Response {
     }
     let cap = state.settings.list_cap;
     let (reports, dismissals) = match (
-        newest(&state, event_type::REPORT, cap).await,
-        newest(&state, event_type::REPORTS_DISMISSED, cap).await,
+        newest_events(&*state.events, None, event_type::REPORT, cap).await,
+        newest_events(&*state.events, None, event_type::REPORTS_DISMISSED, cap).await,
     ) {
         (Ok(reports), Ok(dismissals)) => (reports, dismissals),
         (Err(err), _) | (_, Err(err)) => return unavailable(&viewer, &err.to_string()),
@@ -89,33 +89,6 @@ pub async fn queue(State(state): State<AppState>, viewer: Viewer) -> Response {
         }
     };
     page(&viewer, StatusCode::OK, "Reports", body)
-}
-
-/// The newest `cap` events of `kind`, oldest first (the list is in id order: the page at
-/// its end).
-async fn newest(state: &AppState, kind: &str, cap: i64) -> Result<Vec<Event>, StoreError> {
-    let filter = EventFilter {
-        event_type: Some(kind.to_owned()),
-        ..EventFilter::default()
-    };
-    let first = state
-        .events
-        .list_events(
-            &filter,
-            Page {
-                limit: cap,
-                offset: 0,
-            },
-        )
-        .await?;
-    if first.total <= cap {
-        return Ok(first.items);
-    }
-    let last = Page {
-        limit: cap,
-        offset: first.total - cap,
-    };
-    Ok(state.events.list_events(&filter, last).await?.items)
 }
 
 /// The reported links whose latest report is newer than their latest dismissal, most
@@ -169,13 +142,10 @@ pub async fn deactivate(
     Path(id): Path<String>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let id = match admin_form(&viewer, &id, &posted) {
+    let id = match admin_form(&state, &viewer, &id, &posted).await {
         Ok(id) => id,
         Err(refusal) => return *refusal,
     };
-    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
-        return over;
-    }
     let patch = UrlPatch {
         is_active: Some(false),
         ..UrlPatch::default()
@@ -195,13 +165,10 @@ pub async fn dismiss(
     Path(id): Path<String>,
     Form(posted): Form<Posted>,
 ) -> Response {
-    let id = match admin_form(&viewer, &id, &posted) {
+    let id = match admin_form(&state, &viewer, &id, &posted).await {
         Ok(id) => id,
         Err(refusal) => return *refusal,
     };
-    if let Some(over) = viewer.over_limit(&state, WriteKind::Change).await {
-        return over;
-    }
     let url = match state.links.get_url(id).await {
         Ok(Some(url)) => url,
         Ok(None) => return no_such_link(&viewer),
@@ -224,17 +191,22 @@ pub async fn dismiss(
 }
 
 /// The link a form to the queue is about, or the answer when it may not go ahead: not
-/// an admin, no such id, or a forged form.
-fn admin_form(viewer: &Viewer, raw_id: &str, posted: &Posted) -> Result<i64, Box<Response>> {
+/// an admin, a forged form, over the write limit, or no such id.
+async fn admin_form(
+    state: &AppState,
+    viewer: &Viewer,
+    raw_id: &str,
+    posted: &Posted,
+) -> Result<i64, Box<Response>> {
     if viewer.caller.is_none() {
         return Err(Box::new(see_other("/signin", viewer)));
     }
     if !viewer.is_admin() {
         return Err(Box::new(not_admin(viewer)));
     }
-    if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
-        return Err(Box::new(refused_form(viewer)));
-    }
+    viewer
+        .checked_post(state, posted, WriteKind::Change)
+        .await?;
     link_id(raw_id).ok_or_else(|| Box::new(no_such_link(viewer)))
 }
 

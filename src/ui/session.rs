@@ -68,17 +68,23 @@ impl Viewer {
         }
     }
 
-    /// Counts a form's post against the same per-client allowance as the API's writes;
-    /// the answer when it is over (429, saying when to try again).
-    pub async fn over_limit(
+    /// What every form's post passes once its sender may make it: its CSRF token is this
+    /// browser's (else 403), and it is counted against the same per-client allowance as
+    /// the API's writes (else 429, saying when to try again).
+    pub async fn checked_post(
         &self,
         state: &AppState,
+        posted: &super::forms::Posted,
         kind: WriteKind,
-    ) -> Option<axum::response::Response> {
-        let refused =
-            crate::http::rate_limit::check(state, kind, self.caller.as_ref(), self.client)
-                .await
-                .err()?;
+    ) -> Result<(), Box<axum::response::Response>> {
+        if !self.csrf_matches(posted.get("csrf").map(String::as_str)) {
+            return Err(Box::new(super::layout::refused_form(self)));
+        }
+        let Err(refused) =
+            crate::http::rate_limit::check(state, kind, self.caller.as_ref(), self.client).await
+        else {
+            return Ok(());
+        };
         let mut page = super::layout::problem(
             self,
             refused.status(),
@@ -91,7 +97,7 @@ impl Viewer {
             page.headers_mut()
                 .insert(axum::http::header::RETRY_AFTER, value);
         }
-        Some(page)
+        Err(Box::new(page))
     }
 
     /// May this viewer see the abuse reports (an admin)?

@@ -3,7 +3,7 @@
 //! or each field's problem beside it, as `POST /urls` found them.
 
 use super::forms::{Field, Kind, Posted, api_body, body_of, general_problems, problems_of};
-use super::layout::{csrf_field, page, problem, see_other};
+use super::layout::{csrf_field, page, see_other};
 use super::session::Viewer;
 use crate::domain::Url;
 use crate::http::AppState;
@@ -54,11 +54,11 @@ pub async fn create(
         Ok(caller) => caller,
         Err(answer) => return *answer,
     };
-    if !viewer.csrf_matches(posted.get("csrf").map(String::as_str)) {
-        return refused_form(&viewer);
-    }
-    if let Some(over) = viewer.over_limit(&state, WriteKind::Create).await {
-        return over;
+    if let Err(refused) = viewer
+        .checked_post(&state, &posted, WriteKind::Create)
+        .await
+    {
+        return *refused;
     }
     let body = body_of(&posted, &FIELDS, false);
     let created = match api_body::<CreateUrl>(body) {
@@ -82,16 +82,6 @@ pub async fn create(
             shorten_page(&viewer, status, &posted, &problems_of(&error), None)
         }
     }
-}
-
-/// The answer to a form whose CSRF token is missing or not this browser's.
-pub fn refused_form(viewer: &Viewer) -> Response {
-    problem(
-        viewer,
-        StatusCode::FORBIDDEN,
-        "Form expired",
-        "This form was not sent from this browser's page, or the page is too old. Open it again and resend.",
-    )
 }
 
 /// The new link: its address, a copy button, and its QR code.

@@ -2,9 +2,8 @@
 //! the key's scope allows is what the pages offer.
 
 use super::forms::Posted;
-use super::layout::{csrf_field, page, see_other};
+use super::layout::{csrf_field, page, refused_form, see_other};
 use super::session::{Viewer, ended_session, session_cookie, set_cookies};
-use super::shorten::refused_form;
 use crate::http::AppState;
 use axum::Form;
 use axum::extract::State;
