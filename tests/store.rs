@@ -142,6 +142,7 @@ conformance!(
     a_visit_cap_counts_exactly_under_concurrent_spends,
     link_settings_and_password_hashes_round_trip,
     a_click_batch_written_again_under_its_key_is_stored_once,
+    a_click_batch_larger_than_one_statement_is_written_whole,
     clicks_past_retention_go_in_slices_and_their_counters_stay,
     users_round_trip_and_delete,
     usernames_and_emails_are_unique_on_create_and_update,
@@ -1265,6 +1266,63 @@ async fn click_counters_sum_the_batches_and_count_each_visitor_once_a_day(store:
     assert!(outside.hours.is_empty() && outside.dimensions.is_empty());
 }
 
+/// More rows than SQLite takes parameters in one statement (events bind five a row,
+/// visitors four): several statements of one transaction, every row counted once, and the
+/// batch written again under its key adds nothing.
+async fn a_click_batch_larger_than_one_statement_is_written_whole(store: Stores) {
+    let url = store
+        .links
+        .create_url(new_url("large1", None))
+        .await
+        .unwrap();
+    let link = Arc::new(link_of(&url));
+    let humans = (0..14_000).map(|i| {
+        let visitor = format!("v{}", i % 9_000);
+        classified(&link, "2026-03-01 10:05:00", VisitClass::Human, &visitor)
+    });
+    let bots = (0..1_000).map(|i| {
+        classified(
+            &link,
+            "2026-03-01 10:10:00",
+            VisitClass::Bot,
+            &format!("b{i}"),
+        )
+    });
+    let batch: Vec<Visited> = humans.chain(bots).collect();
+    store.events.append_batch(&batch, 42).await.unwrap();
+    store.events.append_batch(&batch, 42).await.unwrap();
+    let filter = EventFilter {
+        url_id: Some(url.id),
+        event_type: Some("click".into()),
+        ..EventFilter::default()
+    };
+    let one = Page {
+        limit: 1,
+        offset: 0,
+    };
+    let listed = store.events.list_events(&filter, one).await.unwrap();
+    assert_eq!(listed.total, 15_000);
+    let span = (
+        hour_of("2026-03-01 00:00:00"),
+        hour_of("2026-03-02 00:00:00"),
+    );
+    let counters = store.stats.counters(Some(url.id), span).await.unwrap();
+    let rows: Vec<(i64, i64, i64, i64)> = counters
+        .hours
+        .iter()
+        .map(|h| (h.bucket - span.0, h.humans, h.bots, h.visitors))
+        .collect();
+    assert_eq!(rows, [(10, 14_000, 1_000, 9_000)]);
+    let agents: Vec<(String, i64)> = counters
+        .agents
+        .iter()
+        .map(|a| (a.browser.clone(), a.clicks))
+        .collect();
+    assert_eq!(agents, [("Firefox".to_owned(), 14_000)]);
+    let everything = store.stats.counters(None, span).await.unwrap();
+    assert_eq!(everything.top_links[0].humans, 14_000);
+}
+
 async fn clicks_past_retention_go_in_slices_and_their_counters_stay(store: Stores) {
     let url = store
         .links
@@ -1504,4 +1562,36 @@ async fn link_settings_and_password_hashes_round_trip(store: Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(plain.settings, None);
+}
+
+/// On the embedded store the WAL is copied into the database file beside the writer: the
+/// file grows after a few hundred pages of writes, which the writer's own commits would only
+/// copy past 10,000 (SQLite's default, 1,000, is not reached either).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_checkpoints_its_wal_beside_the_writer() {
+    let db = sqlite().await;
+    let path = db._dir.as_ref().unwrap().path().join("kurz.db");
+    let size = || std::fs::metadata(&path).unwrap().len();
+    let url = db
+        .store
+        .links
+        .create_url(new_url("wal1", None))
+        .await
+        .unwrap();
+    // Whatever the migrations left in the WAL is copied first.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let before = size();
+    db.store
+        .events
+        .append_batch(&clicks_on(&url, 5_000), 1)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while size() <= before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not checkpointed into the database file ({before} bytes)"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

@@ -1,8 +1,8 @@
 //! Events, written once for both backends: their statements, and [`event_store!`], which
 //! implements `EventStore` for a backend type with the primitives of [`super::helpers`] and
 //! its own way of writing a batch of visits with their click counters in one go
-//! (`insert_batch`: a JSON array through SQLite's `json_each`, arrays through PostgreSQL's
-//! `UNNEST`).
+//! (`insert_batch`: multi-row `INSERT`s with every value bound on SQLite, arrays through
+//! PostgreSQL's `UNNEST`).
 
 pub const ALL: &str = "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
 pub const BY_ID: &str =
