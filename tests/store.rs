@@ -152,6 +152,7 @@ conformance!(
     updating_a_url_records_one_event_per_changed_field,
     deleting_a_url_records_deleted_and_keeps_history,
     lists_filter_paginate_and_count,
+    the_total_of_all_urls_follows_creates_deletes_and_imports,
     events_append_in_batches_and_check_references,
     imports_are_idempotent_and_move_sequences,
     imports_refuse_taken_codes_and_unknown_owners,
@@ -703,6 +704,76 @@ fn seed_url(id: i64, user_id: Option<i64>, code: &str) -> Url {
         settings: None,
         password_hash: None,
     }
+}
+
+/// A list of all urls reads a kept count on PostgreSQL (migration 0008) and counts the table
+/// on SQLite: both are what the table holds after concurrent creates (taken codes among
+/// them), deletes, and imports of new and of existing ids, on every page.
+async fn the_total_of_all_urls_follows_creates_deletes_and_imports(store: Stores) {
+    let all = || async {
+        let listed = store
+            .links
+            .list_urls(&UrlFilter::default(), ALL)
+            .await
+            .unwrap();
+        (listed.total, listed.items.len() as i64)
+    };
+    let owner = store.users.create_user(new_user("counted")).await.unwrap();
+    let creates: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            let code = format!("cnt{:03}", i % 30);
+            tokio::spawn(
+                async move { store.links.create_url(new_url(&code, Some(owner.id))).await },
+            )
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for create in creates {
+        if let Ok(url) = create.await.unwrap() {
+            ids.push(url.id);
+        }
+    }
+    assert_eq!(ids.len(), 30, "ten creates met a taken code");
+    assert_eq!(all().await, (30, 30));
+    for id in &ids[..5] {
+        assert!(
+            store
+                .links
+                .delete_url(*id, Timestamp::now())
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+    assert_eq!(all().await, (25, 25));
+    let imported = vec![
+        seed_url(900, None, "cntimp1"),
+        seed_url(901, None, "cntimp2"),
+    ];
+    store.links.import_urls(&imported).await.unwrap();
+    store.links.import_urls(&imported).await.unwrap();
+    assert_eq!(all().await, (27, 27));
+    let page = Page {
+        limit: 10,
+        offset: 20,
+    };
+    let listed = store
+        .links
+        .list_urls(&UrlFilter::default(), page)
+        .await
+        .unwrap();
+    assert_eq!((listed.total, listed.items.len()), (27, 7));
+    let past_the_end = Page {
+        limit: 10,
+        offset: 100,
+    };
+    let listed = store
+        .links
+        .list_urls(&UrlFilter::default(), past_the_end)
+        .await
+        .unwrap();
+    assert_eq!((listed.total, listed.items.len()), (27, 0));
 }
 
 async fn imports_are_idempotent_and_move_sequences(store: Stores) {

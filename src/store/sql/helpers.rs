@@ -62,8 +62,14 @@ macro_rules! helpers {
                     T: for<'r> FromRow<'r, Row> + Send + Unpin,
                 {
                     retry::read(op, move || async move {
+                        // A list without filters reads a kept count where the backend has one.
+                        let counted = Self::COUNTED
+                            .iter()
+                            .find(|(name, _)| *name == table)
+                            .filter(|_| filters.iter().all(|(_, value)| value.is_none()))
+                            .map(|(_, total)| *total);
                         let (mut count, mut paged) =
-                            list_queries::<$db>(table, select, filters, page);
+                            list_queries::<$db>(table, counted, select, filters, page);
                         let mut reader = self.reader().await?;
                         let rows: Vec<Row> = paged
                             .build()

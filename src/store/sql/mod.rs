@@ -132,15 +132,18 @@ macro_rules! over_databases {
 over_databases! {
 /// The paged `SELECT` of one list carrying, as its column `total`, the number of rows its
 /// filters match (one statement, one trip to the database, one snapshot); and the
-/// `SELECT count(*)` alone, for a page past the end, which has no row to carry it.
-pub fn list_queries<DB>(table: &str, select: &str, filters: &[(&'static str, Option<FilterValue>)], page: Page) -> (QueryBuilder<DB>, QueryBuilder<DB>) {
+/// `SELECT count(*)` alone, for a page past the end, which has no row to carry it. With
+/// `counted`, a query that reads the table's kept number of rows (only for a list without
+/// filters), that query replaces the count.
+pub fn list_queries<DB>(table: &str, counted: Option<&str>, select: &str, filters: &[(&'static str, Option<FilterValue>)], page: Page) -> (QueryBuilder<DB>, QueryBuilder<DB>) {
+    let total = counted.map_or_else(|| format!("SELECT count(*) FROM {table}"), str::to_owned);
     let count = || {
-        let mut count = QueryBuilder::<DB>::new(format!("SELECT count(*) FROM {table}"));
+        let mut count = QueryBuilder::<DB>::new(total.clone());
         push_filters(&mut count, filters);
         count
     };
     // The filters twice, each with its own binds (SQLite's placeholders are positional).
-    let mut rows = QueryBuilder::<DB>::new(format!("SELECT (SELECT count(*) FROM {table}"));
+    let mut rows = QueryBuilder::<DB>::new(format!("SELECT ({total}"));
     push_filters(&mut rows, filters);
     rows.push(") AS total, page.* FROM (").push(select);
     push_filters(&mut rows, filters);
