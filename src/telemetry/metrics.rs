@@ -107,6 +107,10 @@ fn describe() {
         "Batches of click events written"
     );
     describe_counter!(
+        "kurz_sqlite_checkpoints_total",
+        "Passive WAL checkpoints of the embedded store, run beside its writer"
+    );
+    describe_counter!(
         "kurz_click_write_errors_total",
         "Failed attempts to write a batch of click events"
     );
