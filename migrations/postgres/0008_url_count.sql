@@ -3,7 +3,7 @@
 -- 60,000 urls a count took ~2 ms of PostgreSQL's CPU per list page, and through the stack
 -- lists were the slowest class of the quest mix (BENCHMARKS.md, 2026-12-01, third round).
 -- A list reads the sum in its own snapshot, so the total is exactly what count(*) would say.
--- Each backend adds to its own shard (pid modulo 16), so concurrent creates rarely wait for
+-- Each backend adds to its own shard (pid modulo 64), so concurrent creates rarely wait for
 -- one another's row. Statement triggers with transition tables: one update per statement,
 -- however many rows (imports, moves). SQLite needs none of this: its count(*) of a table is
 -- a walk of B-tree pages, microseconds.
@@ -13,19 +13,20 @@ CREATE TABLE row_counts (
     n     BIGINT NOT NULL,
     PRIMARY KEY (name, shard)
 );
+-- The shards exist from the start: a change is a plain update of one row (an upsert cost a
+-- create twice as much).
+INSERT INTO row_counts (name, shard, n) SELECT 'urls', shard, 0 FROM generate_series(0, 63) AS shard;
 
 CREATE FUNCTION urls_count_change() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'TRUNCATE' THEN
-        DELETE FROM row_counts WHERE name = 'urls';
+        UPDATE row_counts SET n = 0 WHERE name = 'urls';
     ELSIF TG_OP = 'INSERT' THEN
-        INSERT INTO row_counts (name, shard, n)
-        SELECT 'urls', pg_backend_pid() % 16, count(*) FROM added HAVING count(*) > 0
-        ON CONFLICT (name, shard) DO UPDATE SET n = row_counts.n + excluded.n;
+        UPDATE row_counts SET n = n + changed.k FROM (SELECT count(*) AS k FROM added) AS changed
+        WHERE changed.k > 0 AND name = 'urls' AND shard = pg_backend_pid() % 64;
     ELSE
-        INSERT INTO row_counts (name, shard, n)
-        SELECT 'urls', pg_backend_pid() % 16, -count(*) FROM removed HAVING count(*) > 0
-        ON CONFLICT (name, shard) DO UPDATE SET n = row_counts.n + excluded.n;
+        UPDATE row_counts SET n = n - changed.k FROM (SELECT count(*) AS k FROM removed) AS changed
+        WHERE changed.k > 0 AND name = 'urls' AND shard = pg_backend_pid() % 64;
     END IF;
     RETURN NULL;
 END $$;
@@ -39,4 +40,4 @@ CREATE TRIGGER urls_count_truncated AFTER TRUNCATE ON urls
 
 -- The urls already there. The triggers' lock on the table holds off other writers until this
 -- migration commits, so none is missed or counted twice.
-INSERT INTO row_counts (name, shard, n) SELECT 'urls', 0, count(*) FROM urls;
+UPDATE row_counts SET n = (SELECT count(*) FROM urls) WHERE name = 'urls' AND shard = 0;
