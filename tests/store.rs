@@ -710,14 +710,19 @@ fn seed_url(id: i64, user_id: Option<i64>, code: &str) -> Url {
 /// on SQLite: both are what the table holds after concurrent creates (taken codes among
 /// them), deletes, and imports of new and of existing ids, on every page.
 async fn the_total_of_all_urls_follows_creates_deletes_and_imports(store: Stores) {
-    let all = || async {
-        let listed = store
-            .links
-            .list_urls(&UrlFilter::default(), ALL)
-            .await
-            .unwrap();
-        (listed.total, listed.items.len() as i64)
+    // The total and the number of urls on `page` of the list of all urls.
+    let listed = |page: Page| {
+        let store = store.clone();
+        async move {
+            let listed = store
+                .links
+                .list_urls(&UrlFilter::default(), page)
+                .await
+                .unwrap();
+            (listed.total, listed.items.len() as i64)
+        }
     };
+    let all = || listed(ALL);
     let owner = store.users.create_user(new_user("counted")).await.unwrap();
     let creates: Vec<_> = (0..40)
         .map(|i| {
@@ -754,26 +759,9 @@ async fn the_total_of_all_urls_follows_creates_deletes_and_imports(store: Stores
     store.links.import_urls(&imported).await.unwrap();
     store.links.import_urls(&imported).await.unwrap();
     assert_eq!(all().await, (27, 27));
-    let page = Page {
-        limit: 10,
-        offset: 20,
-    };
-    let listed = store
-        .links
-        .list_urls(&UrlFilter::default(), page)
-        .await
-        .unwrap();
-    assert_eq!((listed.total, listed.items.len()), (27, 7));
-    let past_the_end = Page {
-        limit: 10,
-        offset: 100,
-    };
-    let listed = store
-        .links
-        .list_urls(&UrlFilter::default(), past_the_end)
-        .await
-        .unwrap();
-    assert_eq!((listed.total, listed.items.len()), (27, 0));
+    let page = |offset| Page { limit: 10, offset };
+    assert_eq!(listed(page(20)).await, (27, 7));
+    assert_eq!(listed(page(100)).await, (27, 0), "a page past the end");
 }
 
 async fn imports_are_idempotent_and_move_sequences(store: Stores) {

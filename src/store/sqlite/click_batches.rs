@@ -26,9 +26,9 @@ const LINK_CLICKS: (&str, &str) = (
     "INSERT INTO link_clicks (url_id, clicks) VALUES ",
     " ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks",
 );
-/// The hourly counts; their visitors are added by [`NEW_VISITORS`].
+/// The hourly counts; their visitors (0 for a new row) are added by [`NEW_VISITORS`].
 const COUNTS: (&str, &str) = (
-    "INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches, visitors) VALUES ",
+    "INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches) VALUES ",
     " ON CONFLICT (url_id, bucket) DO UPDATE SET humans = humans + excluded.humans, \
       bots = bots + excluded.bots, previews = previews + excluded.previews, \
       prefetches = prefetches + excluded.prefetches",
@@ -87,7 +87,7 @@ impl SqliteStore {
         let counts: Vec<_> = rollup.counts.iter().collect();
         batch.rows(COUNTS, &counts, |b, ((url_id, bucket), c)| {
             b.bind(*url_id).bind(*bucket).bind(c.humans).bind(c.bots);
-            b.bind(c.previews).bind(c.prefetches).bind(0_i64);
+            b.bind(c.previews).bind(c.prefetches);
         });
         let visitors: Vec<_> = rollup.visitors.iter().collect();
         let visitor =
