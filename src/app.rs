@@ -296,31 +296,40 @@ fn spawn_prewarm(links: Arc<CachedLinks>, limit: i64) {
     });
 }
 
-/// Completes on SIGTERM or Ctrl-C.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(err) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %err, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut sigterm) => {
-                sigterm.recv().await;
+/// Completes on SIGTERM or Ctrl-C (SIGINT). The handlers are installed here, when it is
+/// called, not when the future is first polled: the server loop polls it only between
+/// accepts, and a SIGTERM that came before that (a busy machine, an orchestrator stopping a
+/// replica that had just answered its first request) took the default action and killed
+/// the process without draining.
+#[cfg(unix)]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+    let handlers = [SignalKind::terminate(), SignalKind::interrupt()].map(|kind| {
+        signal(kind)
+            .inspect_err(|err| tracing::error!(error = %err, ?kind, "cannot listen for a signal"))
+            .ok()
+    });
+    async move {
+        let [terminate, interrupt] = handlers.map(|handler| async move {
+            match handler {
+                Some(mut handler) => {
+                    handler.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(err) => {
-                tracing::error!(error = %err, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+        });
+        tokio::select! {
+            () = terminate => {},
+            () = interrupt => {},
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    }
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
