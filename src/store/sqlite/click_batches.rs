@@ -26,24 +26,17 @@ const LINK_CLICKS: (&str, &str) = (
     "INSERT INTO link_clicks (url_id, clicks) VALUES ",
     " ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks",
 );
-/// The hourly counts; their visitors (0 for a new row) are added by [`NEW_VISITORS`].
+/// The hourly counts; their visitors (0 for a new row) are added as [`VISITORS`] records
+/// the new ones.
 const COUNTS: (&str, &str) = (
     "INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches) VALUES ",
     " ON CONFLICT (url_id, bucket) DO UPDATE SET humans = humans + excluded.humans, \
       bots = bots + excluded.bots, previews = previews + excluded.previews, \
       prefetches = prefetches + excluded.prefetches",
 );
-/// The day's visitors not seen before on their link, added to the hour of their first
-/// click (whose counts row the statement before wrote), before [`VISITORS`] records them.
-const NEW_VISITORS: (&str, &str) = (
-    "WITH v(u, d, visitor, b) AS (VALUES ",
-    "), fresh(u, b, n) AS ( \
-       SELECT u, b, count(*) FROM v WHERE NOT EXISTS (SELECT 1 FROM click_visitors c \
-         WHERE c.url_id = v.u AND c.day = v.d AND c.visitor = v.visitor) \
-       GROUP BY u, b) \
-     UPDATE click_rollups SET visitors = visitors + fresh.n FROM fresh \
-     WHERE click_rollups.url_id = fresh.u AND click_rollups.bucket = fresh.b",
-);
+/// The day's visitors of each link: a visitor not recorded before adds one to the visitors
+/// of the hour of their first click (whose counts row the statement before wrote) through
+/// the trigger `click_visitors_new` (migration 0008); one already recorded is skipped.
 const VISITORS: (&str, &str) = (
     "INSERT INTO click_visitors (url_id, day, visitor, bucket) VALUES ",
     " ON CONFLICT DO NOTHING",
@@ -90,15 +83,16 @@ impl SqliteStore {
             b.bind(c.previews).bind(c.prefetches);
         });
         let visitors: Vec<_> = rollup.visitors.iter().collect();
-        let visitor =
-            |b: &mut Statements, ((url_id, day, visitor), bucket): &(&(i64, i64, String), &i64)| {
+        batch.rows(
+            VISITORS,
+            &visitors,
+            |b, ((url_id, day, visitor), bucket)| {
                 b.bind(*url_id)
                     .bind(*day)
                     .bind(visitor.clone())
                     .bind(**bucket);
-            };
-        batch.rows(NEW_VISITORS, &visitors, visitor);
-        batch.rows(VISITORS, &visitors, visitor);
+            },
+        );
         let dimensions: Vec<_> = rollup.dimensions.iter().collect();
         batch.rows(
             DIMENSIONS,
