@@ -111,6 +111,10 @@ fn describe() {
         "Passive WAL checkpoints of the embedded store, run beside its writer"
     );
     describe_counter!(
+        "kurz_sqlite_clicks_behind_creates_total",
+        "Transactions of clicks on the embedded store that stopped waiting for creates in flight and took their turn at the writer"
+    );
+    describe_counter!(
         "kurz_click_write_errors_total",
         "Failed attempts to write a batch of click events"
     );

@@ -1,14 +1,17 @@
-//! A batch of visits' events with their click counters, written SQLite's way: in one
-//! transaction and one round trip to SQLite's worker thread whatever the batch size (see
-//! [`OneHop`]; under load every round trip waits for the runtime: with a dozen per batch the
-//! writer fell behind the redirects, see BENCHMARKS.md), under the batch's key (a retry of a
-//! batch whose commit went through unanswered writes nothing twice).
+//! A batch of visits' events with their click counters, written SQLite's way: each
+//! transaction in one round trip to SQLite's worker thread (see [`OneHop`]; under load every
+//! round trip waits for the runtime: with a dozen per batch the writer fell behind the
+//! redirects, see BENCHMARKS.md), under a key (a retry of a batch whose commit went through
+//! unanswered writes nothing twice).
 //!
-//! Every row is bound as parameters of multi-row `INSERT`s (each details object serialised
-//! here, off the writer). The rows used to travel as JSON arrays that `json_each` and a
-//! `json_extract` per column turned back into rows: with the WAL checkpoints the writer ran
-//! inside its commits, that was half of the one writer's time (BENCHMARKS.md, 2026-12-01,
-//! third round), and creates waited behind it.
+//! Every row is bound as a parameter of a multi-row `VALUES` (each details object serialised
+//! here, off the writer), and the text of a transaction is one of three, compiled once per
+//! connection and kept: up to [`MOST`] visits go in one transaction whose every list of rows
+//! is padded to its size class with rows of `NULL`s, which the `WHERE` leaves out. A text
+//! made to the batch's own numbers of rows was compiled anew for every batch: SQLite spent
+//! more time parsing and generating the program of a row of `VALUES` than running it, and
+//! allocating those programs (megabytes a batch, zeroed by the kernel each time) was a
+//! quarter of the one writer's time (BENCHMARKS.md, 2026-12-01, fourth round).
 
 use super::{OneHop, SqliteStore};
 use crate::domain::Visited;
@@ -17,127 +20,229 @@ use crate::store::{StoreError, StoreResult};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, AssertSqlSafe, Encode, Sqlite, Type};
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
+use std::time::Duration;
 
-/// SQLite's most parameters in one statement; longer lists go in several statements.
-const MAX_PARAMETERS: usize = 32_766;
+/// Most visits in one transaction. Every list of rows of so many visits fits one statement:
+/// the longest, the dimensions (three a visit), is 6,144 rows of 5 parameters, under
+/// SQLite's limit of 32,766 a statement. A larger batch is written in several transactions,
+/// each under a key of its own (the batch's key plus its place: keys are random, so another
+/// batch takes one of these about as often as it took the batch's own key before).
+const MOST: usize = 2048;
 
-const EVENTS: &str = "INSERT INTO events (url_id, user_id, event_type, timestamp, details) VALUES ";
-const LINK_CLICKS: (&str, &str) = (
-    "INSERT INTO link_clicks (url_id, clicks) VALUES ",
-    " ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks",
-);
+/// How long a transaction of clicks lets creates in flight go first, at most (see
+/// [`super::creates::Creates::first`]): about what one of [`MOST`] clicks holds the writer.
+const CREATES_FIRST_FOR: Duration = Duration::from_millis(25);
+
+/// The size classes of a transaction, in visits: its rows are padded to the class's, so
+/// that a text is compiled once per class (a few visits at a quiet time do not bind the
+/// NULLs of two thousand).
+const SIZES: [usize; 3] = [64, 512, MOST];
+
+/// The rows a transaction writes into one table: `INSERT INTO {into} SELECT column1, …
+/// FROM (VALUES …) WHERE column{present} IS NOT NULL{then}`, with `per_visit` rows a visit
+/// at most; `present` is a column never `NULL` in a real row.
+struct Table {
+    into: &'static str,
+    columns: usize,
+    present: usize,
+    then: &'static str,
+    per_visit: usize,
+}
+
+/// The tables in the order a transaction writes them, and its parameters are bound.
+const EVENTS: Table = Table {
+    into: "events (url_id, user_id, event_type, timestamp, details)",
+    columns: 5,
+    present: 3,
+    then: "",
+    per_visit: 1,
+};
+const LINK_CLICKS: Table = Table {
+    into: "link_clicks (url_id, clicks)",
+    columns: 2,
+    present: 1,
+    then: " ON CONFLICT (url_id) DO UPDATE SET clicks = clicks + excluded.clicks",
+    per_visit: 1,
+};
 /// The hourly counts; their visitors (0 for a new row) are added as [`VISITORS`] records
 /// the new ones.
-const COUNTS: (&str, &str) = (
-    "INSERT INTO click_rollups (url_id, bucket, humans, bots, previews, prefetches) VALUES ",
-    " ON CONFLICT (url_id, bucket) DO UPDATE SET humans = humans + excluded.humans, \
+const COUNTS: Table = Table {
+    into: "click_rollups (url_id, bucket, humans, bots, previews, prefetches)",
+    columns: 6,
+    present: 1,
+    then: " ON CONFLICT (url_id, bucket) DO UPDATE SET humans = humans + excluded.humans, \
       bots = bots + excluded.bots, previews = previews + excluded.previews, \
       prefetches = prefetches + excluded.prefetches",
-);
+    per_visit: 1,
+};
 /// The day's visitors of each link: a visitor not recorded before adds one to the visitors
 /// of the hour of their first click (whose counts row the statement before wrote) through
 /// the trigger `click_visitors_new` (migration 0008); one already recorded is skipped.
-const VISITORS: (&str, &str) = (
-    "INSERT INTO click_visitors (url_id, day, visitor, bucket) VALUES ",
-    " ON CONFLICT DO NOTHING",
-);
-const DIMENSIONS: (&str, &str) = (
-    "INSERT INTO click_dimensions (url_id, day, dimension, value, clicks) VALUES ",
-    " ON CONFLICT (url_id, day, dimension, value) DO UPDATE SET clicks = clicks + excluded.clicks",
-);
-const AGENTS: (&str, &str) = (
-    "INSERT INTO click_agents (url_id, day, browser, os, device, clicks) VALUES ",
-    " ON CONFLICT (url_id, day, browser, os, device) DO UPDATE SET clicks = clicks + excluded.clicks",
-);
+const VISITORS: Table = Table {
+    into: "click_visitors (url_id, day, visitor, bucket)",
+    columns: 4,
+    present: 1,
+    then: " ON CONFLICT DO NOTHING",
+    per_visit: 1,
+};
+const DIMENSIONS: Table = Table {
+    into: "click_dimensions (url_id, day, dimension, value, clicks)",
+    columns: 5,
+    present: 1,
+    then: " ON CONFLICT (url_id, day, dimension, value) DO UPDATE SET clicks = clicks + excluded.clicks",
+    per_visit: 3,
+};
+const AGENTS: Table = Table {
+    into: "click_agents (url_id, day, browser, os, device, clicks)",
+    columns: 6,
+    present: 1,
+    then: " ON CONFLICT (url_id, day, browser, os, device) DO UPDATE SET clicks = clicks + excluded.clicks",
+    per_visit: 1,
+};
+const TABLES: [&Table; 6] = [
+    &EVENTS,
+    &LINK_CLICKS,
+    &COUNTS,
+    &VISITORS,
+    &DIMENSIONS,
+    &AGENTS,
+];
+
+/// The text of a transaction of each size class.
+static TRANSACTIONS: LazyLock<[String; SIZES.len()]> = LazyLock::new(|| SIZES.map(transaction));
+
+/// The text of a transaction of up to `visits` visits: its key, then every table's rows.
+fn transaction(visits: usize) -> String {
+    let mut text =
+        String::from("BEGIN IMMEDIATE; INSERT INTO click_batches (key, day) VALUES (?, ?); ");
+    for table in TABLES {
+        let columns: Vec<String> = (1..=table.columns).map(|n| format!("column{n}")).collect();
+        let row = format!("({})", vec!["?"; table.columns].join(", "));
+        let rows = vec![row; visits * table.per_visit].join(", ");
+        text.push_str(&format!(
+            "INSERT INTO {} SELECT {} FROM (VALUES {rows}) WHERE column{} IS NOT NULL{}; ",
+            table.into,
+            columns.join(", "),
+            table.present,
+            table.then
+        ));
+    }
+    text.push_str("COMMIT");
+    text
+}
 
 impl SqliteStore {
-    /// A batch of visits' events, and their clicks added to the counters, in one
-    /// transaction under the batch's `key`.
+    /// A batch of visits' events, and their clicks added to the counters, under the batch's
+    /// `key`: one transaction for each [`MOST`] visits.
     pub(super) async fn insert_batch(
         &self,
         visits: &[Visited],
         (key, day): (i64, i64),
     ) -> StoreResult<()> {
-        let mut batch = Statements::default();
-        batch.text.push_str("BEGIN IMMEDIATE; ");
-        let batch_key = ("INSERT INTO click_batches (key, day) VALUES ", "");
-        batch.rows(batch_key, &[(key, day)], |b, (key, day)| {
-            b.bind(*key).bind(*day);
-        });
-        batch.rows((EVENTS, ""), visits, |b, visit| {
-            let details = serde_json::to_string(&visit.details());
-            b.bind(visit.link.id)
-                .bind(visit.link.user_id)
-                .bind(visit.event_type())
-                .bind(visit.at)
-                .bind_json(details);
-        });
-        let clicks: Vec<(i64, i64)> = clicks_per_link(visits).into_iter().collect();
-        batch.rows(LINK_CLICKS, &clicks, |b, (url_id, n)| {
-            b.bind(*url_id).bind(*n);
-        });
-        let rollup = Rollup::of(visits);
-        let counts: Vec<_> = rollup.counts.iter().collect();
-        batch.rows(COUNTS, &counts, |b, ((url_id, bucket), c)| {
-            b.bind(*url_id).bind(*bucket).bind(c.humans).bind(c.bots);
-            b.bind(c.previews).bind(c.prefetches);
-        });
-        let visitors: Vec<_> = rollup.visitors.iter().collect();
-        batch.rows(
-            VISITORS,
-            &visitors,
-            |b, ((url_id, day, visitor), bucket)| {
-                b.bind(*url_id)
-                    .bind(*day)
-                    .bind(visitor.clone())
-                    .bind(**bucket);
-            },
-        );
-        let dimensions: Vec<_> = rollup.dimensions.iter().collect();
-        batch.rows(
-            DIMENSIONS,
-            &dimensions,
-            |b, ((url_id, day, dimension, value), n)| {
-                b.bind(*url_id)
-                    .bind(*day)
-                    .bind(*dimension)
-                    .bind(value.clone())
-                    .bind(**n);
-            },
-        );
-        let agents: Vec<_> = rollup.agents.iter().collect();
-        batch.rows(
-            AGENTS,
-            &agents,
-            |b, ((url_id, day, browser, os, device), n)| {
-                b.bind(*url_id)
-                    .bind(*day)
-                    .bind(browser.clone())
-                    .bind(os.clone());
-                b.bind(*device).bind(**n);
-            },
-        );
-        batch.text.push_str("COMMIT");
-        if let Some(err) = batch.error {
-            return Err(StoreError::Corrupt(err));
+        for (part, visits) in visits.chunks(MOST).enumerate() {
+            let class = SIZES.iter().position(|&size| visits.len() <= size);
+            let (Some(class), Some(text)) = (class, class.and_then(|c| TRANSACTIONS.get(c))) else {
+                return Err(StoreError::Corrupt(
+                    "a click batch part beyond its size".into(),
+                ));
+            };
+            let bound = bind(visits, (key.wrapping_add(part as i64), day), SIZES[class])?;
+            self.creates.first(CREATES_FIRST_FOR).await;
+            let mut session = OneHop::on(&self.writer).await?;
+            let written = sqlx::query_with(AssertSqlSafe(text.as_str()), bound)
+                .persistent(true)
+                .execute(&mut *session)
+                .await;
+            match written.map_err(|e| StoreError::from_constraint(e, "click batch", "click batch"))
+            {
+                Ok(_) => session.commit().await?,
+                // Written by an earlier try whose answer was lost; the next part may not be.
+                Err(StoreError::Conflict(_)) => {
+                    tracing::info!(
+                        key,
+                        part,
+                        "a retried click batch's part was already written"
+                    );
+                }
+                Err(err) => return Err(err),
+            }
         }
-        let mut session = OneHop::on(&self.writer).await?;
-        // Each text differs (its numbers of rows): not worth a place in the statement cache.
-        sqlx::query_with(AssertSqlSafe(batch.text), batch.arguments)
-            .persistent(false)
-            .execute(&mut *session)
-            .await
-            .map_err(|e| StoreError::from_constraint(e, "click batch", "click batch"))?;
-        session.commit().await
+        Ok(())
     }
 }
 
-/// The text of a transaction's statements and their parameters, built together so that
-/// each parameter is bound where its anonymous `?` stands (SQLite and sqlx bind them in
-/// the order they appear, across statements).
+/// The parameters of a transaction of `visits` (at most `size`) under `key`, in the order of
+/// [`transaction`]'s text.
+fn bind(visits: &[Visited], (key, day): (i64, i64), size: usize) -> StoreResult<SqliteArguments> {
+    let mut bound = Bound::default();
+    bound.bind(key).bind(day);
+    bound.rows(&EVENTS, size, visits, |b, visit| {
+        let details = serde_json::to_string(&visit.details());
+        b.bind(visit.link.id)
+            .bind(visit.link.user_id)
+            .bind(visit.event_type())
+            .bind(visit.at)
+            .bind_json(details);
+    });
+    let clicks: Vec<(i64, i64)> = clicks_per_link(visits).into_iter().collect();
+    bound.rows(&LINK_CLICKS, size, &clicks, |b, (url_id, n)| {
+        b.bind(*url_id).bind(*n);
+    });
+    let rollup = Rollup::of(visits);
+    let counts: Vec<_> = rollup.counts.iter().collect();
+    bound.rows(&COUNTS, size, &counts, |b, ((url_id, bucket), c)| {
+        b.bind(*url_id).bind(*bucket).bind(c.humans).bind(c.bots);
+        b.bind(c.previews).bind(c.prefetches);
+    });
+    let visitors: Vec<_> = rollup.visitors.iter().collect();
+    bound.rows(
+        &VISITORS,
+        size,
+        &visitors,
+        |b, ((url_id, day, visitor), bucket)| {
+            b.bind(*url_id)
+                .bind(*day)
+                .bind(visitor.clone())
+                .bind(**bucket);
+        },
+    );
+    let dimensions: Vec<_> = rollup.dimensions.iter().collect();
+    bound.rows(
+        &DIMENSIONS,
+        size,
+        &dimensions,
+        |b, ((url_id, day, dimension, value), n)| {
+            b.bind(*url_id)
+                .bind(*day)
+                .bind(*dimension)
+                .bind(value.clone())
+                .bind(**n);
+        },
+    );
+    let agents: Vec<_> = rollup.agents.iter().collect();
+    bound.rows(
+        &AGENTS,
+        size,
+        &agents,
+        |b, ((url_id, day, browser, os, device), n)| {
+            b.bind(*url_id)
+                .bind(*day)
+                .bind(browser.clone())
+                .bind(os.clone());
+            b.bind(*device).bind(**n);
+        },
+    );
+    match bound.error {
+        Some(err) => Err(StoreError::Corrupt(err)),
+        None => Ok(bound.arguments),
+    }
+}
+
+/// A transaction's parameters, bound in the order their anonymous `?` stand in its text
+/// (SQLite and sqlx bind them so, across statements).
 #[derive(Default)]
-struct Statements {
-    text: String,
+struct Bound {
     arguments: SqliteArguments,
     /// Parameters bound for the row being written.
     in_row: usize,
@@ -145,7 +250,7 @@ struct Statements {
     error: Option<String>,
 }
 
-impl Statements {
+impl Bound {
     /// One parameter of the current row.
     fn bind<T: Encode<'static, Sqlite> + Type<Sqlite> + 'static>(&mut self, value: T) -> &mut Self {
         if let Err(err) = self.arguments.add(value) {
@@ -166,34 +271,34 @@ impl Statements {
         }
     }
 
-    /// `rows` as the `VALUES` of `head … tail`, in as many statements as SQLite's limit on
-    /// parameters needs; `bind` binds one row's parameters (the same number for every row).
+    /// `rows` as `table`'s rows in a transaction of `size` visits (`bind` binds one row's
+    /// parameters), then as many rows of `NULL`s as it has room for.
     fn rows<T>(
         &mut self,
-        (head, tail): (&str, &str),
+        table: &Table,
+        size: usize,
         rows: &[T],
         mut bind: impl FnMut(&mut Self, &T),
     ) {
-        let mut per_statement = rows.len();
-        let mut written = 0;
-        for (i, row) in rows.iter().enumerate() {
-            self.text.push_str(if written == 0 { head } else { ", " });
+        let room = size * table.per_visit;
+        if rows.len() > room {
+            self.error.get_or_insert(format!(
+                "{} rows for {} in a transaction of {size} visits",
+                rows.len(),
+                table.into
+            ));
+            return;
+        }
+        for row in rows {
             self.in_row = 0;
             bind(self, row);
-            self.text.push('(');
-            for n in 0..self.in_row {
-                self.text.push_str(if n == 0 { "?" } else { ", ?" });
+            if self.in_row != table.columns {
+                self.error
+                    .get_or_insert(format!("{} values in a row of {}", self.in_row, table.into));
             }
-            self.text.push(')');
-            if i == 0 {
-                per_statement = MAX_PARAMETERS / self.in_row.max(1);
-            }
-            written += 1;
-            if written == per_statement || i + 1 == rows.len() {
-                self.text.push_str(tail);
-                self.text.push_str("; ");
-                written = 0;
-            }
+        }
+        for _ in 0..(room - rows.len()) * table.columns {
+            self.bind(None::<i64>);
         }
     }
 }

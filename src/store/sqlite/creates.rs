@@ -18,7 +18,9 @@ use serde_json::{Map, Value};
 use sqlx::SqlitePool;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot};
 
 /// Most creates written in one transaction.
 const MAX_BATCH: usize = 256;
@@ -73,24 +75,88 @@ struct EventRow<'a> {
 
 /// The sending side, kept by the store.
 #[derive(Clone)]
-pub struct Creates(mpsc::Sender<Pending>);
+pub struct Creates {
+    sender: mpsc::Sender<Pending>,
+    in_flight: Arc<InFlight>,
+}
+
+/// Creates sent and not yet answered, and a signal when there are none left.
+#[derive(Default)]
+struct InFlight {
+    count: AtomicUsize,
+    none: Notify,
+}
+
+/// One create in flight until dropped (answered, or its request given up).
+struct Flying(Arc<InFlight>);
+
+impl Flying {
+    fn new(in_flight: &Arc<InFlight>) -> Self {
+        in_flight.count.fetch_add(1, Ordering::AcqRel);
+        Self(in_flight.clone())
+    }
+}
+
+impl Drop for Flying {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.none.notify_waiters();
+        }
+    }
+}
 
 impl Creates {
     /// Starts the task that writes the batches on `writer`, reading owners on `readers`.
     pub fn start(writer: SqlitePool, readers: SqlitePool) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE);
+        let (sender, rx) = mpsc::channel(QUEUE);
         crate::background::spawn(run(writer, readers, rx));
-        Self(tx)
+        Self {
+            sender,
+            in_flight: Arc::default(),
+        }
     }
 
     /// Writes `url` and its `created` event; the new url's id.
     pub async fn create(&self, url: NewUrl, event: NewEvent) -> StoreResult<i64> {
+        let _flying = Flying::new(&self.in_flight);
         let (reply, answer) = oneshot::channel();
         let pending = Pending { url, event, reply };
-        if self.0.send(pending).await.is_err() {
+        if self.sender.send(pending).await.is_err() {
             return Err(StoreError::Down);
         }
         answer.await.unwrap_or(Err(StoreError::Down))
+    }
+
+    /// Returns once no create is in flight, or after `limit`: the click writer asks before
+    /// each of its transactions, so that creates, which a client waits for, take the one
+    /// writer first and the clicks, which wait in their queue anyway, take it after.
+    /// A create in flight is queued for the writer or being written, so the writer does
+    /// not sit idle meanwhile; `limit` keeps a steady stream of creates from holding the
+    /// clicks back for longer.
+    pub async fn first(&self, limit: Duration) {
+        if !self.in_flight.none_within(limit).await {
+            metrics::counter!("kurz_sqlite_clicks_behind_creates_total").increment(1);
+        }
+    }
+}
+
+impl InFlight {
+    /// Whether none was in flight, or the last one landed, within `limit`.
+    async fn none_within(&self, limit: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let none = self.none.notified();
+            tokio::pin!(none);
+            // Registered before the count is read: a last create answered in between
+            // still wakes this wait.
+            none.as_mut().enable();
+            if self.count.load(Ordering::Acquire) == 0 {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, none).await.is_err() {
+                return false;
+            }
+        }
     }
 }
 
@@ -223,5 +289,41 @@ impl SqliteStore {
     /// A url and its `created` event, written with whatever other creates are waiting.
     pub(super) async fn insert_url(&self, url: &NewUrl, event: &NewEvent) -> StoreResult<i64> {
         self.creates.create(url.clone(), event.clone()).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Flying, InFlight};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn clicks_wait_for_creates_in_flight_until_the_last_lands_or_the_limit() {
+        let in_flight = Arc::new(InFlight::default());
+        assert!(
+            in_flight.none_within(Duration::from_secs(60)).await,
+            "none in flight"
+        );
+
+        let create = Flying::new(&in_flight);
+        let waiting = tokio::spawn({
+            let in_flight = in_flight.clone();
+            async move { in_flight.none_within(Duration::from_secs(60)).await }
+        });
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "a create is in flight");
+        drop(create);
+        let landed = tokio::time::timeout(Duration::from_secs(10), waiting).await;
+        assert!(
+            matches!(landed, Ok(Ok(true))),
+            "the last create's answer ends the wait long before its limit"
+        );
+
+        let _stuck = Flying::new(&in_flight);
+        assert!(
+            !in_flight.none_within(Duration::from_millis(20)).await,
+            "a create that never lands holds the clicks back only until the limit"
+        );
     }
 }
