@@ -84,6 +84,37 @@ def cpu_ticks(pids):
     return total
 
 
+def thread_times(pids):
+    """Nanoseconds each thread of `pids` ran on a CPU and waited for one (schedstat), by
+    (pid, thread id) with the thread's name."""
+    times = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except FileNotFoundError:
+            continue
+        for tid in tids:
+            try:
+                name = Path(f"/proc/{pid}/task/{tid}/comm").read_text().strip()
+                ran, waited = map(int, Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[:2])
+            except (FileNotFoundError, ProcessLookupError, ValueError):
+                continue
+            times[(pid, tid)] = (name, ran, waited)
+    return times
+
+
+def busiest_threads(before, after, duration, count=4):
+    """The `count` threads that ran longest between two `thread_times`: each one's name and
+    the share of the run's wall clock it spent running and waiting for a CPU. A thread
+    that waits more than it runs is starved: the machine has no CPU left for it."""
+    rows = []
+    for key, (name, ran, waited) in after.items():
+        _, ran_before, waited_before = before.get(key, (name, 0, 0))
+        rows.append({"thread": name, "running": round((ran - ran_before) / 1e9 / duration, 3),
+                     "waiting": round((waited - waited_before) / 1e9 / duration, 3)})
+    return sorted(rows, key=lambda row: row["running"], reverse=True)[:count]
+
+
 def peak_rss_mib(pid):
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -333,6 +364,7 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     clicks_before = clicks_stored(deployment.kurz_bases) if deployment.kurz_bases and check_clicks else 0
     dropped_before = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases)
     ticks_before = cpu_ticks(deployment.pids)
+    threads_before = thread_times(deployment.pids[:1]) if deployment.kurz_bases else {}
     # A mix of kinds gets one probe per kind, for latency per request class.
     kinds = list(SCENARIOS[scenario]["mix"])
     probes = []
@@ -342,6 +374,8 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     result = wrk(deployment.base, scenario, connections, duration, env)
     classes = probe.finish(probes)
     ticks = cpu_ticks(deployment.pids) - ticks_before
+    if threads_before:
+        result["threads"] = busiest_threads(threads_before, thread_times(deployment.pids[:1]), result["duration_s"])
     # Requests wrk abandoned at the end may still be finishing behind nginx: let them land
     # before comparing kurz's redirect counter with the clicks stored.
     time.sleep(1.0)
@@ -372,6 +406,9 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
            if "clicks_stored" in result else ""),
         flush=True,
     )
+    for thread in result.get("threads", []):
+        print(f"    thread {thread['thread']:16} running {thread['running']:.2f} of the time, "
+              f"waiting for a CPU {thread['waiting']:.2f}", flush=True)
     for kind, figures in classes.items():
         print(f"    {kind:11} probe: {figures['requests']:5} requests  p50 {figures['p50_ms']} ms  "
               f"p95 {figures['p95_ms']} ms  p99 {figures['p99_ms']} ms  max {figures['max_ms']} ms  "
