@@ -1328,6 +1328,29 @@ async fn click_counters_sum_the_batches_and_count_each_visitor_once_a_day(store:
 /// More rows than SQLite takes parameters in one statement (events bind five a row,
 /// visitors four): several statements of one transaction, every row counted once, and the
 /// batch written again under its key adds nothing.
+/// How many click events of `url_id` the store lists (its `X-Total-Count`).
+async fn clicks_listed(store: &Stores, url_id: i64) -> u64 {
+    let filter = EventFilter {
+        url_id: Some(url_id),
+        event_type: Some("click".into()),
+        ..EventFilter::default()
+    };
+    let one = Page {
+        limit: 1,
+        offset: 0,
+    };
+    let listed = store.events.list_events(&filter, one).await.unwrap();
+    listed.total as u64
+}
+
+/// The hours of 2026-03-01, as the counters' span.
+fn march_first() -> (i64, i64) {
+    (
+        hour_of("2026-03-01 00:00:00"),
+        hour_of("2026-03-02 00:00:00"),
+    )
+}
+
 async fn a_click_batch_larger_than_one_statement_is_written_whole(store: Stores) {
     let url = store
         .links
@@ -1350,21 +1373,8 @@ async fn a_click_batch_larger_than_one_statement_is_written_whole(store: Stores)
     let batch: Vec<Visited> = humans.chain(bots).collect();
     store.events.append_batch(&batch, 42).await.unwrap();
     store.events.append_batch(&batch, 42).await.unwrap();
-    let filter = EventFilter {
-        url_id: Some(url.id),
-        event_type: Some("click".into()),
-        ..EventFilter::default()
-    };
-    let one = Page {
-        limit: 1,
-        offset: 0,
-    };
-    let listed = store.events.list_events(&filter, one).await.unwrap();
-    assert_eq!(listed.total, 15_000);
-    let span = (
-        hour_of("2026-03-01 00:00:00"),
-        hour_of("2026-03-02 00:00:00"),
-    );
+    assert_eq!(clicks_listed(&store, url.id).await, 15_000);
+    let span = march_first();
     let counters = store.stats.counters(Some(url.id), span).await.unwrap();
     let rows: Vec<(i64, i64, i64, i64)> = counters
         .hours
@@ -1653,4 +1663,50 @@ async fn the_embedded_store_checkpoints_its_wal_beside_the_writer() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// The embedded store writes a large click batch in transactions of 2,048 visits, each
+/// under a key of its own: a retry after the first of them was written (its answer lost)
+/// writes the rest, once. The first transaction is played here by the batch's first 2,048
+/// visits appended alone under the batch's key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_click_batch_writes_only_its_transactions_not_yet_written() {
+    let db = sqlite().await;
+    let url = db
+        .store
+        .links
+        .create_url(new_url("part1", None))
+        .await
+        .unwrap();
+    let link = Arc::new(link_of(&url));
+    let batch: Vec<Visited> = (0..5_000)
+        .map(|i| {
+            let visitor = format!("v{}", i % 3_000);
+            classified(&link, "2026-03-01 10:05:00", VisitClass::Human, &visitor)
+        })
+        .collect();
+    db.store
+        .events
+        .append_batch(&batch[..2_048], 7)
+        .await
+        .unwrap();
+    db.store.events.append_batch(&batch, 7).await.unwrap();
+    db.store.events.append_batch(&batch, 7).await.unwrap();
+    assert_eq!(
+        clicks_listed(&db.store, url.id).await,
+        5_000,
+        "every visit once"
+    );
+    let counters = db
+        .store
+        .stats
+        .counters(Some(url.id), march_first())
+        .await
+        .unwrap();
+    let rows: Vec<(i64, i64)> = counters
+        .hours
+        .iter()
+        .map(|h| (h.humans, h.visitors))
+        .collect();
+    assert_eq!(rows, [(5_000, 3_000)], "humans and visitors counted once");
 }
