@@ -508,7 +508,7 @@ async fn a_move_rebuilds_the_click_counters_from_the_classified_events() {
 #[tokio::test]
 async fn a_move_keeps_link_settings_passwords_and_what_each_cap_has_spent() {
     let data = TempDir::new().unwrap();
-    let served = Kurz::on(data.path());
+    let mut served = Kurz::on(data.path());
     let url = served
         .post_json(
             "/urls",
@@ -529,6 +529,14 @@ async fn a_move_keeps_link_settings_passwords_and_what_each_cap_has_spent() {
     }
     let path = format!("/urls/{}", url["id"]);
     let before = served.get(&path).await.expect_json(200);
+    // Stopped as an operator stops it before a final move: the clicks still queued in
+    // memory are written first (a kill -9 would lose them, and the caps with them).
+    served.sigterm();
+    assert!(
+        served
+            .wait_exit(std::time::Duration::from_secs(30))
+            .success()
+    );
     drop(served);
 
     let pg = Database::create();
