@@ -5,7 +5,7 @@
 //! unanswered writes nothing twice).
 //!
 //! Every row is bound as a parameter of a multi-row `VALUES` (each details object serialised
-//! here, off the writer), and the text of a transaction is one of three, compiled once per
+//! here, off the writer), and the text of a transaction is one of twelve, compiled once per
 //! connection and kept: up to [`MOST`] visits go in one transaction whose every list of rows
 //! is padded to its size class with rows of `NULL`s, which the `WHERE` leaves out. A text
 //! made to the batch's own numbers of rows was compiled anew for every batch: SQLite spent
@@ -34,10 +34,19 @@ const MOST: usize = 2048;
 /// [`super::creates::Creates::first`]): about what one of [`MOST`] clicks holds the writer.
 const CREATES_FIRST_FOR: Duration = Duration::from_millis(25);
 
-/// The size classes of a transaction, in visits: its rows are padded to the class's, so
-/// that a text is compiled once per class (a few visits at a quiet time do not bind the
-/// NULLs of two thousand).
-const SIZES: [usize; 3] = [64, 512, MOST];
+/// The size classes of a transaction, in visits: every power of two up to [`MOST`]. Its
+/// rows are padded to its class's, so that a text is compiled once per class, and no
+/// transaction binds more than twice its own rows (with one class of 64 visits, the
+/// few clicks of a quiet time cost a third more instructions a redirect; BENCHMARKS.md).
+const SIZES: [usize; MOST.trailing_zeros() as usize + 1] = {
+    let mut sizes = [1; MOST.trailing_zeros() as usize + 1];
+    let mut class = 1;
+    while class < sizes.len() {
+        sizes[class] = sizes[class - 1] * 2;
+        class += 1;
+    }
+    sizes
+};
 
 /// The rows a transaction writes into one table: `INSERT INTO {into} SELECT column1, …
 /// FROM (VALUES …) WHERE column{present} IS NOT NULL{then}`, with `per_visit` rows a visit
