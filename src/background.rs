@@ -1,11 +1,12 @@
-//! The runtime of the writers that requests wait for (SQLite's group commit of creates): a
-//! thread of its own, beside the server's runtime.
+//! The runtime of the writers (SQLite's group commit of creates, and the writing half of
+//! the click writer): a thread of its own, beside the server's runtime.
 //!
 //! Such a writer makes several trips to its database per batch, and after each trip its
 //! task waits to be scheduled again. On the server's runtime under load that wait is a turn
 //! behind every request being answered (hundreds at 500 connections), so a batch of creates
 //! took hundreds of ms of waiting for a few ms of work, and every create waited for it
-//! (BENCHMARKS.md, 2026-12-01). Here its tasks are the only ones queued. The click writer
+//! (BENCHMARKS.md, 2026-12-01); the one database writer sat idle meanwhile. Here its tasks
+//! are the only ones queued. The classification of clicks, the click writer's heavy work,
 //! stays on the server's runtime on purpose (see `clicks::start`).
 //!
 //! A panic in a task here ends that task, never the thread or the process (tokio catches it

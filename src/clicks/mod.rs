@@ -1,6 +1,7 @@
 //! The click queue and its batch writer. A redirect hands its `click` event to a bounded
-//! in-process queue and answers at once; one background task writes the queue to the
-//! store in multi-row batches. When the queue is full while the writer keeps writing
+//! in-process queue and answers at once; background tasks write the queue to the store in
+//! multi-row batches, one taking and classifying a batch while the other writes the one
+//! before. When the queue is full while the writer keeps writing
 //! (overload: more redirects than the store can record), a redirect waits for room, up to
 //! [`ROOM_WAIT`]: the redirects slow to the rate clicks are written instead of losing them.
 //! While the writer is failing (the store down), a full queue drops new clicks and counts
@@ -119,11 +120,15 @@ impl ClickWriter {
     }
 }
 
-/// Starts the writer task on the current runtime: the request workers' (not the writers'
-/// runtime of [`crate::background`]), so that writing clicks shares their CPU and redirects
-/// cannot outrun it; on a thread of its own it fell behind at 60k redirects/s and the
-/// queue overflowed (BENCHMARKS.md). After shutdown begins, a store that keeps failing is
-/// retried for `grace` before the remaining clicks are dropped (and counted).
+/// Starts the writer's two tasks. One takes batches from the queue and classifies them, on
+/// the current runtime: the request workers', so that classifying clicks shares their CPU
+/// and redirects cannot outrun it (the whole writer on a thread of its own fell behind at
+/// 60k redirects/s and the queue overflowed; BENCHMARKS.md). The other writes them, on the
+/// writers' runtime ([`crate::background`]), where its trips to the store are not each a
+/// turn behind every request: a batch is classified while the one before it is written, so
+/// the store's one writer is not left idle meanwhile (BENCHMARKS.md, 2026-12-02). After
+/// shutdown begins, a store that keeps failing is retried for `grace` before the remaining
+/// clicks are dropped (and counted).
 pub fn start(
     store: Arc<dyn EventStore>,
     keys: Arc<dyn StatsStore>,
@@ -141,15 +146,27 @@ pub fn start(
     };
     let hurry = Arc::new(Notify::new());
     let writing = Arc::new(AtomicBool::new(true));
-    let writer = Writer {
+    let writer = Arc::new(Writer {
         store,
         keys,
         key: tokio::sync::Mutex::new(None),
         classifier,
         patience,
         writing: writing.clone(),
-    };
-    let task = tokio::spawn(run(writer, rx, batch.max(1), hurry.clone()));
+    });
+    // One classified batch waits for the writer at most, so two batches are out of the
+    // queue at a time: the one being written and the next.
+    let (classified, to_write) = mpsc::channel(1);
+    let written = crate::background::spawn(write(writer.clone(), to_write));
+    let task = tokio::spawn({
+        let hurry = hurry.clone();
+        async move {
+            take(&writer, rx, classified, batch.max(1), hurry).await;
+            if let Err(err) = written.await {
+                tracing::error!(error = %err, "click writer ended abnormally");
+            }
+        }
+    });
     let recorder = ClickRecorder { tx, hurry, writing };
     (recorder, ClickWriter { stop, task })
 }
@@ -187,10 +204,26 @@ struct Writer {
     writing: Arc<AtomicBool>,
 }
 
-async fn run(writer: Writer, mut rx: mpsc::Receiver<Command>, batch: usize, hurry: Arc<Notify>) {
+/// Clicks classified and ready to write, and the flushes that wait for them.
+struct Classified {
+    clicks: Vec<Visited>,
+    flushes: Vec<oneshot::Sender<()>>,
+}
+
+/// Takes batches from the queue, classifies them and hands them to [`write`]; on shutdown,
+/// refuses new clicks and hands on what is already queued.
+async fn take(
+    writer: &Writer,
+    mut rx: mpsc::Receiver<Command>,
+    classified: mpsc::Sender<Classified>,
+    batch: usize,
+    hurry: Arc<Notify>,
+) {
     let stop = &writer.patience.stop;
     let mut buffer = Vec::with_capacity(batch);
-    loop {
+    // Room for the next batch is reserved before it is taken from the queue, so that the
+    // queue, not this task, holds the clicks while the writer is behind.
+    while let Ok(room) = classified.reserve().await {
         let received = tokio::select! {
             n = rx.recv_many(&mut buffer, batch) => n,
             () = stop.cancelled() => 0,
@@ -198,7 +231,7 @@ async fn run(writer: Writer, mut rx: mpsc::Receiver<Command>, batch: usize, hurr
         if received == 0 {
             break;
         }
-        writer.process(&mut buffer).await;
+        room.send(writer.classified(&mut buffer).await);
         // When the queue ran dry, let clicks gather for a moment instead of waking for each
         // one: a wake-up per redirect cost more CPU than the insert itself. Flushes wait at
         // most this long more.
@@ -210,17 +243,30 @@ async fn run(writer: Writer, mut rx: mpsc::Receiver<Command>, batch: usize, hurr
             }
         }
     }
-    // Shutdown: refuse new clicks, then write what is already queued.
+    // Shutdown: refuse new clicks, then hand on what is already queued.
     rx.close();
     while rx.recv_many(&mut buffer, batch).await > 0 {
-        writer.process(&mut buffer).await;
+        let batch = writer.classified(&mut buffer).await;
+        if classified.send(batch).await.is_err() {
+            break;
+        }
     }
     metrics::gauge!("kurz_click_queue_depth").set(0.0);
 }
 
+/// Writes the classified batches in turn, then answers the flushes that waited for each.
+async fn write(writer: Arc<Writer>, mut batches: mpsc::Receiver<Classified>) {
+    while let Some(Classified { clicks, flushes }) = batches.recv().await {
+        writer.write_with_retry(&clicks).await;
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
 impl Writer {
-    /// Writes the clicks in `buffer`, then answers the flushes that were waiting behind them.
-    async fn process(&self, buffer: &mut Vec<Command>) {
+    /// The clicks in `buffer`, classified, and the flushes among them.
+    async fn classified(&self, buffer: &mut Vec<Command>) -> Classified {
         let mut clicks = Vec::with_capacity(buffer.len());
         let mut flushes = Vec::new();
         for command in buffer.drain(..) {
@@ -230,10 +276,7 @@ impl Writer {
             }
         }
         self.classify(&mut clicks).await;
-        self.write_with_retry(&clicks).await;
-        for done in flushes {
-            let _ = done.send(());
-        }
+        Classified { clicks, flushes }
     }
 
     /// Classifies each visit, with the visitor key of the day it happened, asked once per
