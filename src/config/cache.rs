@@ -9,8 +9,11 @@ pub struct ClickSettings {
     /// Clicks that may wait to be written; past this, new clicks are dropped and counted.
     #[arg(long, env = "KURZ_CLICK_QUEUE", default_value_t = 100_000)]
     pub click_queue: usize,
-    /// Most clicks written in one transaction.
-    #[arg(long, env = "KURZ_CLICK_BATCH", default_value_t = 10_000)]
+    /// Most clicks the writer takes from the queue at a time. A full queue makes room only
+    /// when the writer takes, so a redirect waiting for room waits at most about one batch's
+    /// write: 2,048 (the embedded store's largest transaction) halved the redirects' p99 under
+    /// overload against 10,000 (BENCHMARKS.md, 2026-12-02).
+    #[arg(long, env = "KURZ_CLICK_BATCH", default_value_t = 2_048)]
     pub click_batch: usize,
     /// Classify clicks and keep the counters the stats read (`false`: clicks are recorded
     /// as before, unclassified, and the stats stay empty; for write loads the counting
