@@ -34,19 +34,17 @@ const MOST: usize = 2048;
 /// [`super::creates::Creates::first`]): about what one of [`MOST`] clicks holds the writer.
 const CREATES_FIRST_FOR: Duration = Duration::from_millis(25);
 
-/// The size classes of a transaction, in visits: every power of two up to [`MOST`]. Its
-/// rows are padded to its class's, so that a text is compiled once per class, and no
-/// transaction binds more than twice its own rows (with one class of 64 visits, the
-/// few clicks of a quiet time cost a third more instructions a redirect; BENCHMARKS.md).
-const SIZES: [usize; MOST.trailing_zeros() as usize + 1] = {
-    let mut sizes = [1; MOST.trailing_zeros() as usize + 1];
-    let mut class = 1;
-    while class < sizes.len() {
-        sizes[class] = sizes[class - 1] * 2;
-        class += 1;
-    }
-    sizes
-};
+/// The size classes of a transaction: class `k` holds up to `2^k` visits, every power of
+/// two up to [`MOST`]. Its rows are padded to its class's, so that a text is compiled once
+/// per class, and no transaction binds more than twice its own rows (with one class of 64
+/// visits, the few clicks of a quiet time cost a third more instructions a redirect;
+/// BENCHMARKS.md).
+const CLASSES: usize = MOST.trailing_zeros() as usize + 1;
+
+/// The class of a transaction of `visits` visits (at least one).
+fn class_of(visits: usize) -> usize {
+    visits.next_power_of_two().trailing_zeros() as usize
+}
 
 /// The rows a transaction writes into one table: `INSERT INTO {into} SELECT column1, …
 /// FROM (VALUES …) WHERE column{present} IS NOT NULL{then}`, with `per_visit` rows a visit
@@ -119,7 +117,8 @@ const TABLES: [&Table; 6] = [
 ];
 
 /// The text of a transaction of each size class.
-static TRANSACTIONS: LazyLock<[String; SIZES.len()]> = LazyLock::new(|| SIZES.map(transaction));
+static TRANSACTIONS: LazyLock<[String; CLASSES]> =
+    LazyLock::new(|| std::array::from_fn(|class| transaction(1 << class)));
 
 /// The text of a transaction of up to `visits` visits: its key, then every table's rows.
 fn transaction(visits: usize) -> String {
@@ -150,13 +149,13 @@ impl SqliteStore {
         (key, day): (i64, i64),
     ) -> StoreResult<()> {
         for (part, visits) in visits.chunks(MOST).enumerate() {
-            let class = SIZES.iter().position(|&size| visits.len() <= size);
-            let (Some(class), Some(text)) = (class, class.and_then(|c| TRANSACTIONS.get(c))) else {
+            let class = class_of(visits.len());
+            let Some(text) = TRANSACTIONS.get(class) else {
                 return Err(StoreError::Corrupt(
                     "a click batch part beyond its size".into(),
                 ));
             };
-            let bound = bind(visits, (key.wrapping_add(part as i64), day), SIZES[class])?;
+            let bound = bind(visits, (key.wrapping_add(part as i64), day), 1 << class)?;
             self.creates.first(CREATES_FIRST_FOR).await;
             let mut session = OneHop::on(&self.writer).await?;
             let written = sqlx::query_with(AssertSqlSafe(text.as_str()), bound)
@@ -323,4 +322,22 @@ fn clicks_per_link(visits: &[Visited]) -> BTreeMap<i64, i64> {
         *clicks.entry(url_id).or_default() += 1;
     }
     clicks
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CLASSES, MOST, class_of};
+
+    #[test]
+    fn a_transaction_takes_the_smallest_class_that_holds_its_visits() {
+        for visits in 1..=MOST {
+            let size = 1 << class_of(visits);
+            assert!(visits <= size, "{visits} visits fit their class");
+            assert!(
+                visits * 2 > size,
+                "{visits} visits: no smaller class holds them"
+            );
+        }
+        assert_eq!(class_of(MOST), CLASSES - 1, "the largest class holds MOST");
+    }
 }
