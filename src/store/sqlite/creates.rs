@@ -49,6 +49,8 @@ pub struct Pending {
     url: NewUrl,
     event: NewEvent,
     reply: oneshot::Sender<StoreResult<i64>>,
+    /// Counted in flight until answered (dropped with the rest once the reply is sent).
+    _flying: Flying,
 }
 
 #[derive(Serialize)]
@@ -87,7 +89,9 @@ struct InFlight {
     none: Notify,
 }
 
-/// One create in flight until dropped (answered, or its request given up).
+/// One create in flight, queued for the writer or being written, until dropped: right after
+/// its answer is sent, not when its request is next scheduled to read it (under load, a
+/// turn behind every other request, while the click writer waited for nothing).
 struct Flying(Arc<InFlight>);
 
 impl Flying {
@@ -118,9 +122,13 @@ impl Creates {
 
     /// Writes `url` and its `created` event; the new url's id.
     pub async fn create(&self, url: NewUrl, event: NewEvent) -> StoreResult<i64> {
-        let _flying = Flying::new(&self.in_flight);
         let (reply, answer) = oneshot::channel();
-        let pending = Pending { url, event, reply };
+        let pending = Pending {
+            url,
+            event,
+            reply,
+            _flying: Flying::new(&self.in_flight),
+        };
         if self.sender.send(pending).await.is_err() {
             return Err(StoreError::Down);
         }
