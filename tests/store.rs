@@ -1325,9 +1325,6 @@ async fn click_counters_sum_the_batches_and_count_each_visitor_once_a_day(store:
     assert!(outside.hours.is_empty() && outside.dimensions.is_empty());
 }
 
-/// More rows than SQLite takes parameters in one statement (events bind five a row,
-/// visitors four): several statements of one transaction, every row counted once, and the
-/// batch written again under its key adds nothing.
 /// How many click events of `url_id` the store lists (its `X-Total-Count`).
 async fn clicks_listed(store: &Stores, url_id: i64) -> u64 {
     let filter = EventFilter {
@@ -1351,6 +1348,9 @@ fn march_first() -> (i64, i64) {
     )
 }
 
+/// More rows than SQLite takes parameters in one statement (events bind five a row,
+/// visitors four): several statements of one transaction, every row counted once, and the
+/// batch written again under its key adds nothing.
 async fn a_click_batch_larger_than_one_statement_is_written_whole(store: Stores) {
     let url = store
         .links
