@@ -252,7 +252,7 @@ def deploy_postgres(rows, work, cached=True):
     csv = os.path.join(work, f"urls-{rows}.csv")
     write_urls_csv(csv, rows)
     prefix = f"bench{os.getpid()}"
-    env = {"DATABASE_URL": url, "KURZ_DB_POOL_SIZE": "16"}
+    env = {"DATABASE_URL": url}
     # Uncached: no Redis and no L1, so every redirect is a database lookup (how the cost
     # grows with the data, caches aside).
     env.update({"REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix} if cached else {"KURZ_L1": "off"})
