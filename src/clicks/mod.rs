@@ -247,8 +247,11 @@ async fn take(
     rx.close();
     while rx.recv_many(&mut buffer, batch).await > 0 {
         let batch = writer.classified(&mut buffer).await;
-        if classified.send(batch).await.is_err() {
-            break;
+        if let Err(unsent) = classified.send(batch).await {
+            // The writing task is gone: these clicks will never be written.
+            let clicks = unsent.0.clicks.len() as u64;
+            metrics::counter!("kurz_clicks_dropped_total").increment(clicks);
+            tracing::error!(clicks, "click writer gone: queued clicks dropped");
         }
     }
     metrics::gauge!("kurz_click_queue_depth").set(0.0);
@@ -257,7 +260,15 @@ async fn take(
 /// Writes the classified batches in turn, then answers the flushes that waited for each.
 async fn write(writer: Arc<Writer>, mut batches: mpsc::Receiver<Classified>) {
     while let Some(Classified { clicks, flushes }) = batches.recv().await {
-        writer.write_with_retry(&clicks).await;
+        // The store's own panics are caught per try; one anywhere else must not end this
+        // task either, or the taking task would have nowhere to hand the queue on.
+        let written = AssertUnwindSafe(writer.write_with_retry(&clicks))
+            .catch_unwind()
+            .await;
+        if written.is_err() {
+            tracing::error!(clicks = clicks.len(), "writing a batch of clicks panicked");
+            metrics::counter!("kurz_clicks_dropped_total").increment(clicks.len() as u64);
+        }
         for done in flushes {
             let _ = done.send(());
         }
