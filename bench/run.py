@@ -164,6 +164,36 @@ def metric_sum(base, name, labels):
     return total
 
 
+# Histograms read around each step: waits for pooled connections by pool, and store calls by
+# operation (the request classes' own), as mean ms per call over the step.
+TIMINGS = {
+    "pool_waits": ("kurz_store_pool_acquire_seconds", "pool", ("postgres", "sqlite_readers", "sqlite_writer")),
+    "store_calls": ("kurz_store_operation_duration_seconds", "op", ("find_link", "list_urls", "create_url")),
+}
+
+
+def timings(bases):
+    """(seconds, calls) so far of each TIMINGS histogram's series, summed over `bases`."""
+    totals = {}
+    for key, (name, label, values) in TIMINGS.items():
+        for value in values:
+            seconds = sum(metric_sum(b, name + "_sum", {label: value}) for b in bases)
+            calls = sum(metric_sum(b, name + "_count", {label: value}) for b in bases)
+            totals[(key, value)] = (seconds, calls)
+    return totals
+
+
+def mean_timings(before, after):
+    """Mean ms per call between two `timings`, for the series called in between."""
+    means = {key: {} for key in TIMINGS}
+    for (key, value), (seconds, calls) in after.items():
+        seconds_before, calls_before = before.get((key, value), (0.0, 0.0))
+        if calls > calls_before:
+            means[key][value] = {"calls": int(calls - calls_before),
+                                 "mean_ms": round((seconds - seconds_before) / (calls - calls_before) * 1000, 2)}
+    return means
+
+
 def clicks_stored(bases):
     """Click events in the store once every replica has flushed its queue (each GET /events
     waits for its own replica's queue)."""
@@ -252,7 +282,7 @@ def deploy_postgres(rows, work, cached=True):
     csv = os.path.join(work, f"urls-{rows}.csv")
     write_urls_csv(csv, rows)
     prefix = f"bench{os.getpid()}"
-    env = {"DATABASE_URL": url}
+    env = {"DATABASE_URL": url, "KURZ_DB_POOL_SIZE": "16"}
     # Uncached: no Redis and no L1, so every redirect is a database lookup (how the cost
     # grows with the data, caches aside).
     env.update({"REDIS_URL": REDIS, "KURZ_REDIS_PREFIX": prefix} if cached else {"KURZ_L1": "off"})
@@ -364,6 +394,7 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     clicks_before = clicks_stored(deployment.kurz_bases) if deployment.kurz_bases and check_clicks else 0
     dropped_before = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases)
     ticks_before = cpu_ticks(deployment.pids)
+    timings_before = timings(deployment.kurz_bases)
     threads_before = thread_times(deployment.pids[:1]) if deployment.kurz_bases else {}
     # A mix of kinds gets one probe per kind, for latency per request class.
     kinds = list(SCENARIOS[scenario]["mix"])
@@ -374,6 +405,7 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     result = wrk(deployment.base, scenario, connections, duration, env)
     classes = probe.finish(probes)
     ticks = cpu_ticks(deployment.pids) - ticks_before
+    result.update(mean_timings(timings_before, timings(deployment.kurz_bases)))
     if threads_before:
         result["threads"] = busiest_threads(threads_before, thread_times(deployment.pids[:1]), result["duration_s"])
     # Requests wrk abandoned at the end may still be finishing behind nginx: let them land
@@ -409,6 +441,10 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     for thread in result.get("threads", []):
         print(f"    thread {thread['thread']:16} running {thread['running']:.2f} of the time, "
               f"waiting for a CPU {thread['waiting']:.2f}", flush=True)
+    for key in TIMINGS:
+        for value, mean in result[key].items():
+            print(f"    {key[:-1].replace('_', ' ')} {value:14} {mean['calls']:7} calls, {mean['mean_ms']} ms each",
+                  flush=True)
     for kind, figures in classes.items():
         print(f"    {kind:11} probe: {figures['requests']:5} requests  p50 {figures['p50_ms']} ms  "
               f"p95 {figures['p95_ms']} ms  p99 {figures['p99_ms']} ms  max {figures['max_ms']} ms  "

@@ -51,7 +51,7 @@ pub async fn open_target(target: StoreTarget, db: &DatabaseSettings) -> anyhow::
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating data directory {}", dir.display()))?;
             }
-            let store = SqliteStore::open(&path, db.sqlite_readers(), db.timeout())
+            let store = SqliteStore::open(&path, db.db_pool_size, db.timeout())
                 .await
                 .with_context(|| format!("opening the embedded store at {}", path.display()))?;
             Stores::of(store)

@@ -30,10 +30,9 @@ pub struct DatabaseSettings {
     /// Directory of the embedded store's kurz.db.
     #[arg(long, env = "KURZ_DATA_DIR", default_value = ".")]
     pub data_dir: PathBuf,
-    /// Connections per pool: PostgreSQL's (32 when unset), or SQLite's reader connections
-    /// (8 when unset; writes use one).
-    #[arg(long, env = "KURZ_DB_POOL_SIZE")]
-    pub db_pool_size: Option<u32>,
+    /// Connections per pool (for SQLite: reader connections; writes use one).
+    #[arg(long, env = "KURZ_DB_POOL_SIZE", default_value_t = 8)]
+    pub db_pool_size: u32,
     /// Longest wait for a connection or lock, in milliseconds.
     #[arg(long, env = "KURZ_DB_TIMEOUT_MS", default_value_t = 5_000)]
     pub db_timeout_ms: u64,
@@ -47,17 +46,6 @@ pub struct DatabaseSettings {
     #[arg(long, env = "KURZ_DB_MIGRATION_URL", hide_env_values = true)]
     pub db_migration_url: Option<Secret>,
 }
-
-/// PostgreSQL connections a replica opens at most when `KURZ_DB_POOL_SIZE` is unset. A
-/// request holds its connection until its runtime gets back to it, which under load is most
-/// of the hold, so the pool is sized to the concurrency, not to PostgreSQL's CPU: with 8, the
-/// stack's lists and creates queued for a connection at 500 clients while PostgreSQL used a
-/// seventh of a core (BENCHMARKS.md, 2026-12-02). Connections open only as they are needed.
-const POSTGRES_POOL: u32 = 32;
-
-/// SQLite reader connections when `KURZ_DB_POOL_SIZE` is unset: 32 were measured no faster
-/// there, and each keeps a page cache of its own.
-const SQLITE_READERS: u32 = 8;
 
 /// Which store the settings select.
 #[derive(Clone, PartialEq, Eq)]
@@ -106,15 +94,10 @@ impl DatabaseSettings {
         Duration::from_millis(self.db_timeout_ms)
     }
 
-    /// Reader connections of the embedded store.
-    pub fn sqlite_readers(&self) -> u32 {
-        self.db_pool_size.unwrap_or(SQLITE_READERS)
-    }
-
     /// Pool options for the PostgreSQL store.
     pub fn postgres_options(&self) -> PostgresOptions {
         PostgresOptions {
-            max_connections: self.db_pool_size.unwrap_or(POSTGRES_POOL),
+            max_connections: self.db_pool_size,
             acquire_timeout: self.timeout(),
             statement_timeout: Duration::from_millis(self.db_statement_timeout_ms),
             statement_cache: self.db_statement_cache,

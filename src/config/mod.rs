@@ -167,8 +167,7 @@ mod tests {
     fn the_declared_defaults_parse_and_ignore_the_environment() {
         let settings = Settings::defaults();
         assert_eq!(settings.listen.to_string(), "127.0.0.1:5000");
-        assert_eq!(settings.database.sqlite_readers(), 8);
-        assert_eq!(settings.database.postgres_options().max_connections, 32);
+        assert_eq!(settings.database.db_pool_size, 8);
         assert_eq!(settings.security.auth, AuthMode::Open);
         assert!(settings.database.database_url.is_none());
     }

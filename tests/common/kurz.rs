@@ -181,9 +181,6 @@ impl Kurz {
             .env("KURZ_DATA_DIR", data_dir)
             .env("KURZ_LOG", log_level())
             .env("KURZ_LOG_FORMAT", "json")
-            // The tests run many servers at once against one PostgreSQL with
-            // `max_connections` 100, which the default pool of 32 each could exhaust.
-            .env("KURZ_DB_POOL_SIZE", "8")
             .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("cloning the log file handle"))

@@ -101,10 +101,6 @@ pub struct Replica {
     pub ready: u16,
 }
 
-/// Each replica's PostgreSQL pool: the tests run many replicas at once against one
-/// PostgreSQL with `max_connections` 100, which the default of 32 a replica could exhaust.
-const TEST_POOL_SIZE: &str = "8";
-
 /// A running stack in its own temporary directory; `down` when dropped.
 pub struct Stack {
     pub control: Control,
@@ -149,7 +145,6 @@ impl Stack {
             ("KURZ_RATE_CREATES_PER_SEC".into(), "0".into()),
             ("KURZ_RATE_WRITES_PER_SEC".into(), "0".into()),
             ("KURZ_LOG".into(), log_level()),
-            ("KURZ_DB_POOL_SIZE".into(), TEST_POOL_SIZE.into()),
         ];
         for (k, v) in env {
             settings.retain(|(key, _)| key != k);
