@@ -154,7 +154,11 @@ def kurz_binary():
 
 def metric_sum(base, name, labels):
     """Sum of a counter over the series whose labels include `labels`."""
-    text = http(base + "/metrics")[2].decode()
+    return series_sum(http(base + "/metrics")[2].decode(), name, labels)
+
+
+def series_sum(text, name, labels):
+    """`metric_sum` over an exposition already read."""
     total = 0.0
     for line in text.splitlines():
         if not (line.startswith(name + "{") or line.startswith(name + " ")):
@@ -174,11 +178,12 @@ TIMINGS = {
 
 def timings(bases):
     """(seconds, calls) so far of each TIMINGS histogram's series, summed over `bases`."""
+    texts = [http(b + "/metrics")[2].decode() for b in bases]
     totals = {}
     for key, (name, label, values) in TIMINGS.items():
         for value in values:
-            seconds = sum(metric_sum(b, name + "_sum", {label: value}) for b in bases)
-            calls = sum(metric_sum(b, name + "_count", {label: value}) for b in bases)
+            seconds = sum(series_sum(t, name + "_sum", {label: value}) for t in texts)
+            calls = sum(series_sum(t, name + "_count", {label: value}) for t in texts)
             totals[(key, value)] = (seconds, calls)
     return totals
 

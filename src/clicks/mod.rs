@@ -80,7 +80,7 @@ impl ClickRecorder {
     }
 
     fn dropped(&self, clicks: u64) -> bool {
-        metrics::counter!("kurz_clicks_dropped_total").increment(clicks);
+        count_dropped(clicks);
         tracing::warn!("click queue full or closed: click dropped");
         false
     }
@@ -250,7 +250,7 @@ async fn take(
         if let Err(unsent) = classified.send(batch).await {
             // The writing task is gone: these clicks will never be written.
             let clicks = unsent.0.clicks.len() as u64;
-            metrics::counter!("kurz_clicks_dropped_total").increment(clicks);
+            count_dropped(clicks);
             tracing::error!(clicks, "click writer gone: queued clicks dropped");
         }
     }
@@ -267,7 +267,7 @@ async fn write(writer: Arc<Writer>, mut batches: mpsc::Receiver<Classified>) {
             .await;
         if written.is_err() {
             tracing::error!(clicks = clicks.len(), "writing a batch of clicks panicked");
-            metrics::counter!("kurz_clicks_dropped_total").increment(clicks.len() as u64);
+            count_dropped(clicks.len() as u64);
         }
         for done in flushes {
             let _ = done.send(());
@@ -369,7 +369,7 @@ impl Writer {
             metrics::counter!("kurz_click_write_errors_total").increment(1);
             failures += 1;
             if self.patience.give_up(transient, failures) {
-                metrics::counter!("kurz_clicks_dropped_total").increment(clicks.len() as u64);
+                count_dropped(clicks.len() as u64);
                 tracing::error!(clicks = clicks.len(), "giving up on a batch of clicks");
                 return;
             }
@@ -379,6 +379,11 @@ impl Writer {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
+}
+
+/// Clicks that will never be written, however they were lost (`kurz_clicks_dropped_total`).
+fn count_dropped(clicks: u64) {
+    metrics::counter!("kurz_clicks_dropped_total").increment(clicks);
 }
 
 /// Clicks written, by visit class (`kurz_clicks_total{class}`; no per-link labels).
