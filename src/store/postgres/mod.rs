@@ -4,16 +4,17 @@
 //! ones of [`super::sql`]; this module gives them PostgreSQL's connections and locks, and
 //! [`writes`] the few statements only PostgreSQL writes this way.
 
+mod pool;
 mod writes;
 
 use super::breaker::Breaker;
 use super::sql::{self, Table, acquired};
 use super::{PoolStats, Schema, StoreResult};
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPoolOptions, PgRow};
+use pool::{Pool, Pooled, Transaction};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
-use sqlx::{FromRow, PgConnection, PgPool, Postgres, Transaction};
+use sqlx::{Connection, FromRow, PgConnection, Postgres};
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
@@ -35,7 +36,7 @@ pub struct PostgresOptions {
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
-    pool: PgPool,
+    pool: Pool,
     /// Whether statements are prepared by name and cached per connection (direct
     /// connections), or sent unnamed (PgBouncer in transaction mode, where a named
     /// statement would outlive the transaction it was prepared in and collide with another
@@ -53,12 +54,8 @@ sql::resources!(PostgresStore, Postgres);
 /// between replicas. User writes are rare; a single lock keeps them simple and correct.
 const USER_WRITE_LOCK: i64 = 0x6b75_727a_0001;
 
-/// Pooled connections idle longer than this are pinged before use.
-const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
-
 impl PostgresStore {
-    /// Creates the pool. Connections are opened lazily, so a database that is down at
-    /// start-up delays readiness instead of failing the process.
+    /// Creates the pool (see [`pool`]).
     pub fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Self> {
         let mut connect = PgConnectOptions::from_str(url)?
             .application_name("kurz")
@@ -68,22 +65,11 @@ impl PostgresStore {
             let timeout = format!("{}ms", options.statement_timeout.as_millis());
             connect = connect.options([("statement_timeout", timeout)]);
         }
-        let pool = PgPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
-            .acquire_timeout(options.acquire_timeout)
-            // A connection back from use a moment ago is alive; one that sat idle (through a
-            // database restart, say) is checked first. Checking every time cost a round trip
-            // per statement: a third of a create's exchanges with the database.
-            .test_before_acquire(false)
-            .before_acquire(|connection, meta| {
-                Box::pin(async move {
-                    if meta.idle_for < CHECK_AFTER_IDLE {
-                        return Ok(true);
-                    }
-                    Ok(sqlx::Connection::ping(connection).await.is_ok())
-                })
-            })
-            .connect_lazy_with(connect.clone());
+        let pool = Pool::new(
+            connect.clone(),
+            options.max_connections,
+            options.acquire_timeout,
+        )?;
         Ok(Self {
             pool,
             breaker: Breaker::new(connect),
@@ -125,7 +111,7 @@ impl PostgresStore {
         })
     }
 
-    async fn begin(&self) -> StoreResult<Transaction<'static, Postgres>> {
+    async fn begin(&self) -> StoreResult<Transaction> {
         self.acquire(self.pool.begin()).await
     }
 
@@ -219,8 +205,8 @@ impl PostgresStore {
 /// execution in two exchanges, and between them PgBouncer may hand the server connection
 /// to another client, whose unnamed statement then meets our parameters.
 enum Session {
-    Pooled(PoolConnection<Postgres>),
-    Pinned(Transaction<'static, Postgres>),
+    Pooled(Pooled),
+    Pinned(Transaction),
 }
 
 impl Session {
@@ -262,11 +248,12 @@ impl Schema for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         let migrations = sqlx::migrate!("./migrations/postgres");
         let Some(url) = &self.migration_url else {
-            return sql::migrate(migrations, &self.pool).await;
+            let mut connection = self.pool.acquire().await?;
+            return sql::migrate(migrations, &mut *connection).await;
         };
-        let direct = PgPoolOptions::new().max_connections(1).connect(url).await?;
-        let result = sql::migrate(migrations, &direct).await;
-        direct.close().await;
+        let mut direct = PgConnection::connect(url).await?;
+        let result = sql::migrate(migrations, &mut direct).await;
+        let _ = direct.close().await;
         result
     }
 
@@ -278,14 +265,15 @@ impl Schema for PostgresStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.pool.close();
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
+        let (size, idle) = self.pool.status();
         vec![PoolStats {
             name: "postgres",
-            size: self.pool.size(),
-            idle: self.pool.num_idle(),
+            size,
+            idle,
         }]
     }
 }

@@ -22,8 +22,7 @@ use sqlx::postgres::{PgArgumentBuffer, PgHasArrayType, PgTypeInfo, PgValueRef};
 use sqlx::query_builder::Separated;
 use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
 use sqlx::types::Json;
-use sqlx::{Acquire, Database, Decode, Encode, Postgres, QueryBuilder, Sqlite, Type};
-use std::ops::Deref;
+use sqlx::{Database, Decode, Encode, Postgres, QueryBuilder, Sqlite, Type};
 use time::PrimitiveDateTime;
 
 /// Every resource store and the shared helpers, implemented for one backend type (which
@@ -219,14 +218,10 @@ fn upsert<DB: Database, T>(
 
 /// Runs a backend's migrations. After a rollback an older release runs on a newer schema
 /// (docs/DEPLOY.md), so migrations it does not know are no error.
-pub async fn migrate<'a, A>(mut migrator: Migrator, to: A) -> StoreResult<()>
-where
-    A: Acquire<'a>,
-    <A::Connection as Deref>::Target: Migrate,
-{
+pub async fn migrate<C: Migrate>(mut migrator: Migrator, on: &mut C) -> StoreResult<()> {
     migrator.set_ignore_missing(true);
     migrator
-        .run(to)
+        .run_direct(None, on, false)
         .await
         .map_err(|e| StoreError::from_sqlx(sqlx::Error::Migrate(Box::new(e))))
 }

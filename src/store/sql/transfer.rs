@@ -93,7 +93,6 @@ macro_rules! transfer_store {
             use $crate::store::{Rows, StoreResult, Transfer, retry};
 
             type Row = <$db as sqlx::Database>::Row;
-            type Tx = sqlx::Transaction<'static, $db>;
 
             impl $store {
                 /// The rows `sql` selects after id `$1`, at most `$2`.
@@ -119,7 +118,7 @@ macro_rules! transfer_store {
                 /// Upserts one table's rows inside `tx`; the table, for its sequence.
                 async fn put<T: Sync>(
                     &self,
-                    tx: &mut Tx,
+                    tx: &mut <$db as sqlx::Database>::Connection,
                     table: Table,
                     rows: &[T],
                     upsert: fn(&[T]) -> sqlx::QueryBuilder<$db>,

@@ -201,7 +201,8 @@ impl Schema for SqliteStore {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        sql::migrate(sqlx::migrate!("./migrations/sqlite"), &self.writer).await
+        let mut writer = self.writer.acquire().await?;
+        sql::migrate(sqlx::migrate!("./migrations/sqlite"), &mut *writer).await
     }
 
     async fn ping(&self) -> StoreResult<()> {
