@@ -1,5 +1,7 @@
 //! `StoreError`: why a store call failed, in the terms the HTTP layer maps to statuses.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,9 +30,22 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// Connections found lost so far (the socket failed, or the server said it is shutting
+/// down): after one, the PostgreSQL pool checks each connection before handing it out again
+/// (`postgres::pool`), since a restart of the database leaves every pooled connection dead.
+static CONNECTIONS_LOST: AtomicU64 = AtomicU64::new(0);
+
+/// How many connections have been found lost (see [`CONNECTIONS_LOST`]).
+pub fn connections_lost() -> u64 {
+    CONNECTIONS_LOST.load(Ordering::Acquire)
+}
+
 impl StoreError {
     /// Classifies a driver error: connection-level trouble is transient.
     pub fn from_sqlx(err: sqlx::Error) -> Self {
+        if is_connection_lost(&err) {
+            CONNECTIONS_LOST.fetch_add(1, Ordering::AcqRel);
+        }
         match &err {
             sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
@@ -102,6 +117,17 @@ impl StoreError {
 
 /// SQLite busy/locked, PostgreSQL serialization failure, deadlock, admin shutdown,
 /// cannot-connect-now, too-many-connections.
+/// A connection that is gone, as opposed to a statement that failed on a live one.
+fn is_connection_lost(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            matches!(db.code().as_deref(), Some("57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    }
+}
+
 fn is_transient_code(code: Option<&str>) -> bool {
     matches!(
         code,

@@ -7,9 +7,12 @@
 //! Here a connection goes back as it is. What the ping was for is kept otherwise: before
 //! every statement sqlx first reads whatever the last one left unread (a request cancelled
 //! mid-statement), a transaction left open is rolled back before its connection goes back
-//! (so no lock outlives its request), and a connection idle for a second or more is pinged
-//! before it is handed out (one left broken by a database restart is replaced).
+//! (so no lock outlives its request), and a connection is pinged before it is handed out
+//! when it sat idle for a second or more, or when a connection has been found lost since it
+//! was last checked (a database restart leaves them all dead: each is then replaced instead
+//! of failing one request after another).
 
+use crate::store::error::connections_lost;
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 use sqlx::{Connection, Executor};
@@ -21,29 +24,48 @@ const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// Longest wait for the `ROLLBACK` of a transaction left open; past it the connection is closed.
 const ROLLBACK_WAIT: Duration = Duration::from_secs(5);
 
-/// Opens connections with the store's options, and checks idle ones before reuse.
+/// Opens connections with the store's options, and checks them before reuse.
 pub struct Manager(PgConnectOptions);
 
+/// A pooled connection, and the count of lost connections when it was last known alive.
+pub struct Checked {
+    connection: PgConnection,
+    lost_before: u64,
+}
+
 impl managed::Manager for Manager {
-    type Type = PgConnection;
+    type Type = Checked;
     type Error = sqlx::Error;
 
-    async fn create(&self) -> Result<PgConnection, sqlx::Error> {
-        PgConnection::connect_with(&self.0).await
+    async fn create(&self) -> Result<Checked, sqlx::Error> {
+        let lost_before = connections_lost();
+        let connection = PgConnection::connect_with(&self.0).await?;
+        Ok(Checked {
+            connection,
+            lost_before,
+        })
     }
 
-    /// A connection handed out a moment ago is alive; one that sat idle (through a database
-    /// restart, say) is pinged first, and replaced if it does not answer. Pinging every time
-    /// cost a round trip per statement.
+    /// A connection handed out a moment ago is alive, unless connections have been lost
+    /// since; otherwise (or after sitting idle, through a database restart, say) it is pinged
+    /// first, and replaced if it does not answer. Pinging every time cost a round trip per
+    /// statement.
     async fn recycle(
         &self,
-        connection: &mut PgConnection,
+        checked: &mut Checked,
         metrics: &Metrics,
     ) -> RecycleResult<sqlx::Error> {
-        if metrics.last_used() < CHECK_AFTER_IDLE {
+        let lost = connections_lost();
+        if metrics.last_used() < CHECK_AFTER_IDLE && checked.lost_before == lost {
             return Ok(());
         }
-        connection.ping().await.map_err(RecycleError::Backend)
+        checked
+            .connection
+            .ping()
+            .await
+            .map_err(RecycleError::Backend)?;
+        checked.lost_before = lost;
+        Ok(())
     }
 }
 
@@ -132,7 +154,8 @@ impl Drop for Pooled {
             return;
         };
         runtime.spawn(async move {
-            let rollback = tokio::time::timeout(ROLLBACK_WAIT, connection.execute("ROLLBACK"));
+            let rollback =
+                tokio::time::timeout(ROLLBACK_WAIT, connection.connection.execute("ROLLBACK"));
             if !matches!(rollback.await, Ok(Ok(_))) {
                 drop(Object::take(connection));
             }
@@ -144,7 +167,7 @@ impl Deref for Pooled {
     type Target = PgConnection;
     fn deref(&self) -> &PgConnection {
         match &self.connection {
-            Some(connection) => connection,
+            Some(checked) => &checked.connection,
             None => unreachable!("a connection until dropped"),
         }
     }
@@ -153,7 +176,7 @@ impl Deref for Pooled {
 impl DerefMut for Pooled {
     fn deref_mut(&mut self) -> &mut PgConnection {
         match &mut self.connection {
-            Some(connection) => connection,
+            Some(checked) => &mut checked.connection,
             None => unreachable!("a connection until dropped"),
         }
     }
@@ -309,6 +332,33 @@ mod tests {
             answer, 42,
             "the sleep's late answer is read and skipped first"
         );
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn a_connection_found_lost_is_replaced_not_handed_out_again() -> Outcome {
+        let pool = one()?;
+        let mut other = PgConnection::connect_with(&options()?).await?;
+        let mut connection = pool.acquire().await?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *connection)
+            .await?;
+        sqlx::query("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .execute(&mut other)
+            .await?;
+        let lost = sqlx::query("SELECT 1").execute(&mut *connection).await;
+        let Err(err) = lost else {
+            return Err("a terminated connection answered".into());
+        };
+        // What every store call does with a driver's error: this counts the loss.
+        let _ = crate::store::StoreError::from(err);
+        drop(connection);
+        let mut again = pool.acquire().await?;
+        let new_pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *again)
+            .await?;
+        assert_ne!(new_pid, pid, "a fresh connection in place of the lost one");
         Ok(())
     }
 
