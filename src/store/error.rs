@@ -115,8 +115,6 @@ impl StoreError {
     }
 }
 
-/// SQLite busy/locked, PostgreSQL serialization failure, deadlock, admin shutdown,
-/// cannot-connect-now, too-many-connections.
 /// A connection that is gone, as opposed to a statement that failed on a live one.
 fn is_connection_lost(err: &sqlx::Error) -> bool {
     match err {
@@ -128,6 +126,8 @@ fn is_connection_lost(err: &sqlx::Error) -> bool {
     }
 }
 
+/// SQLite busy/locked, PostgreSQL serialization failure, deadlock, admin shutdown,
+/// cannot-connect-now, too-many-connections.
 fn is_transient_code(code: Option<&str>) -> bool {
     matches!(
         code,

@@ -265,7 +265,7 @@ impl Schema for PostgresStore {
     }
 
     async fn close(&self) {
-        self.pool.close();
+        self.pool.close().await;
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
