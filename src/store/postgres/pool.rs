@@ -194,14 +194,17 @@ impl DerefMut for Pooled {
 pub struct Transaction(Pooled);
 
 impl Transaction {
-    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
-        self.0.execute("COMMIT").await?;
-        self.0.open = false;
-        Ok(())
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.end("COMMIT").await
     }
 
-    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
-        self.0.execute("ROLLBACK").await?;
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        self.end("ROLLBACK").await
+    }
+
+    /// Ends the transaction with `statement`; if that fails, dropping rolls back.
+    async fn end(mut self, statement: &'static str) -> Result<(), sqlx::Error> {
+        self.0.execute(statement).await?;
         self.0.open = false;
         Ok(())
     }

@@ -218,6 +218,10 @@ fn upsert<DB: Database, T>(
 
 /// Runs a backend's migrations. After a rollback an older release runs on a newer schema
 /// (docs/DEPLOY.md), so migrations it does not know are no error.
+/// On one connection, through `run_direct`: what `Migrator::run` does after acquiring,
+/// and the form sqlx offers where `run`'s `Acquire` bound cannot be met inside an
+/// `async_trait` method (a pooled PostgreSQL connection is kurz's own, not sqlx's). It is
+/// hidden from sqlx's documentation, so a sqlx upgrade may move it.
 pub async fn migrate<C: Migrate>(mut migrator: Migrator, on: &mut C) -> StoreResult<()> {
     migrator.set_ignore_missing(true);
     migrator
