@@ -160,6 +160,7 @@ conformance!(
     concurrent_user_creates_with_one_name_make_one_user,
     concurrent_creates_of_one_code_make_one_url,
     concurrent_creates_each_get_their_own_url_event_or_error,
+    a_create_the_database_refuses_fails_alone_not_its_batch,
     api_keys_are_found_by_hash_revoked_and_counted,
     the_most_clicked_links_come_from_counters_kept_with_the_clicks,
     a_link_may_be_created_switched_off,
@@ -967,7 +968,7 @@ async fn concurrent_creates_of_one_code_make_one_url(store: Stores) {
     );
 }
 
-/// Many creates at once (on SQLite they share transactions): each answer is its own url
+/// Many creates at once (they share transactions: group commit): each answer is its own url
 /// with its own `created` event, or the error a create alone would get.
 async fn concurrent_creates_each_get_their_own_url_event_or_error(store: Stores) {
     let owner = store.users.create_user(new_user("many")).await.unwrap().id;
@@ -1023,6 +1024,41 @@ async fn concurrent_creates_each_get_their_own_url_event_or_error(store: Stores)
         events.total, 41,
         "one created event per url, none for a refused create"
     );
+}
+
+/// A create whose row the database refuses (PostgreSQL takes no NUL in a text; SQLite
+/// does) among many at once: whatever its answer, the creates written with it in one batch
+/// are not refused for it.
+async fn a_create_the_database_refuses_fails_alone_not_its_batch(store: Stores) {
+    let attempts: Vec<_> = (0..40)
+        .map(|i| {
+            let store = store.clone();
+            let code = format!("nul{i:03}");
+            let mut url = new_url(&code, None);
+            if i == 7 {
+                url.title = Some("a title with a \0 in it".to_owned());
+            }
+            tokio::spawn(async move { (i, store.links.create_url(url).await) })
+        })
+        .collect();
+    for attempt in attempts {
+        let (i, result) = attempt.await.unwrap();
+        match result {
+            Ok(url) => {
+                let stored = store.links.get_url(url.id).await.unwrap();
+                assert_eq!(stored.as_ref(), Some(&url), "create {i} is stored");
+                assert_eq!(events_of(&store, url.id).await.len(), 1);
+            }
+            Err(err) => {
+                assert_eq!(i, 7, "only the refused create fails: {err}");
+                let found = store
+                    .links
+                    .find_link(&ShortCode::parse("nul007").unwrap())
+                    .await;
+                assert!(matches!(found, Ok(None)), "nothing of it is stored");
+            }
+        }
+    }
 }
 
 async fn api_keys_are_found_by_hash_revoked_and_counted(store: Stores) {

@@ -110,6 +110,8 @@ impl StoreError {
                 db.code().as_deref(),
                 Some("5" | "6" | "261" | "517" | "40001" | "40P01" | "57P03" | "53300")
             ),
+            // A batch's error, shared by its creates: as safe for each as for the batch.
+            Self::Shared(inner) => inner.is_safe_to_repeat(),
             _ => false,
         }
     }

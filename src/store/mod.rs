@@ -4,6 +4,7 @@
 //! share live in [`sql`]; retries are a helper each backend calls ([`retry`]).
 
 pub mod breaker;
+mod creates;
 mod error;
 mod filter;
 mod postgres;

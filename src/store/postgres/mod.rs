@@ -1,21 +1,25 @@
 //! The production store: PostgreSQL through a connection pool. Works directly or through
 //! PgBouncer in transaction mode (set the statement cache to 0 there: named prepared
 //! statements do not survive a change of server connection). The resources are the shared
-//! ones of [`super::sql`]; this module gives them PostgreSQL's connections and locks, and
-//! [`writes`] the few statements only PostgreSQL writes this way.
+//! ones of [`super::sql`]; this module gives them PostgreSQL's connections ([`connections`],
+//! [`pool`]) and locks, [`creates`] its statement for a group of creates, and [`writes`] the
+//! few other statements only PostgreSQL writes this way.
 
+mod connections;
+mod creates;
 mod pool;
 mod writes;
 
 use super::breaker::Breaker;
-use super::sql::{self, Table, acquired};
+use super::creates::Creates;
+use super::sql::{self, Table};
 use super::{PoolStats, Schema, StoreResult};
 use async_trait::async_trait;
-use pool::{Pool, Pooled, Transaction};
+use connections::{Connections, Session};
+use pool::{Pool, Transaction};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Connection, FromRow, PgConnection, Postgres};
-use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -36,16 +40,11 @@ pub struct PostgresOptions {
 
 /// The PostgreSQL store.
 pub struct PostgresStore {
-    pool: Pool,
-    /// Whether statements are prepared by name and cached per connection (direct
-    /// connections), or sent unnamed (PgBouncer in transaction mode, where a named
-    /// statement would outlive the transaction it was prepared in and collide with another
-    /// client's).
-    prepared: bool,
+    connections: Connections,
     /// A direct connection for migrations, when the pool goes through PgBouncer.
     migration_url: Option<String>,
-    /// Fails acquires at once while the database is known to be down.
-    breaker: Breaker,
+    /// Creates, written in groups (see [`crate::store::creates`]).
+    creates: Creates,
 }
 
 sql::resources!(PostgresStore, Postgres);
@@ -70,76 +69,56 @@ impl PostgresStore {
             options.max_connections,
             options.acquire_timeout,
         )?;
-        Ok(Self {
+        let connections = Connections {
             pool,
             breaker: Breaker::new(connect),
             prepared: options.statement_cache > 0,
+        };
+        Ok(Self {
+            creates: Creates::start(creates::PostgresCreates(connections.clone())),
+            connections,
             migration_url: options.migration_url.clone(),
         })
     }
 
     /// A statement, prepared by name or not as the connection allows.
     fn query(&self, sql: &'static str) -> Query<'static, Postgres, PgArguments> {
-        sqlx::query(sql).persistent(self.prepared)
+        self.connections.query(sql)
     }
 
     fn query_as<T>(&self, sql: &'static str) -> QueryAs<'static, Postgres, T, PgArguments>
     where
         T: for<'r> FromRow<'r, PgRow>,
     {
-        sqlx::query_as(sql).persistent(self.prepared)
+        self.connections.query_as(sql)
     }
 
     fn query_scalar<T>(&self, sql: &'static str) -> QueryScalar<'static, Postgres, T, PgArguments>
     where
         (T,): for<'r> FromRow<'r, PgRow>,
     {
-        sqlx::query_scalar(sql).persistent(self.prepared)
+        self.connections.query_scalar(sql)
     }
 
-    /// Whether statements may be prepared by name (see [`PostgresStore::prepared`]).
+    /// Whether statements may be prepared by name (see [`Connections::prepared`]).
     fn persistent(&self) -> bool {
-        self.prepared
+        self.connections.prepared
     }
 
     /// A connection for statements outside an explicit transaction (see [`Session`]).
     async fn reader(&self) -> StoreResult<Session> {
-        Ok(if self.prepared {
-            Session::Pooled(self.acquire(self.pool.acquire()).await?)
-        } else {
-            Session::Pinned(self.acquire(self.pool.begin()).await?)
-        })
+        self.connections.session().await
     }
 
     async fn begin(&self) -> StoreResult<Transaction> {
-        self.acquire(self.pool.begin()).await
+        self.connections.begin().await
     }
 
-    /// A connection from the pool, through the breaker.
-    async fn acquire<C>(
-        &self,
-        acquire: impl std::future::Future<Output = Result<C, sqlx::Error>>,
-    ) -> StoreResult<C> {
-        self.breaker.acquire(acquired("postgres", acquire)).await
-    }
-
-    /// Where a url is created: its one statement needs no transaction around it (one round
+    /// Where a write of one statement runs: it needs no transaction around it (one round
     /// trip instead of three); behind PgBouncer it still gets one (see [`Session`]).
     async fn write_session(&self) -> StoreResult<Session> {
-        self.reader().await
+        self.connections.session().await
     }
-
-    /// The url and its `created` event in one statement, atomic by itself: creates were
-    /// bound by round trips.
-    const INSERT_URL: &'static str = "WITH url AS ( \
-           INSERT INTO urls (user_id, short_code, original_url, title, is_active, created_at, updated_at, \
-             settings, password_hash) \
-           VALUES ($1, $2, $3, $4, $5, $6, $6, $9, $10) RETURNING id \
-         ), created AS ( \
-           INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-           SELECT id, $1, $7, $6, $8 FROM url \
-         ) \
-         SELECT id FROM url";
 
     /// `FOR UPDATE`: the row is locked until the transaction ends, so concurrent updates of
     /// one url apply in turn and each sees the other's result.
@@ -200,45 +179,6 @@ impl PostgresStore {
     }
 }
 
-/// A connection for statements outside an explicit transaction. Behind PgBouncer in
-/// transaction mode it is a transaction of its own: sqlx sends a statement's parse and its
-/// execution in two exchanges, and between them PgBouncer may hand the server connection
-/// to another client, whose unnamed statement then meets our parameters.
-enum Session {
-    Pooled(Pooled),
-    Pinned(Transaction),
-}
-
-impl Session {
-    /// Makes a write in this session stick: a pinned session is a transaction, which would
-    /// roll back when dropped.
-    async fn commit(self) -> StoreResult<()> {
-        if let Self::Pinned(transaction) = self {
-            transaction.commit().await?;
-        }
-        Ok(())
-    }
-}
-
-impl Deref for Session {
-    type Target = PgConnection;
-    fn deref(&self) -> &PgConnection {
-        match self {
-            Self::Pooled(connection) => connection,
-            Self::Pinned(transaction) => transaction,
-        }
-    }
-}
-
-impl DerefMut for Session {
-    fn deref_mut(&mut self) -> &mut PgConnection {
-        match self {
-            Self::Pooled(connection) => connection,
-            Self::Pinned(transaction) => transaction,
-        }
-    }
-}
-
 #[async_trait]
 impl Schema for PostgresStore {
     fn kind(&self) -> &'static str {
@@ -248,7 +188,7 @@ impl Schema for PostgresStore {
     async fn migrate(&self) -> StoreResult<()> {
         let migrations = sqlx::migrate!("./migrations/postgres");
         let Some(url) = &self.migration_url else {
-            let mut connection = self.pool.acquire().await?;
+            let mut connection = self.connections.pool.acquire().await?;
             return sql::migrate(migrations, &mut *connection).await;
         };
         let mut direct = PgConnection::connect(url).await?;
@@ -265,11 +205,11 @@ impl Schema for PostgresStore {
     }
 
     async fn close(&self) {
-        self.pool.close().await;
+        self.connections.pool.close().await;
     }
 
     fn pool_stats(&self) -> Vec<PoolStats> {
-        let (size, idle) = self.pool.status();
+        let (size, idle) = self.connections.pool.status();
         vec![PoolStats {
             name: "postgres",
             size,

@@ -72,7 +72,8 @@ impl managed::Manager for Manager {
 }
 
 /// At most `size` connections, opened when first needed: a database that is down at start-up
-/// delays readiness instead of failing the process.
+/// delays readiness instead of failing the process. A clone shares the same connections.
+#[derive(Clone)]
 pub struct Pool {
     inner: managed::Pool<Manager>,
     acquire_timeout: Duration,

@@ -1,9 +1,9 @@
-//! The writes PostgreSQL makes its own way, each one statement: a url with its `created`
-//! event, a batch of visits' events with their click counters, and a batch of key uses.
+//! The writes PostgreSQL makes its own way, each one statement: a batch of visits' events
+//! with their click counters, and a batch of key uses (creates: [`super::creates`]).
 
 use super::PostgresStore;
 use crate::domain::analytics::{ClassCounts, Rollup};
-use crate::domain::{ApiKeyUse, NewEvent, NewUrl, Timestamp, VisitDetails, Visited};
+use crate::domain::{ApiKeyUse, Timestamp, VisitDetails, Visited};
 use crate::store::{StoreError, StoreResult};
 use sqlx::Postgres;
 use sqlx::postgres::PgArguments;
@@ -69,28 +69,6 @@ impl PostgresStore {
         let mut session = self.write_session().await?;
         statement.execute(&mut *session).await?;
         session.commit().await
-    }
-
-    /// A url and its `created` event, in one statement (`INSERT_URL`).
-    pub(super) async fn insert_url(&self, url: &NewUrl, event: &NewEvent) -> StoreResult<i64> {
-        let mut session = self.write_session().await?;
-        let id: i64 = self
-            .query_scalar(Self::INSERT_URL)
-            .bind(url.user_id)
-            .bind(url.short_code.as_str())
-            .bind(url.original_url.as_str())
-            .bind(&url.title)
-            .bind(url.is_active)
-            .bind(url.created_at)
-            .bind(&event.event_type)
-            .bind(Json(&event.details))
-            .bind(url.settings.as_ref().map(Json))
-            .bind(&url.password_hash)
-            .fetch_one(&mut *session)
-            .await
-            .map_err(|e| StoreError::from_constraint(e, "short_code", "user"))?;
-        session.commit().await?;
-        Ok(id)
     }
 
     /// A batch of visits' events, and their clicks added to the counters.

@@ -31,7 +31,7 @@ use std::time::Duration;
 const MOST: usize = 2048;
 
 /// How long a transaction of clicks lets creates in flight go first, at most (see
-/// [`super::creates::Creates::first`]): about what one of [`MOST`] clicks holds the writer.
+/// [`crate::store::creates::Creates::first`]): about what one of [`MOST`] clicks holds the writer.
 const CREATES_FIRST_FOR: Duration = Duration::from_millis(25);
 
 /// The size classes of a transaction: class `k` holds up to `2^k` visits, every power of

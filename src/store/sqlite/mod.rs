@@ -10,6 +10,7 @@ mod click_batches;
 mod creates;
 mod writes;
 
+use super::creates::Creates;
 use super::sql::{self, Table, acquired};
 use super::{PoolStats, Schema, StoreResult};
 use async_trait::async_trait;
@@ -83,7 +84,7 @@ pub struct SqliteStore {
     /// Read-only connections for lookups and lists.
     readers: SqlitePool,
     /// Creates, written in groups on the writer (see [`creates`]).
-    creates: creates::Creates,
+    creates: Creates,
     /// One connection that copies the WAL into the database file (see [`checkpoint`]).
     checkpointer: SqlitePool,
 }
@@ -123,7 +124,10 @@ impl SqliteStore {
             .acquire_timeout(busy_timeout)
             .connect_with(options.read_only(true))
             .await?;
-        let creates = creates::Creates::start(writer.clone(), readers.clone());
+        let creates = Creates::start(creates::SqliteCreates {
+            writer: writer.clone(),
+            readers: readers.clone(),
+        });
         Ok(Self {
             writer,
             readers,
