@@ -36,9 +36,9 @@ pub trait WriteCreates: Send + Sync + 'static {
     /// all or nothing.
     async fn write(&self, batch: &[Pending]) -> StoreResult<HashMap<String, i64>>;
 
-    /// Why a create of a written batch inserted nothing: its owner is gone, or its code is
-    /// taken.
-    async fn why_not(&self, url: &NewUrl) -> StoreError;
+    /// Whether the user `owner` exists (asked when a create of a written batch inserted
+    /// nothing: its owner is gone, or else its code is taken).
+    async fn owner_exists(&self, owner: i64) -> StoreResult<bool>;
 }
 
 /// One create waiting for its batch.
@@ -189,7 +189,7 @@ async fn answer(writer: &impl WriteCreates, batch: Vec<Pending>) {
             for pending in batch {
                 let result = match ids.get(pending.url.short_code.as_str()) {
                     Some(id) => Ok(*id),
-                    None => Err(writer.why_not(&pending.url).await),
+                    None => Err(why_not(writer, &pending.url).await),
                 };
                 let _ = pending.reply.send(result);
             }
@@ -212,6 +212,18 @@ async fn answer(writer: &impl WriteCreates, batch: Vec<Pending>) {
                 }
             }
         },
+    }
+}
+
+/// Why a create of a written batch inserted nothing: its owner is gone, or its code is taken.
+async fn why_not(writer: &impl WriteCreates, url: &NewUrl) -> StoreError {
+    let Some(owner) = url.user_id else {
+        return StoreError::Conflict("short_code");
+    };
+    match writer.owner_exists(owner).await {
+        Ok(true) => StoreError::Conflict("short_code"),
+        Ok(false) => StoreError::MissingReference("user"),
+        Err(err) => err,
     }
 }
 

@@ -8,7 +8,6 @@
 //! One create alone was one statement too; in groups the statement, its commit (the WAL
 //! flush every create waited for) and the urls' count trigger are paid once per batch.
 
-use super::PostgresStore;
 use super::connections::Connections;
 use crate::domain::{NewEvent, NewUrl, Timestamp};
 use crate::store::creates::{Pending, WriteCreates};
@@ -106,31 +105,14 @@ impl WriteCreates for PostgresCreates {
         Ok(inserted.into_iter().map(|(id, code)| (code, id)).collect())
     }
 
-    async fn why_not(&self, url: &NewUrl) -> StoreError {
-        let Some(owner) = url.user_id else {
-            return StoreError::Conflict("short_code");
-        };
-        let found = async {
-            let mut session = self.0.session().await?;
-            let found: Option<(i64,)> = self
-                .0
-                .query_as(users::EXISTS)
-                .bind(owner)
-                .fetch_optional(&mut *session)
-                .await?;
-            StoreResult::Ok(found)
-        };
-        match found.await {
-            Ok(Some(_)) => StoreError::Conflict("short_code"),
-            Ok(None) => StoreError::MissingReference("user"),
-            Err(err) => err,
-        }
-    }
-}
-
-impl PostgresStore {
-    /// A url and its `created` event, written with whatever other creates are waiting.
-    pub(super) async fn insert_url(&self, url: &NewUrl, event: &NewEvent) -> StoreResult<i64> {
-        self.creates.create(url.clone(), event.clone()).await
+    async fn owner_exists(&self, owner: i64) -> StoreResult<bool> {
+        let mut session = self.0.session().await?;
+        let found: Option<(i64,)> = self
+            .0
+            .query_as(users::EXISTS)
+            .bind(owner)
+            .fetch_optional(&mut *session)
+            .await?;
+        Ok(found.is_some())
     }
 }

@@ -1,9 +1,9 @@
 //! Short links, written once for both backends: their statements, and [`link_store!`],
 //! which implements `LinkStore` for a backend type with the primitives of
-//! [`super::helpers`] and its own answers to two questions: how a url is inserted with its
-//! `created` event (`insert_url`: PostgreSQL in one statement, SQLite by group commit with
-//! the other creates waiting, see `sqlite/creates.rs`),
-//! and how a url is read to be changed (`URL_FOR_UPDATE`: PostgreSQL locks the row).
+//! [`super::helpers`], the backend's group commit of creates (its `creates`, see
+//! [`crate::store::creates`]: a url is inserted with its `created` event together with the
+//! other creates waiting), and its own answer to how a url is read to be changed
+//! (`URL_FOR_UPDATE`: PostgreSQL locks the row).
 
 pub const ALL: &str = "SELECT id, user_id, short_code, original_url, title, is_active, created_at, updated_at, \
      settings, password_hash FROM urls";
@@ -47,8 +47,10 @@ macro_rules! link_store {
                     let url = &url;
                     // The event's url id is the insert's own; 0 is never written.
                     let event = &created_event(0, url);
-                    let id =
-                        retry::write("create_url", move || self.insert_url(url, event)).await?;
+                    let id = retry::write("create_url", move || {
+                        self.creates.create(url.clone(), event.clone())
+                    })
+                    .await?;
                     Ok(url.stored_as(id))
                 }
 

@@ -3,9 +3,10 @@
 //! (a taken code is skipped), then their `created` events, in one transaction of two trips
 //! to SQLite's worker thread, whatever the batch's size.
 
-use super::{OneHop, SqliteStore};
-use crate::domain::{NewEvent, NewUrl, Timestamp};
+use super::OneHop;
+use crate::domain::Timestamp;
 use crate::store::creates::{Pending, WriteCreates};
+use crate::store::sql::users;
 use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
 use serde::Serialize;
@@ -61,85 +62,61 @@ pub struct SqliteCreates {
 #[async_trait]
 impl WriteCreates for SqliteCreates {
     async fn write(&self, batch: &[Pending]) -> StoreResult<HashMap<String, i64>> {
-        write(&self.writer, batch).await
+        let urls: Vec<UrlRow<'_>> = batch
+            .iter()
+            .map(|p| {
+                let settings = p
+                    .url
+                    .settings
+                    .as_ref()
+                    .map(serde_json::to_string)
+                    .transpose();
+                Ok(UrlRow {
+                    u: p.url.user_id,
+                    c: p.url.short_code.as_str(),
+                    o: p.url.original_url.as_str(),
+                    t: p.url.title.as_deref(),
+                    a: p.url.is_active,
+                    ts: p.url.created_at,
+                    s: settings.map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    p: p.url.password_hash.as_ref().map(|h| h.as_stored()),
+                })
+            })
+            .collect::<StoreResult<_>>()?;
+        let urls = serde_json::to_string(&urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut session = OneHop::on(&self.writer).await?;
+        let inserted: Vec<(i64, String)> = sqlx::query_as(INSERT_URLS)
+            .bind(urls)
+            .fetch_all(&mut *session)
+            .await?;
+        let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, code)| (code, id)).collect();
+        let events: Vec<EventRow<'_>> = batch
+            .iter()
+            .filter_map(|p| {
+                Some(EventRow {
+                    id: *ids.get(p.url.short_code.as_str())?,
+                    u: p.event.user_id,
+                    e: &p.event.event_type,
+                    ts: p.event.timestamp,
+                    d: &p.event.details,
+                })
+            })
+            .collect();
+        let events =
+            serde_json::to_string(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query(INSERT_EVENTS)
+            .bind(events)
+            .execute(&mut *session)
+            .await?;
+        session.commit().await?;
+        Ok(ids)
     }
 
-    async fn why_not(&self, url: &NewUrl) -> StoreError {
-        why_not(&self.readers, url).await
-    }
-}
-
-/// The ids of the urls inserted, by code; all or nothing.
-async fn write(writer: &SqlitePool, batch: &[Pending]) -> StoreResult<HashMap<String, i64>> {
-    let urls: Vec<UrlRow<'_>> = batch
-        .iter()
-        .map(|p| {
-            let settings = p
-                .url
-                .settings
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose();
-            Ok(UrlRow {
-                u: p.url.user_id,
-                c: p.url.short_code.as_str(),
-                o: p.url.original_url.as_str(),
-                t: p.url.title.as_deref(),
-                a: p.url.is_active,
-                ts: p.url.created_at,
-                s: settings.map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                p: p.url.password_hash.as_ref().map(|h| h.as_stored()),
-            })
-        })
-        .collect::<StoreResult<_>>()?;
-    let urls = serde_json::to_string(&urls).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let mut session = OneHop::on(writer).await?;
-    let inserted: Vec<(i64, String)> = sqlx::query_as(INSERT_URLS)
-        .bind(urls)
-        .fetch_all(&mut *session)
-        .await?;
-    let ids: HashMap<String, i64> = inserted.into_iter().map(|(id, code)| (code, id)).collect();
-    let events: Vec<EventRow<'_>> = batch
-        .iter()
-        .filter_map(|p| {
-            Some(EventRow {
-                id: *ids.get(p.url.short_code.as_str())?,
-                u: p.event.user_id,
-                e: &p.event.event_type,
-                ts: p.event.timestamp,
-                d: &p.event.details,
-            })
-        })
-        .collect();
-    let events = serde_json::to_string(&events).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    sqlx::query(INSERT_EVENTS)
-        .bind(events)
-        .execute(&mut *session)
-        .await?;
-    session.commit().await?;
-    Ok(ids)
-}
-
-/// Why a create of the batch inserted nothing: its owner is gone, or its code is taken.
-async fn why_not(readers: &SqlitePool, url: &NewUrl) -> StoreError {
-    let Some(owner) = url.user_id else {
-        return StoreError::Conflict("short_code");
-    };
-    let found: Result<Option<(i64,)>, sqlx::Error> =
-        sqlx::query_as(crate::store::sql::users::EXISTS)
+    async fn owner_exists(&self, owner: i64) -> StoreResult<bool> {
+        let found: Option<(i64,)> = sqlx::query_as(users::EXISTS)
             .bind(owner)
-            .fetch_optional(readers)
-            .await;
-    match found {
-        Ok(Some(_)) => StoreError::Conflict("short_code"),
-        Ok(None) => StoreError::MissingReference("user"),
-        Err(err) => StoreError::from(err),
-    }
-}
-
-impl SqliteStore {
-    /// A url and its `created` event, written with whatever other creates are waiting.
-    pub(super) async fn insert_url(&self, url: &NewUrl, event: &NewEvent) -> StoreResult<i64> {
-        self.creates.create(url.clone(), event.clone()).await
+            .fetch_optional(&self.readers)
+            .await?;
+        Ok(found.is_some())
     }
 }
