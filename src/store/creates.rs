@@ -17,7 +17,9 @@
 use crate::domain::{NewEvent, NewUrl};
 use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
+use futures_util::FutureExt;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -177,7 +179,16 @@ async fn run(writer: impl WriteCreates, mut rx: mpsc::Receiver<Pending>) {
         }
         waiting = later;
         metrics::histogram!("kurz_create_batch_size").record(batch.len() as f64);
-        answer(&writer, batch).await;
+        // A panic must not end this task: every later create would find nobody to write it.
+        // The batch's creates are dropped unanswered, which answers each 503.
+        let creates = batch.len();
+        if AssertUnwindSafe(answer(&writer, batch))
+            .catch_unwind()
+            .await
+            .is_err()
+        {
+            tracing::error!(creates, "writing a batch of creates panicked");
+        }
     }
 }
 
@@ -229,9 +240,69 @@ async fn why_not(writer: &impl WriteCreates, url: &NewUrl) -> StoreError {
 
 #[cfg(test)]
 mod tests {
-    use super::{Flying, InFlight};
+    use super::{Creates, Flying, InFlight, Pending, WriteCreates};
+    use crate::domain::audit::created_event;
+    use crate::domain::{NewUrl, ShortCode, TargetUrl, Timestamp};
+    use crate::store::StoreResult;
+    use async_trait::async_trait;
+    use std::collections::HashMap;
     use std::sync::Arc;
     use std::time::Duration;
+
+    /// Writes every batch (ids from 1) except one with the code `panics`, where it panics
+    /// as a bug in a store's writing would.
+    struct PanicsOnOneCode;
+
+    #[async_trait]
+    impl WriteCreates for PanicsOnOneCode {
+        async fn write(&self, batch: &[Pending]) -> StoreResult<HashMap<String, i64>> {
+            if batch.iter().any(|p| p.url.short_code.as_str() == "panics") {
+                panic!("a bug while writing a batch");
+            }
+            Ok((1..)
+                .zip(batch)
+                .map(|(id, p)| (p.url.short_code.as_str().to_owned(), id))
+                .collect())
+        }
+
+        async fn owner_exists(&self, _owner: i64) -> StoreResult<bool> {
+            Ok(true)
+        }
+    }
+
+    fn url(code: &str) -> Result<NewUrl, String> {
+        Ok(NewUrl {
+            user_id: None,
+            short_code: ShortCode::parse(code).map_err(|e| e.to_string())?,
+            original_url: TargetUrl::parse("https://example.com/")?,
+            title: None,
+            is_active: true,
+            settings: None,
+            password_hash: None,
+            created_at: Timestamp::now(),
+            fresh_code: false,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_panic_while_writing_fails_its_batch_and_later_creates_are_written()
+    -> Result<(), String> {
+        let creates = Creates::start(PanicsOnOneCode);
+        let bug = url("panics")?;
+        let event = created_event(0, &bug);
+        assert!(creates.create(bug, event).await.is_err(), "its batch fails");
+        let fine = url("fine")?;
+        let event = created_event(0, &fine);
+        assert_eq!(
+            creates
+                .create(fine, event)
+                .await
+                .map_err(|e| e.to_string())?,
+            1,
+            "the next create is written"
+        );
+        Ok(())
+    }
 
     #[tokio::test]
     async fn clicks_wait_for_creates_in_flight_until_the_last_lands_or_the_limit() {
