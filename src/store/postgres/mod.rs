@@ -117,7 +117,7 @@ impl PostgresStore {
     /// Where a write of one statement runs: it needs no transaction around it (one round
     /// trip instead of three); behind PgBouncer it still gets one (see [`Session`]).
     async fn write_session(&self) -> StoreResult<Session> {
-        self.connections.session().await
+        self.reader().await
     }
 
     /// `FOR UPDATE`: the row is locked until the transaction ends, so concurrent updates of
