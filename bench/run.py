@@ -398,6 +398,8 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
                            for b in deployment.kurz_bases)
     clicks_before = clicks_stored(deployment.kurz_bases) if deployment.kurz_bases and check_clicks else 0
     dropped_before = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases)
+    # Redirects that waited for room in a full click queue: the click writer set their pace.
+    waits_before = sum(metric_sum(b, "kurz_click_queue_waits_total", {}) for b in deployment.kurz_bases)
     ticks_before = cpu_ticks(deployment.pids)
     timings_before = timings(deployment.kurz_bases)
     threads_before = thread_times(deployment.pids[:1]) if deployment.kurz_bases else {}
@@ -434,7 +436,9 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
                 clicks, settled_at = latest, time.time()
             time.sleep(0.5)
         dropped = sum(metric_sum(b, "kurz_clicks_dropped_total", {}) for b in deployment.kurz_bases) - dropped_before
-        result.update(redirects_answered=int(redirects), clicks_stored=clicks, clicks_dropped=int(dropped))
+        waits = sum(metric_sum(b, "kurz_click_queue_waits_total", {}) for b in deployment.kurz_bases) - waits_before
+        result.update(redirects_answered=int(redirects), clicks_stored=clicks, clicks_dropped=int(dropped),
+                      click_queue_waits=int(waits))
     print(
         f"  {scenario:13} {deployment.name:38} c={connections:<4} {result['rps']:>9.0f} req/s  "
         f"p50 {result['p50_us'] / 1000:6.2f} ms  p99 {result['p99_us'] / 1000:7.2f} ms  "
