@@ -11,8 +11,9 @@ pub struct ClickSettings {
     pub click_queue: usize,
     /// Most clicks the writer takes from the queue at a time. A full queue makes room only
     /// when the writer takes, so a redirect waiting for room waits at most about one batch's
-    /// write: 2,048 (the embedded store's largest transaction) halved the redirects' p99 under
-    /// overload against 10,000 (BENCHMARKS.md, 2026-12-02).
+    /// write: 2,048 halved the redirects' p99 under overload against 10,000 (BENCHMARKS.md,
+    /// 2026-12-02; the embedded store writes it as two transactions, creates going first
+    /// between them).
     #[arg(long, env = "KURZ_CLICK_BATCH", default_value_t = 2_048)]
     pub click_batch: usize,
     /// Classify clicks and keep the counters the stats read (`false`: clicks are recorded

@@ -5,7 +5,7 @@
 //! unanswered writes nothing twice).
 //!
 //! Every row is bound as a parameter of a multi-row `VALUES` (each details object serialised
-//! here, off the writer), and the text of a transaction is one of twelve, compiled once per
+//! here, off the writer), and the text of a transaction is one of eleven, compiled once per
 //! connection and kept: up to [`MOST`] visits go in one transaction whose every list of rows
 //! is padded to its size class with rows of `NULL`s, which the `WHERE` leaves out. A text
 //! made to the batch's own numbers of rows was compiled anew for every batch: SQLite spent
@@ -23,12 +23,16 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-/// Most visits in one transaction. Every list of rows of so many visits fits one statement:
-/// the longest, the dimensions (three a visit), is 6,144 rows of 5 parameters, under
-/// SQLite's limit of 32,766 a statement. A larger batch is written in several transactions,
-/// each under a key of its own (the batch's key plus its place: keys are random, so another
-/// batch takes one of these about as often as it took the batch's own key before).
-const MOST: usize = 2048;
+/// Most visits in one transaction: what a create may wait behind on the one writer. 1,024
+/// against 2,048: the quest's p99 at 500 connections a third lower, creates' median about
+/// halved, the cost per click within the noise (BENCHMARKS.md, ninth round; 512 cost more
+/// per click, fourth round). Every list of rows of so many visits fits one statement: the
+/// longest, the dimensions (three a visit), is 3,072 rows of 5 parameters, under SQLite's
+/// limit of 32,766 a statement. A larger batch is written in several transactions, each
+/// under a key of its own (the batch's key plus its place: keys are random, so another
+/// batch takes one of these about as often as it took the batch's own key before), and
+/// creates in flight go first between them.
+const MOST: usize = 1024;
 
 /// How long a transaction of clicks lets creates in flight go first, at most (see
 /// [`crate::store::creates::Creates::first`]): about what one of [`MOST`] clicks holds the writer.
