@@ -375,3 +375,18 @@ async fn every_over_limit_body_reads_a_413_not_a_reset() {
     );
     assert_eq!(app.count("/users").await, 0);
 }
+
+/// The process runs with transparent huge pages off (src/main.rs): with them, mimalloc's
+/// arenas held 2 MiB pages of which each thread's heap used a few KiB (idle RSS 40 against
+/// 22 MiB; BENCHMARKS.md, ninth round). Linux reports the flag in `/proc/PID/status`.
+#[cfg(target_os = "linux")]
+#[test]
+fn the_server_runs_without_transparent_huge_pages() {
+    let kurz = Kurz::start(&[]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", kurz.pid())).unwrap();
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("THP_enabled:"))
+        .unwrap_or_else(|| panic!("no THP_enabled in /proc status (kernel too old?):\n{status}"));
+    assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
+}
