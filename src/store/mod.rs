@@ -7,6 +7,7 @@ pub mod breaker;
 mod creates;
 mod error;
 mod filter;
+mod pool;
 mod postgres;
 pub mod retry;
 mod sql;

@@ -2,14 +2,18 @@
 //! statements may be prepared by name. Cloned into the task that writes creates in groups
 //! ([`super::creates`]), which shares them with the store.
 
-use super::pool::{Pool, Pooled, Transaction};
 use crate::store::StoreResult;
 use crate::store::breaker::Breaker;
+use crate::store::pool;
 use crate::store::sql::acquired;
 use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{FromRow, PgConnection, Postgres};
 use std::ops::{Deref, DerefMut};
+
+pub type Pool = pool::Pool<PgConnection>;
+pub type Pooled = pool::Pooled<PgConnection>;
+pub type Transaction = pool::Transaction<PgConnection>;
 
 #[derive(Clone)]
 pub struct Connections {

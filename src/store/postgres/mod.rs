@@ -2,12 +2,11 @@
 //! PgBouncer in transaction mode (set the statement cache to 0 there: named prepared
 //! statements do not survive a change of server connection). The resources are the shared
 //! ones of [`super::sql`]; this module gives them PostgreSQL's connections ([`connections`],
-//! [`pool`]) and locks, [`creates`] its statement for a group of creates, and [`writes`] the
+//! pooled by [`crate::store::pool`]) and locks, [`creates`] its statement for a group of creates, and [`writes`] the
 //! few other statements only PostgreSQL writes this way.
 
 mod connections;
 mod creates;
-mod pool;
 mod writes;
 
 use super::breaker::Breaker;
@@ -16,7 +15,7 @@ use super::sql::{self, Table};
 use super::{PoolStats, Schema, StoreResult};
 use async_trait::async_trait;
 use connections::{Connections, Session};
-use pool::{Pool, Transaction};
+use connections::{Pool, Transaction};
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgRow};
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::{Connection, FromRow, PgConnection, Postgres};
@@ -54,7 +53,7 @@ sql::resources!(PostgresStore, Postgres);
 const USER_WRITE_LOCK: i64 = 0x6b75_727a_0001;
 
 impl PostgresStore {
-    /// Creates the pool (see [`pool`]).
+    /// Creates the pool (see [`crate::store::pool`]).
     pub fn connect(url: &str, options: &PostgresOptions) -> StoreResult<Self> {
         let mut connect = PgConnectOptions::from_str(url)?
             .application_name("kurz")

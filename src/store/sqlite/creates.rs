@@ -4,6 +4,7 @@
 //! to SQLite's worker thread, whatever the batch's size.
 
 use super::OneHop;
+use super::Pool;
 use crate::domain::Timestamp;
 use crate::store::creates::{Pending, WriteCreates};
 use crate::store::sql::users;
@@ -11,7 +12,6 @@ use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
 use serde::Serialize;
 use serde_json::{Map, Value};
-use sqlx::SqlitePool;
 use std::collections::HashMap;
 
 /// The urls of a batch: owners that do not exist insert nothing; a taken code is skipped.
@@ -55,8 +55,8 @@ struct EventRow<'a> {
 
 /// The store's writer, and its readers to tell why a create inserted nothing.
 pub struct SqliteCreates {
-    pub writer: SqlitePool,
-    pub readers: SqlitePool,
+    pub writer: Pool,
+    pub readers: Pool,
 }
 
 #[async_trait]
@@ -115,7 +115,7 @@ impl WriteCreates for SqliteCreates {
     async fn owner_exists(&self, owner: i64) -> StoreResult<bool> {
         let found: Option<(i64,)> = sqlx::query_as(users::EXISTS)
             .bind(owner)
-            .fetch_optional(&self.readers)
+            .fetch_optional(&mut *self.readers.acquire().await?)
             .await?;
         Ok(found.is_some())
     }

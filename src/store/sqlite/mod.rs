@@ -3,7 +3,8 @@
 //! and a pool of readers that never block on it. The resources are the shared ones of
 //! [`super::sql`]; this module gives them SQLite's connections, and its own way of writing
 //! click batches ([`click_batches`]), groups of creates ([`creates`]) and key uses
-//! ([`writes`]). A connection of its own checkpoints the WAL ([`checkpoint`]).
+//! ([`writes`]). The writer and the readers are pooled by [`crate::store::pool`]; a
+//! connection of its own checkpoints the WAL ([`checkpoint`]).
 
 mod checkpoint;
 mod click_batches;
@@ -11,18 +12,22 @@ mod creates;
 mod writes;
 
 use super::creates::Creates;
+use super::pool;
 use super::sql::{self, Table, acquired};
 use super::{PoolStats, Schema, StoreResult};
 use async_trait::async_trait;
-use sqlx::pool::PoolConnection;
 use sqlx::query::{Query, QueryAs, QueryScalar};
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
 };
-use sqlx::{FromRow, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{FromRow, Sqlite, SqliteConnection, SqlitePool};
 use std::path::Path;
 use std::time::Duration;
+
+/// SQLite's connections, pooled by kurz.
+pub type Pool = pool::Pool<SqliteConnection>;
+type Transaction = pool::Transaction<SqliteConnection>;
 
 /// The writer for a query that carries its own `BEGIN` and `COMMIT` (the click batches and
 /// the create batches): under load every trip to SQLite's worker thread waits for the
@@ -30,59 +35,41 @@ use std::time::Duration;
 /// one writer idle while every other write waited. Should the query fail part-way, the
 /// transaction is rolled back before the connection goes back to the pool, so no later
 /// write finds it open.
-pub struct OneHop(Option<PoolConnection<Sqlite>>);
+pub struct OneHop(pool::Pooled<SqliteConnection>);
 
 impl OneHop {
     /// The writer pool's connection.
-    async fn on(writer: &SqlitePool) -> StoreResult<Self> {
-        Ok(Self(Some(
-            acquired("sqlite_writer", writer.acquire()).await?,
-        )))
+    async fn on(writer: &Pool) -> StoreResult<Self> {
+        let connection = acquired("sqlite_writer", writer.acquire()).await?;
+        Ok(Self(connection.opening()))
     }
 
     /// Nothing to do: the query committed.
     async fn commit(mut self) -> StoreResult<()> {
-        self.0.take();
+        self.0.committed();
         Ok(())
-    }
-}
-
-impl Drop for OneHop {
-    fn drop(&mut self) {
-        if let Some(mut connection) = self.0.take() {
-            // The pool has this one connection: the next writer waits until it is back.
-            tokio::spawn(async move {
-                let _ = sqlx::query("ROLLBACK").execute(&mut *connection).await;
-            });
-        }
     }
 }
 
 impl std::ops::Deref for OneHop {
     type Target = SqliteConnection;
     fn deref(&self) -> &SqliteConnection {
-        match &self.0 {
-            Some(connection) => connection,
-            None => unreachable!("a connection until committed or dropped"),
-        }
+        &self.0
     }
 }
 
 impl std::ops::DerefMut for OneHop {
     fn deref_mut(&mut self) -> &mut SqliteConnection {
-        match &mut self.0 {
-            Some(connection) => connection,
-            None => unreachable!("a connection until committed or dropped"),
-        }
+        &mut self.0
     }
 }
 
 /// The embedded SQLite store.
 pub struct SqliteStore {
     /// Exactly one connection: every write transaction runs on it, in turn.
-    writer: SqlitePool,
+    writer: Pool,
     /// Read-only connections for lookups and lists.
-    readers: SqlitePool,
+    readers: Pool,
     /// Creates, written in groups on the writer (see [`creates`]).
     creates: Creates,
     /// One connection that copies the WAL into the database file (see [`checkpoint`]).
@@ -103,27 +90,24 @@ impl SqliteStore {
             .foreign_keys(true);
         // The writer touches pages all over the click counters and the events' indexes:
         // 8 MiB of page cache (the default is 2) spares it a quarter of its reads.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .acquire_timeout(busy_timeout)
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("cache_size", "-8192")
-                    .pragma("wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES),
-            )
-            .await?;
+        let writer = Pool::new(
+            options
+                .clone()
+                .pragma("cache_size", "-8192")
+                .pragma("wal_autocheckpoint", checkpoint::WRITER_FALLBACK_PAGES),
+            1,
+            busy_timeout,
+        )?;
+        // Opened now, so that a path kurz cannot write fails here, and the file exists
+        // before a reader (read-only, which cannot create it) opens it.
+        drop(writer.acquire().await?);
         let checkpointer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(busy_timeout)
             .connect_with(options.clone())
             .await?;
         checkpoint::start(checkpointer.clone());
-        let readers = SqlitePoolOptions::new()
-            .max_connections(readers.max(1))
-            .acquire_timeout(busy_timeout)
-            .connect_with(options.read_only(true))
-            .await?;
+        let readers = Pool::new(options.read_only(true), readers, busy_timeout)?;
         let creates = Creates::start(creates::SqliteCreates {
             writer: writer.clone(),
             readers: readers.clone(),
@@ -137,12 +121,12 @@ impl SqliteStore {
     }
 
     /// A reader connection.
-    async fn reader(&self) -> StoreResult<PoolConnection<Sqlite>> {
+    async fn reader(&self) -> StoreResult<pool::Pooled<SqliteConnection>> {
         Ok(acquired("sqlite_readers", self.readers.acquire()).await?)
     }
 
     /// A write transaction on the writer.
-    async fn begin(&self) -> StoreResult<Transaction<'static, Sqlite>> {
+    async fn begin(&self) -> StoreResult<Transaction> {
         Ok(acquired("sqlite_writer", self.writer.begin()).await?)
     }
 
@@ -210,7 +194,9 @@ impl Schema for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.readers).await?;
+        sqlx::query("SELECT 1")
+            .execute(&mut *self.readers.acquire().await?)
+            .await?;
         Ok(())
     }
 
@@ -226,10 +212,9 @@ impl Schema for SqliteStore {
             ("sqlite_readers", &self.readers),
         ]
         .into_iter()
-        .map(|(name, pool)| PoolStats {
-            name,
-            size: pool.size(),
-            idle: pool.num_idle(),
+        .map(|(name, pool)| {
+            let (size, idle) = pool.status();
+            PoolStats { name, size, idle }
         })
         .collect()
     }

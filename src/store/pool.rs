@@ -1,8 +1,11 @@
-//! PostgreSQL's connections, pooled by kurz (deadpool) rather than by sqlx. sqlx's pool pings
-//! every connection on its way back, in a task of its own that holds the connection
-//! meanwhile: one more round trip to PostgreSQL, and one more turn of the runtime, per store
-//! call. Without it, side by side, the CPU per create fell by 15–35 % and one replica waited
-//! a third to a sixth as long for a connection (BENCHMARKS.md, 2026-12-02, seventh round).
+//! The store's connections, pooled by kurz (deadpool) rather than by sqlx, for PostgreSQL
+//! and for SQLite alike. sqlx's pool pings every connection on its way back, in a task of
+//! its own that holds the connection meanwhile, and again before handing it out: round
+//! trips to the database (or to SQLite's worker thread), each a turn of the runtime, per
+//! store call. On PostgreSQL, without them, side by side, the CPU per create fell by 15–35 %
+//! and one replica waited a third to a sixth as long for a connection (BENCHMARKS.md,
+//! 2026-12-02, seventh round); on SQLite the one writer sat idle through them between every
+//! two transactions (tenth round).
 //!
 //! Here a connection goes back as it is. What the ping was for is kept otherwise: before
 //! every statement sqlx first reads whatever the last one left unread (a request cancelled
@@ -14,34 +17,62 @@
 
 use crate::store::error::connections_lost;
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult};
-use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::{Connection, Executor};
+use sqlx::{ConnectOptions, Connection, Executor, PgConnection, SqliteConnection};
+use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::time::Duration;
+
+/// A connection the pool holds: sqlx's PostgreSQL or SQLite connection.
+pub trait Link: Connection + Sized + 'static {
+    /// Runs one statement without parameters (`BEGIN`, `COMMIT`, `ROLLBACK`).
+    fn run(
+        &mut self,
+        statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>>;
+}
+
+impl Link for PgConnection {
+    fn run(
+        &mut self,
+        statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+        Box::pin(async move { self.execute(statement).await.map(|_| ()) })
+    }
+}
+
+impl Link for SqliteConnection {
+    fn run(
+        &mut self,
+        statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+        Box::pin(async move { self.execute(statement).await.map(|_| ()) })
+    }
+}
 
 /// Connections idle this long are pinged before use.
 const CHECK_AFTER_IDLE: Duration = Duration::from_secs(1);
 /// Longest wait for the `ROLLBACK` of a transaction left open; past it the connection is closed.
 const ROLLBACK_WAIT: Duration = Duration::from_secs(5);
-/// Longest wait for PostgreSQL to take a connection's goodbye at shutdown.
+/// Longest wait for the database to take a connection's goodbye at shutdown.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
 /// Opens connections with the store's options, and checks them before reuse.
-pub struct Manager(PgConnectOptions);
+pub struct Manager<C: Link>(C::Options);
 
 /// A pooled connection, and the count of lost connections when it was last known alive.
-pub struct Checked {
-    connection: PgConnection,
+pub struct Checked<C> {
+    connection: C,
     lost_before: u64,
 }
 
-impl managed::Manager for Manager {
-    type Type = Checked;
+impl<C: Link> managed::Manager for Manager<C> {
+    type Type = Checked<C>;
     type Error = sqlx::Error;
 
-    async fn create(&self) -> Result<Checked, sqlx::Error> {
+    async fn create(&self) -> Result<Checked<C>, sqlx::Error> {
         let lost_before = connections_lost();
-        let connection = PgConnection::connect_with(&self.0).await?;
+        let connection = self.0.connect().await?;
         Ok(Checked {
             connection,
             lost_before,
@@ -54,7 +85,7 @@ impl managed::Manager for Manager {
     /// statement.
     async fn recycle(
         &self,
-        checked: &mut Checked,
+        checked: &mut Checked<C>,
         metrics: &Metrics,
     ) -> RecycleResult<sqlx::Error> {
         let lost = connections_lost();
@@ -73,15 +104,23 @@ impl managed::Manager for Manager {
 
 /// At most `size` connections, opened when first needed: a database that is down at start-up
 /// delays readiness instead of failing the process. A clone shares the same connections.
-#[derive(Clone)]
-pub struct Pool {
-    inner: managed::Pool<Manager>,
+pub struct Pool<C: Link> {
+    inner: managed::Pool<Manager<C>>,
     acquire_timeout: Duration,
 }
 
-impl Pool {
+impl<C: Link> Clone for Pool<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            acquire_timeout: self.acquire_timeout,
+        }
+    }
+}
+
+impl<C: Link> Pool<C> {
     pub fn new(
-        options: PgConnectOptions,
+        options: C::Options,
         size: u32,
         acquire_timeout: Duration,
     ) -> Result<Self, sqlx::Error> {
@@ -96,7 +135,7 @@ impl Pool {
     }
 
     /// A connection, waiting at most the acquire timeout (opening one included).
-    pub async fn acquire(&self) -> Result<Pooled, sqlx::Error> {
+    pub async fn acquire(&self) -> Result<Pooled<C>, sqlx::Error> {
         match tokio::time::timeout(self.acquire_timeout, self.inner.get()).await {
             Err(_) | Ok(Err(PoolError::Timeout(_))) => Err(sqlx::Error::PoolTimedOut),
             Ok(Ok(connection)) => Ok(Pooled {
@@ -110,12 +149,12 @@ impl Pool {
     }
 
     /// A connection with a transaction begun on it.
-    pub async fn begin(&self) -> Result<Transaction, sqlx::Error> {
+    pub async fn begin(&self) -> Result<Transaction<C>, sqlx::Error> {
         self.acquire().await?.begin().await
     }
 
-    /// Refuses new acquires, says goodbye to PostgreSQL on each idle connection (so the
-    /// server does not log them as lost) and drops the others as they come back.
+    /// Refuses new acquires, says goodbye on each idle connection (so PostgreSQL does not
+    /// log them as lost, and SQLite's worker thread ends) and drops the others as they come back.
     pub async fn close(&self) {
         let idle = self.inner.retain(|_, _| false).removed;
         self.inner.close();
@@ -132,23 +171,35 @@ impl Pool {
 }
 
 /// A connection from the [`Pool`], back to it when dropped.
-pub struct Pooled {
-    connection: Option<Object<Manager>>,
+pub struct Pooled<C: Link> {
+    connection: Option<Object<Manager<C>>>,
     /// A transaction was begun and not committed: it is rolled back before the connection
     /// goes back.
     open: bool,
 }
 
-impl Pooled {
-    async fn begin(mut self) -> Result<Transaction, sqlx::Error> {
+impl<C: Link> Pooled<C> {
+    async fn begin(mut self) -> Result<Transaction<C>, sqlx::Error> {
         // Open before it is sent: a cancelled `BEGIN` may still have reached the server.
         self.open = true;
-        self.execute("BEGIN").await?;
+        self.run("BEGIN").await?;
         Ok(Transaction(self))
+    }
+
+    /// For a query that carries its own `BEGIN` and `COMMIT`: until [`Self::committed`],
+    /// dropping this rolls back before the connection goes back.
+    pub fn opening(mut self) -> Self {
+        self.open = true;
+        self
+    }
+
+    /// The transaction this connection's query began ended with it.
+    pub fn committed(&mut self) {
+        self.open = false;
     }
 }
 
-impl Drop for Pooled {
+impl<C: Link> Drop for Pooled<C> {
     fn drop(&mut self) {
         let Some(mut connection) = self.connection.take() else {
             return;
@@ -163,7 +214,7 @@ impl Drop for Pooled {
         };
         runtime.spawn(async move {
             let rollback =
-                tokio::time::timeout(ROLLBACK_WAIT, connection.connection.execute("ROLLBACK"));
+                tokio::time::timeout(ROLLBACK_WAIT, connection.connection.run("ROLLBACK"));
             if !matches!(rollback.await, Ok(Ok(_))) {
                 drop(Object::take(connection));
             }
@@ -171,9 +222,9 @@ impl Drop for Pooled {
     }
 }
 
-impl Deref for Pooled {
-    type Target = PgConnection;
-    fn deref(&self) -> &PgConnection {
+impl<C: Link> Deref for Pooled<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
         match &self.connection {
             Some(checked) => &checked.connection,
             None => unreachable!("a connection until dropped"),
@@ -181,8 +232,8 @@ impl Deref for Pooled {
     }
 }
 
-impl DerefMut for Pooled {
-    fn deref_mut(&mut self) -> &mut PgConnection {
+impl<C: Link> DerefMut for Pooled<C> {
+    fn deref_mut(&mut self) -> &mut C {
         match &mut self.connection {
             Some(checked) => &mut checked.connection,
             None => unreachable!("a connection until dropped"),
@@ -192,9 +243,9 @@ impl DerefMut for Pooled {
 
 /// A transaction on a pooled connection: committed by [`Transaction::commit`], rolled back
 /// when dropped without it.
-pub struct Transaction(Pooled);
+pub struct Transaction<C: Link>(Pooled<C>);
 
-impl Transaction {
+impl<C: Link> Transaction<C> {
     pub async fn commit(self) -> Result<(), sqlx::Error> {
         self.end("COMMIT").await
     }
@@ -205,21 +256,21 @@ impl Transaction {
 
     /// Ends the transaction with `statement`; if that fails, dropping rolls back.
     async fn end(mut self, statement: &'static str) -> Result<(), sqlx::Error> {
-        self.0.execute(statement).await?;
+        self.0.run(statement).await?;
         self.0.open = false;
         Ok(())
     }
 }
 
-impl Deref for Transaction {
-    type Target = PgConnection;
-    fn deref(&self) -> &PgConnection {
+impl<C: Link> Deref for Transaction<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
         &self.0
     }
 }
 
-impl DerefMut for Transaction {
-    fn deref_mut(&mut self) -> &mut PgConnection {
+impl<C: Link> DerefMut for Transaction<C> {
+    fn deref_mut(&mut self) -> &mut C {
         &mut self.0
     }
 }

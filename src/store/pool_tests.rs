@@ -1,11 +1,13 @@
 //! The pool against the machine's PostgreSQL (`KURZ_TEST_POSTGRES_URL`): advisory locks,
-//! session settings and backend ids need no tables, so no database of their own.
+//! session settings and backend ids need no tables, so no database of their own. Then the
+//! same promise on SQLite, in a temporary file.
 
-use super::Pool;
 use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgConnection};
 use std::str::FromStr;
 use std::time::Duration;
+
+type Pool = super::Pool<PgConnection>;
 
 const LOCK: i64 = 0x6b75_727a_7e57;
 
@@ -177,5 +179,80 @@ async fn a_pool_whose_database_is_unreachable_answers_within_its_acquire_timeout
     let unreachable = options()?.port(1);
     let pool = Pool::new(unreachable, 2, Duration::from_secs(2))?;
     assert!(pool.acquire().await.is_err());
+    Ok(())
+}
+
+/// A one-connection pool on a new SQLite file in the temporary directory, removed with it.
+struct SqliteFile(std::path::PathBuf);
+
+impl SqliteFile {
+    fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("kurz-pool-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self(dir)
+    }
+
+    async fn pool(
+        &self,
+    ) -> Result<super::Pool<sqlx::SqliteConnection>, Box<dyn std::error::Error>> {
+        std::fs::create_dir_all(&self.0)?;
+        let options = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(self.0.join("pool.db"))
+            .create_if_missing(true);
+        let pool = super::Pool::new(options, 1, Duration::from_secs(10))?;
+        sqlx::query("CREATE TABLE t (n INTEGER)")
+            .execute(&mut *pool.acquire().await?)
+            .await?;
+        Ok(pool)
+    }
+}
+
+impl Drop for SqliteFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[tokio::test]
+async fn on_sqlite_a_query_that_began_its_own_transaction_is_rolled_back_when_dropped() -> Outcome {
+    let file = SqliteFile::new("own-begin");
+    let pool = file.pool().await?;
+    let mut connection = pool.acquire().await?.opening();
+    sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO t VALUES (1)")
+        .execute(&mut *connection)
+        .await?;
+    drop(connection);
+    // The pool's one connection comes back only after its ROLLBACK; a transaction still
+    // open would refuse this one ("cannot start a transaction within a transaction").
+    let mut tx = pool.begin().await?;
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut *tx)
+        .await?;
+    assert_eq!(rows, 0, "the dropped transaction's row is gone");
+    sqlx::query("INSERT INTO t VALUES (2)")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    let rows: Vec<i64> = sqlx::query_scalar("SELECT n FROM t")
+        .fetch_all(&mut *pool.acquire().await?)
+        .await?;
+    assert_eq!(rows, vec![2], "a committed transaction keeps its row");
+    Ok(())
+}
+
+#[tokio::test]
+async fn on_sqlite_a_query_that_committed_its_own_transaction_keeps_it() -> Outcome {
+    let file = SqliteFile::new("own-commit");
+    let pool = file.pool().await?;
+    let mut connection = pool.acquire().await?.opening();
+    sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); COMMIT")
+        .execute(&mut *connection)
+        .await?;
+    connection.committed();
+    drop(connection);
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM t")
+        .fetch_one(&mut *pool.acquire().await?)
+        .await?;
+    assert_eq!(rows, 1);
     Ok(())
 }
