@@ -110,6 +110,14 @@ fn describe() {
         "kurz_sqlite_checkpoints_total",
         "Passive WAL checkpoints of the embedded store, run beside its writer"
     );
+    describe_histogram!(
+        "kurz_sqlite_checkpoint_duration_seconds",
+        "Duration of the embedded store's WAL checkpoints (copying pages and syncing the database file)"
+    );
+    describe_gauge!(
+        "kurz_sqlite_wal_frames",
+        "Pages (frames) in the embedded store's WAL at its last checkpoint"
+    );
     describe_counter!(
         "kurz_sqlite_clicks_behind_creates_total",
         "Transactions of clicks on the embedded store that stopped waiting for creates in flight and took their turn at the writer"

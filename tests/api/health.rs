@@ -4,6 +4,7 @@
 use crate::common::prelude::*;
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 #[tokio::test]
 async fn health_answers_ok_as_json() {
@@ -59,6 +60,36 @@ async fn metrics_is_prometheus_text_with_process_cpu_and_memory() {
             "not a sample line: {line:?}"
         );
     }
+}
+
+#[tokio::test]
+async fn the_embedded_stores_checkpoints_are_timed_and_the_wal_measured() {
+    let app = spawn_app().await;
+    let user = app.create_user("checkpointed").await;
+    app.create_url(&json!({ "user_id": user["id"], "original_url": "https://example.com/wal" }))
+        .await;
+    // The checkpointer runs twice a second: a write, then a pass that copies it.
+    app.wait_for_metric(
+        "kurz_sqlite_checkpoint_duration_seconds_count",
+        2.0,
+        Duration::from_secs(10),
+    )
+    .await;
+    let page = app.metrics().await;
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("kurz_sqlite_checkpoint_duration_seconds_bucket")),
+        "no checkpoint duration buckets:\n{page}"
+    );
+    assert!(
+        page.lines()
+            .any(|l| l.starts_with("kurz_sqlite_wal_frames ")),
+        "no WAL frames gauge:\n{page}"
+    );
+    assert!(
+        metric_sum(&page, "kurz_sqlite_checkpoints_total", &[]) >= 2.0,
+        "checkpoints are counted as they are timed:\n{page}"
+    );
 }
 
 #[tokio::test]
