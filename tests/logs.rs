@@ -131,3 +131,26 @@ fn secrets_never_reach_the_logs() {
     );
     assert!(!text.contains("hunter2-secret"), "{text}");
 }
+
+#[test]
+fn a_clean_stop_with_a_live_cache_bus_logs_no_warning() {
+    // Stopping ends the invalidation subscription on purpose: that is not a lost one.
+    let redis = common::services::Redis::start();
+    let mut kurz = Kurz::options()
+        .env("KURZ_LOG", "info")
+        .env("KURZ_LOG_FORMAT", "json")
+        .env("REDIS_URL", &redis.url)
+        .start();
+    let live = common::wait::poll_every(
+        std::time::Duration::from_secs(10),
+        std::time::Duration::from_millis(50),
+        || kurz.log().contains("invalidation subscription live"),
+    );
+    assert!(live, "the subscription went live:\n{}", kurz.log());
+    assert!(kurz.terminate().success());
+    let warnings: Vec<Value> = parse_lines(&kurz.log())
+        .into_iter()
+        .filter(|line| ["WARN", "ERROR"].contains(&line["level"].as_str().unwrap_or_default()))
+        .collect();
+    assert!(warnings.is_empty(), "a clean stop warned: {warnings:?}");
+}

@@ -103,11 +103,21 @@ impl SharedCache {
 pub async fn run(shared: Arc<SharedCache>, local: Arc<LocalCache>, stop: CancellationToken) {
     let mut wait = Duration::from_millis(100);
     while !stop.is_cancelled() {
-        match subscribe_and_listen(&shared, &local, &stop).await {
+        let ended = subscribe_and_listen(&shared, &local, &stop).await;
+        let was_live = shared.subscribed.swap(false, Ordering::AcqRel);
+        if stop.is_cancelled() {
+            // Shutting down ends the subscription on purpose: nothing was lost.
+            break;
+        }
+        match ended {
             Ok(()) => wait = Duration::from_millis(100),
+            // Before the cache's first connection (start-up, or Redis down: `connect` warns).
+            Err(err) if !shared.is_connected() => {
+                tracing::debug!(error = %err, "invalidation subscription waits for Redis");
+            }
             Err(err) => tracing::warn!(error = %err, "invalidation subscription failed; retrying"),
         }
-        if shared.subscribed.swap(false, Ordering::AcqRel) {
+        if was_live {
             tracing::warn!("invalidation subscription lost: L1 cache bypassed until it is back");
         }
         metrics::gauge!("kurz_cache_bus_up").set(0.0);

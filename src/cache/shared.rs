@@ -265,6 +265,11 @@ impl SharedCache {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
 
+    /// A connection has been made (it may not answer now).
+    pub fn is_connected(&self) -> bool {
+        self.link().is_some()
+    }
+
     /// Connected and answering.
     pub fn is_healthy(&self) -> bool {
         self.link().is_some() && self.now_ms() >= self.skip_until.load(Ordering::Relaxed)
