@@ -17,13 +17,13 @@
 
 use crate::store::error::connections_lost;
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult};
-use sqlx::{ConnectOptions, Connection, Executor, PgConnection, SqliteConnection};
+use sqlx::{ConnectOptions, Connection, Executor};
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
 use std::time::Duration;
 
-/// A connection the pool holds: sqlx's PostgreSQL or SQLite connection.
+/// A connection the pool holds: any of sqlx's (PostgreSQL's and SQLite's here).
 pub trait Link: Connection + Sized + 'static {
     /// Runs one statement without parameters (`BEGIN`, `COMMIT`, `ROLLBACK`).
     fn run(
@@ -32,16 +32,11 @@ pub trait Link: Connection + Sized + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>>;
 }
 
-impl Link for PgConnection {
-    fn run(
-        &mut self,
-        statement: &'static str,
-    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
-        Box::pin(async move { self.execute(statement).await.map(|_| ()) })
-    }
-}
-
-impl Link for SqliteConnection {
+impl<C> Link for C
+where
+    C: Connection + Sized + 'static,
+    for<'c> &'c mut C: Executor<'c>,
+{
     fn run(
         &mut self,
         statement: &'static str,

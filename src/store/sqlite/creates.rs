@@ -7,7 +7,7 @@ use super::OneHop;
 use super::Pool;
 use crate::domain::Timestamp;
 use crate::store::creates::{Pending, WriteCreates};
-use crate::store::sql::users;
+use crate::store::sql::{acquired, users};
 use crate::store::{StoreError, StoreResult};
 use async_trait::async_trait;
 use serde::Serialize;
@@ -115,7 +115,7 @@ impl WriteCreates for SqliteCreates {
     async fn owner_exists(&self, owner: i64) -> StoreResult<bool> {
         let found: Option<(i64,)> = sqlx::query_as(users::EXISTS)
             .bind(owner)
-            .fetch_optional(&mut *self.readers.acquire().await?)
+            .fetch_optional(&mut *acquired("sqlite_readers", self.readers.acquire()).await?)
             .await?;
         Ok(found.is_some())
     }

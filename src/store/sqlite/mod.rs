@@ -195,7 +195,7 @@ impl Schema for SqliteStore {
 
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1")
-            .execute(&mut *self.readers.acquire().await?)
+            .execute(&mut *self.reader().await?)
             .await?;
         Ok(())
     }
