@@ -182,41 +182,24 @@ async fn a_pool_whose_database_is_unreachable_answers_within_its_acquire_timeout
     Ok(())
 }
 
-/// A one-connection pool on a new SQLite file in the temporary directory, removed with it.
-struct SqliteFile(std::path::PathBuf);
-
-impl SqliteFile {
-    fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("kurz-pool-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        Self(dir)
-    }
-
-    async fn pool(
-        &self,
-    ) -> Result<super::Pool<sqlx::SqliteConnection>, Box<dyn std::error::Error>> {
-        std::fs::create_dir_all(&self.0)?;
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(self.0.join("pool.db"))
-            .create_if_missing(true);
-        let pool = super::Pool::new(options, 1, Duration::from_secs(10))?;
-        sqlx::query("CREATE TABLE t (n INTEGER)")
-            .execute(&mut *pool.acquire().await?)
-            .await?;
-        Ok(pool)
-    }
-}
-
-impl Drop for SqliteFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// A one-connection pool on a new SQLite file with one table, in `dir`.
+async fn sqlite_pool(
+    dir: &tempfile::TempDir,
+) -> Result<super::Pool<sqlx::SqliteConnection>, Box<dyn std::error::Error>> {
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(dir.path().join("pool.db"))
+        .create_if_missing(true);
+    let pool = super::Pool::new(options, 1, Duration::from_secs(10))?;
+    sqlx::query("CREATE TABLE t (n INTEGER)")
+        .execute(&mut *pool.acquire().await?)
+        .await?;
+    Ok(pool)
 }
 
 #[tokio::test]
 async fn on_sqlite_a_query_that_began_its_own_transaction_is_rolled_back_when_dropped() -> Outcome {
-    let file = SqliteFile::new("own-begin");
-    let pool = file.pool().await?;
+    let dir = tempfile::tempdir()?;
+    let pool = sqlite_pool(&dir).await?;
     let mut connection = pool.acquire().await?.opening();
     sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO t VALUES (1)")
         .execute(&mut *connection)
@@ -242,8 +225,8 @@ async fn on_sqlite_a_query_that_began_its_own_transaction_is_rolled_back_when_dr
 
 #[tokio::test]
 async fn on_sqlite_a_query_that_committed_its_own_transaction_keeps_it() -> Outcome {
-    let file = SqliteFile::new("own-commit");
-    let pool = file.pool().await?;
+    let dir = tempfile::tempdir()?;
+    let pool = sqlite_pool(&dir).await?;
     let mut connection = pool.acquire().await?.opening();
     sqlx::raw_sql("BEGIN IMMEDIATE; INSERT INTO t VALUES (1); COMMIT")
         .execute(&mut *connection)
