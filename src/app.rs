@@ -123,7 +123,6 @@ impl Application {
             stores.stats.clone(),
             settings.clicks.click_analytics.then(|| classifier.clone()),
             settings.clicks.click_queue,
-            settings.clicks.backlog(single_process),
             settings.clicks.click_batch,
             settings.shutdown_timeout(),
         );

@@ -1,22 +1,17 @@
 //! The click queue and its batch writer. A redirect hands its `click` event to a bounded
 //! in-process queue and answers at once; background tasks write the queue to the store in
 //! multi-row batches, one taking and classifying a batch while the other writes the one
-//! before. While the writer keeps writing, at most a backlog of clicks (`KURZ_CLICK_BACKLOG`)
-//! waits in the queue; past it (overload: more redirects than the store can record) a
-//! redirect waits for a place, up to a second: the redirects slow to the rate clicks
-//! are written instead of losing them. While the writer is failing (the store down), clicks
-//! queue up to the queue's whole bound, and past it new clicks are dropped and counted
-//! rather than hold redirects. On shutdown the writer drains the queue before the
+//! before. When the queue is full while the writer keeps writing
+//! (overload: more redirects than the store can record), a redirect waits for room, up to
+//! [`ROOM_WAIT`]: the redirects slow to the rate clicks are written instead of losing them.
+//! While the writer is failing (the store down), a full queue drops new clicks and counts
+//! them rather than hold redirects. On shutdown the writer drains the queue before the
 //! store closes. Before a batch is written, each visit is classified ([`classify`]): the
 //! store adds it to the click counters in the same transaction as the events.
 
 pub mod classify;
 pub mod geo;
-mod recorder;
 pub mod retention;
-
-pub use recorder::ClickRecorder;
-use recorder::{Command, Writing, count_dropped};
 
 use crate::domain::Visited;
 use crate::domain::analytics::VisitClass;
@@ -24,10 +19,11 @@ use crate::store::{EventStore, StatsStore};
 use classify::Classifier;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::{Notify, Semaphore, mpsc, oneshot};
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +36,74 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const PERMANENT_ATTEMPTS: u32 = 3;
 /// Pause after draining the queue, so clicks are written in batches rather than one by one.
 const LINGER: Duration = Duration::from_millis(5);
+/// Longest wait of a redirect for room in a full queue while the writer keeps writing.
+const ROOM_WAIT: Duration = Duration::from_secs(1);
+/// How long `flush` waits for the writer before giving up (a store outage must not hang reads).
+const FLUSH_WAIT: Duration = Duration::from_secs(5);
+
+enum Command {
+    Record(Visited),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
+}
+
+/// The sending side, cheap to clone into every request.
+#[derive(Clone)]
+pub struct ClickRecorder {
+    tx: mpsc::Sender<Command>,
+    /// Cuts the writer's pause short when someone waits for a flush.
+    hurry: Arc<Notify>,
+    /// Whether the writer's last batch was written (a full queue is then worth waiting for).
+    writing: Arc<AtomicBool>,
+}
+
+impl ClickRecorder {
+    /// Queues a click; waits for room only in overload (see the module's comment). Returns
+    /// `false` (and counts a drop) when the click could not be queued.
+    pub async fn record(&self, visit: Visited) -> bool {
+        let command = match self.tx.try_send(Command::Record(visit)) {
+            Ok(()) => return self.queued(),
+            Err(TrySendError::Full(command)) if self.writing.load(Ordering::Relaxed) => command,
+            Err(_) => return self.dropped(1),
+        };
+        metrics::counter!("kurz_click_queue_waits_total").increment(1);
+        match tokio::time::timeout(ROOM_WAIT, self.tx.send(command)).await {
+            Ok(Ok(())) => self.queued(),
+            _ => self.dropped(1),
+        }
+    }
+
+    fn queued(&self) -> bool {
+        metrics::counter!("kurz_clicks_queued_total").increment(1);
+        metrics::gauge!("kurz_click_queue_depth").set(self.depth() as f64);
+        true
+    }
+
+    fn dropped(&self, clicks: u64) -> bool {
+        count_dropped(clicks);
+        tracing::warn!("click queue full or closed: click dropped");
+        false
+    }
+
+    /// Waits until every click queued before this call is in the store (or [`FLUSH_WAIT`] passes),
+    /// so a client reading events sees the clicks it caused.
+    pub async fn flush(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.tx.send(Command::Flush(done)).await.is_err() {
+            return;
+        }
+        self.hurry.notify_one();
+        if tokio::time::timeout(FLUSH_WAIT, wait).await.is_err() {
+            tracing::warn!("click flush timed out; events may lag behind redirects");
+        }
+    }
+
+    /// Clicks waiting to be written.
+    pub fn depth(&self) -> usize {
+        self.tx.max_capacity() - self.tx.capacity()
+    }
+}
+
 /// The background writer; [`ClickWriter::shutdown`] drains and stops it.
 pub struct ClickWriter {
     stop: CancellationToken,
@@ -64,19 +128,16 @@ impl ClickWriter {
 /// turn behind every request: a batch is classified while the one before it is written, so
 /// the store's one writer is not left idle meanwhile (BENCHMARKS.md, 2026-12-02). After
 /// shutdown begins, a store that keeps failing is retried for `grace` before the remaining
-/// clicks are dropped (and counted). The queue holds `capacity` clicks, of which `backlog`
-/// while the writer keeps writing.
+/// clicks are dropped (and counted).
 pub fn start(
     store: Arc<dyn EventStore>,
     keys: Arc<dyn StatsStore>,
     classifier: Option<Arc<Classifier>>,
     capacity: usize,
-    backlog: usize,
     batch: usize,
     grace: Duration,
 ) -> (ClickRecorder, ClickWriter) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
-    let backlog = Arc::new(Semaphore::new(backlog.clamp(1, capacity.max(1))));
     let stop = CancellationToken::new();
     let patience = Patience {
         stop: stop.clone(),
@@ -84,10 +145,7 @@ pub fn start(
         deadline: OnceLock::new(),
     };
     let hurry = Arc::new(Notify::new());
-    let writing = Arc::new(Writing {
-        ok: AtomicBool::new(true),
-        failed: Notify::new(),
-    });
+    let writing = Arc::new(AtomicBool::new(true));
     let writer = Arc::new(Writer {
         store,
         keys,
@@ -95,7 +153,6 @@ pub fn start(
         classifier,
         patience,
         writing: writing.clone(),
-        backlog: backlog.clone(),
     });
     // One classified batch waits for the writer at most, so two batches are out of the
     // queue at a time: the one being written and the next.
@@ -110,12 +167,7 @@ pub fn start(
             }
         }
     });
-    let recorder = ClickRecorder {
-        tx,
-        hurry,
-        writing,
-        backlog,
-    };
+    let recorder = ClickRecorder { tx, hurry, writing };
     (recorder, ClickWriter { stop, task })
 }
 
@@ -149,8 +201,7 @@ struct Writer {
     /// `None`: analytics are off (`KURZ_CLICK_ANALYTICS=false`).
     classifier: Option<Arc<Classifier>>,
     patience: Patience,
-    writing: Arc<Writing>,
-    backlog: Arc<Semaphore>,
+    writing: Arc<AtomicBool>,
 }
 
 /// Clicks classified and ready to write, and the flushes that wait for them.
@@ -227,17 +278,11 @@ async fn write(writer: Arc<Writer>, mut batches: mpsc::Receiver<Classified>) {
 impl Writer {
     /// The clicks in `buffer`, classified, and the flushes among them.
     async fn classified(&self, buffer: &mut Vec<Command>) -> Classified {
-        // Out of the queue: their places in the backlog are free again.
-        let placed = buffer
-            .iter()
-            .filter(|command| matches!(command, Command::Record { placed: true, .. }))
-            .count();
-        self.backlog.add_permits(placed);
         let mut clicks = Vec::with_capacity(buffer.len());
         let mut flushes = Vec::new();
         for command in buffer.drain(..) {
             match command {
-                Command::Record { visit, .. } => clicks.push(visit),
+                Command::Record(event) => clicks.push(event),
                 Command::Flush(done) => flushes.push(done),
             }
         }
@@ -305,7 +350,7 @@ impl Writer {
                 .await;
             let transient = match outcome {
                 Ok(Ok(())) => {
-                    self.writing.set(true);
+                    self.writing.store(true, Ordering::Relaxed);
                     metrics::counter!("kurz_click_batches_total").increment(1);
                     metrics::counter!("kurz_clicks_written_total").increment(clicks.len() as u64);
                     count_classes(clicks);
@@ -320,7 +365,7 @@ impl Writer {
                     false
                 }
             };
-            self.writing.set(false);
+            self.writing.store(false, Ordering::Relaxed);
             metrics::counter!("kurz_click_write_errors_total").increment(1);
             failures += 1;
             if self.patience.give_up(transient, failures) {
@@ -334,6 +379,11 @@ impl Writer {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
+}
+
+/// Clicks that will never be written, however they were lost (`kurz_clicks_dropped_total`).
+fn count_dropped(clicks: u64) {
+    metrics::counter!("kurz_clicks_dropped_total").increment(clicks);
 }
 
 /// Clicks written, by visit class (`kurz_clicks_total{class}`; no per-link labels).

@@ -6,20 +6,12 @@ use clap::{Args, ValueEnum};
 /// The click queue between redirects and the batch writer.
 #[derive(Debug, Clone, Args)]
 pub struct ClickSettings {
-    /// Clicks that may wait to be written while the store is failing; past this, new clicks
-    /// are dropped and counted.
+    /// Clicks that may wait to be written; past this, new clicks are dropped and counted.
     #[arg(long, env = "KURZ_CLICK_QUEUE", default_value_t = 100_000)]
     pub click_queue: usize,
-    /// Clicks that may wait to be written while the writer keeps writing; past this, a
-    /// redirect waits for a place (up to 1 s). Unset: eight batches on the embedded store,
-    /// whose one writer writes the creates too, so that redirects cannot keep it busy with
-    /// clicks far ahead of them (BENCHMARKS.md, eleventh round); the whole queue on
-    /// PostgreSQL.
-    #[arg(long, env = "KURZ_CLICK_BACKLOG")]
-    pub click_backlog: Option<usize>,
-    /// Most clicks the writer takes from the queue at a time. A full backlog makes room only
-    /// when the writer takes, so a redirect waiting for a place waits at most about one
-    /// batch's write: 2,048 halved the redirects' p99 under overload against 10,000 (BENCHMARKS.md,
+    /// Most clicks the writer takes from the queue at a time. A full queue makes room only
+    /// when the writer takes, so a redirect waiting for room waits at most about one batch's
+    /// write: 2,048 halved the redirects' p99 under overload against 10,000 (BENCHMARKS.md,
     /// 2026-12-02; the embedded store writes it as two transactions, creates going first
     /// between them).
     #[arg(long, env = "KURZ_CLICK_BATCH", default_value_t = 2_048)]
@@ -37,20 +29,6 @@ pub struct ClickSettings {
     /// stay). Unset: kept forever.
     #[arg(long, env = "KURZ_CLICK_RETENTION_DAYS", value_parser = clap::value_parser!(u32).range(1..))]
     pub click_retention_days: Option<u32>,
-}
-
-impl ClickSettings {
-    /// The backlog of clicks allowed while the writer keeps writing (see `click_backlog`).
-    pub fn backlog(&self, embedded: bool) -> usize {
-        let default = if embedded {
-            self.click_batch.saturating_mul(8)
-        } else {
-            self.click_queue
-        };
-        self.click_backlog
-            .unwrap_or(default)
-            .clamp(1, self.click_queue.max(1))
-    }
 }
 
 /// When the in-process (L1) cache may answer redirects.

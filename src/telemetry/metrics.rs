@@ -100,7 +100,7 @@ fn describe() {
     );
     describe_counter!(
         "kurz_click_queue_waits_total",
-        "Redirects that waited for a place in the click backlog (overload: the store writes clicks slower than they come)"
+        "Redirects that waited for room in a full click queue (overload: the store writes clicks slower than they come)"
     );
     describe_counter!(
         "kurz_click_batches_total",
