@@ -124,6 +124,7 @@ impl Application {
             settings.clicks.click_analytics.then(|| classifier.clone()),
             settings.clicks.click_queue,
             settings.clicks.click_batch,
+            settings.database.timeout(),
             settings.shutdown_timeout(),
         );
         if let Some(days) = settings.clicks.click_retention_days {

@@ -3,7 +3,7 @@
 //! multi-row batches, one taking and classifying a batch while the other writes the one
 //! before. When the queue is full while the writer keeps writing
 //! (overload: more redirects than the store can record), a redirect waits for room, up to
-//! [`ROOM_WAIT`]: the redirects slow to the rate clicks are written instead of losing them.
+//! the store's timeout: the redirects slow to the rate clicks are written instead of losing them.
 //! While the writer is failing (the store down), a full queue drops new clicks and counts
 //! them rather than hold redirects. On shutdown the writer drains the queue before the
 //! store closes. Before a batch is written, each visit is classified ([`classify`]): the
@@ -11,7 +11,11 @@
 
 pub mod classify;
 pub mod geo;
+mod recorder;
 pub mod retention;
+
+pub use recorder::ClickRecorder;
+use recorder::{Command, count_dropped};
 
 use crate::domain::Visited;
 use crate::domain::analytics::VisitClass;
@@ -22,7 +26,6 @@ use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::error::TrySendError;
 use tokio::sync::{Notify, mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -36,74 +39,6 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 const PERMANENT_ATTEMPTS: u32 = 3;
 /// Pause after draining the queue, so clicks are written in batches rather than one by one.
 const LINGER: Duration = Duration::from_millis(5);
-/// Longest wait of a redirect for room in a full queue while the writer keeps writing.
-const ROOM_WAIT: Duration = Duration::from_secs(1);
-/// How long `flush` waits for the writer before giving up (a store outage must not hang reads).
-const FLUSH_WAIT: Duration = Duration::from_secs(5);
-
-enum Command {
-    Record(Visited),
-    /// Answered once everything queued before it is written.
-    Flush(oneshot::Sender<()>),
-}
-
-/// The sending side, cheap to clone into every request.
-#[derive(Clone)]
-pub struct ClickRecorder {
-    tx: mpsc::Sender<Command>,
-    /// Cuts the writer's pause short when someone waits for a flush.
-    hurry: Arc<Notify>,
-    /// Whether the writer's last batch was written (a full queue is then worth waiting for).
-    writing: Arc<AtomicBool>,
-}
-
-impl ClickRecorder {
-    /// Queues a click; waits for room only in overload (see the module's comment). Returns
-    /// `false` (and counts a drop) when the click could not be queued.
-    pub async fn record(&self, visit: Visited) -> bool {
-        let command = match self.tx.try_send(Command::Record(visit)) {
-            Ok(()) => return self.queued(),
-            Err(TrySendError::Full(command)) if self.writing.load(Ordering::Relaxed) => command,
-            Err(_) => return self.dropped(1),
-        };
-        metrics::counter!("kurz_click_queue_waits_total").increment(1);
-        match tokio::time::timeout(ROOM_WAIT, self.tx.send(command)).await {
-            Ok(Ok(())) => self.queued(),
-            _ => self.dropped(1),
-        }
-    }
-
-    fn queued(&self) -> bool {
-        metrics::counter!("kurz_clicks_queued_total").increment(1);
-        metrics::gauge!("kurz_click_queue_depth").set(self.depth() as f64);
-        true
-    }
-
-    fn dropped(&self, clicks: u64) -> bool {
-        count_dropped(clicks);
-        tracing::warn!("click queue full or closed: click dropped");
-        false
-    }
-
-    /// Waits until every click queued before this call is in the store (or [`FLUSH_WAIT`] passes),
-    /// so a client reading events sees the clicks it caused.
-    pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Command::Flush(done)).await.is_err() {
-            return;
-        }
-        self.hurry.notify_one();
-        if tokio::time::timeout(FLUSH_WAIT, wait).await.is_err() {
-            tracing::warn!("click flush timed out; events may lag behind redirects");
-        }
-    }
-
-    /// Clicks waiting to be written.
-    pub fn depth(&self) -> usize {
-        self.tx.max_capacity() - self.tx.capacity()
-    }
-}
-
 /// The background writer; [`ClickWriter::shutdown`] drains and stops it.
 pub struct ClickWriter {
     stop: CancellationToken,
@@ -128,13 +63,15 @@ impl ClickWriter {
 /// turn behind every request: a batch is classified while the one before it is written, so
 /// the store's one writer is not left idle meanwhile (BENCHMARKS.md, 2026-12-02). After
 /// shutdown begins, a store that keeps failing is retried for `grace` before the remaining
-/// clicks are dropped (and counted).
+/// clicks are dropped (and counted). A redirect waits for room in a full queue up to
+/// `room_wait`.
 pub fn start(
     store: Arc<dyn EventStore>,
     keys: Arc<dyn StatsStore>,
     classifier: Option<Arc<Classifier>>,
     capacity: usize,
     batch: usize,
+    room_wait: Duration,
     grace: Duration,
 ) -> (ClickRecorder, ClickWriter) {
     let (tx, rx) = mpsc::channel(capacity.max(1));
@@ -167,7 +104,12 @@ pub fn start(
             }
         }
     });
-    let recorder = ClickRecorder { tx, hurry, writing };
+    let recorder = ClickRecorder {
+        tx,
+        hurry,
+        writing,
+        room_wait,
+    };
     (recorder, ClickWriter { stop, task })
 }
 
@@ -379,11 +321,6 @@ impl Writer {
             backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
-}
-
-/// Clicks that will never be written, however they were lost (`kurz_clicks_dropped_total`).
-fn count_dropped(clicks: u64) {
-    metrics::counter!("kurz_clicks_dropped_total").increment(clicks);
 }
 
 /// Clicks written, by visit class (`kurz_clicks_total{class}`; no per-link labels).

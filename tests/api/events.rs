@@ -283,3 +283,34 @@ async fn unknown_event_is_404_json() {
         assert_eq!(error["error"], "event not found", "{path}");
     }
 }
+
+/// The embedded store's click writer held up for longer than a second (another connection
+/// holds the database's write lock) while the click queue is full: the redirects wait for
+/// room for as long as the store's timeout, and no click is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_embedded_click_writer_held_up_for_seconds_loses_no_click() {
+    use sqlx::Connection;
+    let dir = tempfile::TempDir::new().unwrap();
+    let kurz = Kurz::options()
+        .data_dir(dir.path())
+        .envs(&[
+            ("KURZ_CLICK_QUEUE", "50"),
+            ("KURZ_CLICK_BATCH", "10"),
+            ("KURZ_DB_TIMEOUT_MS", "5000"),
+        ])
+        .start();
+    let url = kurz.shorten_as("stalled", "https://example.com/").await;
+    assert_eq!(kurz.follow("stalled").await.0, 302);
+    kurz.clicks_stored(id_of(&url), 1).await;
+
+    let file = dir.path().join("kurz.db");
+    let mut lock = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let held = std::time::Duration::from_millis(1500);
+    clicks_wait_out_a_held_lock(&kurz, ("stalled", id_of(&url)), &mut lock, held).await;
+}

@@ -285,3 +285,29 @@ async fn a_database_known_to_be_down_fails_fast_and_recovery_is_automatic() {
     assert_eq!(kurz.metric("kurz_store_breaker_open").await, 0.0);
     assert_eq!(kurz.get("/never-seen-0").await.code(), 404);
 }
+
+/// A click writer held up for longer than a second (another transaction holds a lock on
+/// `events`) while the click queue is full: the redirects wait for room for as long as the
+/// store's timeout, and no click is dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_click_writer_held_up_for_seconds_loses_no_click() {
+    use sqlx::Connection;
+    let db = Database::create();
+    let kurz = Kurz::start(&[
+        ("DATABASE_URL", db.url.as_str()),
+        ("KURZ_CLICK_QUEUE", "50"),
+        ("KURZ_CLICK_BATCH", "10"),
+        ("KURZ_DB_TIMEOUT_MS", "5000"),
+    ]);
+    let url = kurz.shorten_as("stalled", "https://example.com/").await;
+    assert_eq!(kurz.follow("stalled").await.0, 302);
+    kurz.clicks_stored(id_of(&url), 1).await;
+
+    let mut lock = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE events IN SHARE MODE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let held = Duration::from_millis(1500);
+    clicks_wait_out_a_held_lock(&kurz, ("stalled", id_of(&url)), &mut lock, held).await;
+}

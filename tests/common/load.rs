@@ -218,3 +218,36 @@ async fn send(
     let body = response.text().await.unwrap_or_default();
     Err(Failure::Status(status, format!("{request:?}: {body}")))
 }
+
+/// Sends 200 redirects of `code` (url `url_id`, followed once and its click stored) from 20
+/// tasks at once while `lock` holds the store's write lock in an open transaction, so that
+/// the click writer is held up without failing and the click queue fills. Once a redirect
+/// waits for room, keeps the lock `held` longer, commits it, and checks that every click is
+/// stored and none dropped.
+pub async fn clicks_wait_out_a_held_lock<C>(
+    api: &Api,
+    (code, url_id): (&str, i64),
+    lock: &mut C,
+    held: Duration,
+) where
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let redirects = tokio::spawn({
+        let (api, code) = (api.clone(), code.to_owned());
+        async move { api.follow_concurrently(&code, 20, 10).await }
+    });
+    let started = Instant::now();
+    while api.metric("kurz_click_queue_waits_total").await == 0.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "200 redirects behind a held-up writer never waited for room"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(held).await;
+    sqlx::raw_sql("COMMIT").execute(&mut *lock).await.unwrap();
+    redirects.await.unwrap();
+
+    assert_eq!(api.clicks_stored(url_id, 201).await, 201);
+    assert_eq!(api.metric("kurz_clicks_dropped_total").await, 0.0);
+}
