@@ -163,6 +163,7 @@ conformance!(
     a_create_the_database_refuses_fails_alone_not_its_batch,
     api_keys_are_found_by_hash_revoked_and_counted,
     the_most_clicked_links_come_from_counters_kept_with_the_clicks,
+    the_newest_links_are_the_active_ones_newest_first,
     a_link_may_be_created_switched_off,
     click_counters_sum_the_batches_and_count_each_visitor_once_a_day,
     a_day_has_one_visitor_key_and_old_keys_are_forgotten,
@@ -1250,6 +1251,25 @@ async fn the_most_clicked_links_come_from_counters_kept_with_the_clicks(store: S
     assert_eq!(
         codes(store.links.most_clicked(10).await.unwrap()),
         ["ccc333", "bbb222"]
+    );
+}
+
+async fn the_newest_links_are_the_active_ones_newest_first(store: Stores) {
+    for (code, is_active) in [("old111", true), ("off222", false), ("new333", true)] {
+        let url = NewUrl {
+            is_active,
+            ..new_url(code, None)
+        };
+        store.links.create_url(url).await.unwrap();
+    }
+    let codes = |links: Vec<Link>| links.into_iter().map(|l| l.short_code).collect::<Vec<_>>();
+    assert_eq!(
+        codes(store.links.newest_links(10).await.unwrap()),
+        ["new333", "old111"]
+    );
+    assert_eq!(
+        codes(store.links.newest_links(1).await.unwrap()),
+        ["new333"]
     );
 }
 

@@ -19,6 +19,7 @@ use crate::store::{LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter}
 use async_trait::async_trait;
 use local::LocalCache;
 use shared::{Read, SharedCache};
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -215,12 +216,25 @@ impl CachedLinks {
         }
     }
 
-    /// Loads the `limit` most-clicked active links into both tiers.
+    /// Loads `limit` active links into both tiers: the most clicked, then, while there is
+    /// room, the newest of those never clicked (after an import, or on a store whose links
+    /// are mostly new, the counters name few or none).
     pub async fn prewarm(&self, limit: i64) -> StoreResult<usize> {
         if limit <= 0 {
             return Ok(0);
         }
-        let hot = self.inner.most_clicked(limit).await?;
+        let mut hot = self.inner.most_clicked(limit).await?;
+        if hot.len() < limit as usize {
+            let clicked: HashSet<i64> = hot.iter().map(|link| link.id).collect();
+            let newest = self.inner.newest_links(limit).await?;
+            let room = limit as usize - hot.len();
+            hot.extend(
+                newest
+                    .into_iter()
+                    .filter(|link| !clicked.contains(&link.id))
+                    .take(room),
+            );
+        }
         for link in hot.iter().cloned() {
             let code = link.short_code.clone();
             let lookup = Some(Arc::new(link));
@@ -296,6 +310,9 @@ impl LinkStore for CachedLinks {
     }
     async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {
         self.inner.most_clicked(limit).await
+    }
+    async fn newest_links(&self, limit: i64) -> StoreResult<Vec<Link>> {
+        self.inner.newest_links(limit).await
     }
     async fn spend_visit(&self, url_id: i64, cap: i64) -> StoreResult<bool> {
         self.inner.spend_visit(url_id, cap).await

@@ -86,7 +86,8 @@ pub struct CacheSettings {
     /// When the in-process cache is used.
     #[arg(long, env = "KURZ_L1", value_enum, default_value_t = L1Mode::Auto)]
     pub l1: L1Mode,
-    /// How many of the most-clicked links to load into the caches at start-up (0: none).
-    #[arg(long, env = "KURZ_PREWARM", default_value_t = 1_000)]
+    /// How many links to load into the caches at start-up, the most clicked first, then the
+    /// newest never clicked (0: none). 10,000 links are about 6 MB of the local cache.
+    #[arg(long, env = "KURZ_PREWARM", default_value_t = 10_000)]
     pub prewarm: i64,
 }

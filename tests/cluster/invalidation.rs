@@ -130,3 +130,36 @@ async fn a_burst_on_a_cold_code_makes_one_store_query() {
         "64 concurrent misses on one code must make one store query"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_new_replica_also_starts_with_the_newest_links_never_clicked_cached() {
+    let db = Database::create();
+    let redis = Redis::start();
+    let env = db_and_redis(&db, &redis);
+    let first = Kurz::start(&env);
+    first
+        .shorten_as("clicked", "https://example.com/clicked")
+        .await;
+    assert_eq!(first.follow("clicked").await.0, 302);
+    assert_eq!(first.count("/events?event_type=click").await, 1);
+    for code in ["oldest", "newer", "newest"] {
+        first
+            .shorten_as(code, &format!("https://example.com/{code}"))
+            .await;
+    }
+
+    // Room for three: the clicked link, then the two newest of those never clicked.
+    let fresh = Kurz::start(&[env[0], env[1], ("KURZ_PREWARM", "3")]);
+    fresh
+        .wait_for_metric("kurz_cache_prewarmed_links", 3.0, Duration::from_secs(10))
+        .await;
+    fresh
+        .wait_for_ready_field("cache", "ok", Duration::from_secs(10))
+        .await;
+    for code in ["clicked", "newest", "newer"] {
+        assert_eq!(fresh.follow(code).await.0, 302);
+    }
+    assert_eq!(fresh.metric("kurz_cache_store_lookups_total").await, 0.0);
+    assert_eq!(fresh.follow("oldest").await.0, 302);
+    assert_eq!(fresh.metric("kurz_cache_store_lookups_total").await, 1.0);
+}
