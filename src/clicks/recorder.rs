@@ -34,8 +34,8 @@ pub struct ClickRecorder {
 }
 
 impl ClickRecorder {
-    /// Queues a click; waits for room only in overload (see the module's comment). Returns
-    /// `false` (and counts a drop) when the click could not be queued.
+    /// Queues a click; waits for room only in overload (see the comment of `crate::clicks`).
+    /// Returns `false` (and counts a drop) when the click could not be queued.
     pub async fn record(&self, visit: Visited) -> bool {
         let command = match self.tx.try_send(Command::Record(visit)) {
             Ok(()) => return self.queued(),
