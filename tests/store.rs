@@ -163,7 +163,7 @@ conformance!(
     a_create_the_database_refuses_fails_alone_not_its_batch,
     api_keys_are_found_by_hash_revoked_and_counted,
     the_most_clicked_links_come_from_counters_kept_with_the_clicks,
-    the_newest_links_are_the_active_ones_newest_first,
+    the_newest_unclicked_links_are_the_active_ones_newest_first,
     a_link_may_be_created_switched_off,
     click_counters_sum_the_batches_and_count_each_visitor_once_a_day,
     a_day_has_one_visitor_key_and_old_keys_are_forgotten,
@@ -1254,7 +1254,7 @@ async fn the_most_clicked_links_come_from_counters_kept_with_the_clicks(store: S
     );
 }
 
-async fn the_newest_links_are_the_active_ones_newest_first(store: Stores) {
+async fn the_newest_unclicked_links_are_the_active_ones_newest_first(store: Stores) {
     for (code, is_active) in [("old111", true), ("off222", false), ("new333", true)] {
         let url = NewUrl {
             is_active,
@@ -1264,11 +1264,11 @@ async fn the_newest_links_are_the_active_ones_newest_first(store: Stores) {
     }
     let codes = |links: Vec<Link>| links.into_iter().map(|l| l.short_code).collect::<Vec<_>>();
     assert_eq!(
-        codes(store.links.newest_links(10).await.unwrap()),
+        codes(store.links.newest_unclicked_links(10).await.unwrap()),
         ["new333", "old111"]
     );
     assert_eq!(
-        codes(store.links.newest_links(1).await.unwrap()),
+        codes(store.links.newest_unclicked_links(1).await.unwrap()),
         ["new333"]
     );
 }

@@ -19,7 +19,6 @@ use crate::store::{LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter}
 use async_trait::async_trait;
 use local::LocalCache;
 use shared::{Read, SharedCache};
-use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -224,18 +223,13 @@ impl CachedLinks {
             return Ok(0);
         }
         let mut hot = self.inner.most_clicked(limit).await?;
-        if hot.len() < limit as usize {
-            let clicked: HashSet<i64> = hot.iter().map(|link| link.id).collect();
-            let newest = self.inner.newest_links(limit).await?;
-            let room = limit as usize - hot.len();
-            hot.extend(
-                newest
-                    .into_iter()
-                    .filter(|link| !clicked.contains(&link.id))
-                    .take(room),
-            );
+        // Fewer than asked for: every clicked link is in, the rest are never clicked.
+        let room = limit - hot.len() as i64;
+        if room > 0 {
+            hot.extend(self.inner.newest_unclicked_links(room).await?);
         }
-        for link in hot.iter().cloned() {
+        let warmed = hot.len();
+        for link in hot {
             let code = link.short_code.clone();
             let lookup = Some(Arc::new(link));
             if let Some(shared) = &self.shared
@@ -245,8 +239,8 @@ impl CachedLinks {
             }
             self.local.put(&code, lookup).await;
         }
-        metrics::gauge!("kurz_cache_prewarmed_links").set(hot.len() as f64);
-        Ok(hot.len())
+        metrics::gauge!("kurz_cache_prewarmed_links").set(warmed as f64);
+        Ok(warmed)
     }
 
     /// Runs `write`, which takes user `owner`'s links from them (deleting the user), and
@@ -311,8 +305,8 @@ impl LinkStore for CachedLinks {
     async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {
         self.inner.most_clicked(limit).await
     }
-    async fn newest_links(&self, limit: i64) -> StoreResult<Vec<Link>> {
-        self.inner.newest_links(limit).await
+    async fn newest_unclicked_links(&self, limit: i64) -> StoreResult<Vec<Link>> {
+        self.inner.newest_unclicked_links(limit).await
     }
     async fn spend_visit(&self, url_id: i64, cap: i64) -> StoreResult<bool> {
         self.inner.spend_visit(url_id, cap).await

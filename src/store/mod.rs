@@ -117,9 +117,9 @@ pub trait LinkStore: Send + Sync + 'static {
     /// The `limit` most-clicked active links, most clicked first (for cache pre-warming),
     /// read from the click counters kept with every batch of clicks, not from the events.
     async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>>;
-    /// The `limit` newest active links, newest first (for pre-warming links not clicked
-    /// yet: a link is shared, and visited, soon after it is made or imported).
-    async fn newest_links(&self, limit: i64) -> StoreResult<Vec<Link>>;
+    /// The `limit` newest active links never clicked, newest first (for pre-warming beyond
+    /// the most clicked: a link is shared, and visited, soon after it is made or imported).
+    async fn newest_unclicked_links(&self, limit: i64) -> StoreResult<Vec<Link>>;
     /// Counts one more human visit of capped link `url_id` if fewer than `cap` were
     /// counted; whether it was. Atomic across every replica: this is the cap's one count.
     async fn spend_visit(&self, url_id: i64, cap: i64) -> StoreResult<bool>;

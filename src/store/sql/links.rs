@@ -16,8 +16,10 @@ pub const LINK_BY_CODE: &str = "SELECT id, user_id, short_code, original_url AS 
 pub const MOST_CLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, u.is_active, \
      u.settings, u.password_hash \
      FROM link_clicks c JOIN urls u ON u.id = c.url_id WHERE u.is_active ORDER BY c.clicks DESC, u.id LIMIT $1";
-pub const NEWEST: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, u.is_active, \
-     u.settings, u.password_hash FROM urls u WHERE u.is_active ORDER BY u.id DESC LIMIT $1";
+/// The newest active links without a click counter (never clicked), down the primary key.
+pub const NEWEST_UNCLICKED: &str = "SELECT u.id, u.user_id, u.short_code, u.original_url AS target, \
+     u.is_active, u.settings, u.password_hash FROM urls u WHERE u.is_active \
+     AND NOT EXISTS (SELECT 1 FROM link_clicks c WHERE c.url_id = u.id) ORDER BY u.id DESC LIMIT $1";
 pub const UPDATE: &str = "UPDATE urls SET title = $1, is_active = $2, original_url = $3, updated_at = $4, \
      settings = $5, password_hash = $6 WHERE id = $7";
 /// One more human visit of a capped link, if the cap allows it: a row comes back when it
@@ -70,8 +72,9 @@ macro_rules! link_store {
                     self.all("most_clicked", links::MOST_CLICKED, limit).await
                 }
 
-                async fn newest_links(&self, limit: i64) -> StoreResult<Vec<Link>> {
-                    self.all("newest_links", links::NEWEST, limit).await
+                async fn newest_unclicked_links(&self, limit: i64) -> StoreResult<Vec<Link>> {
+                    self.all("newest_unclicked_links", links::NEWEST_UNCLICKED, limit)
+                        .await
                 }
 
                 async fn spend_visit(&self, url_id: i64, cap: i64) -> StoreResult<bool> {
