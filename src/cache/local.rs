@@ -43,9 +43,19 @@ impl Expiry<String, Entry> for Ttl {
         Some(if entry.is_negative() {
             self.negative
         } else {
-            self.positive
+            spread(self.positive)
         })
     }
+}
+
+/// The lifetime of a link filled now: somewhere in the last quarter of `ttl`, never past it.
+/// Links are filled in bursts (the pre-warm's thousands at start-up, every code at once
+/// when load begins or after a flush); with one lifetime they all expire in the same
+/// instant and every next visit goes down to the store at once (BENCHMARKS.md, thirteenth
+/// round). Spread, a burst of fills comes back as a trickle over a quarter of the TTL, and
+/// no link is kept longer than configured.
+pub(super) fn spread(ttl: Duration) -> Duration {
+    ttl.mul_f64(rand::random_range(0.75..=1.0))
 }
 
 /// Rough bytes an entry holds, for the byte bound.
@@ -168,6 +178,43 @@ mod tests {
             settings: None,
             password_hash: None,
         }))
+    }
+
+    #[test]
+    fn links_filled_together_expire_over_the_last_quarter_of_the_ttl_and_unknowns_at_once() {
+        let ttl = Ttl {
+            positive: Duration::from_secs(40),
+            negative: Duration::from_secs(5),
+        };
+        let now = Instant::now();
+        let code = "abc".to_owned();
+        let positive = Entry {
+            lookup: url("https://example.com/"),
+            filled_at: 0,
+        };
+        let lifetimes: Vec<Duration> = (0..1_000)
+            .filter_map(|_| ttl.expire_after_create(&code, &positive, now))
+            .collect();
+        assert_eq!(lifetimes.len(), 1_000, "every link expires");
+        let (Some(shortest), Some(longest)) = (lifetimes.iter().min(), lifetimes.iter().max())
+        else {
+            unreachable!("a thousand lifetimes")
+        };
+        assert!(*shortest >= Duration::from_secs(30), "{shortest:?}");
+        assert!(*longest <= Duration::from_secs(40), "{longest:?}");
+        // A thousand draws within one tenth of the range: under 1 in 10^990 by chance.
+        assert!(
+            *longest - *shortest > Duration::from_secs(1),
+            "spread, not one instant: {shortest:?} to {longest:?}"
+        );
+        let unknown = Entry {
+            lookup: None,
+            filled_at: 0,
+        };
+        assert_eq!(
+            ttl.expire_after_create(&code, &unknown, now),
+            Some(Duration::from_secs(5))
+        );
     }
 
     fn cache() -> LocalCache {

@@ -17,6 +17,7 @@ use crate::config::{CacheSettings, L1Mode};
 use crate::domain::{ImportedLink, Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
 use crate::store::{LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter};
 use async_trait::async_trait;
+use futures_util::StreamExt;
 use local::LocalCache;
 use shared::{Read, SharedCache};
 use std::future::Future;
@@ -29,6 +30,11 @@ use topology::Topology;
 
 /// How many of a deleted user's urls are looked up per page when invalidating them.
 const INVALIDATE_PAGE: i64 = 1_000;
+
+/// Longest wait of the pre-warm for the invalidation subscription (see [`CachedLinks::prewarm`]).
+const PREWARM_WAITS_FOR_REDIS: Duration = Duration::from_secs(10);
+/// Links the pre-warm reads and writes through Redis at once.
+const PREWARM_IN_FLIGHT: usize = 64;
 
 /// The link store seen through the caches.
 pub struct CachedLinks {
@@ -218,6 +224,13 @@ impl CachedLinks {
     /// Loads `limit` active links into both tiers: the most clicked, then, while there is
     /// room, the newest of those never clicked (after an import, or on a store whose links
     /// are mostly new, the counters name few or none).
+    ///
+    /// Through Redis, the links are written once the invalidation subscription is live (or
+    /// after [`PREWARM_WAITS_FOR_REDIS`]): until then L1 is not trusted and Redis may not be
+    /// connected, and going live empties L1. They are written [`PREWARM_IN_FLIGHT`] at a
+    /// time, so that their round trips share the connection instead of following one
+    /// another (10,000 links one after the other were still being written when load began;
+    /// BENCHMARKS.md, twelfth round).
     pub async fn prewarm(&self, limit: i64) -> StoreResult<usize> {
         if limit <= 0 {
             return Ok(0);
@@ -228,17 +241,27 @@ impl CachedLinks {
         if room > 0 {
             hot.extend(self.inner.newest_unclicked_links(room).await?);
         }
-        let warmed = hot.len();
-        for link in hot {
-            let code = link.short_code.clone();
-            let lookup = Some(Arc::new(link));
-            if let Some(shared) = &self.shared
-                && let Read::Miss(generations) = shared.read(&code).await
+        if let Some(shared) = &self.shared {
+            let deadline = tokio::time::Instant::now() + PREWARM_WAITS_FOR_REDIS;
+            while !shared.subscribed.load(Ordering::Acquire)
+                && tokio::time::Instant::now() < deadline
             {
-                shared.write(&code, &lookup, generations).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            self.local.put(&code, lookup).await;
         }
+        let warmed = hot.len();
+        futures_util::stream::iter(hot)
+            .for_each_concurrent(PREWARM_IN_FLIGHT, |link| async move {
+                let code = link.short_code.clone();
+                let lookup = Some(Arc::new(link));
+                if let Some(shared) = &self.shared
+                    && let Read::Miss(generations) = shared.read(&code).await
+                {
+                    shared.write(&code, &lookup, generations).await;
+                }
+                self.local.put(&code, lookup).await;
+            })
+            .await;
         metrics::gauge!("kurz_cache_prewarmed_links").set(warmed as f64);
         Ok(warmed)
     }

@@ -19,7 +19,7 @@
 
 use super::bus::Acks;
 use super::link::Link;
-use super::local::Lookup;
+use super::local::{Lookup, spread};
 use super::topology::{Connected, Topology};
 use crate::domain;
 use serde::{Deserialize, Serialize};
@@ -364,7 +364,7 @@ impl SharedCache {
         let ttl = if negative {
             self.negative_ttl
         } else {
-            self.ttl
+            spread(self.ttl)
         };
         let stored = Stored {
             generations,

@@ -160,6 +160,17 @@ async fn a_new_replica_also_starts_with_the_newest_links_never_clicked_cached() 
         assert_eq!(fresh.follow(code).await.0, 302);
     }
     assert_eq!(fresh.metric("kurz_cache_store_lookups_total").await, 0.0);
+    // Warmed in process too, after the subscription went live (which empties L1): not one
+    // of them needed Redis.
+    assert_eq!(
+        metric_sum(
+            &fresh.metrics().await,
+            "kurz_cache_requests_total",
+            &["tier=\"l2\""]
+        ),
+        0.0,
+        "the warmed links are answered from L1"
+    );
     assert_eq!(fresh.follow("oldest").await.0, 302);
     assert_eq!(fresh.metric("kurz_cache_store_lookups_total").await, 1.0);
 }
