@@ -140,11 +140,23 @@ impl LocalCache {
         fill().await.map_err(Arc::new)
     }
 
-    /// Stores a lookup known to be current (pre-warming).
-    pub async fn put(&self, code: &str, lookup: Lookup) {
-        let filled_at = self.sequence.load(Ordering::Acquire);
+    /// Where invalidations stand now, for [`LocalCache::put`].
+    pub fn mark(&self) -> u64 {
+        self.sequence.load(Ordering::Acquire)
+    }
+
+    /// Stores a lookup read from the store after `mark` was taken (pre-warming): an
+    /// invalidation of its code since then, or a flush, voids it as it voids a fill that was
+    /// in flight.
+    pub async fn put(&self, code: &str, lookup: Lookup, mark: u64) {
         self.entries
-            .insert(code.to_owned(), Entry { lookup, filled_at })
+            .insert(
+                code.to_owned(),
+                Entry {
+                    lookup,
+                    filled_at: mark,
+                },
+            )
             .await;
     }
 
@@ -215,6 +227,25 @@ mod tests {
             ttl.expire_after_create(&code, &unknown, now),
             Some(Duration::from_secs(5))
         );
+    }
+
+    #[tokio::test]
+    async fn a_link_read_before_its_invalidation_and_put_after_it_is_not_served() {
+        let cache = cache();
+        let before = cache.mark();
+        // The store is read here; then the link changes and its code is invalidated.
+        cache.invalidate("abc").await;
+        cache
+            .put("abc", url("https://example.com/old"), before)
+            .await;
+        assert!(cache.get("abc").await.is_none(), "the old target is void");
+
+        let after = cache.mark();
+        cache
+            .put("abc", url("https://example.com/new"), after)
+            .await;
+        let served = cache.get("abc").await.flatten().map(|l| l.target.clone());
+        assert_eq!(served.as_deref(), Some("https://example.com/new"));
     }
 
     fn cache() -> LocalCache {
@@ -291,7 +322,9 @@ mod tests {
     #[tokio::test]
     async fn a_flush_voids_everything() {
         let cache = cache();
-        cache.put("abc", url("https://a.example")).await;
+        cache
+            .put("abc", url("https://a.example"), cache.mark())
+            .await;
         assert!(cache.get("abc").await.is_some());
         cache.flush();
         assert!(cache.get("abc").await.is_none());

@@ -225,41 +225,49 @@ impl CachedLinks {
     /// room, the newest of those never clicked (after an import, or on a store whose links
     /// are mostly new, the counters name few or none).
     ///
-    /// Through Redis, the links are written once the invalidation subscription is live (or
-    /// after [`PREWARM_WAITS_FOR_REDIS`]): until then L1 is not trusted and Redis may not be
-    /// connected, and going live empties L1. They are written [`PREWARM_IN_FLIGHT`] at a
-    /// time, so that their round trips share the connection instead of following one
-    /// another (10,000 links one after the other were still being written when load began;
-    /// BENCHMARKS.md, twelfth round).
+    /// Through Redis, it starts once the invalidation subscription is live: until then L1 is
+    /// not trusted and going live empties it. If it is not live within
+    /// [`PREWARM_WAITS_FOR_REDIS`], nothing is warmed (neither tier would keep it). Each link
+    /// then goes through the usual fill, which reads Redis's generations before asking the
+    /// store (a value stored with generations read after the store was asked could bring
+    /// back a target changed in between), [`PREWARM_IN_FLIGHT`] at a time so that their
+    /// round trips overlap on the shared connection (10,000 links one after another were
+    /// still being written when load began; BENCHMARKS.md, twelfth round). Without Redis the
+    /// links read are put in L1 as they are, voided by any invalidation since they were read.
     pub async fn prewarm(&self, limit: i64) -> StoreResult<usize> {
         if limit <= 0 {
             return Ok(0);
         }
+        if let Some(shared) = &self.shared {
+            let deadline = tokio::time::Instant::now() + PREWARM_WAITS_FOR_REDIS;
+            while !shared.subscribed.load(Ordering::Acquire) {
+                if tokio::time::Instant::now() >= deadline {
+                    tracing::warn!("invalidation subscription not live: caches not pre-warmed");
+                    return Ok(0);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        let mark = self.local.mark();
         let mut hot = self.inner.most_clicked(limit).await?;
         // Fewer than asked for: every clicked link is in, the rest are never clicked.
         let room = limit - hot.len() as i64;
         if room > 0 {
             hot.extend(self.inner.newest_unclicked_links(room).await?);
         }
-        if let Some(shared) = &self.shared {
-            let deadline = tokio::time::Instant::now() + PREWARM_WAITS_FOR_REDIS;
-            while !shared.subscribed.load(Ordering::Acquire)
-                && tokio::time::Instant::now() < deadline
-            {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-        }
         let warmed = hot.len();
         futures_util::stream::iter(hot)
             .for_each_concurrent(PREWARM_IN_FLIGHT, |link| async move {
-                let code = link.short_code.clone();
-                let lookup = Some(Arc::new(link));
-                if let Some(shared) = &self.shared
-                    && let Read::Miss(generations) = shared.read(&code).await
-                {
-                    shared.write(&code, &lookup, generations).await;
+                if self.shared.is_none() {
+                    let code = link.short_code.clone();
+                    self.local.put(&code, Some(Arc::new(link)), mark).await;
+                } else if let Ok(code) = ShortCode::parse(&link.short_code) {
+                    // A failed fill is a miss later, as for any visit.
+                    let _ = self
+                        .local
+                        .get_or_fill(code.as_str(), || self.resolve_below_l1(&code))
+                        .await;
                 }
-                self.local.put(&code, lookup).await;
             })
             .await;
         metrics::gauge!("kurz_cache_prewarmed_links").set(warmed as f64);
