@@ -17,7 +17,6 @@ use crate::config::{CacheSettings, L1Mode};
 use crate::domain::{ImportedLink, Link, NewUrl, ShortCode, Timestamp, Url, UrlPatch};
 use crate::store::{LinkStore, Listing, Page, StoreError, StoreResult, UrlFilter};
 use async_trait::async_trait;
-use futures_util::StreamExt;
 use local::LocalCache;
 use shared::{Read, SharedCache};
 use std::future::Future;
@@ -33,8 +32,6 @@ const INVALIDATE_PAGE: i64 = 1_000;
 
 /// Longest wait of the pre-warm for the invalidation subscription (see [`CachedLinks::prewarm`]).
 const PREWARM_WAITS_FOR_REDIS: Duration = Duration::from_secs(10);
-/// Links the pre-warm reads and writes through Redis at once.
-const PREWARM_IN_FLIGHT: usize = 64;
 
 /// The link store seen through the caches.
 pub struct CachedLinks {
@@ -221,19 +218,18 @@ impl CachedLinks {
         }
     }
 
-    /// Loads `limit` active links into both tiers: the most clicked, then, while there is
+    /// Loads `limit` active links into the local cache: the most clicked, then, while there is
     /// room, the newest of those never clicked (after an import, or on a store whose links
     /// are mostly new, the counters name few or none).
     ///
-    /// Through Redis, it starts once the invalidation subscription is live: until then L1 is
-    /// not trusted and going live empties it. If it is not live within
-    /// [`PREWARM_WAITS_FOR_REDIS`], nothing is warmed (neither tier would keep it). Each link
-    /// then goes through the usual fill, which reads Redis's generations before asking the
-    /// store (a value stored with generations read after the store was asked could bring
-    /// back a target changed in between), [`PREWARM_IN_FLIGHT`] at a time so that their
-    /// round trips overlap on the shared connection (10,000 links one after another were
-    /// still being written when load began; BENCHMARKS.md, twelfth round). Without Redis the
-    /// links read are put in L1 as they are, voided by any invalidation since they were read.
+    /// Into L1 only, under the invalidation sequence taken before the store is read, so that
+    /// any invalidation since (this process's own, or another replica's through the
+    /// subscription) voids what it put. Through Redis it starts once the subscription is
+    /// live (until then L1 is not trusted, and going live empties it); not live within
+    /// [`PREWARM_WAITS_FOR_REDIS`], nothing is warmed. Redis is not written: a value there
+    /// must carry generations read before the store was asked, which for a batch means a
+    /// store lookup per link (filling it that way, two replicas starting on an empty Redis
+    /// held the open-loop capacity to a fifth; BENCHMARKS.md, thirteenth round).
     pub async fn prewarm(&self, limit: i64) -> StoreResult<usize> {
         if limit <= 0 {
             return Ok(0);
@@ -256,20 +252,10 @@ impl CachedLinks {
             hot.extend(self.inner.newest_unclicked_links(room).await?);
         }
         let warmed = hot.len();
-        futures_util::stream::iter(hot)
-            .for_each_concurrent(PREWARM_IN_FLIGHT, |link| async move {
-                if self.shared.is_none() {
-                    let code = link.short_code.clone();
-                    self.local.put(&code, Some(Arc::new(link)), mark).await;
-                } else if let Ok(code) = ShortCode::parse(&link.short_code) {
-                    // A failed fill is a miss later, as for any visit.
-                    let _ = self
-                        .local
-                        .get_or_fill(code.as_str(), || self.resolve_below_l1(&code))
-                        .await;
-                }
-            })
-            .await;
+        for link in hot {
+            let code = link.short_code.clone();
+            self.local.put(&code, Some(Arc::new(link)), mark).await;
+        }
         metrics::gauge!("kurz_cache_prewarmed_links").set(warmed as f64);
         Ok(warmed)
     }
