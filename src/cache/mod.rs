@@ -33,6 +33,19 @@ const INVALIDATE_PAGE: i64 = 1_000;
 /// Longest wait of the pre-warm for the invalidation subscription (see [`CachedLinks::prewarm`]).
 const PREWARM_WAITS_FOR_REDIS: Duration = Duration::from_secs(10);
 
+/// Whether `condition` holds, looked at every 50 ms until it does or `limit` has passed
+/// (the Redis tasks set the state it reads; nothing signals a change).
+async fn holds_within(limit: Duration, condition: impl Fn() -> bool) -> bool {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !condition() {
+        if tokio::time::Instant::now() >= deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    true
+}
+
 /// The link store seen through the caches.
 pub struct CachedLinks {
     inner: Arc<dyn LinkStore>,
@@ -114,16 +127,12 @@ impl CachedLinks {
     /// Waits until Redis is connected (or `timeout` passes), for short-lived commands that
     /// must reach the replicas.
     pub async fn wait_for_redis(&self, timeout: Duration) {
-        let Some(shared) = &self.shared else { return };
-        let start = std::time::Instant::now();
-        while !shared.is_healthy() {
-            if start.elapsed() > timeout {
-                tracing::warn!(
-                    "Redis not reachable: running replicas' caches will not be told of this import"
-                );
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        if let Some(shared) = &self.shared
+            && !holds_within(timeout, || shared.is_healthy()).await
+        {
+            tracing::warn!(
+                "Redis not reachable: running replicas' caches will not be told of this import"
+            );
         }
     }
 
@@ -234,15 +243,14 @@ impl CachedLinks {
         if limit <= 0 {
             return Ok(0);
         }
-        if let Some(shared) = &self.shared {
-            let deadline = tokio::time::Instant::now() + PREWARM_WAITS_FOR_REDIS;
-            while !shared.subscribed.load(Ordering::Acquire) {
-                if tokio::time::Instant::now() >= deadline {
-                    tracing::warn!("invalidation subscription not live: caches not pre-warmed");
-                    return Ok(0);
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+        if let Some(shared) = &self.shared
+            && !holds_within(PREWARM_WAITS_FOR_REDIS, || {
+                shared.subscribed.load(Ordering::Acquire)
+            })
+            .await
+        {
+            tracing::warn!("invalidation subscription not live: caches not pre-warmed");
+            return Ok(0);
         }
         let mark = self.local.mark();
         let mut hot = self.inner.most_clicked(limit).await?;
