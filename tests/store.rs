@@ -1271,6 +1271,30 @@ async fn the_newest_unclicked_links_are_the_active_ones_newest_first(store: Stor
         codes(store.links.newest_unclicked_links(1).await.unwrap()),
         ["new333"]
     );
+
+    // A clicked link is left out, however new: the most clicked name it already.
+    let clicked = store
+        .links
+        .create_url(new_url("hot444", None))
+        .await
+        .unwrap();
+    let click = Event {
+        id: 1_000,
+        url_id: Some(clicked.id),
+        user_id: None,
+        event_type: "click".into(),
+        timestamp: ts("2025-03-01 00:00:00"),
+        details: Map::new(),
+    };
+    store.events.import_events(&[click]).await.unwrap();
+    assert_eq!(
+        codes(store.links.most_clicked(10).await.unwrap()),
+        ["hot444"]
+    );
+    assert_eq!(
+        codes(store.links.newest_unclicked_links(10).await.unwrap()),
+        ["new333", "old111"]
+    );
 }
 
 async fn a_link_may_be_created_switched_off(store: Stores) {
