@@ -25,12 +25,22 @@ struct Entry {
     lookup: Lookup,
     /// The invalidation sequence number when this entry's fill began.
     filled_at: u64,
+    /// How long it is kept, drawn when it was filled (see [`Ttl::lifetime`]).
+    lifetime: Duration,
+    /// From when a visit reads the link again in the background (see [`super::refresh`]):
+    /// the last eighth of the TTL before it expires.
+    refresh_from: Instant,
 }
 
-impl Entry {
-    fn is_negative(&self) -> bool {
-        self.lookup.as_ref().is_none_or(|link| !link.is_active)
-    }
+/// Whether a lookup is an unknown or inactive code (kept seconds only, never refreshed).
+fn is_negative(lookup: &Lookup) -> bool {
+    lookup.as_ref().is_none_or(|link| !link.is_active)
+}
+
+/// A current cached lookup, and whether it is due for a refresh.
+pub struct Hit {
+    pub lookup: Lookup,
+    pub due: bool,
 }
 
 struct Ttl {
@@ -38,13 +48,36 @@ struct Ttl {
     negative: Duration,
 }
 
-impl Expiry<String, Entry> for Ttl {
-    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
-        Some(if entry.is_negative() {
+impl Ttl {
+    /// How long a lookup filled now is kept.
+    fn lifetime(&self, lookup: &Lookup) -> Duration {
+        if is_negative(lookup) {
             self.negative
         } else {
             spread(self.positive)
-        })
+        }
+    }
+}
+
+/// Each entry is kept for the lifetime drawn when it was filled, also one that replaces
+/// another (a refresh): left to moka, a replacement keeps the lifetime left of the entry it
+/// replaces, so a refreshed link expired when the old one would have and its next visit
+/// went down to the store after all.
+struct Lifetimes;
+
+impl Expiry<String, Entry> for Lifetimes {
+    fn expire_after_create(&self, _key: &String, entry: &Entry, _now: Instant) -> Option<Duration> {
+        Some(entry.lifetime)
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &Entry,
+        _now: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.lifetime)
     }
 }
 
@@ -71,6 +104,9 @@ pub struct LocalCache {
     tombstones: Cache<String, u64>,
     sequence: AtomicU64,
     flushed_at: AtomicU64,
+    ttl: Ttl,
+    /// How long before a link expires a visit starts refreshing it.
+    refresh_ahead: Duration,
 }
 
 impl LocalCache {
@@ -78,10 +114,7 @@ impl LocalCache {
         let entries = Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|code: &String, entry: &Entry| weigh(code, entry))
-            .expire_after(Ttl {
-                positive: ttl,
-                negative: negative_ttl,
-            })
+            .expire_after(Lifetimes)
             .build();
         let tombstones = Cache::builder()
             .max_capacity(1_000_000)
@@ -92,6 +125,22 @@ impl LocalCache {
             tombstones,
             sequence: AtomicU64::new(0),
             flushed_at: AtomicU64::new(0),
+            ttl: Ttl {
+                positive: ttl,
+                negative: negative_ttl,
+            },
+            refresh_ahead: ttl / 8,
+        }
+    }
+
+    /// An entry filled now, from a read begun at invalidation sequence `filled_at`.
+    fn entry(&self, lookup: Lookup, filled_at: u64) -> Entry {
+        let lifetime = self.ttl.lifetime(&lookup);
+        Entry {
+            lookup,
+            filled_at,
+            lifetime,
+            refresh_from: Instant::now() + lifetime.saturating_sub(self.refresh_ahead),
         }
     }
 
@@ -109,9 +158,16 @@ impl LocalCache {
     }
 
     /// A current cached lookup, if any.
-    pub async fn get(&self, code: &str) -> Option<Lookup> {
+    pub async fn get(&self, code: &str) -> Option<Hit> {
         let entry = self.entries.get(code).await?;
-        self.is_current(code, &entry).await.then_some(entry.lookup)
+        if !self.is_current(code, &entry).await {
+            return None;
+        }
+        let due = !is_negative(&entry.lookup) && Instant::now() >= entry.refresh_from;
+        Some(Hit {
+            lookup: entry.lookup,
+            due,
+        })
     }
 
     /// The cached lookup, or the result of `fill` (shared by every concurrent caller for
@@ -126,10 +182,7 @@ impl LocalCache {
             let started = self.sequence.load(Ordering::Acquire);
             let init = async {
                 metrics::counter!("kurz_cache_fills_total", "tier" => "l1").increment(1);
-                fill().await.map(|lookup| Entry {
-                    lookup,
-                    filled_at: started,
-                })
+                fill().await.map(|lookup| self.entry(lookup, started))
             };
             let entry = self.entries.try_get_with(code.to_owned(), init).await?;
             if self.is_current(code, &entry).await {
@@ -145,19 +198,12 @@ impl LocalCache {
         self.sequence.load(Ordering::Acquire)
     }
 
-    /// Stores a lookup read from the store after `mark` was taken (pre-warming): an
-    /// invalidation of its code since then, or a flush, voids it as it voids a fill that was
-    /// in flight.
+    /// Stores a lookup read from the store after `mark` was taken (pre-warming, refreshing):
+    /// an invalidation of its code since then, or a flush, voids it as it voids a fill that
+    /// was in flight.
     pub async fn put(&self, code: &str, lookup: Lookup, mark: u64) {
-        self.entries
-            .insert(
-                code.to_owned(),
-                Entry {
-                    lookup,
-                    filled_at: mark,
-                },
-            )
-            .await;
+        let entry = self.entry(lookup, mark);
+        self.entries.insert(code.to_owned(), entry).await;
     }
 
     /// Voids one code, including any fill of it now in flight.
@@ -198,16 +244,8 @@ mod tests {
             positive: Duration::from_secs(40),
             negative: Duration::from_secs(5),
         };
-        let now = Instant::now();
-        let code = "abc".to_owned();
-        let positive = Entry {
-            lookup: url("https://example.com/"),
-            filled_at: 0,
-        };
-        let lifetimes: Vec<Duration> = (0..1_000)
-            .filter_map(|_| ttl.expire_after_create(&code, &positive, now))
-            .collect();
-        assert_eq!(lifetimes.len(), 1_000, "every link expires");
+        let link = url("https://example.com/");
+        let lifetimes: Vec<Duration> = (0..1_000).map(|_| ttl.lifetime(&link)).collect();
         let (Some(shortest), Some(longest)) = (lifetimes.iter().min(), lifetimes.iter().max())
         else {
             unreachable!("a thousand lifetimes")
@@ -219,14 +257,7 @@ mod tests {
             *longest - *shortest > Duration::from_secs(1),
             "spread, not one instant: {shortest:?} to {longest:?}"
         );
-        let unknown = Entry {
-            lookup: None,
-            filled_at: 0,
-        };
-        assert_eq!(
-            ttl.expire_after_create(&code, &unknown, now),
-            Some(Duration::from_secs(5))
-        );
+        assert_eq!(ttl.lifetime(&None), Duration::from_secs(5));
     }
 
     #[tokio::test]
@@ -244,7 +275,11 @@ mod tests {
         cache
             .put("abc", url("https://example.com/new"), after)
             .await;
-        let served = cache.get("abc").await.flatten().map(|l| l.target.clone());
+        let served = cache
+            .get("abc")
+            .await
+            .and_then(|hit| hit.lookup)
+            .map(|l| l.target.clone());
         assert_eq!(served.as_deref(), Some("https://example.com/new"));
     }
 
@@ -315,8 +350,51 @@ mod tests {
             .await
             .unwrap_or_else(|_| Err(Arc::new(StoreError::Corrupt("join".into()))));
         assert_eq!(target_of(&answered).as_deref(), Some("https://new.example"));
-        let cached = cache.get("abc").await.flatten().map(|u| u.target.clone());
+        let cached = cache
+            .get("abc")
+            .await
+            .and_then(|hit| hit.lookup)
+            .map(|u| u.target.clone());
         assert_eq!(cached.as_deref(), Some("https://new.example"));
+    }
+
+    #[tokio::test]
+    async fn a_link_is_due_for_a_refresh_in_its_last_eighth_and_a_refreshed_one_lives_anew() {
+        // Links live 3 to 4 s here, and are due for a refresh in their last 0.5 s.
+        let cache = LocalCache::new(1 << 20, Duration::from_secs(4), Duration::from_secs(10));
+        let start = Instant::now();
+        cache
+            .put("abc", url("https://a.example"), cache.mark())
+            .await;
+        cache.put("gone", None, cache.mark()).await;
+        let due = |hit: Option<Hit>| hit.map(|hit| hit.due);
+        assert_eq!(due(cache.get("abc").await), Some(false), "fresh");
+        // Looked at every 20 ms: due before it expires.
+        loop {
+            match due(cache.get("abc").await) {
+                Some(true) => break,
+                Some(false) => tokio::time::sleep(Duration::from_millis(20)).await,
+                None => panic!("expired before it was due"),
+            }
+        }
+        assert_eq!(
+            due(cache.get("gone").await),
+            Some(false),
+            "unknowns are not refreshed"
+        );
+
+        // The refresh (at 2.5 s at the earliest) lives 3 s at least from then: past the first
+        // entry's longest lifetime, it is served, and not due.
+        cache
+            .put("abc", url("https://b.example"), cache.mark())
+            .await;
+        tokio::time::sleep_until((start + Duration::from_millis(4_200)).into()).await;
+        let Some(hit) = cache.get("abc").await else {
+            panic!("the refreshed link expired with the first");
+        };
+        let target = hit.lookup.map(|link| link.target.clone());
+        assert_eq!(target.as_deref(), Some("https://b.example"));
+        assert!(!hit.due);
     }
 
     #[tokio::test]

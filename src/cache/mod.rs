@@ -7,6 +7,7 @@ mod bus;
 mod link;
 mod local;
 mod rate;
+mod refresh;
 mod shared;
 mod topology;
 
@@ -20,8 +21,8 @@ use async_trait::async_trait;
 use local::LocalCache;
 use shared::{Read, SharedCache};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -59,6 +60,10 @@ pub struct CachedLinks {
     /// `kurz_cache_requests_total{tier="l1",result="hit"}`, registered once: every cached
     /// redirect counts one.
     l1_hits: metrics::Counter,
+    /// The links being read again ahead of their expiry (see [`refresh`]).
+    refreshes: refresh::Refreshes,
+    /// This cache itself, for the refreshes' background tasks.
+    me: Weak<Self>,
 }
 
 impl CachedLinks {
@@ -96,7 +101,7 @@ impl CachedLinks {
                 stop.clone(),
             )));
         }
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|me| Self {
             inner,
             local,
             shared,
@@ -105,6 +110,8 @@ impl CachedLinks {
             stop,
             tasks: std::sync::Mutex::new(tasks),
             l1_hits: metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "hit"),
+            refreshes: refresh::Refreshes::default(),
+            me: me.clone(),
         }))
     }
 
@@ -169,7 +176,10 @@ impl CachedLinks {
         }
         if let Some(hit) = self.local.get(key).await {
             self.l1_hits.increment(1);
-            return Ok(hit);
+            if hit.due {
+                self.refresh_ahead(code);
+            }
+            return Ok(hit.lookup);
         }
         metrics::counter!("kurz_cache_requests_total", "tier" => "l1", "result" => "miss")
             .increment(1);

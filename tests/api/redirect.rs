@@ -3,6 +3,7 @@
 
 use crate::common::prelude::*;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 const PATHS: [&str; 2] = ["/{}", "/urls/{}/redirect"];
 
@@ -465,4 +466,80 @@ async fn a_code_and_a_plus_shows_where_it_leads_without_following_or_counting() 
     .expect(200);
     app.get(&format!("/{code}+")).await.expect_error(404);
     app.get("/nosuchcode+").await.expect_error(404);
+}
+
+/// A link being visited is read again in the background before it expires from the
+/// in-process cache: a change kurz was not told of (an import by the command line into its
+/// embedded store while it serves) reaches the visitors within the cache's lifetime, and no
+/// visit meanwhile misses the cache and waits for the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_visited_link_is_refreshed_in_the_background_before_it_expires() {
+    let dir = tempfile::tempdir().unwrap();
+    // Links live 4.5 to 6 s in L1 here, and are due for a refresh in their last 0.75 s.
+    let kurz = Kurz::options()
+        .data_dir(dir.path())
+        .env("KURZ_L1_TTL_SECS", "6")
+        .start();
+    let created = kurz.shorten_as("hot", "https://example.com/before").await;
+    let id = created["id"].as_i64().expect("the new url's id");
+    assert_eq!(
+        kurz.follow("hot").await.1.as_deref(),
+        Some("https://example.com/before")
+    );
+    let misses = || async {
+        metric_sum(
+            &kurz.metrics().await,
+            "kurz_cache_requests_total",
+            &["tier=\"l1\"", "result=\"miss\""],
+        )
+    };
+    let missed_before = misses().await;
+
+    let csv = dir.path().join("urls.csv");
+    std::fs::write(
+        &csv,
+        format!(
+            "id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n\
+             {id},,hot,https://example.com/after,Hot,True,2025-01-01 00:00:00,2025-01-01 00:00:00\n"
+        ),
+    )
+    .unwrap();
+    kurz_ok(
+        kurz_command_on(dir.path())
+            .args(["import", "--urls"])
+            .arg(&csv),
+    );
+
+    // Visited every 50 ms: refreshed in the last 0.75 s before the first fill expires.
+    eventually(
+        "the imported target served",
+        Duration::from_secs(20),
+        || async {
+            match kurz.follow("hot").await {
+                (302, Some(target)) if target == "https://example.com/after" => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    // Past the first fill's lifetime (at most 0.75 s after its refresh): still served.
+    for _ in 0..20 {
+        assert_eq!(
+            kurz.follow("hot").await.1.as_deref(),
+            Some("https://example.com/after")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        misses().await,
+        missed_before,
+        "every visit was answered from the cache"
+    );
+    assert!(
+        metric_sum(
+            &kurz.metrics().await,
+            "kurz_cache_refreshes_total",
+            &["result=\"ok\""]
+        ) >= 1.0
+    );
 }
