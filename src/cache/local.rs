@@ -28,8 +28,8 @@ struct Entry {
     /// How long it is kept, drawn when it was filled (see [`Ttl::lifetime`]).
     lifetime: Duration,
     /// From when a visit reads the link again in the background (see [`super::refresh`]):
-    /// the last eighth of the TTL before it expires.
-    refresh_from: Instant,
+    /// the last eighth of the TTL before it expires; never for an unknown or inactive code.
+    refresh_from: Option<Instant>,
 }
 
 /// Whether a lookup is an unknown or inactive code (kept seconds only, never refreshed).
@@ -105,8 +105,6 @@ pub struct LocalCache {
     sequence: AtomicU64,
     flushed_at: AtomicU64,
     ttl: Ttl,
-    /// How long before a link expires a visit starts refreshing it.
-    refresh_ahead: Duration,
 }
 
 impl LocalCache {
@@ -129,18 +127,19 @@ impl LocalCache {
                 positive: ttl,
                 negative: negative_ttl,
             },
-            refresh_ahead: ttl / 8,
         }
     }
 
     /// An entry filled now, from a read begun at invalidation sequence `filled_at`.
     fn entry(&self, lookup: Lookup, filled_at: u64) -> Entry {
         let lifetime = self.ttl.lifetime(&lookup);
+        let refresh_from = (!is_negative(&lookup))
+            .then(|| Instant::now() + lifetime.saturating_sub(self.ttl.positive / 8));
         Entry {
             lookup,
             filled_at,
             lifetime,
-            refresh_from: Instant::now() + lifetime.saturating_sub(self.refresh_ahead),
+            refresh_from,
         }
     }
 
@@ -163,7 +162,7 @@ impl LocalCache {
         if !self.is_current(code, &entry).await {
             return None;
         }
-        let due = !is_negative(&entry.lookup) && Instant::now() >= entry.refresh_from;
+        let due = entry.refresh_from.is_some_and(|at| Instant::now() >= at);
         Some(Hit {
             lookup: entry.lookup,
             due,
