@@ -176,6 +176,20 @@ TIMINGS = {
 }
 
 
+# Counters read around each step: visits that missed L1 (and waited for a lookup below it),
+# and the L1 refreshes made in the background (no visit waits for those).
+COUNTS = {
+    "l1_misses": ("kurz_cache_requests_total", {"tier": "l1", "result": "miss"}),
+    "l1_refreshes": ("kurz_cache_refreshes_total", {}),
+}
+
+
+def counts(bases):
+    """Each COUNTS counter so far, summed over `bases`."""
+    texts = [http(b + "/metrics")[2].decode() for b in bases]
+    return {key: sum(series_sum(t, name, labels) for t in texts) for key, (name, labels) in COUNTS.items()}
+
+
 def timings(bases):
     """(seconds, calls) so far of each TIMINGS histogram's series, summed over `bases`."""
     texts = [http(b + "/metrics")[2].decode() for b in bases]
@@ -402,6 +416,7 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     waits_before = sum(metric_sum(b, "kurz_click_queue_waits_total", {}) for b in deployment.kurz_bases)
     ticks_before = cpu_ticks(deployment.pids)
     timings_before = timings(deployment.kurz_bases)
+    counts_before = counts(deployment.kurz_bases)
     threads_before = thread_times(deployment.pids[:1]) if deployment.kurz_bases else {}
     # A mix of kinds gets one probe per kind, for latency per request class.
     kinds = list(SCENARIOS[scenario]["mix"])
@@ -413,6 +428,9 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     classes = probe.finish(probes)
     ticks = cpu_ticks(deployment.pids) - ticks_before
     result.update(mean_timings(timings_before, timings(deployment.kurz_bases)))
+    if deployment.kurz_bases:
+        counts_after = counts(deployment.kurz_bases)
+        result.update({key: int(counts_after[key] - counts_before[key]) for key in COUNTS})
     if threads_before:
         result["threads"] = busiest_threads(threads_before, thread_times(deployment.pids[:1]), result["duration_s"])
     # Requests wrk abandoned at the end may still be finishing behind nginx: let them land
@@ -450,6 +468,9 @@ def measure(deployment, scenario, connections, duration, env, check_clicks=True)
     for thread in result.get("threads", []):
         print(f"    thread {thread['thread']:16} running {thread['running']:.2f} of the time, "
               f"waiting for a CPU {thread['waiting']:.2f}", flush=True)
+    if "l1_misses" in result:
+        print(f"    L1: {result['l1_misses']} visits missed it, {result['l1_refreshes']} links refreshed in the background",
+              flush=True)
     for key in TIMINGS:
         for value, mean in result[key].items():
             print(f"    {key[:-1].replace('_', ' ')} {value:14} {mean['calls']:7} calls, {mean['mean_ms']} ms each",

@@ -165,6 +165,7 @@ conformance!(
     the_most_clicked_links_come_from_counters_kept_with_the_clicks,
     the_newest_unclicked_links_are_the_active_ones_newest_first,
     a_link_may_be_created_switched_off,
+    links_are_found_many_at_a_time_as_one_at_a_time,
     click_counters_sum_the_batches_and_count_each_visitor_once_a_day,
     a_day_has_one_visitor_key_and_old_keys_are_forgotten,
 );
@@ -1316,6 +1317,38 @@ async fn a_link_may_be_created_switched_off(store: Stores) {
         .unwrap()
         .unwrap();
     assert!(!link.is_active);
+}
+
+async fn links_are_found_many_at_a_time_as_one_at_a_time(store: Stores) {
+    for (code, is_active) in [("many01", true), ("many02", false), ("Many01", true)] {
+        store
+            .links
+            .create_url(NewUrl {
+                is_active,
+                ..new_url(code, None)
+            })
+            .await
+            .unwrap();
+    }
+    let codes: Vec<ShortCode> = ["many01", "many02", "Many01", "nope42", "MANY01"]
+        .iter()
+        .map(|code| ShortCode::parse(code).unwrap())
+        .collect();
+    let mut found = store.links.find_links(&codes).await.unwrap();
+    found.sort_by(|a, b| a.short_code.cmp(&b.short_code));
+    let mut one_by_one = Vec::new();
+    for code in &codes {
+        one_by_one.extend(store.links.find_link(code).await.unwrap());
+    }
+    one_by_one.sort_by(|a, b| a.short_code.cmp(&b.short_code));
+    assert_eq!(found, one_by_one, "the same links, inactive ones too");
+    let found: Vec<&str> = found.iter().map(|link| link.short_code.as_str()).collect();
+    assert_eq!(
+        found,
+        ["Many01", "many01", "many02"],
+        "codes are matched exactly"
+    );
+    assert!(store.links.find_links(&[]).await.unwrap().is_empty());
 }
 
 /// A classified click on `link` at `at` by `visitor`.

@@ -31,9 +31,6 @@ use topology::Topology;
 /// How many of a deleted user's urls are looked up per page when invalidating them.
 const INVALIDATE_PAGE: i64 = 1_000;
 
-/// Longest wait of the pre-warm for the invalidation subscription (see [`CachedLinks::prewarm`]).
-const PREWARM_WAITS_FOR_REDIS: Duration = Duration::from_secs(10);
-
 /// Whether `condition` holds, looked at every 50 ms until it does or `limit` has passed
 /// (the Redis tasks set the state it reads; nothing signals a change).
 async fn holds_within(limit: Duration, condition: impl Fn() -> bool) -> bool {
@@ -237,47 +234,6 @@ impl CachedLinks {
         }
     }
 
-    /// Loads `limit` active links into the local cache: the most clicked, then, while there is
-    /// room, the newest of those never clicked (after an import, or on a store whose links
-    /// are mostly new, the counters name few or none).
-    ///
-    /// Into L1 only, under the invalidation sequence taken before the store is read, so that
-    /// any invalidation since (this process's own, or another replica's through the
-    /// subscription) voids what it put. Through Redis it starts once the subscription is
-    /// live (until then L1 is not trusted, and going live empties it); not live within
-    /// [`PREWARM_WAITS_FOR_REDIS`], nothing is warmed. Redis is not written: a value there
-    /// must carry generations read before the store was asked, which for a batch means a
-    /// store lookup per link (filling it that way, two replicas starting on an empty Redis
-    /// held the open-loop capacity to a fifth; BENCHMARKS.md, thirteenth round).
-    pub async fn prewarm(&self, limit: i64) -> StoreResult<usize> {
-        if limit <= 0 {
-            return Ok(0);
-        }
-        if let Some(shared) = &self.shared
-            && !holds_within(PREWARM_WAITS_FOR_REDIS, || {
-                shared.subscribed.load(Ordering::Acquire)
-            })
-            .await
-        {
-            tracing::warn!("invalidation subscription not live: caches not pre-warmed");
-            return Ok(0);
-        }
-        let mark = self.local.mark();
-        let mut hot = self.inner.most_clicked(limit).await?;
-        // Fewer than asked for: every clicked link is in, the rest are never clicked.
-        let room = limit - hot.len() as i64;
-        if room > 0 {
-            hot.extend(self.inner.newest_unclicked_links(room).await?);
-        }
-        let warmed = hot.len();
-        for link in hot {
-            let code = link.short_code.clone();
-            self.local.put(&code, Some(Arc::new(link)), mark).await;
-        }
-        metrics::gauge!("kurz_cache_prewarmed_links").set(warmed as f64);
-        Ok(warmed)
-    }
-
     /// Runs `write`, which takes user `owner`'s links from them (deleting the user), and
     /// invalidates those links: their click events name the owner.
     pub async fn disowning<T>(
@@ -336,6 +292,9 @@ impl LinkStore for CachedLinks {
     }
     async fn find_link(&self, code: &ShortCode) -> StoreResult<Option<Link>> {
         Ok(self.resolve(code).await?.map(|link| (*link).clone()))
+    }
+    async fn find_links(&self, codes: &[ShortCode]) -> StoreResult<Vec<Link>> {
+        self.inner.find_links(codes).await
     }
     async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {
         self.inner.most_clicked(limit).await

@@ -114,6 +114,9 @@ pub trait LinkStore: Send + Sync + 'static {
     async fn get_url(&self, id: i64) -> StoreResult<Option<Url>>;
     /// What a redirect needs of `code`.
     async fn find_link(&self, code: &ShortCode) -> StoreResult<Option<Link>>;
+    /// What a redirect needs of each of `codes` that exists, in one read (for refreshing
+    /// cached links many at a time); a code that names no url is left out.
+    async fn find_links(&self, codes: &[ShortCode]) -> StoreResult<Vec<Link>>;
     /// The `limit` most-clicked active links, most clicked first (for cache pre-warming),
     /// read from the click counters kept with every batch of clicks, not from the events.
     async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>>;

@@ -124,6 +124,11 @@ impl PostgresStore {
     const URL_FOR_UPDATE: &'static str = "SELECT id, user_id, short_code, original_url, title, is_active, \
          created_at, updated_at, settings, password_hash FROM urls WHERE id = $1 FOR UPDATE";
 
+    /// The links of the codes in a JSON array of text.
+    const LINKS_BY_CODES: &'static str = "SELECT id, user_id, short_code, original_url AS target, \
+         is_active, settings, password_hash FROM urls \
+         WHERE short_code IN (SELECT json_array_elements_text($1::json))";
+
     /// The tables whose number of rows is kept as they change (migration 0008), and the
     /// query that reads it: what a list without filters reads instead of counting the table.
     const COUNTED: &'static [(&'static str, &'static str)] = &[(

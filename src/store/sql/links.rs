@@ -68,6 +68,16 @@ macro_rules! link_store {
                         .map(first)
                 }
 
+                async fn find_links(&self, codes: &[ShortCode]) -> StoreResult<Vec<Link>> {
+                    if codes.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    let codes: Vec<&str> = codes.iter().map(ShortCode::as_str).collect();
+                    let codes = serde_json::Value::from(codes).to_string();
+                    self.all("find_links", Self::LINKS_BY_CODES, codes.as_str())
+                        .await
+                }
+
                 async fn most_clicked(&self, limit: i64) -> StoreResult<Vec<Link>> {
                     self.all("most_clicked", links::MOST_CLICKED, limit).await
                 }

@@ -156,6 +156,10 @@ impl SqliteStore {
     /// Reading a url to change it: the single writer already keeps writes apart.
     const URL_FOR_UPDATE: &'static str = sql::links::BY_ID;
 
+    /// The links of the codes in a JSON array of text.
+    const LINKS_BY_CODES: &'static str = "SELECT id, user_id, short_code, original_url AS target, \
+         is_active, settings, password_hash FROM urls WHERE short_code IN (SELECT value FROM json_each($1))";
+
     /// None: SQLite counts a table's rows by walking its B-tree pages, in microseconds.
     const COUNTED: &'static [(&'static str, &'static str)] = &[];
 
