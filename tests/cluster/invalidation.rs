@@ -180,3 +180,55 @@ async fn a_new_replica_also_starts_with_the_newest_links_never_clicked_cached() 
         warming + 1.0
     );
 }
+
+/// A link being visited is read again before it leaves a replica's L1, from the database
+/// itself and not from Redis (which keeps what it was filled with for minutes): a change
+/// made in the database behind kurz's back reaches the visitors within L1's lifetime, and
+/// no visit meanwhile misses L1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_visited_link_is_refreshed_from_the_database_before_it_leaves_l1() {
+    let db = Database::create();
+    let redis = Redis::start();
+    let mut env = db_and_redis(&db, &redis).to_vec();
+    // Links live 4.5 to 6 s in L1 here, and are due for a refresh in their last 0.75 s.
+    env.push(("KURZ_L1_TTL_SECS", "6"));
+    let kurz = Kurz::start(&env);
+    kurz.wait_for_ready_field("cache", "ok", Duration::from_secs(10))
+        .await;
+    kurz.shorten_as("hot", "https://example.com/before").await;
+    assert_eq!(
+        kurz.follow("hot").await.1.as_deref(),
+        Some("https://example.com/before")
+    );
+    let misses = || async {
+        metric_sum(
+            &kurz.metrics().await,
+            "kurz_cache_requests_total",
+            &["tier=\"l1\"", "result=\"miss\""],
+        )
+    };
+    let missed_before = misses().await;
+
+    db.execute(
+        "UPDATE urls SET original_url = 'https://example.com/after' WHERE short_code = 'hot'",
+    );
+    eventually("the new target served", Duration::from_secs(20), || async {
+        match kurz.follow("hot").await {
+            (302, Some(target)) if target == "https://example.com/after" => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(
+        misses().await,
+        missed_before,
+        "every visit was answered from L1"
+    );
+    assert!(
+        metric_sum(
+            &kurz.metrics().await,
+            "kurz_cache_refreshes_total",
+            &["result=\"ok\""]
+        ) >= 1.0
+    );
+}

@@ -28,6 +28,11 @@ impl Database {
             name,
         }
     }
+
+    /// Runs `sql` in this database, behind kurz's back (no cache is told).
+    pub fn execute(&self, sql: &str) {
+        psql(&self.url, sql);
+    }
 }
 
 impl Drop for Database {
