@@ -62,9 +62,12 @@ impl Refreshes {
     /// to start one.
     fn note(&self, code: &ShortCode) -> bool {
         let mut due = self.due();
-        if due.noted.len() >= MOST_DUE || !due.noted.insert(code.as_str().to_owned()) {
+        // Looked up before anything is allocated: a hot link is found due by every visit
+        // until its refresh is put.
+        if due.noted.len() >= MOST_DUE || due.noted.contains(code.as_str()) {
             return false;
         }
+        due.noted.insert(code.as_str().to_owned());
         due.waiting.push_back(code.clone());
         !std::mem::replace(&mut due.reading, true)
     }
