@@ -13,9 +13,9 @@
 //! before it expires is noted as due, and its visits keep being answered from L1; one task
 //! reads the due links again, up to [`PER_READ`] codes a query, and puts the fresh entries
 //! in L1, each with a lifetime of its own. Read one code a query (four at once), the
-//! refreshes fell behind under load: at 500 connections on the embedded store, 4,000 visits
-//! in a step still found their link expired, and the refreshes held half the readers the
-//! lists needed (BENCHMARKS.md, sixteenth round). A link is read about as often as before
+//! refreshes fell behind under load: at 500 connections on the embedded store, up to 3,700
+//! visits in a step still found their link expired, and the refreshes held up to half the
+//! readers the lists needed (BENCHMARKS.md, sixteenth round). A link is read about as often as before
 //! (once a lifetime), only no visit waits for it; a link nobody visits then expires as
 //! before. Each code is noted once at a time, and at most [`MOST_DUE`] are: beyond, a due
 //! link's visit leaves it to a later one.
