@@ -3,7 +3,6 @@
 
 use crate::common::prelude::*;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 const PATHS: [&str; 2] = ["/{}", "/urls/{}/redirect"];
 
@@ -486,14 +485,7 @@ async fn a_visited_link_is_refreshed_in_the_background_before_it_expires() {
         kurz.follow("hot").await.1.as_deref(),
         Some("https://example.com/before")
     );
-    let misses = || async {
-        metric_sum(
-            &kurz.metrics().await,
-            "kurz_cache_requests_total",
-            &["tier=\"l1\"", "result=\"miss\""],
-        )
-    };
-    let missed_before = misses().await;
+    let missed_before = kurz.l1_misses().await;
 
     let csv = dir.path().join("urls.csv");
     std::fs::write(
@@ -510,36 +502,6 @@ async fn a_visited_link_is_refreshed_in_the_background_before_it_expires() {
             .arg(&csv),
     );
 
-    // Visited every 50 ms: refreshed in the last 0.75 s before the first fill expires.
-    eventually(
-        "the imported target served",
-        Duration::from_secs(20),
-        || async {
-            match kurz.follow("hot").await {
-                (302, Some(target)) if target == "https://example.com/after" => Ok(()),
-                other => Err(format!("{other:?}")),
-            }
-        },
-    )
-    .await;
-    // Past the first fill's lifetime (at most 0.75 s after its refresh): still served.
-    for _ in 0..20 {
-        assert_eq!(
-            kurz.follow("hot").await.1.as_deref(),
-            Some("https://example.com/after")
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(
-        misses().await,
-        missed_before,
-        "every visit was answered from the cache"
-    );
-    assert!(
-        metric_sum(
-            &kurz.metrics().await,
-            "kurz_cache_refreshes_total",
-            &["result=\"ok\""]
-        ) >= 1.0
-    );
+    kurz.assert_refreshed_within_l1("hot", "https://example.com/after", missed_before)
+        .await;
 }

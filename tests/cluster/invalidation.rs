@@ -200,35 +200,11 @@ async fn a_visited_link_is_refreshed_from_the_database_before_it_leaves_l1() {
         kurz.follow("hot").await.1.as_deref(),
         Some("https://example.com/before")
     );
-    let misses = || async {
-        metric_sum(
-            &kurz.metrics().await,
-            "kurz_cache_requests_total",
-            &["tier=\"l1\"", "result=\"miss\""],
-        )
-    };
-    let missed_before = misses().await;
+    let missed_before = kurz.l1_misses().await;
 
     db.execute(
         "UPDATE urls SET original_url = 'https://example.com/after' WHERE short_code = 'hot'",
     );
-    eventually("the new target served", Duration::from_secs(20), || async {
-        match kurz.follow("hot").await {
-            (302, Some(target)) if target == "https://example.com/after" => Ok(()),
-            other => Err(format!("{other:?}")),
-        }
-    })
-    .await;
-    assert_eq!(
-        misses().await,
-        missed_before,
-        "every visit was answered from L1"
-    );
-    assert!(
-        metric_sum(
-            &kurz.metrics().await,
-            "kurz_cache_refreshes_total",
-            &["result=\"ok\""]
-        ) >= 1.0
-    );
+    kurz.assert_refreshed_within_l1("hot", "https://example.com/after", missed_before)
+        .await;
 }

@@ -510,6 +510,45 @@ impl Api {
         .await;
     }
 
+    /// Visits that missed the in-process cache (L1) so far.
+    pub async fn l1_misses(&self) -> f64 {
+        metric_sum(
+            &self.metrics().await,
+            "kurz_cache_requests_total",
+            &["tier=\"l1\"", "result=\"miss\""],
+        )
+    }
+
+    /// After `code` was changed behind kurz's back to lead to `target`: visited every 50 ms
+    /// (in tests that set `KURZ_L1_TTL_SECS=6`, a link is due for a refresh in its last
+    /// 0.75 s in L1), it comes to lead there within 20 s and keeps doing so for a second more,
+    /// past the lifetime of the fill before the change; no visit since `missed_before`
+    /// missed L1, and a background refresh did the work.
+    pub async fn assert_refreshed_within_l1(&self, code: &str, target: &str, missed_before: f64) {
+        eventually("the new target served", Duration::from_secs(20), || async {
+            match self.follow(code).await {
+                (302, Some(served)) if served == target => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        })
+        .await;
+        for _ in 0..20 {
+            assert_eq!(self.follow(code).await.1.as_deref(), Some(target));
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            self.l1_misses().await,
+            missed_before,
+            "every visit was answered from L1"
+        );
+        let refreshed = metric_sum(
+            &self.metrics().await,
+            "kurz_cache_refreshes_total",
+            &["result=\"ok\""],
+        );
+        assert!(refreshed >= 1.0, "refreshes done: {refreshed}");
+    }
+
     /// Waits until `/ready` answers with `field` reading `want` (`cache` `ok`, say).
     pub async fn wait_for_ready_field(&self, field: &str, want: &str, limit: Duration) {
         eventually(
