@@ -1,8 +1,11 @@
 //! The documentation stays true: the settings tables of docs/CONFIGURATION.md and the README
 //! say what `kurz --help` says (the same command-line declaration, read in process): every
-//! variable, its default, and no variable kurz does not read.
+//! variable, its default, and no variable kurz does not read. The metrics reference of
+//! docs/RUNBOOK.md says what kurz's catalogue of metrics says, and the alert rules, the
+//! dashboard and the documents name no metric kurz does not record.
 
 use clap::CommandFactory;
+use kurz::telemetry::catalogue::METRICS;
 use std::collections::BTreeMap;
 
 fn read(path: &str) -> String {
@@ -99,4 +102,92 @@ fn configuration_md_documents_every_variable_with_its_default() {
 fn the_readme_s_settings_are_true() {
     let documented = check_table("README.md", &read("README.md"));
     assert!(documented.len() >= 8, "the README table lost its rows");
+}
+
+/// The row of docs/RUNBOOK.md's metrics table for a metric, as the catalogue describes it.
+fn runbook_row(metric: &kurz::telemetry::catalogue::Metric) -> String {
+    let labels = if metric.labels.is_empty() {
+        "—".to_owned()
+    } else {
+        metric
+            .labels
+            .split(',')
+            .map(|label| format!("`{}`", label.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "| `{}` | {} | {labels} | {} |",
+        metric.name,
+        metric.kind.as_str(),
+        metric.help
+    )
+}
+
+#[test]
+fn the_runbook_lists_every_metric_as_kurz_describes_it() {
+    let runbook = read("docs/RUNBOOK.md");
+    let documented: Vec<&str> = runbook
+        .lines()
+        .filter(|line| line.starts_with("| `kurz_"))
+        .collect();
+    let described: Vec<String> = METRICS.iter().map(runbook_row).collect();
+    assert!(described.len() > 40, "the catalogue lost its metrics");
+    assert_eq!(
+        documented, described,
+        "docs/RUNBOOK.md's table differs from src/telemetry/catalogue.rs"
+    );
+}
+
+/// Names in the documents that look like metrics and are not: the web UI's cookies.
+const NOT_METRICS: [&str; 2] = ["kurz_csrf", "kurz_session"];
+
+/// Every `kurz_…` name in `text`.
+fn kurz_names(text: &str) -> Vec<String> {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut names = Vec::new();
+    for (at, _) in text.match_indices("kurz_") {
+        if text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(|c| word(c) || c == '$')
+        {
+            continue;
+        }
+        let rest = &text[at..];
+        let end = rest.find(|c: char| !word(c)).unwrap_or(rest.len());
+        names.push(rest[..end].to_owned());
+    }
+    names
+}
+
+#[test]
+fn alerts_dashboards_and_documents_name_only_metrics_kurz_records() {
+    let files = [
+        "deploy/prometheus/rules/kurz.yml",
+        "deploy/grafana/dashboards/kurz.json",
+        "docs/RUNBOOK.md",
+        "docs/FAILURE_MODES.md",
+        "docs/ARCHITECTURE.md",
+        "docs/CONFIGURATION.md",
+    ];
+    let recorded = |name: &str| METRICS.iter().any(|metric| metric.name == name);
+    let mut unknown = Vec::new();
+    let mut seen = 0;
+    for file in files {
+        for name in kurz_names(&read(file)) {
+            seen += 1;
+            let series_of = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|suffix| name.strip_suffix(suffix));
+            if !recorded(&name)
+                && !series_of.is_some_and(recorded)
+                && !NOT_METRICS.contains(&name.as_str())
+            {
+                unknown.push(format!("{file}: {name}"));
+            }
+        }
+    }
+    assert!(seen > 50, "found only {seen} metric names");
+    assert!(unknown.is_empty(), "not recorded by kurz: {unknown:#?}");
 }

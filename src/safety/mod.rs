@@ -53,7 +53,6 @@ impl Safety {
     /// Reads the blocklist (an unreadable file is an error) and starts watching it.
     /// Needs a Tokio runtime.
     pub fn start(settings: &SafetySettings) -> anyhow::Result<Self> {
-        describe_metrics();
         let rules = TargetRules::new(
             settings.public_hosts.as_deref(),
             settings.refuse_private_targets,
@@ -128,34 +127,4 @@ impl Safety {
     pub fn report_threshold(&self) -> u32 {
         self.report_threshold
     }
-}
-
-fn describe_metrics() {
-    use metrics::{describe_counter, describe_gauge};
-    describe_gauge!("kurz_blocklist_entries", "Hosts on the blocklist in force");
-    describe_gauge!(
-        "kurz_blocklist_invalid_lines",
-        "Lines of the blocklist file skipped at its last load"
-    );
-    describe_gauge!(
-        "kurz_blocklist_loaded_timestamp_seconds",
-        "When the blocklist in force was read (Unix time)"
-    );
-    describe_counter!(
-        "kurz_blocklist_reloads_total",
-        "Blocklist loads, by result (error: the last good list stayed in force)"
-    );
-    describe_counter!(
-        "kurz_targets_refused_total",
-        "Targets refused at create or update, by rule (blocklist, own_host, private) and write"
-    );
-    describe_counter!(
-        "kurz_redirects_blocked_total",
-        "Redirects refused (410) because the target's host is now blocked"
-    );
-    describe_counter!("kurz_reports_total", "Abuse reports received, by outcome");
-    describe_counter!(
-        "kurz_reports_deactivations_total",
-        "Links deactivated by reaching the abuse-report threshold"
-    );
 }

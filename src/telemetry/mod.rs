@@ -1,6 +1,7 @@
 //! Telemetry: structured logs and Prometheus metrics, set up once per process. What a
 //! request records is the HTTP layer's business (`http::observe`).
 
+pub mod catalogue;
 mod logs;
 mod metrics;
 

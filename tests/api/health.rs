@@ -62,6 +62,47 @@ async fn metrics_is_prometheus_text_with_process_cpu_and_memory() {
     }
 }
 
+/// Every metric of kurz's own on `/metrics` says what it counts (a `# HELP` line) and is
+/// the kind the catalogue (and so docs/RUNBOOK.md) says, after traffic that records most of
+/// them: a create, redirects, a click written, a miss, a refused write, a scrape.
+#[tokio::test]
+async fn every_metric_on_the_page_is_described_as_the_catalogue_says() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/described").await;
+    for _ in 0..3 {
+        app.follow(str_of(&url, "short_code")).await;
+    }
+    app.follow("no-such-code").await;
+    app.post_json("/urls", &json!({ "original_url": "nope" }))
+        .await
+        .expect(422);
+    app.wait_for_metric("kurz_clicks_written_total", 3.0, Duration::from_secs(10))
+        .await;
+    let page = app.metrics().await;
+    let mut families = 0;
+    for line in page.lines() {
+        let Some(typed) = line.strip_prefix("# TYPE kurz_") else {
+            continue;
+        };
+        families += 1;
+        let (name, kind) = typed.split_once(' ').unwrap_or((typed, ""));
+        let name = format!("kurz_{name}");
+        let metric = kurz::telemetry::catalogue::METRICS
+            .iter()
+            .find(|metric| metric.name == name)
+            .unwrap_or_else(|| panic!("{name} is not in the catalogue"));
+        assert_eq!(kind, metric.kind.as_str(), "the kind of {name}");
+        assert!(
+            page.contains(&format!("# HELP {name} {}\n", metric.help)),
+            "{name} has no HELP line of its meaning:\n{page}"
+        );
+    }
+    assert!(
+        families >= 15,
+        "only {families} of kurz's metrics on the page:\n{page}"
+    );
+}
+
 #[tokio::test]
 async fn the_embedded_stores_checkpoints_are_timed_and_the_wal_measured() {
     let app = spawn_app().await;
