@@ -12,7 +12,8 @@ pub enum Kind {
 }
 
 impl Kind {
-    /// As Prometheus names it on a `# TYPE` line (a histogram: `histogram`).
+    /// As the `# TYPE` line of `/metrics` names it. Every histogram is given buckets
+    /// ([`super::Metrics::install`]), so none is exported as the exporter's default summary.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Counter => "counter",
@@ -33,7 +34,7 @@ pub struct Metric {
     pub help: &'static str,
 }
 
-/// Every metric kurz records, by name. (The `process_*` metrics are the process
+/// Every metric kurz records, in the order of their names. (The `process_*` metrics are the process
 /// collector's, described by it.)
 pub const METRICS: &[Metric] = &[
     Metric {
@@ -371,5 +372,20 @@ pub fn describe() {
             Kind::Gauge => describe_gauge!(metric.name, metric.help),
             Kind::Histogram => describe_histogram!(metric.name, metric.help),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::METRICS;
+
+    #[test]
+    fn each_metric_is_listed_once_in_the_order_of_the_names() {
+        let names: Vec<&str> = METRICS.iter().map(|metric| metric.name).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted);
+        assert!(names.iter().all(|name| name.starts_with("kurz_")));
     }
 }
