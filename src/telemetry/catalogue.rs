@@ -95,7 +95,7 @@ pub const METRICS: &[Metric] = &[
         name: "kurz_cache_invalidation_ack_timeouts_total",
         kind: Kind::Counter,
         labels: "",
-        help: "Invalidations announced to other replicas whose acknowledgements did not all come back in time (the replicas that did not answer flush their L1)",
+        help: "Invalidations not confirmed by every listening replica within 250 ms (the write was answered anyway: a replica that is hung but still subscribed cannot hold writes up)",
     },
     Metric {
         name: "kurz_cache_invalidations_received_total",
