@@ -111,8 +111,8 @@ fn runbook_row(metric: &kurz::telemetry::catalogue::Metric) -> String {
     } else {
         metric
             .labels
-            .split(',')
-            .map(|label| format!("`{}`", label.trim()))
+            .iter()
+            .map(|label| format!("`{label}`"))
             .collect::<Vec<_>>()
             .join(", ")
     };
