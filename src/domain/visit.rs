@@ -34,6 +34,30 @@ pub struct Facts {
     pub exhausted: bool,
 }
 
+/// The most kept of what a visitor sends, in bytes: a visitor's headers are theirs to make
+/// as long as the server's header limit allows (hundreds of kilobytes), and every click
+/// keeps them in the click queue, in the classifier's cache of agents and in its event.
+/// Real user agents run to a few hundred bytes, referrers to a URL's length.
+pub const MAX_USER_AGENT: usize = 512;
+pub const MAX_REFERRER: usize = 2048;
+pub const MAX_ACCEPT_LANGUAGE: usize = 256;
+
+impl<'r> Visit<'r> {
+    /// This visit with its visitor's texts cut to what kurz keeps of them (at a character
+    /// boundary).
+    pub fn clipped(self) -> Self {
+        fn clip(text: Option<&str>, max: usize) -> Option<&str> {
+            text.map(|text| &text[..text.floor_char_boundary(max)])
+        }
+        Self {
+            referrer: clip(self.referrer, MAX_REFERRER),
+            user_agent: clip(self.user_agent, MAX_USER_AGENT),
+            accept_language: clip(self.accept_language, MAX_ACCEPT_LANGUAGE),
+            ..self
+        }
+    }
+}
+
 /// Why a link no longer leads to its target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

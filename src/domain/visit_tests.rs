@@ -249,3 +249,27 @@ fn rules_come_before_variants_and_the_choice_is_recorded() {
         Outcome::Blocked { .. }
     ));
 }
+
+#[test]
+fn a_visitors_texts_are_clipped_to_what_is_kept() {
+    let agent = "a".repeat(MAX_USER_AGENT + 100);
+    let referrer = format!("https://example.com/{}", "r".repeat(MAX_REFERRER));
+    let language = "é".repeat(MAX_ACCEPT_LANGUAGE);
+    let clipped = Visit {
+        referrer: Some(&referrer),
+        user_agent: Some(&agent),
+        accept_language: Some(&language),
+        ..visit()
+    }
+    .clipped();
+    assert_eq!(clipped.user_agent.map(str::len), Some(MAX_USER_AGENT));
+    assert_eq!(clipped.referrer.map(str::len), Some(MAX_REFERRER));
+    // Two bytes a character: cut at the boundary below the limit, never inside one.
+    assert_eq!(
+        clipped.accept_language,
+        Some("é".repeat(MAX_ACCEPT_LANGUAGE / 2).as_str())
+    );
+    let short = visit().clipped();
+    assert_eq!(short.user_agent, Some("curl/8"));
+    assert_eq!(short.referrer, None);
+}

@@ -204,7 +204,8 @@ async fn visit(state: &AppState, code: Code, parts: &Parts, password: Option<Str
         accept_language: text(headers, &header::ACCEPT_LANGUAGE),
         prefetch: prefetch(headers),
         client,
-    };
+    }
+    .clipped();
     let blocked = |target: &str| state.safety.blocked_destination(target);
     let mut facts = Facts::default();
     let mut wrong_password = false;

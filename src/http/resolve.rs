@@ -111,7 +111,8 @@ async fn resolve(
         accept_language: param("language"),
         prefetch: false,
         client,
-    };
+    }
+    .clipped();
     let mut visitor = state.classifier.visitor(&visit, link.id, param("query"));
     if country.is_some() {
         visitor.country = country;

@@ -111,6 +111,32 @@ async fn clicks_record_referrer_and_user_agent() {
     );
 }
 
+/// A visitor's headers may be as long as the server's header limit; a click keeps only the
+/// first bytes of each (in the click queue, the classifier's cache and the event).
+#[tokio::test]
+async fn a_clicks_headers_are_kept_only_to_their_bound() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/long-headers").await;
+    let code = str_of(&url, "short_code");
+    let agent = format!("Mozilla/5.0 {}", "x".repeat(60_000));
+    let referrer = format!("https://news.example.net/{}", "p".repeat(60_000));
+    app.get_with_headers(
+        &format!("/{code}"),
+        &[
+            ("Referer", referrer.as_str()),
+            ("User-Agent", agent.as_str()),
+        ],
+    )
+    .await
+    .expect(302);
+    let clicks = app.clicks(id_of(&url)).await;
+    assert_eq!(clicks.len(), 1);
+    let details = &clicks[0]["details"];
+    assert_eq!(details["user_agent"], json!(agent[..512]));
+    assert_eq!(details["referrer"], json!(referrer[..2048]));
+    assert_eq!(details["referrer_host"], "news.example.net");
+}
+
 #[tokio::test]
 async fn each_redirect_is_exactly_one_click() {
     let app = spawn_app().await;
