@@ -180,11 +180,23 @@ pub fn status_body(status: StatusCode) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
+/// The request timeout's own answer (a 503 without a body) counted, not logged (under
+/// overload a line per request would add to the load), and given the contract's
+/// `{"error": …}`; any other answer as it is. Every other 503 of kurz's has a JSON body.
+pub fn timeout_answer(response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+    {
+        metrics::counter!("kurz_requests_timed_out_total").increment(1);
+        return status_body(StatusCode::SERVICE_UNAVAILABLE);
+    }
+    response
+}
+
 /// Replaces a non-JSON error body (from axum's own rejections or the timeout layer) with
-/// the contract's `{"error": …}`. The only 503 without a JSON body is the request timeout's:
-/// counted, not logged (under overload a line per request would add to the load).
+/// the contract's `{"error": …}`.
 pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+    let response = timeout_answer(next.run(request).await);
     let status = response.status();
     let is_json = response
         .headers()
@@ -192,9 +204,6 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/json"));
     if (status.is_client_error() || status.is_server_error()) && !is_json {
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            metrics::counter!("kurz_requests_timed_out_total").increment(1);
-        }
         return status_body(status);
     }
     response

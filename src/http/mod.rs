@@ -1,8 +1,9 @@
 //! The HTTP layer: two routers merged into one. [`router`] reads as the API's table of
 //! contents and lists each router's layers in order, outermost first.
 //!
-//! - **links** (`/{code}`, `/urls/{code}/redirect`): following a short link, with a thin
-//!   layer set: request id, security headers, observation, shedding and draining.
+//! - **links** (`/{code}`, `/urls/{code}/redirect`, and the web UI's pages): following a
+//!   short link, with a thin layer set: request id, security headers, observation,
+//!   shedding and draining, and the request timeout.
 //! - **api** (everything else): the same, plus panics and framework rejections answered as
 //!   JSON, the request timeout, body limits, access control and write rate limits.
 //!
@@ -45,7 +46,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
-use error::{ApiError, json_errors, panic_response};
+use error::{ApiError, json_errors, panic_response, timeout_answer};
 use guard::GuardLayer;
 use observe::ObserveLayer;
 use serde::Serialize;
@@ -69,6 +70,14 @@ pub fn router(state: AppState) -> Router {
     if state.settings.ui.enabled() {
         links = links.merge(crate::ui::routes());
     }
+    // A request that reads a body here (a password form, a sign-in) is bounded like the
+    // API's: a body sent a byte at a time must not hold an in-flight place for ever.
+    let links = links.layer(ServiceBuilder::new().map_response(timeout_answer).layer(
+        TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.settings.request_timeout(),
+        ),
+    ));
     let mut api = api_routes(state.settings.max_upload_bytes);
     // With a separate metrics listener, /metrics is not on the API's port at all.
     if state.settings.metrics_listen.is_none() {

@@ -170,6 +170,45 @@ async fn past_the_in_flight_bound_requests_are_shed_with_503_not_queued() {
     );
 }
 
+/// A request whose body never finishes answers 503 JSON at the request timeout, whichever
+/// router serves it: the API (a create), following a link (a password form) and the web
+/// UI's pages (a sign-in). Without it, each holds an in-flight place for as long as its
+/// client likes.
+#[tokio::test]
+async fn a_body_that_never_finishes_is_answered_503_at_the_request_timeout_on_every_router() {
+    let app = spawn_app_with(|settings| settings.request_timeout_ms = 300).await;
+    let code = str_of(&app.shorten("https://example.com/slow").await, "short_code").to_owned();
+    let form = "application/x-www-form-urlencoded";
+    for (path, content_type) in [
+        ("/urls".to_owned(), "application/json"),
+        (format!("/{code}"), form),
+        ("/signin".to_owned(), form),
+    ] {
+        let mut stream = TcpStream::connect(socket_of(&app)).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: kurz\r\nContent-Type: {content_type}\r\nContent-Length: 100\r\n\r\np"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut answer = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut buffer))
+                .await
+                .unwrap_or_else(|_| panic!("{path}: no answer while the body never came"))
+                .unwrap();
+            assert!(read > 0, "{path}: closed without an answer");
+            answer.extend_from_slice(&buffer[..read]);
+        }
+        let answer = String::from_utf8_lossy(&answer).to_lowercase();
+        assert!(answer.starts_with("http/1.1 503"), "{path}: {answer}");
+        assert!(
+            answer.contains("content-type: application/json"),
+            "{path}: {answer}"
+        );
+    }
+    assert_eq!(app.metric("kurz_requests_timed_out_total").await, 3.0);
+}
+
 /// Reads until the server closes the connection; `true` if it did within `limit`.
 async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     let mut buffer = [0u8; 4096];
