@@ -15,7 +15,7 @@ pub const MAX_LEN: usize = 32;
 const RESERVED: &[&str] = &[
     "health", "ready", "metrics", "users", "urls", "events", "api", "admin", "docs", "openapi",
     "static", "assets", "login", "logout", "keys", "report", "swagger", "favicon", "links",
-    "reports", "signin", "signout", "ui",
+    "reports", "signin", "signout", "ui", "stats",
 ];
 
 /// A short code that is well-formed: 1..=32 characters of `[A-Za-z0-9_-]`.

@@ -168,6 +168,35 @@ async fn reserved_custom_codes_are_422() {
     app.get("/users").await.expect(200);
 }
 
+/// Every route's first segment, as the API describes its routes, is refused as a custom
+/// code: a link by that name could never be followed (the route wins over `/{code}`).
+#[tokio::test]
+async fn no_custom_code_can_take_a_routes_name() {
+    let app = spawn_app().await;
+    let spec = app.get("/openapi.json").await.expect(200).json();
+    let mut firsts: Vec<String> = spec["paths"]
+        .as_object()
+        .expect("paths")
+        .keys()
+        .filter_map(|path| path.trim_start_matches('/').split(['/', '.']).next())
+        .filter(|first| !first.is_empty() && !first.starts_with('{'))
+        .map(str::to_owned)
+        .collect();
+    firsts.sort();
+    firsts.dedup();
+    assert!(firsts.contains(&"stats".to_owned()), "{firsts:?}");
+    for code in &firsts {
+        let reply = app
+            .post_json(
+                "/urls",
+                &json!({ "original_url": "https://example.com", "short_code": code }),
+            )
+            .await;
+        assert_eq!(reply.status.as_u16(), 422, "{code}: {}", reply.body);
+    }
+    assert_eq!(app.count("/urls").await, 0);
+}
+
 #[tokio::test]
 async fn malformed_custom_codes_are_422() {
     let app = spawn_app().await;
