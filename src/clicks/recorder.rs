@@ -63,13 +63,17 @@ impl ClickRecorder {
 
     /// Waits until every click queued before this call is in the store (or [`FLUSH_WAIT`] passes),
     /// so a client reading events sees the clicks it caused.
+    /// The wait covers queueing the flush too: behind a stalled writer the queue is full,
+    /// and the flush's own place in it may not come for as long as the store is away.
     pub async fn flush(&self) {
-        let (done, wait) = oneshot::channel();
-        if self.tx.send(Command::Flush(done)).await.is_err() {
-            return;
-        }
-        self.hurry.notify_one();
-        if tokio::time::timeout(FLUSH_WAIT, wait).await.is_err() {
+        let flushed = async {
+            let (done, wait) = oneshot::channel();
+            if self.tx.send(Command::Flush(done)).await.is_ok() {
+                self.hurry.notify_one();
+                let _ = wait.await;
+            }
+        };
+        if tokio::time::timeout(FLUSH_WAIT, flushed).await.is_err() {
             tracing::warn!("click flush timed out; events may lag behind redirects");
         }
     }

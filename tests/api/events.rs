@@ -314,3 +314,47 @@ async fn an_embedded_click_writer_held_up_for_seconds_loses_no_click() {
     let held = std::time::Duration::from_millis(1500);
     clicks_wait_out_a_held_lock(&kurz, ("stalled", id_of(&url)), &mut lock, held).await;
 }
+
+/// A read of events flushes the click queue first, but gives up on it after a while: with
+/// the click writer held up and the queue full, a list of events still answers (without
+/// the clicks not yet written) before the request timeout, and once the writer goes on
+/// every click is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_read_of_events_behind_a_full_queue_and_a_stalled_writer_still_answers() {
+    use sqlx::Connection;
+    let dir = tempfile::TempDir::new().unwrap();
+    let kurz = Kurz::options()
+        .data_dir(dir.path())
+        .envs(&[
+            ("KURZ_CLICK_QUEUE", "50"),
+            ("KURZ_CLICK_BATCH", "10"),
+            // The writer waits out the lock below, and redirects wait for room as long.
+            ("KURZ_DB_TIMEOUT_MS", "30000"),
+            // Past the flush's own bound of 5 s: a read waiting on the full queue until
+            // the writer goes on would answer 503 here instead.
+            ("KURZ_REQUEST_TIMEOUT_MS", "9000"),
+        ])
+        .start();
+    let url = kurz.shorten_as("queued", "https://example.com/").await;
+    let file = dir.path().join("kurz.db");
+    let mut lock = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN IMMEDIATE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let redirects = tokio::spawn({
+        let api = kurz.api.clone();
+        async move { api.follow_concurrently("queued", 20, 5).await }
+    });
+    while kurz.metric("kurz_click_queue_waits_total").await == 0.0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let read = kurz.get(&format!("/events?url_id={}", id_of(&url))).await;
+    assert_eq!(read.status.as_u16(), 200, "{}", read.body);
+    sqlx::raw_sql("COMMIT").execute(&mut lock).await.unwrap();
+    redirects.await.unwrap();
+    assert_eq!(kurz.clicks_stored(id_of(&url), 100).await, 100);
+    assert_eq!(kurz.metric("kurz_clicks_dropped_total").await, 0.0);
+}
