@@ -250,7 +250,15 @@ impl Writer {
                 }
             };
             let key = keys[at].1.as_deref();
-            click.classified = Some(Box::new(classifier.classify(click, key)));
+            // Reading a visitor's headers runs a parser on whatever they sent: should it
+            // panic, this task must go on (it alone takes clicks from the queue), and the
+            // click is stored unclassified, as with analytics off.
+            let read =
+                std::panic::catch_unwind(AssertUnwindSafe(|| classifier.classify(click, key)));
+            if read.is_err() {
+                tracing::error!(url_id = click.link.id, "classifying a click panicked");
+            }
+            click.classified = read.ok().map(Box::new);
         }
     }
 
