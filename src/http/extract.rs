@@ -120,8 +120,14 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Optional
 }
 
 /// The host (and port) the client addressed: the `Host` header, or the URI's authority
-/// (HTTP/2). `None` when neither is there.
+/// (HTTP/2). `None` when neither is there, or when what is there is no host and port (the
+/// header is the client's to fill: kurz puts it in the links it shows and in QR codes, and
+/// a QR code holds at most about two thousand characters).
 pub struct RequestHost(pub Option<String>);
+
+/// The longest host and port: a DNS name of 253 characters (or a bracketed IPv6 address),
+/// a colon and five digits.
+const MAX_HOST: usize = 253 + 6;
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
     type Rejection = std::convert::Infallible;
@@ -135,9 +141,16 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestHost {
             .get(header::HOST)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
-            .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()));
+            .or_else(|| parts.uri.authority().map(|a| a.as_str().to_owned()))
+            .filter(|host| host.len() <= MAX_HOST && plain_authority(host));
         Ok(Self(host))
     }
+}
+
+/// `host` is a host and maybe a port, nothing more (no user, no path).
+fn plain_authority(host: &str) -> bool {
+    host.parse::<axum::http::uri::Authority>()
+        .is_ok_and(|authority| !host.contains('@') && authority.as_str() == host)
 }
 
 /// Filters and pagination of a list request, from the query string and, for clients that
@@ -276,6 +289,28 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_host_is_a_host_and_port_and_nothing_more() {
+        for host in [
+            "example.com",
+            "localhost:5000",
+            "[::1]:5000",
+            "127.0.0.1",
+            "xn--bcher-kva.ch",
+        ] {
+            assert!(plain_authority(host), "{host}");
+        }
+        for host in [
+            "user@example.com",
+            "example.com/path",
+            "exa mple.com",
+            "example.com?q",
+            "",
+        ] {
+            assert!(!plain_authority(host), "{host}");
+        }
+    }
 
     fn params(pairs: &[(&str, &str)]) -> ListParams {
         ListParams {

@@ -98,3 +98,25 @@ async fn the_public_url_names_the_short_link_and_bad_asks_are_refused() {
     }
     app.get("/urls/999999/qr").await.expect_error(404);
 }
+
+/// The `Host` header is the client's to fill, as long as the header limit allows: one that
+/// is no host and port is not put in the code (which could not hold it), and the code names
+/// the link on `localhost`, as for a request with no `Host` at all.
+#[tokio::test]
+async fn a_host_header_that_is_no_host_is_left_out_of_the_code() {
+    let app = spawn_app().await;
+    let url = app.shorten("https://example.com/hosted").await;
+    let code = str_of(&url, "short_code");
+    for host in [format!("{}.example", "h".repeat(3_000)), "a@b/c".to_owned()] {
+        let svg = app
+            .client
+            .get(format!("{}/urls/{}/qr", app.address, id_of(&url)))
+            .header("Host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(svg.status(), 200, "{host}");
+        let body = svg.text().await.unwrap();
+        assert_eq!(decode_svg(&body), format!("http://localhost/{code}"));
+    }
+}
