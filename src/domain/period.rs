@@ -79,12 +79,12 @@ impl Period {
             return Err(("from", "must be before to".into()));
         }
         let period = Self { from, to, interval };
-        let points = period.starts().count() as i64;
-        if points > MAX_POINTS {
+        // Counted only as far as the bound: ten thousand years by the hour are 88 million.
+        if period.starts().nth(MAX_POINTS as usize).is_some() {
             return Err((
                 "interval",
                 format!(
-                    "gives {points} points; at most {MAX_POINTS}: a shorter period or a wider interval"
+                    "gives more than {MAX_POINTS} points: a shorter period or a wider interval"
                 ),
             ));
         }
@@ -138,5 +138,33 @@ mod tests {
             now,
         );
         assert_eq!(long.err().map(|e| e.0), Some("interval"));
+    }
+
+    #[test]
+    fn the_bound_on_points_is_exact_and_checked_without_walking_a_long_period() {
+        let from = ts("2026-01-01 00:00:00");
+        let hours = |n: i64| at(unix(from) + n * 3_600);
+        let now = ts("2026-03-10 12:34:56");
+        let most = Period::new(
+            Some(from),
+            Some(hours(MAX_POINTS)),
+            Some(Interval::Hour),
+            now,
+        );
+        assert_eq!(most.map(|p| p.starts().count()).ok(), Some(1_000));
+        let over = Period::new(
+            Some(from),
+            Some(hours(MAX_POINTS + 1)),
+            Some(Interval::Hour),
+            now,
+        );
+        assert_eq!(over.err().map(|e| e.0), Some("interval"));
+        let ages = Period::new(
+            Some(ts("0000-01-01 00:00:00")),
+            Some(ts("9999-12-31 00:00:00")),
+            Some(Interval::Hour),
+            now,
+        );
+        assert_eq!(ages.err().map(|e| e.0), Some("interval"));
     }
 }
