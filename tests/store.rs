@@ -155,6 +155,7 @@ conformance!(
     the_total_of_all_urls_follows_creates_deletes_and_imports,
     events_append_in_batches_and_check_references,
     imports_are_idempotent_and_move_sequences,
+    an_import_never_hands_out_a_deleted_id_again,
     imports_refuse_taken_codes_and_unknown_owners,
     imported_users_without_ids_are_matched_by_username,
     concurrent_user_creates_with_one_name_make_one_user,
@@ -842,6 +843,31 @@ async fn imports_are_idempotent_and_move_sequences(store: Stores) {
     });
     assert!(created.await.unwrap().id > 100);
     assert!(events_of(&store, 10).await.contains(&event));
+}
+
+/// An import moves an id sequence past the ids it brought, never back: the newest user
+/// or url deleted before an import keeps its id to itself (its events still name it).
+async fn an_import_never_hands_out_a_deleted_id_again(store: Stores) {
+    // The newest user is deleted; the import brings an older id than theirs.
+    let kept = store.users.create_user(new_user("kept")).await.unwrap().id;
+    let gone = store.users.create_user(new_user("gone")).await.unwrap().id;
+    assert!(store.users.delete_user(gone).await.unwrap());
+    let seeded = [seed_user(kept, "seeded")];
+    store.users.import_users(&seeded).await.unwrap();
+    let next = store.users.create_user(new_user("next")).await.unwrap().id;
+    assert!(next > gone, "user {next} after deleted {gone}");
+
+    let links = &store.links;
+    let kept = links.create_url(new_url("kepturl", None)).await.unwrap().id;
+    let gone = links.create_url(new_url("goneurl", None)).await.unwrap().id;
+    let deleted = links.delete_url(gone, Timestamp::now()).await.unwrap();
+    assert!(deleted.is_some());
+    links
+        .import_urls(&[seed_url(kept, None, "seededurl")])
+        .await
+        .unwrap();
+    let next = links.create_url(new_url("nexturl", None)).await.unwrap().id;
+    assert!(next > gone, "url {next} after deleted {gone}");
 }
 
 async fn imported_users_without_ids_are_matched_by_username(store: Stores) {

@@ -162,20 +162,26 @@ impl PostgresStore {
     }
 
     /// Moves a table's id sequence past its largest id, so later inserts never collide with
-    /// imported rows. Called with the table locked against concurrent inserts.
+    /// imported rows, and never back: an id handed out before (a row since deleted, whose
+    /// events still name it) is not handed out again. Called with the table locked against
+    /// concurrent inserts.
     async fn move_sequence(&self, conn: &mut PgConnection, table: Table) -> StoreResult<()> {
         let statement = match table {
             Table::Users => {
-                "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), 1))"
+                "SELECT setval(pg_get_serial_sequence('users', 'id'), GREATEST((SELECT max(id) FROM users), \
+                 pg_sequence_last_value(pg_get_serial_sequence('users', 'id')::regclass), 1))"
             }
             Table::Urls => {
-                "SELECT setval(pg_get_serial_sequence('urls', 'id'), GREATEST((SELECT max(id) FROM urls), 1))"
+                "SELECT setval(pg_get_serial_sequence('urls', 'id'), GREATEST((SELECT max(id) FROM urls), \
+                 pg_sequence_last_value(pg_get_serial_sequence('urls', 'id')::regclass), 1))"
             }
             Table::Events => {
-                "SELECT setval(pg_get_serial_sequence('events', 'id'), GREATEST((SELECT max(id) FROM events), 1))"
+                "SELECT setval(pg_get_serial_sequence('events', 'id'), GREATEST((SELECT max(id) FROM events), \
+                 pg_sequence_last_value(pg_get_serial_sequence('events', 'id')::regclass), 1))"
             }
             Table::ApiKeys => {
-                "SELECT setval(pg_get_serial_sequence('api_keys', 'id'), GREATEST((SELECT max(id) FROM api_keys), 1))"
+                "SELECT setval(pg_get_serial_sequence('api_keys', 'id'), GREATEST((SELECT max(id) FROM api_keys), \
+                 pg_sequence_last_value(pg_get_serial_sequence('api_keys', 'id')::regclass), 1))"
             }
         };
         self.query(statement).execute(conn).await?;
