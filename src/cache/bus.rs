@@ -26,17 +26,21 @@ const ACK_WAIT: Duration = Duration::from_millis(250);
 
 /// The sending side: what a write tells every replica.
 impl SharedCache {
-    /// Bumps the code's generation (voiding its L2 value everywhere), tells every replica to
-    /// drop its L1 entry, and waits until every replica that heard it has done so (at most
-    /// [`ACK_WAIT`]). `false` when Redis could not be told.
+    /// Gives the code a new generation (voiding its L2 value everywhere), tells every
+    /// replica to drop its L1 entry, and waits until every replica that heard it has done so
+    /// (at most [`ACK_WAIT`]). `false` when Redis could not be told.
+    ///
+    /// The generation is a random number, not a count: the key expires (one per code ever
+    /// changed would otherwise stay for good), and a count would start again at 1 after
+    /// that, the very generation an L2 value written just before the expiry carries, which
+    /// would then be taken for current for the rest of its lifetime. A number (not any
+    /// text) so that a replica of an earlier release, which adds one to it, still can.
     pub async fn invalidate(&self, code: &str) -> bool {
         let generation = self.gen_key(code);
-        let key_ttl = i64::try_from((self.ttl * 2).as_secs().max(1)).unwrap_or(i64::MAX);
+        let fresh = rand::random::<u64>() >> 1;
+        let key_ttl = (self.ttl * 2).as_secs().max(1);
         self.announce("invalidate", code, |pipe| {
-            pipe.incr(&generation, 1)
-                .ignore()
-                .expire(&generation, key_ttl)
-                .ignore();
+            pipe.set_ex(&generation, fresh, key_ttl).ignore();
         })
         .await
     }

@@ -56,6 +56,30 @@ async fn a_new_target_a_deletion_and_a_new_code_are_seen_everywhere() {
     assert_eq!(b.follow("brand-new").await.0, 302);
 }
 
+/// A code's generation in Redis expires (10 minutes after its last change by default); an
+/// L2 value written just before that carries the generation that was current. The next
+/// change must not give the code that generation again, or the old value would be taken
+/// for current for the rest of its lifetime. The expiry is stood in for by deleting the key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_change_after_a_generation_expired_is_seen_everywhere() {
+    let Pair {
+        a,
+        b,
+        _redis: redis,
+        ..
+    } = &two_replicas().await;
+    let url = a.shorten_as("expiring", "https://example.com/old").await;
+    assert_eq!(
+        b.follow("expiring").await.1.as_deref(),
+        Some("https://example.com/old")
+    );
+    let generation = "kurz:gen:expiring";
+    assert_ne!(redis_cli(redis.port, &["GET", generation]).trim(), "");
+    assert_eq!(redis_cli(redis.port, &["DEL", generation]).trim(), "1");
+    let path = format!("/urls/{}", url["id"]);
+    retarget(a, b, "expiring", &path, "https://example.com/new").await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_new_replica_starts_with_the_most_clicked_links_cached() {
     let db = Database::create();
