@@ -205,17 +205,23 @@ impl LocalCache {
         self.entries.insert(code.to_owned(), entry).await;
     }
 
-    /// Voids one code, including any fill of it now in flight.
+    /// Voids one code, including any fill of it now in flight. Two invalidations of one
+    /// code at once may record theirs in either order: the later mark is kept, or a fill
+    /// started between them would count as current.
     pub async fn invalidate(&self, code: &str) {
         let at = self.sequence.fetch_add(1, Ordering::AcqRel) + 1;
-        self.tombstones.insert(code.to_owned(), at).await;
+        self.tombstones
+            .entry(code.to_owned())
+            .and_upsert_with(|kept| async move { kept.map_or(at, |kept| at.max(*kept.value())) })
+            .await;
         self.entries.invalidate(code).await;
     }
 
-    /// Voids everything (after missed invalidations, or a bulk import).
+    /// Voids everything (after missed invalidations, or a bulk import); the later mark is
+    /// kept, as for one code.
     pub fn flush(&self) {
         let at = self.sequence.fetch_add(1, Ordering::AcqRel) + 1;
-        self.flushed_at.store(at, Ordering::Release);
+        self.flushed_at.fetch_max(at, Ordering::AcqRel);
         self.entries.invalidate_all();
     }
 }
