@@ -225,6 +225,42 @@ impl CachedLinks {
         }
     }
 
+    /// Runs `write`, a change to url `id`, then voids its code in every cache, in a task of
+    /// its own: to the end even if the caller stops waiting (a client gone, the request
+    /// timeout). The code is read first, so that it is voided also when the write failed
+    /// in a way that may have committed (the answer to its `COMMIT` lost). A change
+    /// committed and not announced would be served from the caches for their lifetime.
+    async fn changing<F>(&self, id: i64, write: F) -> StoreResult<Option<Url>>
+    where
+        F: Future<Output = StoreResult<Option<Url>>> + Send + 'static,
+    {
+        let Some(me) = self.me.upgrade() else {
+            return write.await;
+        };
+        let Some(before) = self.inner.get_url(id).await? else {
+            return write.await;
+        };
+        let task = tokio::spawn(async move {
+            let written = write.await;
+            let unchanged = matches!(
+                written,
+                Ok(None)
+                    | Err(StoreError::Conflict(_)
+                        | StoreError::MissingReference(_)
+                        | StoreError::Down)
+            );
+            if !unchanged {
+                me.invalidate(std::slice::from_ref(&before.short_code))
+                    .await;
+            }
+            written
+        });
+        // A panic goes on to the caller's, as if the write had run there (answered 500);
+        // the task is never cancelled (the runtime outlives every request).
+        task.await
+            .unwrap_or_else(|failed| std::panic::resume_unwind(failed.into_panic()))
+    }
+
     async fn invalidate_all(&self) {
         self.local.flush();
         if let Some(shared) = &self.shared
@@ -317,18 +353,14 @@ impl LinkStore for CachedLinks {
         patch: UrlPatch,
         now: Timestamp,
     ) -> StoreResult<Option<Url>> {
-        let updated = self.inner.update_url(id, patch, now).await?;
-        if let Some(url) = &updated {
-            self.invalidate(std::slice::from_ref(&url.short_code)).await;
-        }
-        Ok(updated)
+        let inner = self.inner.clone();
+        self.changing(id, async move { inner.update_url(id, patch, now).await })
+            .await
     }
     async fn delete_url(&self, id: i64, now: Timestamp) -> StoreResult<Option<Url>> {
-        let deleted = self.inner.delete_url(id, now).await?;
-        if let Some(url) = &deleted {
-            self.invalidate(std::slice::from_ref(&url.short_code)).await;
-        }
-        Ok(deleted)
+        let inner = self.inner.clone();
+        self.changing(id, async move { inner.delete_url(id, now).await })
+            .await
     }
     /// Imported rows may change any code: flush everything, everywhere.
     async fn import_urls(&self, rows: &[Url]) -> StoreResult<u64> {
