@@ -2,12 +2,14 @@
 //! Every row is checked before anything is written, so a bad file changes nothing;
 //! errors name the data row (1 = the first row after the header).
 
+mod columns;
 pub mod foreign;
 mod rows;
 
+pub use columns::{Columns, EVENTS, URLS, USERS};
 pub use rows::{
-    Columns, EVENTS, ImportError, Row, Shape, URLS, USERS, cell, each_row, event_row, parse_events,
-    parse_urls, parse_users, url_row, user_row,
+    ImportError, Row, Shape, cell, each_row, event_row, parse_events, parse_urls, parse_users,
+    url_row, user_row,
 };
 
 use crate::store::Stores;

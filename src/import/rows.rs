@@ -2,6 +2,7 @@
 //! in any order), or JSON lines with the same fields. The seed import reads whole files;
 //! `kurz import --from kurz` streams them (see [`each_row`]).
 
+use super::columns::{Columns, EVENTS, URLS, USERS};
 use crate::domain::{Email, Event, ImportedUser, ShortCode, TargetUrl, Timestamp, Url, Username};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -248,11 +249,15 @@ pub(crate) fn csv_rows(
 }
 
 /// Reads up to `limit` data rows of a CSV file, checking the header has the required columns.
+/// An id given twice is refused: which of the two rows the file meant is not ours to guess
+/// (and PostgreSQL refuses one statement that writes a row twice, so a backend would
+/// otherwise decide).
 fn read_rows<T>(
     input: impl Read,
     table: &Columns,
     limit: Option<usize>,
-    parse: impl FnMut(&Row<'_>) -> Result<T, ImportError>,
+    mut parse: impl FnMut(&Row<'_>) -> Result<T, ImportError>,
+    id: fn(&T) -> Option<i64>,
 ) -> Result<Vec<T>, ImportError> {
     /// Ends the reading early once `limit` rows are in (not an error the caller sees).
     const ENOUGH: &str = "enough rows";
@@ -261,6 +266,16 @@ fn read_rows<T>(
     if limit == 0 {
         return Ok(rows);
     }
+    let mut ids: HashMap<i64, usize> = HashMap::new();
+    let parse = |row: &Row<'_>| {
+        let parsed = parse(row)?;
+        if let Some(id) = id(&parsed)
+            && let Some(first) = ids.insert(id, row.number())
+        {
+            return Err(row.fail(format!("id {id} is the id of row {first} too")));
+        }
+        Ok(parsed)
+    };
     let read = each_row(input, Shape::Csv, table, parse, |row| {
         rows.push(row);
         if rows.len() >= limit {
@@ -274,44 +289,6 @@ fn read_rows<T>(
         Ok(_) => Ok(rows),
     }
 }
-
-/// A file of one table: every column it can have (the order of a JSON line's fields and of
-/// an export's CSV header) and those a CSV header must name.
-pub struct Columns {
-    pub all: &'static [&'static str],
-    pub required: &'static [&'static str],
-}
-
-pub const USERS: Columns = Columns {
-    all: &["id", "username", "email", "created_at"],
-    required: &["username", "email"],
-};
-const URL_COLUMNS: &[&str] = &[
-    "id",
-    "user_id",
-    "short_code",
-    "original_url",
-    "title",
-    "is_active",
-    "created_at",
-    "updated_at",
-];
-pub const URLS: Columns = Columns {
-    all: URL_COLUMNS,
-    required: URL_COLUMNS,
-};
-const EVENT_COLUMNS: &[&str] = &[
-    "id",
-    "url_id",
-    "user_id",
-    "event_type",
-    "timestamp",
-    "details",
-];
-pub const EVENTS: Columns = Columns {
-    all: EVENT_COLUMNS,
-    required: EVENT_COLUMNS,
-};
 
 /// `username,email`, with optional `id` and `created_at` columns (a row may leave either
 /// empty: see [`ImportedUser`]). Repeated usernames are accepted (real seed files have them).
@@ -386,15 +363,15 @@ pub fn parse_users(
     input: impl Read,
     limit: Option<usize>,
 ) -> Result<Vec<ImportedUser>, ImportError> {
-    read_rows(input, &USERS, limit, user_row)
+    read_rows(input, &USERS, limit, user_row, |user| user.id)
 }
 
 /// A urls CSV, whole (up to `limit` rows).
 pub fn parse_urls(input: impl Read, limit: Option<usize>) -> Result<Vec<Url>, ImportError> {
-    read_rows(input, &URLS, limit, url_row)
+    read_rows(input, &URLS, limit, url_row, |url| Some(url.id))
 }
 
 /// An events CSV, whole (up to `limit` rows).
 pub fn parse_events(input: impl Read, limit: Option<usize>) -> Result<Vec<Event>, ImportError> {
-    read_rows(input, &EVENTS, limit, event_row)
+    read_rows(input, &EVENTS, limit, event_row, |event| Some(event.id))
 }
