@@ -6,7 +6,8 @@
 //!   after [`SUSPECT_AFTER`] sends a probe (a fresh connection and a `SELECT 1`, bounded by
 //!   [`PROBE_TIMEOUT`]; one at a time, its result shared for [`PROBE_VALID`]); a failed probe,
 //!   or an acquire that fails for want of a connection, opens the breaker. A pool that is
-//!   merely busy passes the probe, and its requests keep waiting as before.
+//!   merely busy passes the probe, and its requests keep waiting as before (one that waited
+//!   out the pool's timeout fails alone: the breaker asks the database before it opens).
 //! - **Open**: every acquire fails at once. A background task probes every
 //!   [`PROBE_INTERVAL`] (the half-open state: one trial connection, no request depends on
 //!   it) and closes the breaker on the first success, so service resumes within that
@@ -82,14 +83,19 @@ impl Breaker {
                 }
             },
         };
-        self.settle(result)
+        self.settle(result).await
     }
 
-    fn settle<C>(&self, result: Result<C, sqlx::Error>) -> StoreResult<C> {
+    /// An acquire's result; a failure for want of a connection opens the breaker, unless it
+    /// was the pool's timeout and the database answers (a pool merely busy for that long:
+    /// its requests fail, the others go on).
+    async fn settle<C>(&self, result: Result<C, sqlx::Error>) -> StoreResult<C> {
         match result {
             Ok(connection) => Ok(connection),
             Err(err) => {
-                if is_connection_failure(&err) {
+                let busy =
+                    matches!(err, sqlx::Error::PoolTimedOut) && self.database_answers().await;
+                if is_connection_failure(&err) && !busy {
                     self.trip();
                 }
                 Err(StoreError::from(err))

@@ -311,3 +311,47 @@ async fn a_click_writer_held_up_for_seconds_loses_no_click() {
     let held = Duration::from_millis(1500);
     clicks_wait_out_a_held_lock(&kurz, ("stalled", id_of(&url)), &mut lock, held).await;
 }
+
+/// A pool busy for longer than its timeout is not a database that is down: the request that
+/// waited it out fails alone (503), and the breaker, which asks the database before it
+/// opens, stays closed for every other request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_pool_busy_past_its_timeout_does_not_open_the_breaker() {
+    use sqlx::Connection;
+    let db = Database::create();
+    let kurz = Kurz::start(&[
+        ("DATABASE_URL", db.url.as_str()),
+        ("KURZ_DB_POOL_SIZE", "1"),
+        ("KURZ_DB_TIMEOUT_MS", "500"),
+    ]);
+    kurz.wait_for_ready_status(200, Duration::from_secs(20))
+        .await;
+    kurz.shorten("https://example.com/").await;
+
+    // A list of users waits on this lock, holding the pool's one connection meanwhile.
+    let mut lock = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut lock)
+        .await
+        .unwrap();
+    let held = tokio::spawn({
+        let api = kurz.api.clone();
+        async move { api.get("/users").await.code() }
+    });
+    let mut watch = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let waiting = "SELECT count(*) FROM pg_locks WHERE NOT granted";
+    while sqlx::query_scalar::<_, i64>(waiting)
+        .fetch_one(&mut watch)
+        .await
+        .unwrap()
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    kurz.get("/urls").await.expect_error(503);
+    sqlx::raw_sql("COMMIT").execute(&mut lock).await.unwrap();
+    assert_eq!(held.await.unwrap(), 200);
+
+    assert_eq!(kurz.metric("kurz_store_breaker_opened_total").await, 0.0);
+    kurz.get("/urls").await.expect(200);
+}
