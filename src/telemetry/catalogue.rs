@@ -41,7 +41,7 @@ pub const METRICS: &[Metric] = &[
         name: "kurz_auth_failures_total",
         kind: Kind::Counter,
         labels: &["reason"],
-        help: "Requests refused for their API key (KURZ_AUTH=keys), by reason (missing, scheme, unknown, revoked, expired, scope)",
+        help: "Requests refused for their API key (KURZ_AUTH=keys: API calls and web UI sign-ins), by reason (missing, scheme, unknown, revoked, expired, scope)",
     },
     Metric {
         name: "kurz_blocklist_entries",

@@ -4,6 +4,7 @@
 use super::forms::Posted;
 use super::layout::{csrf_field, page, refused_form, see_other};
 use super::session::{Viewer, ended_session, session_cookie, set_cookies};
+use crate::auth::{KeyRefusal, loggable};
 use crate::http::AppState;
 use axum::Form;
 use axum::extract::State;
@@ -39,11 +40,24 @@ pub async fn sign_in(
             set_cookies(response.headers_mut(), &[cookie]);
             response
         }
-        Err(refusal) => signin_page(
-            &viewer,
-            StatusCode::UNAUTHORIZED,
-            Some(&refusal.to_string()),
-        ),
+        // The store's own words are for the log, never for the page.
+        Err(KeyRefusal::Store(err)) => super::links::unavailable(&viewer, &err.to_string()),
+        // Counted and logged as the API counts its refusals: a burst of `unknown` is
+        // someone guessing, whichever door they guess at.
+        Err(refusal) => {
+            metrics::counter!("kurz_auth_failures_total", "reason" => refusal.reason())
+                .increment(1);
+            tracing::warn!(
+                key = loggable(key),
+                reason = refusal.reason(),
+                "sign-in refused"
+            );
+            signin_page(
+                &viewer,
+                StatusCode::UNAUTHORIZED,
+                Some(&refusal.to_string()),
+            )
+        }
     }
 }
 

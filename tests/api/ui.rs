@@ -256,6 +256,15 @@ async fn in_keys_mode_a_person_signs_in_with_a_key_and_sees_what_its_scope_allow
         .await
         .expect(401);
     assert!(html(&wrong).contains("Not signed in"));
+    // Counted as the API counts a refused key: guesses at the sign-in form show too.
+    assert_eq!(
+        metric_sum(
+            &app.metrics().await,
+            "kurz_auth_failures_total",
+            &["reason=\"unknown\""]
+        ),
+        1.0
+    );
     let signed = person
         .post("/signin", &[("key", &writer)])
         .await
