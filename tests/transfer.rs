@@ -228,6 +228,37 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     let mut forced = kurz_command_on(restored_dir.path());
     forced.arg("restore").arg(&backup_file).arg("--force");
     assert_eq!(copied_rows(&kurz_summary(forced).await, "urls"), urls);
+
+    // What is not a whole kurz backup is refused before the store is cleared, even with
+    // --force: an empty file, a cut one, another program's SQLite database.
+    let bytes = std::fs::read(&backup_file).unwrap();
+    let empty = file.path().join("empty.db");
+    std::fs::write(&empty, b"").unwrap();
+    let cut = file.path().join("cut.db");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let other = file.path().join("other.db");
+    let mut sqlite =
+        sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=rwc", other.display()))
+            .await
+            .unwrap();
+    sqlx::raw_sql("CREATE TABLE notes (body TEXT)")
+        .execute(&mut sqlite)
+        .await
+        .unwrap();
+    sqlx::Connection::close(sqlite).await.unwrap();
+    for wrong in [&empty, &cut, &other] {
+        let mut restore = kurz_command_on(restored_dir.path());
+        restore.arg("restore").arg(wrong).arg("--force");
+        let refusal = kurz_refusal(restore).await;
+        assert!(
+            refusal.contains("not a kurz backup"),
+            "{}: {refusal}",
+            wrong.display()
+        );
+    }
+    let served = Kurz::on(restored_dir.path());
+    assert_eq!(served.count("/urls").await, urls, "the store as it was");
+    drop(served);
     let pg = Database::create();
     let mut pg_backup = on_postgres(&pg.url);
     pg_backup

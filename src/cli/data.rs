@@ -308,6 +308,9 @@ impl Restore {
             .into_temp_path();
         std::fs::copy(&self.file, &work)
             .with_context(|| format!("reading {}", self.file.display()))?;
+        transfer::check_backup(&work)
+            .await
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.file.display()))?;
         let backup = open(StoreTarget::Sqlite(work.to_path_buf()), &self.database)
             .await
             .with_context(|| format!("{} is not a kurz backup", self.file.display()))?;

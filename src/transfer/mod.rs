@@ -9,7 +9,7 @@ mod backup;
 mod files;
 mod progress;
 
-pub use backup::{backup, snapshot};
+pub use backup::{backup, check_backup, snapshot};
 pub use files::{Format, export, import};
 
 use crate::store::{Rows, Stores, Table};
