@@ -55,9 +55,15 @@ impl<'a> HostName<'a> {
         }
     }
 
+    /// An IPv4 address written as IPv6 (`[::ffff:203.0.113.7]`) is the IPv4 address: that
+    /// is where a browser connects, so that is what the blocklist is asked about.
     fn from_ip_v6(v6: std::net::Ipv6Addr) -> HostName<'static> {
+        let name = match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => format!("[{v6}]"),
+        };
         HostName {
-            name: Cow::Owned(format!("[{v6}]")),
+            name: Cow::Owned(name),
             is_ip: true,
         }
     }
@@ -176,6 +182,8 @@ mod tests {
         assert_eq!(host("0x7f.1"), Some("127.0.0.1".into()));
         assert_eq!(host("::1"), Some("[::1]".into()));
         assert_eq!(host("[0:0::1]"), Some("[::1]".into()));
+        assert_eq!(host("::ffff:203.0.113.7"), Some("203.0.113.7".into()));
+        assert_eq!(host("[::ffff:cb00:7107]"), Some("203.0.113.7".into()));
         assert_eq!(host(""), None);
         assert_eq!(host("."), None);
         assert_eq!(host("a/b"), None);

@@ -76,7 +76,8 @@ fn assert_refused(reply: &Reply, problem: &str) {
 
 #[tokio::test]
 async fn blocked_hosts_and_their_subdomains_are_refused_at_create() {
-    let blocklist = BlocklistFile::new("# test list\nevil.example\n0.0.0.0 ads.example\n");
+    let blocklist =
+        BlocklistFile::new("# test list\nevil.example\n0.0.0.0 ads.example\n203.0.113.7\n");
     let app = spawn_with_blocklist(&blocklist).await;
     for target in [
         "https://evil.example/login",
@@ -84,6 +85,10 @@ async fn blocked_hosts_and_their_subdomains_are_refused_at_create() {
         "https://EVIL.Example./x",
         "https://user@evil.example:8443/",
         "http://ads.example/banner",
+        // A blocked IPv4 address however it is written, IPv4-mapped IPv6 included.
+        "http://203.0.113.7/",
+        "http://[::ffff:203.0.113.7]/",
+        "http://[::ffff:cb00:7107]:8080/",
     ] {
         let reply = app
             .post_json("/urls", &json!({ "original_url": target }))
