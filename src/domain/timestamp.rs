@@ -57,7 +57,12 @@ impl Timestamp {
                 .map(Self::from_primitive)
                 .ok_or_else(bad);
         }
-        let (base, _fraction) = normalized.split_once('.').unwrap_or((&normalized, ""));
+        // Fractions are dropped; anything after them is a zone RFC 3339 did not accept
+        // (`+0200`), which must not be dropped with them: the instant would move.
+        let (base, fraction) = normalized.split_once('.').unwrap_or((&normalized, ""));
+        if !fraction.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(bad());
+        }
         PrimitiveDateTime::parse(base, WIRE)
             .ok()
             .and_then(writable)

@@ -186,14 +186,21 @@ pub(crate) fn foreign_time(raw: &str) -> Result<Timestamp, String> {
             .map(|t| Timestamp::from_primitive(time::PrimitiveDateTime::new(t.date(), t.time())))
             .ok_or_else(|| format!("'{raw}' is not a time"));
     }
-    // `+0000` → `+00:00`.
+    // `+0000` → `+00:00`; `+02` (PostgreSQL's text) → `+02:00`.
     let bytes = raw.as_bytes();
-    if bytes.len() > 5
-        && matches!(bytes[bytes.len() - 5], b'+' | b'-')
-        && bytes[bytes.len() - 4..].iter().all(u8::is_ascii_digit)
-    {
+    let zone_at = |width: usize| {
+        bytes.len() > width
+            && matches!(bytes[bytes.len() - width], b'+' | b'-')
+            && bytes[bytes.len() - width + 1..]
+                .iter()
+                .all(u8::is_ascii_digit)
+    };
+    if zone_at(5) {
         let (head, minutes) = raw.split_at(raw.len() - 2);
         return Timestamp::parse(&format!("{head}:{minutes}"));
+    }
+    if zone_at(3) {
+        return Timestamp::parse(&format!("{raw}:00"));
     }
     Err(format!(
         "'{raw}' is not a time like 2025-09-19T22:25:05Z or 2025-09-19 22:25:05"
@@ -212,6 +219,10 @@ mod tests {
             ("2024-03-01T10:20:30.123Z", "2024-03-01T10:20:30"),
             ("2024-03-01 10:20:30", "2024-03-01T10:20:30"),
             ("1709288430", "2024-03-01T10:20:30"),
+            // A fraction and an offset without a colon: the offset is kept, not cut off.
+            ("2024-03-01T10:20:30.123+0200", "2024-03-01T08:20:30"),
+            ("2024-03-01 10:20:30.123456+02", "2024-03-01T08:20:30"),
+            ("2024-03-01 10:20:30-05", "2024-03-01T15:20:30"),
         ];
         for (raw, utc) in cases {
             assert_eq!(
@@ -221,5 +232,6 @@ mod tests {
             );
         }
         assert!(foreign_time("yesterday").is_err());
+        assert!(foreign_time("2024-03-01T10:20:30.123 CET").is_err());
     }
 }
