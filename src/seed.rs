@@ -95,6 +95,9 @@ pub fn write(spec: &SeedSpec, dir: &Path) -> anyhow::Result<SeedSummary> {
             spec.urls
         );
     }
+    if spec.urls == 0 && spec.events > 0 {
+        anyhow::bail!("events belong to urls: give --urls of at least 1, or --events 0");
+    }
     if spec.duplicate_usernames >= spec.users.max(1) {
         anyhow::bail!("--duplicate-usernames must be fewer than --users");
     }
@@ -334,5 +337,11 @@ mod tests {
             ..spec(1)
         };
         assert!(write(&no_owners, &dir).is_err());
+        let events_without_urls = SeedSpec {
+            urls: 0,
+            events: 5,
+            ..spec(1)
+        };
+        assert!(write(&events_without_urls, &dir).is_err());
     }
 }
