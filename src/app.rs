@@ -154,7 +154,15 @@ impl Application {
                 anyhow::bail!("KURZ_SESSION_SECRET must be 32 characters or more")
             }
             Some(secret) => secret.expose().as_bytes().to_vec(),
-            None => crate::ui::session::new_token().into_bytes(),
+            None => {
+                if settings.ui.enabled() && settings.security.auth == AuthMode::Keys {
+                    tracing::warn!(
+                        "KURZ_SESSION_SECRET is not set: web UI sign-ins hold only on this process \
+                         (another replica, or a restart, signs people out); give every replica the same one"
+                    );
+                }
+                crate::ui::session::new_token().into_bytes()
+            }
         };
         let state = AppState::new(App {
             links,

@@ -12,7 +12,7 @@
 mod common;
 
 use common::kurz::Kurz;
-use common::process::{clean_command, output_of, repo as root, tool as ok};
+use common::process::{clean_command, must_succeed, output_of, repo as root, tool as ok};
 use common::wait::wait_for;
 use serde_json::Value;
 use std::path::Path;
@@ -283,7 +283,22 @@ fn compose_is_valid_and_consistent_with_nginx_monitoring_and_configuration() {
     // docker-compose validates the file (schema, interpolation, references) and prints it
     // resolved: anchors merged, defaults filled in.
     let program = "docker-compose";
-    let resolved = ok(program, &["-f", "docker-compose.yml", "config"]);
+    // The web UI's session secret has no default (a known one would let anyone sign
+    // cookies): without it the file does not resolve, and it names what is missing.
+    let unset = output_of(
+        clean_command(program)
+            .args(["-f", "docker-compose.yml", "config"])
+            .current_dir(root()),
+    );
+    assert!(!unset.status.success());
+    assert!(String::from_utf8_lossy(&unset.stderr).contains("KURZ_SESSION_SECRET"));
+    let secret = "s".repeat(64);
+    let resolved = must_succeed(
+        clean_command(program)
+            .args(["-f", "docker-compose.yml", "config"])
+            .env("KURZ_SESSION_SECRET", &secret)
+            .current_dir(root()),
+    );
     let compose = yaml_docs(&resolved).remove(0);
     let services = compose["services"].as_object().unwrap();
     let vars = documented_variables();
@@ -294,6 +309,12 @@ fn compose_is_valid_and_consistent_with_nginx_monitoring_and_configuration() {
         .map(String::as_str)
         .collect();
     assert_eq!(kurz, ["kurz-1", "kurz-2"], "two kurz replicas");
+    for replica in &kurz {
+        assert_eq!(
+            services[*replica]["environment"]["KURZ_SESSION_SECRET"], secret,
+            "{replica}: every replica signs sessions with the one secret"
+        );
+    }
     for wanted in [
         "nginx",
         "postgres",
@@ -659,10 +680,22 @@ fn kubernetes_manifests_are_consistent_with_kurz() {
     assert_eq!(data["DATABASE_HOST"], pooler["metadata"]["name"]);
     assert_eq!(data["KURZ_DB_STATEMENT_CACHE"], "0");
     assert_eq!(data["KURZ_DB_STATEMENT_TIMEOUT_MS"], "0");
+    // Every secret comes from the database's (written by the operator) but the web UI's
+    // session secret, one Secret for every pod (created by hand: docs/DEPLOY.md).
     let secret = format!("{cluster_name}-app");
     for env in container["env"].as_array().unwrap() {
-        assert_eq!(env["valueFrom"]["secretKeyRef"]["name"], secret.as_str());
+        let expected = match env["name"].as_str() {
+            Some("KURZ_SESSION_SECRET") => "kurz-session",
+            _ => secret.as_str(),
+        };
+        assert_eq!(env["valueFrom"]["secretKeyRef"]["name"], expected);
     }
+    assert!(
+        container["env"]
+            .to_string()
+            .contains(r#""name":"KURZ_SESSION_SECRET""#)
+    );
+    assert!(read("docs/DEPLOY.md").contains("create secret generic kurz-session"));
     assert!(
         container["env"]
             .to_string()
