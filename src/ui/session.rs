@@ -41,6 +41,9 @@ pub struct Viewer {
     /// The client's address (behind trusted proxies, the one they name), for the write
     /// limits a form's post draws on.
     pub client: Option<std::net::IpAddr>,
+    /// The browser says the request comes from another site's page (`Sec-Fetch-Site`):
+    /// no form of it is taken, whatever token it carries.
+    pub from_elsewhere: bool,
 }
 
 impl Viewer {
@@ -114,8 +117,12 @@ impl Viewer {
         }
     }
 
-    /// Whether a form's token is this viewer's (compared in constant time).
+    /// Whether a form's token is this viewer's (compared in constant time), posted from one
+    /// of kurz's own pages.
     pub fn csrf_matches(&self, sent: Option<&str>) -> bool {
+        if self.from_elsewhere {
+            return false;
+        }
         let Some(sent) = sent else {
             return false;
         };
@@ -143,6 +150,13 @@ impl FromRequestParts<AppState> for Viewer {
             Some(token) => (token.to_owned(), false),
             None => (new_token(), true),
         };
+        // The browser's own word on where a request comes from: a page of another site,
+        // even a sibling subdomain (`same-site`, which also receives `SameSite=Lax` cookies
+        // and may have planted a token cookie), never posts a form here.
+        let from_elsewhere = parts
+            .headers
+            .get("sec-fetch-site")
+            .is_some_and(|site| site != "same-origin" && site != "none");
         let keys_mode = state.settings.security.auth == AuthMode::Keys;
         let caller = if keys_mode {
             match sent(SESSION_COOKIE).and_then(|value| session_hash(&state.ui_secret, value)) {
@@ -168,6 +182,7 @@ impl FromRequestParts<AppState> for Viewer {
                 .is_some_and(|url| url.scheme() == "https"),
             keys_mode,
             client,
+            from_elsewhere,
         })
     }
 }

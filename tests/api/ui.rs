@@ -99,7 +99,32 @@ async fn a_form_without_this_browsers_token_is_refused_and_changes_nothing() {
         .post_raw("/", &[("original_url", "https://evil.example/")])
         .await
         .expect(403);
+    // The right token, but posted by another site's page (a sibling subdomain can plant
+    // the token's cookie): the browser says so, and the form is refused.
+    let token = person.cookie("kurz_csrf").unwrap_or_default().to_owned();
+    for site in ["same-site", "cross-site"] {
+        let request = app
+            .request(reqwest::Method::POST, "/")
+            .header("Content-Type", "application/x-www-form-urlencoded")
+            .header("Cookie", format!("kurz_csrf={token}"))
+            .header("Sec-Fetch-Site", site)
+            .body(format!(
+                "csrf={token}&original_url=https%3A%2F%2Fevil.example%2F"
+            ));
+        assert_eq!(app.send(request).await.code(), 403, "{site}");
+    }
     assert_eq!(app.count("/urls").await, 0);
+    // From kurz's own page, the same post goes through.
+    let request = app
+        .request(reqwest::Method::POST, "/")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .header("Cookie", format!("kurz_csrf={token}"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .body(format!(
+            "csrf={token}&original_url=https%3A%2F%2Fgood.example%2F"
+        ));
+    assert_eq!(app.send(request).await.code(), 201);
+    assert_eq!(app.count("/urls").await, 1);
 }
 
 #[tokio::test]
