@@ -174,6 +174,27 @@ async fn postgres_moves_to_the_embedded_store_and_a_target_with_data_needs_force
     forced.args(["migrate-store", "--to", &to, "--force"]);
     assert_eq!(copied_rows(&kurz_summary(forced).await, "urls"), 2000);
 
+    // The source itself as the target, written another way, is refused even with --force
+    // (which empties the target first): the same database through another URL spelling
+    // and parameters.
+    let scheme = match pg.url.strip_prefix("postgres://") {
+        Some(rest) => format!("postgresql://{rest}"),
+        None => pg.url.replacen("postgresql://", "postgres://", 1),
+    };
+    let separator = if scheme.contains('?') { '&' } else { '?' };
+    let respelled = format!("{scheme}{separator}application_name=another");
+    assert_ne!(respelled, pg.url);
+    let mut onto_itself = on_postgres(&pg.url);
+    onto_itself.args(["migrate-store", "--to", &respelled, "--force"]);
+    let why = kurz_refusal(onto_itself).await;
+    assert!(why.contains("the source itself"), "{why}");
+    let mut source = sqlx::PgConnection::connect(&pg.url).await.unwrap();
+    let urls: i64 = sqlx::query_scalar("SELECT count(*) FROM urls")
+        .fetch_one(&mut source)
+        .await
+        .unwrap();
+    assert_eq!(urls, 2000, "the source as it was");
+
     let served = Kurz::on(target.path());
     let (code, target_url) = an_active_seed_url();
     let reply = served.get(&format!("/{code}")).await;

@@ -233,7 +233,7 @@ impl MigrateStore {
         let _telemetry = telemetry::init_command_logs(&self.log);
         let from = self.database.target()?;
         let to = parse_store_url(&self.to)?;
-        if from == to {
+        if from == to || transfer::same_store(&from, &to).await? {
             anyhow::bail!("the target is the source itself");
         }
         let live = open(from.clone(), &self.database).await?;

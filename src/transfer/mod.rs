@@ -7,10 +7,12 @@
 
 mod backup;
 mod files;
+mod identity;
 mod progress;
 
 pub use backup::{backup, check_backup, snapshot};
 pub use files::{Format, export, import};
+pub use identity::same_store;
 
 use crate::store::{Rows, Stores, Table};
 use anyhow::Context;
