@@ -459,6 +459,20 @@ async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
         );
         assert_eq!(served.count("/urls").await, 2000);
     }
+    // An export into a directory holding the other format's replaces it whole: no file of
+    // the older export stays for an import to pick up, and no unfinished file is left.
+    let shared = out.path().join("first-csv");
+    let mut export = kurz_command_on(data.path());
+    export
+        .args(["export", "--format", "json", "--output"])
+        .arg(&shared);
+    kurz_summary(export).await;
+    let mut names: Vec<String> = std::fs::read_dir(&shared)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["events.jsonl", "urls.jsonl", "users.jsonl"]);
 }
 
 #[tokio::test]

@@ -78,7 +78,18 @@ pub struct Export {
 impl Export {
     pub async fn run(self) -> anyhow::Result<()> {
         let _telemetry = telemetry::init_command_logs(&self.log);
-        let store = open(self.database.target()?, &self.database).await?;
+        // The embedded store is exported from a snapshot, consistent while the service
+        // writes (as migrate-store copies it).
+        let target = self.database.target()?;
+        let snapshot = match &target {
+            StoreTarget::Sqlite(path) => Some(transfer::snapshot(path).await?),
+            StoreTarget::Postgres(_) => None,
+        };
+        let source = match &snapshot {
+            Some(path) => StoreTarget::Sqlite(path.to_path_buf()),
+            None => target,
+        };
+        let store = open(source, &self.database).await?;
         let written = transfer::export(&store, &self.output, self.format).await;
         close(&[&store]).await;
         println!(

@@ -78,13 +78,23 @@ fn csv_lines(records: &[Vec<String>]) -> anyhow::Result<Vec<u8>> {
 
 /// Writes users, urls and events of `store` into `dir` (created if missing; files there
 /// are replaced); what each file holds, with its checksum.
+///
+/// Each file is written under a `.partial` name and all three are renamed into place once
+/// every one is whole, so that a crash or a full disk part-way leaves the previous export
+/// as it was, not a cut file an import would take for whole; an export of the other format
+/// in `dir` is removed (an import reads whichever users file it finds first). The tables
+/// are read in the reverse of their references' order (events, urls, users), so that from
+/// a store taking writes meanwhile, no url names an owner created after the users were
+/// read (the embedded store is exported from a snapshot, exactly).
 pub async fn export(store: &Stores, dir: &Path, format: Format) -> anyhow::Result<Vec<Copied>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
-    for (table, columns) in TABLES {
+    let mut finished = Vec::new();
+    for (table, columns) in TABLES.into_iter().rev() {
         let path = file(dir, table, format);
-        let out =
-            std::fs::File::create(&path).with_context(|| format!("writing {}", path.display()))?;
+        let partial = path.with_extension(format!("{}.partial", format.extension()));
+        let out = std::fs::File::create(&partial)
+            .with_context(|| format!("writing {}", partial.display()))?;
         let mut out = std::io::BufWriter::new(out);
         if format == Format::Csv {
             out.write_all(&csv_lines(&[columns
@@ -106,9 +116,28 @@ pub async fn export(store: &Stores, dir: &Path, format: Format) -> anyhow::Resul
                 }
             }
         }
-        out.flush()?;
+        out.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .with_context(|| format!("writing {}", partial.display()))?;
         written.push(sum.finish(table));
+        finished.push((partial, path));
     }
+    for (partial, path) in finished {
+        std::fs::rename(&partial, &path).with_context(|| format!("naming {}", path.display()))?;
+    }
+    let other = match format {
+        Format::Csv => Format::Json,
+        Format::Json => Format::Csv,
+    };
+    for (table, _) in TABLES {
+        let stale = file(dir, table, other);
+        if stale.is_file() {
+            std::fs::remove_file(&stale)
+                .with_context(|| format!("removing the older export {}", stale.display()))?;
+        }
+    }
+    written.reverse();
     Ok(written)
 }
 
