@@ -177,6 +177,8 @@ async fn past_the_in_flight_bound_requests_are_shed_with_503_not_queued() {
 #[tokio::test]
 async fn a_body_that_never_finishes_is_answered_503_at_the_request_timeout_on_every_router() {
     let app = spawn_app_with(|settings| settings.request_timeout_ms = 300).await;
+    // The process's counter, shared with the tests running beside this one: a rise.
+    let before = app.metric("kurz_requests_timed_out_total").await;
     let code = str_of(&app.shorten("https://example.com/slow").await, "short_code").to_owned();
     let form = "application/x-www-form-urlencoded";
     for (path, content_type) in [
@@ -206,7 +208,7 @@ async fn a_body_that_never_finishes_is_answered_503_at_the_request_timeout_on_ev
             "{path}: {answer}"
         );
     }
-    assert_eq!(app.metric("kurz_requests_timed_out_total").await, 3.0);
+    assert!(app.metric("kurz_requests_timed_out_total").await >= before + 3.0);
 }
 
 /// Reads until the server closes the connection; `true` if it did within `limit`.

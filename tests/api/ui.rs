@@ -276,20 +276,22 @@ async fn in_keys_mode_a_person_signs_in_with_a_key_and_sees_what_its_scope_allow
     let mut person = Visitor::new(&app.api);
     let asked = person.get("/links").await.expect(303);
     assert_eq!(asked.location().as_deref(), Some("/signin"));
+    // Counted as the API counts a refused key: guesses at the sign-in form show too. (The
+    // counter is the process's, shared with the tests running beside this one: a rise.)
+    let unknown = || async {
+        metric_sum(
+            &app.metrics().await,
+            "kurz_auth_failures_total",
+            &["reason=\"unknown\""],
+        )
+    };
+    let before = unknown().await;
     let wrong = person
         .post("/signin", &[("key", "kurz_nonsense")])
         .await
         .expect(401);
     assert!(html(&wrong).contains("Not signed in"));
-    // Counted as the API counts a refused key: guesses at the sign-in form show too.
-    assert_eq!(
-        metric_sum(
-            &app.metrics().await,
-            "kurz_auth_failures_total",
-            &["reason=\"unknown\""]
-        ),
-        1.0
-    );
+    assert!(unknown().await > before);
     let signed = person
         .post("/signin", &[("key", &writer)])
         .await
