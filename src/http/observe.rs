@@ -111,7 +111,20 @@ impl Shared {
 impl Handles {
     fn register(route: &str, method: &Method, status: StatusCode) -> Self {
         let route = SharedString::from(route.to_owned());
-        let method = SharedString::from(method.as_str().to_owned());
+        // Hyper takes any token as a method: a label of whatever the client sent would be a
+        // new series per made-up method, without bound.
+        let method = match *method {
+            Method::GET
+            | Method::HEAD
+            | Method::POST
+            | Method::PUT
+            | Method::DELETE
+            | Method::PATCH
+            | Method::OPTIONS
+            | Method::CONNECT
+            | Method::TRACE => SharedString::from(method.as_str().to_owned()),
+            _ => SharedString::const_str("other"),
+        };
         Self {
             requests: metrics::counter!(
                 "kurz_http_requests_total",

@@ -462,3 +462,23 @@ fn the_server_runs_without_transparent_huge_pages() {
         .unwrap_or_else(|| panic!("no THP_enabled in /proc status (kernel too old?):\n{status}"));
     assert_eq!(line.split_whitespace().nth(1), Some("0"), "{line}");
 }
+
+/// Any token is a method to HTTP/1.1: the request metrics label the standard methods by
+/// name and every other one `other`, so made-up methods cannot add series without bound.
+#[tokio::test]
+async fn made_up_methods_share_one_metrics_label() {
+    let app = spawn_app().await;
+    for method in ["XYZZY", "FROBNICATE"] {
+        let request = app.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            "/health",
+        );
+        app.send(request).await;
+    }
+    let page = app.metrics().await;
+    assert!(!page.contains("XYZZY") && !page.contains("FROBNICATE"));
+    assert!(
+        page.contains("method=\"other\""),
+        "no series for other methods"
+    );
+}
