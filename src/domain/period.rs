@@ -78,6 +78,14 @@ impl Period {
         if unix(from) >= unix(to) {
             return Err(("from", "must be before to".into()));
         }
+        // The first point starts at `from` rounded down to its interval (a week to its
+        // Monday), and every point is written out: none may fall before the year 0, which
+        // the wire format cannot write (the default `from` of a `to` early in the year 0
+        // would).
+        const YEAR_ZERO: i64 = -62_167_219_200;
+        if interval.floor(unix(from)) < YEAR_ZERO {
+            return Err(("from", "must be in the years 0 to 9999".into()));
+        }
         let period = Self { from, to, interval };
         // Counted only as far as the bound: ten thousand years by the hour are 88 million.
         if period.starts().nth(MAX_POINTS as usize).is_some() {
@@ -166,5 +174,22 @@ mod tests {
             now,
         );
         assert_eq!(ages.err().map(|e| e.0), Some("interval"));
+        // Points that would start before the year 0 are refused, not written.
+        let early = Period::new(None, Some(ts("0000-01-10 00:00:00")), None, now);
+        assert_eq!(early.err().map(|e| e.0), Some("from"));
+        let week = Period::new(
+            Some(ts("0000-01-01 00:00:00")),
+            Some(ts("0000-01-02 00:00:00")),
+            Some(Interval::Week),
+            now,
+        );
+        assert_eq!(week.err().map(|e| e.0), Some("from"));
+        let first = Period::new(
+            Some(ts("0000-01-01 00:00:00")),
+            Some(ts("0000-01-02 00:00:00")),
+            Some(Interval::Hour),
+            now,
+        );
+        assert!(first.is_ok());
     }
 }
