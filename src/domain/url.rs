@@ -60,6 +60,11 @@ pub fn parse_title(raw: &str) -> Result<String, String> {
     if raw.chars().count() > MAX_TITLE_CHARS {
         return Err(format!("must be at most {MAX_TITLE_CHARS} characters"));
     }
+    // PostgreSQL's text cannot hold NUL (a 500 there, accepted on SQLite); no control
+    // character belongs in a title shown on pages and in lists.
+    if raw.chars().any(char::is_control) {
+        return Err("must not contain control characters".into());
+    }
     Ok(raw.to_owned())
 }
 

@@ -719,3 +719,26 @@ async fn a_link_may_be_created_switched_off_and_is_active_is_a_strict_boolean() 
     }
     assert_eq!(app.count("/urls").await, 2);
 }
+
+/// A title with a control character (NUL among them, which PostgreSQL's text cannot hold)
+/// is 422 on create and on update, on every store alike, and changes nothing.
+#[tokio::test]
+async fn a_title_with_a_control_character_is_422() {
+    let app = spawn_app().await;
+    for title in ["a\u{0}b", "line\nbreak", "bell\u{7}"] {
+        app.post_json(
+            "/urls",
+            &json!({ "original_url": "https://example.com", "title": title }),
+        )
+        .await
+        .expect_invalid("title");
+    }
+    assert_eq!(app.count("/urls").await, 0);
+    let url = app.shorten("https://example.com/titled").await;
+    app.put_json(
+        &format!("/urls/{}", id_of(&url)),
+        &json!({ "title": "a\u{0}b" }),
+    )
+    .await
+    .expect_invalid("title");
+}
