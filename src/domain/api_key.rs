@@ -187,8 +187,13 @@ pub fn hash_secret(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// The part of a presented key safe to log: the marker and a few characters.
+/// The part of a presented key safe to log: the marker and a few characters. Something
+/// that is not a kurz key (a password pasted in, another system's token) may be short
+/// enough to be whole in that prefix: none of it is logged.
 pub fn display_prefix(secret: &str) -> &str {
+    if !secret.starts_with(KEY_MARKER) {
+        return "(not a kurz key)";
+    }
     let end = secret
         .char_indices()
         .nth(KEY_MARKER.len() + PREFIX_CHARS)
@@ -231,7 +236,10 @@ mod tests {
     #[test]
     fn display_prefix_never_panics_on_short_or_multibyte_input() {
         assert_eq!(display_prefix("kurz_"), "kurz_");
-        assert_eq!(display_prefix(""), "");
-        assert_eq!(display_prefix("ééééééééééééééééé").chars().count(), 13);
+        assert_eq!(display_prefix("kurz_éééééééééééé").chars().count(), 13);
+        // What is not a kurz key is not logged at all: a short password would be whole.
+        for other in ["", "hunter2", "ééééééééééééééééé"] {
+            assert_eq!(display_prefix(other), "(not a kurz key)");
+        }
     }
 }
