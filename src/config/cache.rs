@@ -72,13 +72,13 @@ pub struct CacheSettings {
     #[arg(long, env = "KURZ_REDIS_TIMEOUT_MS", default_value_t = 100)]
     pub redis_timeout_ms: u64,
     /// Lifetime of a cached link in Redis, in seconds.
-    #[arg(long, env = "KURZ_CACHE_TTL_SECS", default_value_t = 300)]
+    #[arg(long, env = "KURZ_CACHE_TTL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     pub cache_ttl_secs: u64,
     /// Lifetime of a cached link in process, in seconds.
     #[arg(long, env = "KURZ_L1_TTL_SECS", default_value_t = 30)]
     pub l1_ttl_secs: u64,
     /// Lifetime of a cached "no such code" / "inactive" answer, in seconds (both tiers).
-    #[arg(long, env = "KURZ_NEGATIVE_TTL_SECS", default_value_t = 5)]
+    #[arg(long, env = "KURZ_NEGATIVE_TTL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..))]
     pub negative_ttl_secs: u64,
     /// Memory bound of the in-process cache, in bytes.
     #[arg(long, env = "KURZ_L1_MAX_BYTES", default_value_t = 32 * 1024 * 1024)]

@@ -34,7 +34,7 @@ pub struct DatabaseSettings {
     #[arg(long, env = "KURZ_DB_POOL_SIZE", default_value_t = 8)]
     pub db_pool_size: u32,
     /// Longest wait for a connection or lock, in milliseconds.
-    #[arg(long, env = "KURZ_DB_TIMEOUT_MS", default_value_t = 5_000)]
+    #[arg(long, env = "KURZ_DB_TIMEOUT_MS", default_value_t = 5_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub db_timeout_ms: u64,
     /// PostgreSQL statement_timeout, in milliseconds.
     #[arg(long, env = "KURZ_DB_STATEMENT_TIMEOUT_MS", default_value_t = 10_000)]

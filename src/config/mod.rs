@@ -61,7 +61,7 @@ pub struct Settings {
     pub max_upload_bytes: usize,
 
     /// A request running longer than this answers 503, in milliseconds.
-    #[arg(long, env = "KURZ_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "KURZ_REQUEST_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub request_timeout_ms: u64,
 
     /// After SIGTERM, how long to keep serving while `/ready` answers 503, before closing the

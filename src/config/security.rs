@@ -74,7 +74,7 @@ pub struct SecuritySettings {
     pub max_in_flight: usize,
     /// A connection that sends no complete request head for this long is closed: slow
     /// clients and idle keep-alive connections alike, in milliseconds.
-    #[arg(long, env = "KURZ_HEADER_TIMEOUT_MS", default_value_t = 30_000)]
+    #[arg(long, env = "KURZ_HEADER_TIMEOUT_MS", default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub header_timeout_ms: u64,
 }
 

@@ -312,3 +312,26 @@ async fn injection_shaped_input_is_stored_and_returned_verbatim() {
     assert_eq!(events["event_type"], json!("x'); DELETE FROM events; --"));
     assert_eq!(app.count("/urls").await, 1, "every table is intact");
 }
+
+/// A bound of zero is no bound kurz can serve with (every request would time out, every
+/// cache write be refused by Redis): start-up refuses it and names the setting.
+#[tokio::test]
+async fn a_zero_timeout_or_lifetime_is_refused_at_start_up() {
+    let data_dir = tempfile::TempDir::new().unwrap();
+    for setting in [
+        "KURZ_REQUEST_TIMEOUT_MS",
+        "KURZ_DB_TIMEOUT_MS",
+        "KURZ_HEADER_TIMEOUT_MS",
+        "KURZ_CACHE_TTL_SECS",
+        "KURZ_NEGATIVE_TTL_SECS",
+    ] {
+        let mut serve = kurz_command_on(data_dir.path());
+        serve.env(setting, "0").arg("serve");
+        let why = kurz_refusal(serve).await;
+        let flag = setting
+            .trim_start_matches("KURZ_")
+            .to_lowercase()
+            .replace('_', "-");
+        assert!(why.contains(&flag), "{setting}: {why}");
+    }
+}
