@@ -193,10 +193,10 @@ pub fn timeout_answer(response: Response) -> Response {
     response
 }
 
-/// Replaces a non-JSON error body (from axum's own rejections or the timeout layer) with
-/// the contract's `{"error": …}`.
+/// Replaces a non-JSON error body (from axum's own rejections) with the contract's
+/// `{"error": …}`.
 pub async fn json_errors(request: Request, next: Next) -> Response {
-    let response = timeout_answer(next.run(request).await);
+    let response = next.run(request).await;
     let status = response.status();
     let is_json = response
         .headers()

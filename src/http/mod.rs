@@ -2,10 +2,11 @@
 //! contents and lists each router's layers in order, outermost first.
 //!
 //! - **links** (`/{code}`, `/urls/{code}/redirect`, and the web UI's pages): following a
-//!   short link, with a thin layer set: request id, security headers, observation,
-//!   shedding and draining, and the request timeout.
-//! - **api** (everything else): the same, plus panics and framework rejections answered as
-//!   JSON, the request timeout, body limits, access control and write rate limits.
+//!   short link, with the thin layer set every route has: security headers, observation
+//!   (request id, log line, metrics), shedding and draining, the request timeout, and a
+//!   panic answered as a 500.
+//! - **api** (everything else): the same, plus framework rejections answered as JSON,
+//!   refused bodies drained, body limits, access control and write rate limits.
 //!
 //! Static routes of the api win over `/{code}` by the router's own precedence.
 
@@ -70,14 +71,6 @@ pub fn router(state: AppState) -> Router {
     if state.settings.ui.enabled() {
         links = links.merge(crate::ui::routes());
     }
-    // A request that reads a body here (a password form, a sign-in) is bounded like the
-    // API's: a body sent a byte at a time must not hold an in-flight place for ever.
-    let links = links.layer(ServiceBuilder::new().map_response(timeout_answer).layer(
-        TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            state.settings.request_timeout(),
-        ),
-    ));
     let mut api = api_routes(state.settings.max_upload_bytes);
     // With a separate metrics listener, /metrics is not on the API's port at all.
     if state.settings.metrics_listen.is_none() {
@@ -97,10 +90,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(json_errors))
                 // A refused body is read to its end, so the client reads the 413.
                 .layer(middleware::from_fn(drain::drain_refused_bodies))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    state.settings.request_timeout(),
-                ))
                 // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV
                 // upload route sets its own, larger limit, which takes precedence.
                 .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -117,7 +106,9 @@ pub fn router(state: AppState) -> Router {
     // The layers every route has, outermost first: headers that keep browsers from guessing
     // content types or framing our answers, observation (request id, log line and metrics,
     // also for the requests below that fail), the replica's own limits (shedding,
-    // draining), and a panic in a handler answered as a 500 (the process keeps serving).
+    // draining), the request timeout (on every router: a body sent a byte at a time to a
+    // password form must not hold an in-flight place for ever either), and a panic in a
+    // handler answered as a 500 (the process keeps serving).
     let edge = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -132,7 +123,12 @@ pub fn router(state: AppState) -> Router {
             state.in_flight.clone(),
             state.health.clone(),
         ))
+        .map_response(timeout_answer)
         .map_response(|response: axum::http::Response<_>| response.map(axum::body::Body::new))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            state.settings.request_timeout(),
+        ))
         .layer(CatchPanicLayer::custom(panic_response));
     links.merge(api).layer(edge).with_state(state)
 }
