@@ -78,17 +78,7 @@ pub struct Export {
 impl Export {
     pub async fn run(self) -> anyhow::Result<()> {
         let _telemetry = telemetry::init_command_logs(&self.log);
-        // The embedded store is exported from a snapshot, consistent while the service
-        // writes (as migrate-store copies it).
-        let target = self.database.target()?;
-        let snapshot = match &target {
-            StoreTarget::Sqlite(path) => Some(transfer::snapshot(path).await?),
-            StoreTarget::Postgres(_) => None,
-        };
-        let source = match &snapshot {
-            Some(path) => StoreTarget::Sqlite(path.to_path_buf()),
-            None => target,
-        };
+        let (_snapshot, source) = consistent_source(self.database.target()?).await?;
         let store = open(source, &self.database).await?;
         let written = transfer::export(&store, &self.output, self.format).await;
         close(&[&store]).await;
@@ -223,6 +213,21 @@ pub fn parse_store_url(raw: &str) -> anyhow::Result<StoreTarget> {
     }
 }
 
+/// Where to read a store whole while the service may be writing to it: the embedded store
+/// from a snapshot (deleted when the returned guard drops), PostgreSQL in place.
+async fn consistent_source(
+    target: StoreTarget,
+) -> anyhow::Result<(Option<tempfile::TempPath>, StoreTarget)> {
+    match target {
+        StoreTarget::Sqlite(path) => {
+            let snapshot = transfer::snapshot(&path).await?;
+            let source = StoreTarget::Sqlite(snapshot.to_path_buf());
+            Ok((Some(snapshot), source))
+        }
+        in_place => Ok((None, in_place)),
+    }
+}
+
 /// Opens a store and brings its schema up to date.
 async fn open(target: StoreTarget, db: &DatabaseSettings) -> anyhow::Result<Stores> {
     let stores = open_target(target, db).await?;
@@ -248,15 +253,8 @@ impl MigrateStore {
             anyhow::bail!("the target is the source itself");
         }
         let live = open(from.clone(), &self.database).await?;
-        // The embedded store is copied from a snapshot, consistent while the service writes.
-        let snapshot = match &from {
-            StoreTarget::Sqlite(path) => Some(transfer::snapshot(path).await?),
-            StoreTarget::Postgres(_) => None,
-        };
-        let source = match &snapshot {
-            Some(path) => open(StoreTarget::Sqlite(path.to_path_buf()), &self.database).await?,
-            None => live.clone(),
-        };
+        let (_snapshot, source) = consistent_source(from).await?;
+        let source = open(source, &self.database).await?;
         let target = open(to, &self.database).await?;
         let copied = transfer::copy(&source, &target, self.force).await;
         let since = match &copied {
