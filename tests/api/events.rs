@@ -289,7 +289,6 @@ async fn unknown_event_is_404_json() {
 /// room for as long as the store's timeout, and no click is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_embedded_click_writer_held_up_for_seconds_loses_no_click() {
-    use sqlx::Connection;
     let dir = tempfile::TempDir::new().unwrap();
     let kurz = Kurz::options()
         .data_dir(dir.path())
@@ -303,14 +302,8 @@ async fn an_embedded_click_writer_held_up_for_seconds_loses_no_click() {
     assert_eq!(kurz.follow("stalled").await.0, 302);
     kurz.clicks_stored(id_of(&url), 1).await;
 
-    let file = dir.path().join("kurz.db");
-    let mut lock = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let file = format!("sqlite://{}", dir.path().join("kurz.db").display());
+    let mut lock: sqlx::SqliteConnection = holding(&file, "BEGIN IMMEDIATE").await;
     let held = std::time::Duration::from_millis(1500);
     clicks_wait_out_a_held_lock(&kurz, ("stalled", id_of(&url)), &mut lock, held).await;
 }
@@ -321,7 +314,6 @@ async fn an_embedded_click_writer_held_up_for_seconds_loses_no_click() {
 /// every click is stored.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_read_of_events_behind_a_full_queue_and_a_stalled_writer_still_answers() {
-    use sqlx::Connection;
     let dir = tempfile::TempDir::new().unwrap();
     let kurz = Kurz::options()
         .data_dir(dir.path())
@@ -336,21 +328,9 @@ async fn a_read_of_events_behind_a_full_queue_and_a_stalled_writer_still_answers
         ])
         .start();
     let url = kurz.shorten_as("queued", "https://example.com/").await;
-    let file = dir.path().join("kurz.db");
-    let mut lock = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display()))
-        .await
-        .unwrap();
-    sqlx::raw_sql("BEGIN IMMEDIATE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
-    let redirects = tokio::spawn({
-        let api = kurz.api.clone();
-        async move { api.follow_concurrently("queued", 20, 5).await }
-    });
-    while kurz.metric("kurz_click_queue_waits_total").await == 0.0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    let file = format!("sqlite://{}", dir.path().join("kurz.db").display());
+    let mut lock: sqlx::SqliteConnection = holding(&file, "BEGIN IMMEDIATE").await;
+    let redirects = fill_the_click_queue(&kurz, "queued", 20, 5).await;
     let read = kurz.get(&format!("/events?url_id={}", id_of(&url))).await;
     assert_eq!(read.status.as_u16(), 200, "{}", read.body);
     sqlx::raw_sql("COMMIT").execute(&mut lock).await.unwrap();

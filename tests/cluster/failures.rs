@@ -291,7 +291,6 @@ async fn a_database_known_to_be_down_fails_fast_and_recovery_is_automatic() {
 /// store's timeout, and no click is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_click_writer_held_up_for_seconds_loses_no_click() {
-    use sqlx::Connection;
     let db = Database::create();
     let kurz = Kurz::start(&[
         ("DATABASE_URL", db.url.as_str()),
@@ -303,11 +302,8 @@ async fn a_click_writer_held_up_for_seconds_loses_no_click() {
     assert_eq!(kurz.follow("stalled").await.0, 302);
     kurz.clicks_stored(id_of(&url), 1).await;
 
-    let mut lock = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK TABLE events IN SHARE MODE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let mut lock: sqlx::PgConnection =
+        holding(&db.url, "BEGIN; LOCK TABLE events IN SHARE MODE").await;
     let held = Duration::from_millis(1500);
     clicks_wait_out_a_held_lock(&kurz, ("stalled", id_of(&url)), &mut lock, held).await;
 }
@@ -329,11 +325,8 @@ async fn a_pool_busy_past_its_timeout_does_not_open_the_breaker() {
     kurz.shorten("https://example.com/").await;
 
     // A list of users waits on this lock, holding the pool's one connection meanwhile.
-    let mut lock = sqlx::PgConnection::connect(&db.url).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut lock)
-        .await
-        .unwrap();
+    let mut lock: sqlx::PgConnection =
+        holding(&db.url, "BEGIN; LOCK TABLE users IN ACCESS EXCLUSIVE MODE").await;
     let held = tokio::spawn({
         let api = kurz.api.clone();
         async move { api.get("/users").await.code() }

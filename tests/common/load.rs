@@ -219,10 +219,46 @@ async fn send(
     Err(Failure::Status(status, format!("{request:?}: {body}")))
 }
 
-/// Sends 200 redirects of `code` (url `url_id`, followed once and its click stored) from 20
-/// tasks at once while `lock` holds the store's write lock in an open transaction, so that
-/// the click writer is held up without failing and the click queue fills. Once a redirect
-/// waits for room, keeps the lock `held` longer, commits it, and checks that every click is
+/// A connection of its own to the store at `url` that runs `begin` (a transaction left open:
+/// `BEGIN IMMEDIATE`, `BEGIN; LOCK TABLE …`) and holds what it took until its `COMMIT`.
+pub async fn holding<C>(url: &str, begin: &'static str) -> C
+where
+    C: sqlx::Connection,
+    for<'c> &'c mut C: sqlx::Executor<'c>,
+{
+    let mut lock = C::connect(url).await.unwrap();
+    sqlx::raw_sql(begin).execute(&mut lock).await.unwrap();
+    lock
+}
+
+/// Follows `code` `tasks × each` times at once, behind a click writer held up (see
+/// [`holding`]), and returns once a redirect has had to wait for room in the click queue,
+/// with the redirects still running.
+pub async fn fill_the_click_queue(
+    api: &Api,
+    code: &str,
+    tasks: usize,
+    each: usize,
+) -> tokio::task::JoinHandle<()> {
+    let redirects = tokio::spawn({
+        let (api, code) = (api.clone(), code.to_owned());
+        async move { api.follow_concurrently(&code, tasks, each).await }
+    });
+    let started = Instant::now();
+    while api.metric("kurz_click_queue_waits_total").await == 0.0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{} redirects behind a held-up writer never waited for room",
+            tasks * each
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    redirects
+}
+
+/// Fills the click queue with 200 redirects of `code` (url `url_id`, followed once and its
+/// click stored) while `lock` holds the click writer up without failing it (see
+/// [`holding`]); keeps the lock `held` longer, commits it, and checks that every click is
 /// stored and none dropped.
 pub async fn clicks_wait_out_a_held_lock<C>(
     api: &Api,
@@ -232,18 +268,7 @@ pub async fn clicks_wait_out_a_held_lock<C>(
 ) where
     for<'c> &'c mut C: sqlx::Executor<'c>,
 {
-    let redirects = tokio::spawn({
-        let (api, code) = (api.clone(), code.to_owned());
-        async move { api.follow_concurrently(&code, 20, 10).await }
-    });
-    let started = Instant::now();
-    while api.metric("kurz_click_queue_waits_total").await == 0.0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "200 redirects behind a held-up writer never waited for room"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let redirects = fill_the_click_queue(api, code, 20, 10).await;
     tokio::time::sleep(held).await;
     sqlx::raw_sql("COMMIT").execute(&mut *lock).await.unwrap();
     redirects.await.unwrap();

@@ -30,7 +30,9 @@ pub mod prelude {
     pub use super::kurz::{
         Kurz, kurz_command, kurz_command_on, kurz_ok, kurz_refusal, kurz_summary, replicas,
     };
-    pub use super::load::{Client, Counts, Load, Request, clicks_wait_out_a_held_lock};
+    pub use super::load::{
+        Client, Counts, Load, Request, clicks_wait_out_a_held_lock, fill_the_click_queue, holding,
+    };
     pub use super::process::{clean_command, free_port, process_alive, repo, tool};
     pub use super::seed::*;
     pub use super::services::*;
