@@ -202,17 +202,6 @@ pub async fn import_foreign(
     Ok(())
 }
 
-/// A store named on the command line: postgres://… or sqlite://FILE.
-pub fn parse_store_url(raw: &str) -> anyhow::Result<StoreTarget> {
-    if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-        return Ok(StoreTarget::Postgres(raw.to_owned()));
-    }
-    match raw.strip_prefix("sqlite://") {
-        Some(path) if !path.is_empty() => Ok(StoreTarget::Sqlite(PathBuf::from(path))),
-        _ => anyhow::bail!("unknown store {raw:?}: give postgres://… or sqlite://FILE"),
-    }
-}
-
 /// Where to read a store whole while the service may be writing to it: the embedded store
 /// from a snapshot (deleted when the returned guard drops), PostgreSQL in place.
 async fn consistent_source(
@@ -248,7 +237,7 @@ impl MigrateStore {
     pub async fn run(self) -> anyhow::Result<()> {
         let _telemetry = telemetry::init_command_logs(&self.log);
         let from = self.database.target()?;
-        let to = parse_store_url(&self.to)?;
+        let to = StoreTarget::from_url(&self.to)?;
         if from == to || transfer::same_store(&from, &to).await? {
             anyhow::bail!("the target is the source itself");
         }

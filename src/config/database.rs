@@ -54,6 +54,29 @@ pub enum StoreTarget {
     Postgres(String),
 }
 
+impl StoreTarget {
+    /// The store a URL names: `postgres://…` (or `postgresql://…`), or `sqlite://FILE`.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            anyhow::bail!("a store URL must start with postgres://, postgresql:// or sqlite://");
+        };
+        // SQLite gives each connection an in-memory database of its own: the writer and
+        // every reader would each see a different, empty store.
+        if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
+            anyhow::bail!(
+                "a store URL must name the embedded store's file (sqlite:///var/lib/kurz/kurz.db): an in-memory database would be a different one on every connection"
+            );
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+}
+
 impl DatabaseSettings {
     /// `DATABASE_URL` first, then the `DATABASE_*` parts, else the embedded store.
     pub fn target(&self) -> anyhow::Result<StoreTarget> {
@@ -63,16 +86,7 @@ impl DatabaseSettings {
             .map(Secret::expose)
             .filter(|u| !u.trim().is_empty())
         {
-            if let Some(path) = url
-                .strip_prefix("sqlite://")
-                .or_else(|| url.strip_prefix("sqlite:"))
-            {
-                return Ok(StoreTarget::Sqlite(PathBuf::from(path)));
-            }
-            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-                return Ok(StoreTarget::Postgres(url.to_owned()));
-            }
-            anyhow::bail!("DATABASE_URL must start with postgres://, postgresql:// or sqlite://");
+            return StoreTarget::from_url(url);
         }
         if self.database_host.is_some() || self.database_name.is_some() {
             let mut url = url::Url::parse("postgres://localhost")?;
