@@ -120,13 +120,28 @@ impl Caller {
         }
     }
 
-    /// May this caller read the stats and the QR code of a link owned by `owner`? A key
+    /// May this caller read a link owned by `owner` (the link, its stats, its QR code)? A key
     /// of a user only its own user's links (unless its scope manages everything); other
     /// callers any.
     pub fn may_read(&self, owner: Option<i64>) -> bool {
         match self {
             Self::Key(key) if key.user_id.is_some() => self.may_manage(owner),
             _ => true,
+        }
+    }
+
+    /// Whose links a list may show, given the `user_id` asked for: a key of a user (short of
+    /// admin) only its own user's, by default and when asked for by id (another user's is
+    /// refused); other callers whatever was asked.
+    pub fn readable_owner(&self, requested: Option<i64>) -> Result<Option<i64>, ApiError> {
+        match self {
+            _ if self.manages_everything() => Ok(requested),
+            Self::Key(key) if key.user_id.is_some() => match requested {
+                None => Ok(key.user_id),
+                Some(_) if self.may_read(requested) => Ok(requested),
+                Some(_) => Err(not_yours()),
+            },
+            _ => Ok(requested),
         }
     }
 

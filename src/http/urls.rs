@@ -3,7 +3,7 @@
 use super::AppState;
 use super::auth::{Caller, not_yours};
 use super::error::ApiError;
-use super::extract::{Body, ListParams, RequestHost, found_by_id, parse_id};
+use super::extract::{Body, ListParams, RequestHost, parse_id};
 use super::input::{Checks, Id, Input, present};
 use super::settings_input::{CheckedSettings, SettingsInput, checked_target};
 use super::{list_response, schema};
@@ -81,12 +81,17 @@ fn active_on_update() -> Object {
     params(super::openapi::UrlFilters, super::openapi::Pagination),
     responses(
         (status = 200, description = "The urls", body = [Url]),
+        (status = 403, description = "A key of a user, asking for another user's links (without `user_id`, such a key sees its own user's)", body = super::openapi::ErrorBody),
     ),
     security(("apiKey" = ["read"]))
 )]
-async fn list(State(state): State<AppState>, params: ListParams) -> Result<Response, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    params: ListParams,
+) -> Result<Response, ApiError> {
     let filter = UrlFilter {
-        user_id: params.int("user_id")?,
+        user_id: caller.readable_owner(params.int("user_id")?)?,
         is_active: params.boolean("is_active")?,
         short_code: params.text("short_code"),
         search: params.text("search").filter(|s| !s.is_empty()),
@@ -101,14 +106,17 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     params(("id" = i64, Path, description = "The url's id")),
     responses(
         (status = 200, description = "The url", body = Url),
+        (status = 403, description = "A key of a user, asking for another user's link", body = super::openapi::ErrorBody),
     ),
     security(("apiKey" = ["read"]))
 )]
 async fn show(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Url>, ApiError> {
-    found_by_id(&id, "url", |id| state.links.get_url(id)).await
+    let id = parse_id(&id, "url")?;
+    Ok(Json(readable_url(&state, &caller, id).await?))
 }
 
 /// A target as `TargetUrl` reads it, then as the destination rules judge it.
@@ -127,7 +135,7 @@ fn parse_target(
 }
 
 /// The url `id` names, if this caller may read it: 404 when there is none, 403 for a key
-/// of another user (the stats and the QR code of a link).
+/// of another user (the link itself, its stats, its QR code, what it resolves to).
 pub(crate) async fn readable_url(
     state: &AppState,
     caller: &Caller,

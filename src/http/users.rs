@@ -1,6 +1,7 @@
 //! `/users`: create, read, update, delete, list, a user's urls, and CSV bulk import.
 
 use super::AppState;
+use super::auth::Caller;
 use super::error::ApiError;
 use super::extract::{Body, ListParams, found_by_id, parse_id};
 use super::input::{Checks, Input, present};
@@ -210,15 +211,18 @@ async fn remove(
     params(("id" = i64, Path, description = "The user's id"), super::openapi::UserUrlFilters, super::openapi::Pagination),
     responses(
         (status = 200, description = "The user's urls", body = [crate::domain::Url]),
+        (status = 403, description = "A key of another user", body = super::openapi::ErrorBody),
     ),
     security(("apiKey" = ["read"]))
 )]
 async fn urls_of(
     State(state): State<AppState>,
+    caller: Caller,
     Path(id): Path<String>,
     params: ListParams,
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "user")?;
+    caller.readable_owner(Some(id))?;
     if state.users.get_user(id).await?.is_none() {
         return Err(ApiError::not_found("user"));
     }

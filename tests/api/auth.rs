@@ -499,8 +499,11 @@ async fn secrets_never_reach_the_log_and_open_mode_on_the_network_warns() {
     );
 }
 
+/// A key that belongs to a user reads that user's links only: the link, its lists, its
+/// stats and its QR code (a password-protected link's target is in the link itself). A
+/// read key of no user, and an admin key, read any link.
 #[tokio::test]
-async fn a_users_read_key_sees_the_stats_and_qr_of_its_own_links_only() {
+async fn a_users_read_key_sees_its_own_links_only() {
     let app = spawn_app_with(keys_mode).await;
     let dir = app.data_path().to_owned();
     let admin = mint(&dir, "admin", &[]);
@@ -522,10 +525,10 @@ async fn a_users_read_key_sees_the_stats_and_qr_of_its_own_links_only() {
         .expect_json(201);
         ids.push(id_of(&url));
     }
-    for route in ["stats", "qr"] {
+    for route in ["", "/stats", "/qr"] {
         let (alices, bobs) = (
-            format!("/urls/{}/{route}", ids[0]),
-            format!("/urls/{}/{route}", ids[1]),
+            format!("/urls/{}{route}", ids[0]),
+            format!("/urls/{}{route}", ids[1]),
         );
         call(&app, Method::GET, &alices, Some(&alices_key), None)
             .await
@@ -539,5 +542,44 @@ async fn a_users_read_key_sees_the_stats_and_qr_of_its_own_links_only() {
                 .await
                 .expect(200);
         }
+    }
+    // The lists: alice's key sees alice's links, and asking for bob's is refused.
+    let listed = |reply: Reply| -> Vec<i64> {
+        reply
+            .expect_json(200)
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(id_of)
+            .collect()
+    };
+    let get = |path: String, key: String| {
+        let app = &app;
+        async move { call(app, Method::GET, &path, Some(&key), None).await }
+    };
+    assert_eq!(
+        listed(get("/urls".into(), alices_key.clone()).await),
+        [ids[0]]
+    );
+    assert_eq!(
+        listed(get(format!("/urls?user_id={alice}"), alices_key.clone()).await),
+        [ids[0]]
+    );
+    assert_eq!(
+        listed(get(format!("/users/{alice}/urls"), alices_key.clone()).await),
+        [ids[0]]
+    );
+    get(format!("/urls?user_id={bob}"), alices_key.clone())
+        .await
+        .expect_error(403);
+    get(format!("/users/{bob}/urls"), alices_key.clone())
+        .await
+        .expect_error(403);
+    for key in [&anyones_key, &admin] {
+        assert_eq!(listed(get("/urls".into(), key.clone()).await), ids);
+        assert_eq!(
+            listed(get(format!("/users/{bob}/urls"), key.clone()).await),
+            [ids[1]]
+        );
     }
 }
