@@ -30,12 +30,12 @@ impl<K: Kind> Text<K> {
             return Err("must not be empty".into());
         }
         let (max, count) = K::MAX;
-        let length = match count {
-            Count::Chars => text.chars().count(),
-            Count::Bytes => text.len(),
+        let (length, unit) = match count {
+            Count::Chars => (text.chars().count(), "characters"),
+            Count::Bytes => (text.len(), "bytes"),
         };
         if length > max {
-            return Err(format!("must be at most {max} characters"));
+            return Err(format!("must be at most {max} {unit}"));
         }
         K::check(text)?;
         Ok(Self(text.to_owned(), PhantomData))
@@ -153,6 +153,24 @@ mod tests {
         assert!(Username::parse("   ").is_err());
         assert!(Username::parse(&"a".repeat(USERNAME_MAX + 1)).is_err());
         assert!(Username::parse("a\u{0}b").is_err());
+    }
+
+    /// Addresses and targets are bounded in bytes (RFC 5321's octets; what proxies truncate),
+    /// and the refusal says so: a target of 1,000 two-byte characters is 2,000 bytes.
+    #[test]
+    fn byte_bounded_texts_are_refused_in_bytes_and_say_so() {
+        let wide = format!("https://example.com/{}", "é".repeat(1015));
+        assert!(wide.chars().count() <= TARGET_MAX && wide.len() > TARGET_MAX);
+        assert_eq!(
+            TargetUrl::parse(&wide).err().as_deref(),
+            Some("must be at most 2048 bytes")
+        );
+        let address = format!("{}@example.com", "é".repeat(122));
+        assert!(address.chars().count() <= EMAIL_MAX && address.len() > EMAIL_MAX);
+        assert_eq!(
+            Email::parse(&address).err().as_deref(),
+            Some("must be at most 254 bytes")
+        );
     }
 
     #[test]

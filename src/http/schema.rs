@@ -19,7 +19,7 @@ fn or_null(kind: Type) -> SchemaType {
 pub fn target_url() -> Object {
     let max = limits::TARGET_URL;
     string(format!(
-        "An absolute `http` or `https` URL with a host, at most {max} characters, no spaces \
+        "An absolute `http` or `https` URL with a host, at most {max} bytes in UTF-8, no spaces \
          or control characters; stored as sent (after trimming surrounding spaces)."
     ))
     .max_length(Some(max))
@@ -84,7 +84,7 @@ pub fn username() -> Object {
 pub fn email() -> Object {
     let max = limits::EMAIL;
     string(format!(
-        "One `@` with text on both sides, no spaces, at most {max} characters. Unique \
+        "One `@` with text on both sides, no spaces, at most {max} bytes in UTF-8. Unique \
          ignoring case."
     ))
     .max_length(Some(max))
