@@ -222,6 +222,10 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
     backup.arg("backup").arg("--output").arg(&backup_file);
     let written = kurz_summary(backup).await;
     assert!(written["bytes"].as_u64().unwrap() > 0);
+    assert!(
+        load.acknowledged().len() > before_backup.len(),
+        "writes went on while the backup ran"
+    );
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     load.stop(&before_backup).await;
     drop(kurz);
@@ -372,6 +376,10 @@ async fn pg_dump_under_write_load_restores_into_a_new_database() {
     tokio::task::spawn_blocking(move || assert!(pg_dump.status().unwrap().success()))
         .await
         .unwrap();
+    assert!(
+        load.acknowledged().len() > before_dump.len(),
+        "writes went on while pg_dump ran"
+    );
     load.stop(&before_dump).await;
     drop(kurz);
 

@@ -145,17 +145,25 @@ async fn variants_split_by_weight_and_each_visitor_keeps_theirs() {
     assert!((share - 70.0).abs() <= 5.0, "variant a got {share} %");
     assert!(app.clicks(id).await.is_empty(), "a dry run records nothing");
     // The same visitor gets the same variant every time, and the click records which.
+    let mut served_a = 0;
     for client in ["203.0.113.5", "203.0.113.6", "203.0.113.7"] {
         let headers = [("User-Agent", CHROME), ("X-Forwarded-For", client)];
         let first = target(&app, &format!("/{code}"), &headers).await;
         for _ in 0..5 {
             assert_eq!(target(&app, &format!("/{code}"), &headers).await, first);
         }
+        if first == "https://a.example/" {
+            served_a += 6;
+        }
     }
+    assert_eq!(app.clicks_stored(id, 18).await, 18);
     let clicks = app.clicks(id).await;
-    assert!(
-        clicks.iter().all(|c| c["details"]["variant"].is_number()),
-        "{clicks:?}"
+    let variants: Vec<_> = clicks.iter().map(|c| &c["details"]["variant"]).collect();
+    assert!(variants.iter().all(|v| v.is_number()), "{clicks:?}");
+    let recorded_a = variants.iter().filter(|v| **v == &json!(0)).count();
+    assert_eq!(
+        recorded_a, served_a,
+        "each click records the variant it was sent to"
     );
 }
 

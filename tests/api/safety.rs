@@ -203,6 +203,32 @@ async fn an_inactive_blocked_link_is_404_and_records_nothing() {
     assert!(app.events("event_type=blocked").await.is_empty());
 }
 
+/// Reloads of the blocklist that failed so far.
+async fn reload_errors(app: &TestApp) -> f64 {
+    metric_sum(
+        &app.metrics().await,
+        "kurz_blocklist_reloads_total",
+        &["result=\"error\""],
+    )
+}
+
+/// Waits until a reload has failed since `before`: the check after it sees a failed reload.
+async fn failed_reloads_rise_past(app: &TestApp, before: f64) {
+    eventually(
+        "a failed reload of the blocklist",
+        Duration::from_secs(10),
+        || async {
+            let now = reload_errors(app).await;
+            if now > before {
+                Ok(())
+            } else {
+                Err(format!("{now} failed reloads"))
+            }
+        },
+    )
+    .await
+}
+
 #[tokio::test]
 async fn a_blocklist_that_cannot_be_read_at_a_reload_keeps_the_last_list() {
     let blocklist = BlocklistFile::new("bad.example\n");
@@ -210,16 +236,18 @@ async fn a_blocklist_that_cannot_be_read_at_a_reload_keeps_the_last_list() {
     let url = app.shorten("https://good.example/").await;
     let path = format!("/{}", str_of(&url, "short_code"));
 
+    let before = reload_errors(&app).await;
     std::fs::remove_file(blocklist.path()).expect("removing the blocklist");
-    tokio::time::sleep(Duration::from_millis(POLL_MS * 6)).await;
+    failed_reloads_rise_past(&app, before).await;
     let reply = app
         .post_json("/urls", &json!({ "original_url": "https://bad.example/" }))
         .await;
     assert_refused(&reply, "blocked host");
 
     // A directory where the file was: unreadable as a list, too.
+    let before = reload_errors(&app).await;
     std::fs::create_dir(blocklist.path()).expect("a directory in the file's place");
-    tokio::time::sleep(Duration::from_millis(POLL_MS * 6)).await;
+    failed_reloads_rise_past(&app, before).await;
     let reply = app
         .post_json(
             "/urls",

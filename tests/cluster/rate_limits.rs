@@ -34,18 +34,21 @@ async fn one_client_gets_one_allowance_across_replicas() {
 
     // Without Redis each replica limits on its own (and nothing fails open to unlimited).
     drop(redis);
-    a.wait_for_ready_field("cache", "degraded", Duration::from_secs(10))
-        .await;
-    let mut statuses = Vec::new();
-    for _ in 0..6 {
-        statuses.push(create(a).await);
+    for replica in [a, b] {
+        replica
+            .wait_for_ready_field("cache", "degraded", Duration::from_secs(10))
+            .await;
+        let mut statuses = Vec::new();
+        for _ in 0..6 {
+            statuses.push(create(replica).await);
+        }
+        assert!(
+            statuses.iter().all(|s| [201, 429].contains(s)),
+            "only creates and refusals: {statuses:?}"
+        );
+        assert!(
+            statuses.contains(&429),
+            "the local limit still applies on each replica: {statuses:?}"
+        );
     }
-    assert!(
-        statuses.iter().all(|s| [201, 429].contains(s)),
-        "only creates and refusals: {statuses:?}"
-    );
-    assert!(
-        statuses.contains(&429),
-        "the local limit still applies: {statuses:?}"
-    );
 }

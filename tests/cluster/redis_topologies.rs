@@ -38,7 +38,13 @@ async fn replicas_on_a_redis_cluster_share_l2_and_see_each_other_s_invalidations
     let holding_keys = cluster
         .ports
         .iter()
-        .filter(|port| redis_cli(**port, &["DBSIZE"]).trim() != "0")
+        .filter(|port| {
+            let keys = redis_cli(**port, &["DBSIZE"]);
+            keys.trim()
+                .parse::<u64>()
+                .unwrap_or_else(|_| panic!("DBSIZE on {port}: {keys:?}"))
+                > 0
+        })
         .count();
     assert_eq!(holding_keys, 3, "the links are spread over every node");
     // B finds in L2 what A filled: no store lookup.
