@@ -71,6 +71,16 @@ async fn wait_for_redirects(load: &Load, at_least: usize) {
     }
 }
 
+/// The stop comes while the load still has requests to send: the test is of a stop under
+/// load, not after it.
+fn assert_still_running(load: &Load) {
+    let answered = load.redirected.load(Ordering::SeqCst) + load.failed.load(Ordering::SeqCst);
+    assert!(
+        answered < TASKS * REQUESTS_PER_TASK,
+        "the load had finished before the stop"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn sigterm_under_load_exits_zero_and_loses_no_click() {
     let data = TempDir::new().unwrap();
@@ -82,6 +92,7 @@ async fn sigterm_under_load_exits_zero_and_loses_no_click() {
     let tasks = start_load(&kurz.api, &code, &load);
     // SIGTERM while the load is still running.
     wait_for_redirects(&load, TASKS * REQUESTS_PER_TASK / 8).await;
+    assert_still_running(&load);
     kurz.sigterm();
     let status = tokio::task::block_in_place(|| kurz.wait_exit(Duration::from_secs(90)));
     for task in tasks {
@@ -135,6 +146,7 @@ async fn stopping_in_process_under_load_loses_no_click() {
     let load = Arc::new(Load::default());
     let tasks = start_load(&app.api, &code, &load);
     wait_for_redirects(&load, TASKS * REQUESTS_PER_TASK / 8).await;
+    assert_still_running(&load);
     let data = app.stop().await;
     for task in tasks {
         task.await.expect("load task");

@@ -17,13 +17,24 @@ fn assert_nowhere(redis: &Redis, replicas: &[Kurz], secret: &str) {
     assert!(keys.lines().count() > 0, "the replicas use this Redis");
     for key in keys.lines().filter(|k| !k.is_empty()) {
         let kind = redis_cli(redis.port, &["TYPE", key]);
-        if kind.trim() == "string" {
-            let value = redis_cli(redis.port, &["GET", key]);
-            assert!(
-                !value.contains(secret) && !value.contains("argon2"),
-                "{key}: {value}"
-            );
+        let read: &[&str] = match kind.trim() {
+            "string" => &["GET"],
+            "hash" => &["HGETALL"],
+            "set" => &["SMEMBERS"],
+            "list" => &["LRANGE"],
+            "zset" => &["ZRANGE"],
+            other => panic!("{key}: a value of type {other:?} this check cannot read"),
+        };
+        let mut args = read.to_vec();
+        args.push(key);
+        if matches!(kind.trim(), "list" | "zset") {
+            args.extend(["0", "-1"]);
         }
+        let value = redis_cli(redis.port, &args);
+        assert!(
+            !value.contains(secret) && !value.contains("argon2"),
+            "{key}: {value}"
+        );
     }
     for replica in replicas {
         let log = replica.log();
@@ -109,7 +120,10 @@ async fn a_cap_is_exact_across_replicas_and_a_redis_restart() {
 async fn passwords_rules_and_expiry_decide_the_same_on_every_replica() {
     let db = Database::create();
     let redis = Redis::start();
-    let both = replicas(2, &db_and_redis(&db, &redis)).await;
+    // Every log line kurz writes, so that the check of the logs below has lines to read.
+    let mut env = db_and_redis(&db, &redis).to_vec();
+    env.push(("KURZ_LOG", "debug"));
+    let both = replicas(2, &env).await;
     let (a, b) = (&both[0], &both[1]);
     let secret = "replicated secret";
     let url = a
