@@ -25,7 +25,7 @@ impl Browser {
     /// As [`Self::start`], `height` pixels high (a screenshot shows that much).
     pub async fn sized(width: u32, height: u32, dark: bool, origin: &str) -> Self {
         let port = free_port();
-        let mut command = clean_command(find_binary("chromedriver", &["/usr/bin"]));
+        let mut command = clean_command(binary("KURZ_TEST_CHROMEDRIVER", "chromedriver"));
         command.arg(format!("--port={port}"));
         let driver = spawn_listening(&mut command, "chromedriver", port, Duration::from_secs(20));
         let mut args = vec![
@@ -41,7 +41,7 @@ impl Browser {
             args.push("--force-dark-mode".to_owned());
         }
         let mut options = json!({
-            "binary": find_binary("chromium", &["/usr/bin"]),
+            "binary": binary("KURZ_TEST_CHROME", "chromium"),
             "args": args,
             "prefs": {"profile.content_settings.exceptions.clipboard": {
                 format!("{origin},*"): {"setting": 1}
@@ -158,4 +158,12 @@ impl Drop for Browser {
     fn drop(&mut self) {
         kill_and_reap(&mut self.driver);
     }
+}
+
+/// The browser or its driver: where `variable` says (a machine with Google Chrome and its
+/// own ChromeDriver, as hosted CI runners have), else Debian's `name` on the path.
+fn binary(variable: &str, name: &str) -> std::path::PathBuf {
+    std::env::var_os(variable)
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| find_binary(name, &["/usr/bin"]))
 }
