@@ -3,10 +3,10 @@
 //!
 //! - **links** (`/{code}`, `/urls/{code}/redirect`, and the web UI's pages): following a
 //!   short link, with the thin layer set every route has: security headers, observation
-//!   (request id, log line, metrics), shedding and draining, the request timeout, and a
-//!   panic answered as a 500.
+//!   (request id, log line, metrics), shedding and draining, refused bodies drained, the
+//!   request timeout, and a panic answered as a 500.
 //! - **api** (everything else): the same, plus framework rejections answered as JSON,
-//!   refused bodies drained, body limits, access control and write rate limits.
+//!   body limits, access control and write rate limits.
 //!
 //! Static routes of the api win over `/{code}` by the router's own precedence.
 
@@ -88,8 +88,6 @@ pub fn router(state: AppState) -> Router {
                 // Whatever the framework answers on its own (rejections, timeouts) is made
                 // JSON too.
                 .layer(middleware::from_fn(json_errors))
-                // A refused body is read to its end, so the client reads the 413.
-                .layer(middleware::from_fn(drain::drain_refused_bodies))
                 // JSON bodies stop at 1 MiB however they are sent (chunked too); the CSV
                 // upload route sets its own, larger limit, which takes precedence.
                 .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -106,9 +104,9 @@ pub fn router(state: AppState) -> Router {
     // The layers every route has, outermost first: headers that keep browsers from guessing
     // content types or framing our answers, observation (request id, log line and metrics,
     // also for the requests below that fail), the replica's own limits (shedding,
-    // draining), the request timeout (on every router: a body sent a byte at a time to a
-    // password form must not hold an in-flight place for ever either), and a panic in a
-    // handler answered as a 500 (the process keeps serving).
+    // draining), refused bodies drained, the request timeout (on every router: a body sent
+    // a byte at a time to a password form must not hold an in-flight place for ever
+    // either), and a panic in a handler answered as a 500 (the process keeps serving).
     let edge = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
             header::X_CONTENT_TYPE_OPTIONS,
@@ -123,6 +121,9 @@ pub fn router(state: AppState) -> Router {
             state.in_flight.clone(),
             state.health.clone(),
         ))
+        // A refused body is read to its end, so the client reads the 413: outside the
+        // timeout, so that a 413 given late is still delivered whole.
+        .layer(middleware::from_fn(drain::drain_refused_bodies))
         .map_response(timeout_answer)
         .map_response(|response: axum::http::Response<_>| response.map(axum::body::Body::new))
         .layer(TimeoutLayer::with_status_code(
