@@ -66,11 +66,14 @@ impl StoreTarget {
         else {
             anyhow::bail!("a store URL must start with postgres://, postgresql:// or sqlite://");
         };
-        // SQLite gives each connection an in-memory database of its own: the writer and
-        // every reader would each see a different, empty store.
-        if path.is_empty() || path == ":memory:" || path.contains("mode=memory") {
+        // SQLite gives each connection an in-memory (or, for an empty name, temporary)
+        // database of its own: the writer and every reader would each see a different,
+        // empty store. A name starting `file:` is a URI to SQLite (sqlx opens with URIs
+        // on), which can ask for memory in many ways, and which the checks that a target
+        // is not its own source cannot resolve: only plain paths are taken.
+        if path.is_empty() || path == ":memory:" || path.starts_with("file:") {
             anyhow::bail!(
-                "a store URL must name the embedded store's file (sqlite:///var/lib/kurz/kurz.db): an in-memory database would be a different one on every connection"
+                "a store URL must name the embedded store's file by its path (sqlite:///var/lib/kurz/kurz.db), not a file: URI or an in-memory database (that would be a different one on every connection)"
             );
         }
         Ok(Self::Sqlite(PathBuf::from(path)))

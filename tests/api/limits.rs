@@ -339,14 +339,16 @@ async fn a_zero_timeout_or_lifetime_is_refused_at_start_up() {
 }
 
 /// An in-memory SQLite database is one per connection: the writer and each reader would see
-/// a store of their own. Start-up refuses it and says what to give instead.
+/// a store of their own. Start-up refuses it, and any `file:` URI (one way to ask for
+/// memory), and says what to give instead.
 #[tokio::test]
 async fn an_in_memory_embedded_store_is_refused_at_start_up() {
     let data_dir = tempfile::TempDir::new().unwrap();
     for url in [
         "sqlite::memory:",
         "sqlite://",
-        "sqlite://kurz.db?mode=memory",
+        "sqlite:file::memory:",
+        "sqlite://file:kurz.db?mode=memory",
     ] {
         let mut serve = kurz_command_on(data_dir.path());
         serve.env("DATABASE_URL", url).arg("serve");
