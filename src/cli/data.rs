@@ -242,8 +242,11 @@ impl MigrateStore {
             anyhow::bail!("the target is the source itself");
         }
         let live = open(from.clone(), &self.database).await?;
-        let (_snapshot, source) = consistent_source(from).await?;
-        let source = open(source, &self.database).await?;
+        let (snapshot, source) = consistent_source(from).await?;
+        let source = match &snapshot {
+            Some(_) => open(source, &self.database).await?,
+            None => live.clone(),
+        };
         let target = open(to, &self.database).await?;
         let copied = transfer::copy(&source, &target, self.force).await;
         let since = match &copied {
