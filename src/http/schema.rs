@@ -22,7 +22,7 @@ pub fn target_url() -> Object {
         "An absolute `http` or `https` URL with a host, at most {max} bytes in UTF-8, no spaces \
          or control characters; stored as sent (after trimming surrounding spaces)."
     ))
-    .max_length(Some(max))
+    // No `maxLength`: JSON Schema counts characters, the bound is in bytes.
     .examples(["https://example.com/a/long/path"])
     .build()
 }
@@ -87,7 +87,7 @@ pub fn email() -> Object {
         "One `@` with text on both sides, no spaces, at most {max} bytes in UTF-8. Unique \
          ignoring case."
     ))
-    .max_length(Some(max))
+    // No `maxLength`: JSON Schema counts characters, the bound is in bytes.
     .pattern(Some(r"^[^@\s]+@[^@\s]+$"))
     .examples(["alice@example.com"])
     .build()
