@@ -633,3 +633,50 @@ async fn a_move_keeps_link_settings_passwords_and_what_each_cap_has_spent() {
     ];
     assert_eq!(statuses, [307, 410]);
 }
+
+/// An export of PostgreSQL while kurz creates links reads one moment of it (a snapshot):
+/// every url exported has its `created` event exported and every `created` event its url,
+/// though the tables are read one after the other while writes go on.
+#[tokio::test]
+async fn a_postgres_export_under_write_load_is_one_snapshot() {
+    let live = Database::create();
+    let kurz = Kurz::options()
+        .env("DATABASE_URL", &live.url)
+        .envs(UNLIMITED)
+        .start();
+    let load = WriteLoad::start(kurz.as_ref());
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let before = load.acknowledged();
+    let out = TempDir::new().unwrap();
+    let mut export = on_postgres(&live.url);
+    export
+        .args(["export", "--format", "json", "--output"])
+        .arg(out.path());
+    kurz_summary(export).await;
+    assert!(
+        load.acknowledged().len() > before.len(),
+        "writes went on while the export ran"
+    );
+    load.stop(&before).await;
+
+    let lines = |file: &str| -> Vec<Value> {
+        std::fs::read_to_string(out.path().join(file))
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    };
+    let mut urls: Vec<i64> = lines("urls.jsonl").iter().map(id_of).collect();
+    let mut created: Vec<i64> = lines("events.jsonl")
+        .iter()
+        .filter(|event| event["event_type"] == "created")
+        .map(|event| event["url_id"].as_i64().unwrap())
+        .collect();
+    urls.sort_unstable();
+    created.sort_unstable();
+    assert!(urls.len() >= before.len(), "{} urls exported", urls.len());
+    assert_eq!(
+        urls, created,
+        "urls and their created events, as of one moment"
+    );
+}

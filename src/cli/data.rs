@@ -80,7 +80,10 @@ impl Export {
         let _telemetry = telemetry::init_command_logs(&self.log);
         let (_snapshot, source) = consistent_source(self.database.target()?).await?;
         let store = open(source, &self.database).await?;
+        // PostgreSQL is read as of one moment too, while the service writes.
+        let pinned = store.transfer.pin_snapshot().await?;
         let written = transfer::export(&store, &self.output, self.format).await;
+        drop(pinned);
         close(&[&store]).await;
         println!(
             "{}",
@@ -248,7 +251,10 @@ impl MigrateStore {
             None => live.clone(),
         };
         let target = open(to, &self.database).await?;
+        // PostgreSQL is copied as of one moment too, while the service writes.
+        let pinned = source.transfer.pin_snapshot().await?;
         let copied = transfer::copy(&source, &target, self.force).await;
+        drop(pinned);
         let since = match &copied {
             Ok(copied) => transfer::written_since(&live, copied).await,
             Err(_) => Ok(Vec::new()),

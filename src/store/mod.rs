@@ -18,7 +18,7 @@ pub use error::{StoreError, StoreResult};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use sql::Table;
 pub use sqlite::SqliteStore;
-pub use transfer::{Rows, Transfer};
+pub use transfer::{Pinned, Rows, Transfer};
 
 use crate::domain::stats::Counters;
 use crate::domain::{

@@ -158,6 +158,11 @@ impl<C: Link> Pool<C> {
         }
     }
 
+    /// Most connections the pool opens.
+    pub fn max_size(&self) -> usize {
+        self.inner.status().max_size
+    }
+
     /// Connections open, and how many of them are idle.
     pub fn status(&self) -> (u32, usize) {
         let status = self.inner.status();

@@ -63,8 +63,27 @@ impl Rows {
     }
 }
 
+/// What keeps a pinned snapshot (see [`Transfer::pin_snapshot`]) alive: dropping it ends it.
+pub struct Pinned {
+    _held: Box<dyn std::any::Any + Send>,
+}
+
+impl Pinned {
+    pub fn new<T: Send + 'static>(held: T) -> Self {
+        Self {
+            _held: Box::new(held),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Transfer: Send + Sync + 'static {
+    /// Makes the reads of [`Transfer::rows_after`] that follow see the store as it is now,
+    /// one snapshot however long they take and whatever is written meanwhile, for as long
+    /// as the returned guard lives (PostgreSQL: a snapshot exported by a transaction the
+    /// guard holds open). `None` where nothing is pinned: the embedded store is read from a
+    /// copy of its file instead.
+    async fn pin_snapshot(&self) -> StoreResult<Option<Pinned>>;
     /// Up to `limit` rows of `table` with ids above `after`, in id order.
     async fn rows_after(&self, table: Table, after: i64, limit: i64) -> StoreResult<Rows>;
     /// Writes rows keeping their ids (a row already there takes the values given) and moves

@@ -7,6 +7,7 @@
 
 mod connections;
 mod creates;
+mod snapshot;
 mod writes;
 
 use super::breaker::Breaker;
@@ -44,6 +45,8 @@ pub struct PostgresStore {
     migration_url: Option<String>,
     /// Creates, written in groups (see [`crate::store::creates`]).
     creates: Creates,
+    /// The snapshot transfer reads see while one is pinned (see [`snapshot`]).
+    snapshot: snapshot::SnapshotId,
 }
 
 sql::resources!(PostgresStore, Postgres);
@@ -77,6 +80,7 @@ impl PostgresStore {
             creates: Creates::start(creates::PostgresCreates(connections.clone())),
             connections,
             migration_url: options.migration_url.clone(),
+            snapshot: snapshot::SnapshotId::default(),
         })
     }
 

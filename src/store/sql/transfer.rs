@@ -1,6 +1,7 @@
 //! Whole tables in id order and back (the [`Transfer`](crate::store::Transfer) of both
 //! backends), written once: [`transfer_store!`] implements it for a backend type with the
-//! primitives of [`super::helpers`].
+//! primitives of [`super::helpers`] and its own snapshot reads (`hold_snapshot`,
+//! `snapshot_rows`: PostgreSQL's exported snapshots; nothing on SQLite, read from a copy).
 
 /// Each table's rows after id `$1`, in id order, at most `$2`.
 pub const USERS_AFTER: &str =
@@ -90,7 +91,7 @@ macro_rules! transfer_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use $crate::store::sql::{self, Table, transfer};
-            use $crate::store::{Rows, StoreResult, Transfer, retry};
+            use $crate::store::{Pinned, Rows, StoreResult, Transfer, retry};
 
             type Row = <$db as sqlx::Database>::Row;
 
@@ -105,6 +106,9 @@ macro_rules! transfer_store {
                     T: for<'r> sqlx::FromRow<'r, Row> + Send + Unpin,
                 {
                     retry::read("rows_after", move || async move {
+                        if let Some(rows) = self.snapshot_rows(sql, (after, limit)).await? {
+                            return Ok(rows);
+                        }
                         Ok(self
                             .query_as(sql)
                             .bind(after)
@@ -148,6 +152,10 @@ macro_rules! transfer_store {
 
             #[async_trait::async_trait]
             impl Transfer for $store {
+                async fn pin_snapshot(&self) -> StoreResult<Option<Pinned>> {
+                    self.hold_snapshot().await
+                }
+
                 async fn rows_after(
                     &self,
                     table: Table,

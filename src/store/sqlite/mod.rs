@@ -125,6 +125,20 @@ impl SqliteStore {
         Ok(acquired("sqlite_readers", self.readers.acquire()).await?)
     }
 
+    /// Nothing to pin: exports and moves read a copy of the file (`transfer::snapshot`).
+    async fn hold_snapshot(&self) -> StoreResult<Option<crate::store::Pinned>> {
+        Ok(None)
+    }
+
+    /// No pinned snapshot to read: the rows are read as they are.
+    async fn snapshot_rows<T>(
+        &self,
+        _: &'static str,
+        _: (i64, i64),
+    ) -> StoreResult<Option<Vec<T>>> {
+        Ok(None)
+    }
+
     /// A write transaction on the writer.
     async fn begin(&self) -> StoreResult<Transaction> {
         Ok(acquired("sqlite_writer", self.writer.begin()).await?)
