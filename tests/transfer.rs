@@ -213,19 +213,14 @@ async fn a_backup_taken_under_write_load_restores_everything_acknowledged_before
         .data_dir(data.path())
         .envs(UNLIMITED)
         .start();
-    let load = WriteLoad::start(kurz.as_ref());
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let before_backup = load.acknowledged();
+    let (load, before_backup) = WriteLoad::running(kurz.as_ref()).await;
     let file = TempDir::new().unwrap();
     let backup_file = file.path().join("kurz-backup.db");
     let mut backup = kurz_command_on(data.path());
     backup.arg("backup").arg("--output").arg(&backup_file);
     let written = kurz_summary(backup).await;
     assert!(written["bytes"].as_u64().unwrap() > 0);
-    assert!(
-        load.acknowledged().len() > before_backup.len(),
-        "writes went on while the backup ran"
-    );
+    load.went_on_since(&before_backup, "the backup");
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     load.stop(&before_backup).await;
     drop(kurz);
@@ -330,6 +325,23 @@ impl WriteLoad {
         }
     }
 
+    /// Starts writing and lets it run half a second; the load, and the urls acknowledged by
+    /// then.
+    async fn running(api: &Api) -> (Self, Vec<(i64, String)>) {
+        let load = Self::start(api);
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        let before = load.acknowledged();
+        (load, before)
+    }
+
+    /// Asserts urls were acknowledged since `before`: the writes went on while `what` ran.
+    fn went_on_since(&self, before: &[(i64, String)], what: &str) {
+        assert!(
+            self.acknowledged().len() > before.len(),
+            "writes went on while {what} ran"
+        );
+    }
+
     /// The (id, code) of every url acknowledged so far.
     fn acknowledged(&self) -> Vec<(i64, String)> {
         self.acknowledged.lock().unwrap().clone()
@@ -363,9 +375,7 @@ async fn pg_dump_under_write_load_restores_into_a_new_database() {
         .env("DATABASE_URL", &live.url)
         .envs(UNLIMITED)
         .start();
-    let load = WriteLoad::start(kurz.as_ref());
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let before_dump = load.acknowledged();
+    let (load, before_dump) = WriteLoad::running(kurz.as_ref()).await;
     let dir = TempDir::new().unwrap();
     let dump = dir.path().join("kurz.dump");
     let mut pg_dump = clean_command("pg_dump");
@@ -376,10 +386,7 @@ async fn pg_dump_under_write_load_restores_into_a_new_database() {
     tokio::task::spawn_blocking(move || assert!(pg_dump.status().unwrap().success()))
         .await
         .unwrap();
-    assert!(
-        load.acknowledged().len() > before_dump.len(),
-        "writes went on while pg_dump ran"
-    );
+    load.went_on_since(&before_dump, "pg_dump");
     load.stop(&before_dump).await;
     drop(kurz);
 
@@ -644,19 +651,14 @@ async fn a_postgres_export_under_write_load_is_one_snapshot() {
         .env("DATABASE_URL", &live.url)
         .envs(UNLIMITED)
         .start();
-    let load = WriteLoad::start(kurz.as_ref());
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let before = load.acknowledged();
+    let (load, before) = WriteLoad::running(kurz.as_ref()).await;
     let out = TempDir::new().unwrap();
     let mut export = on_postgres(&live.url);
     export
         .args(["export", "--format", "json", "--output"])
         .arg(out.path());
     kurz_summary(export).await;
-    assert!(
-        load.acknowledged().len() > before.len(),
-        "writes went on while the export ran"
-    );
+    load.went_on_since(&before, "the export");
     load.stop(&before).await;
 
     let lines = |file: &str| -> Vec<Value> {
