@@ -23,44 +23,44 @@ impl Browser {
     }
 
     /// As [`Self::start`], `height` pixels high (a screenshot shows that much).
+    ///
+    /// A chromedriver that drops the new-session request (seen once in CI: a connection
+    /// reset, under four browsers starting at once on two cores) is replaced by a fresh one
+    /// on another port, up to three times; its own log explains the last failure.
     pub async fn sized(width: u32, height: u32, dark: bool, origin: &str) -> Self {
-        let port = free_port();
-        let mut command = clean_command(binary("KURZ_TEST_CHROMEDRIVER", "chromedriver"));
-        command.arg(format!("--port={port}"));
-        let driver = spawn_listening(&mut command, "chromedriver", port, Duration::from_secs(20));
-        let mut args = vec![
-            "--headless=new".to_owned(),
-            "--no-sandbox".to_owned(),
-            "--disable-gpu".to_owned(),
-            "--disable-dev-shm-usage".to_owned(),
-            "--no-first-run".to_owned(),
-            "--hide-scrollbars".to_owned(),
-            format!("--window-size={width},{height}"),
-        ];
-        if dark {
-            args.push("--force-dark-mode".to_owned());
+        let mut failures = Vec::new();
+        for _ in 0..3 {
+            let log = tempfile::NamedTempFile::new().expect("a file for chromedriver's log");
+            let port = free_port();
+            let mut command = clean_command(binary("KURZ_TEST_CHROMEDRIVER", "chromedriver"));
+            command
+                .arg(format!("--port={port}"))
+                .arg(format!("--log-path={}", log.path().display()));
+            let mut driver =
+                spawn_listening(&mut command, "chromedriver", port, Duration::from_secs(20));
+            let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+            let session = ClientBuilder::new(connector)
+                .capabilities(capabilities(width, height, dark, origin))
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await;
+            match session {
+                Ok(client) => return Self { client, driver },
+                Err(e) => {
+                    kill_and_reap(&mut driver);
+                    let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+                    let tail: Vec<&str> = said.lines().rev().take(20).collect();
+                    eprintln!("chromedriver refused a session ({e}); starting another");
+                    failures.push(format!(
+                        "{e}\n  chromedriver's log ends:\n    {}",
+                        tail.into_iter().rev().collect::<Vec<_>>().join("\n    ")
+                    ));
+                }
+            }
         }
-        let mut options = json!({
-            "binary": binary("KURZ_TEST_CHROME", "chromium"),
-            "args": args,
-            "prefs": {"profile.content_settings.exceptions.clipboard": {
-                format!("{origin},*"): {"setting": 1}
-            }},
-        });
-        // A window is never narrower than 500 pixels: a phone's width is emulated.
-        if width < 500 {
-            options["mobileEmulation"] =
-                json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}});
-        }
-        let mut capabilities = serde_json::Map::new();
-        capabilities.insert("goog:chromeOptions".to_owned(), options);
-        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-        let client = ClientBuilder::new(connector)
-            .capabilities(capabilities)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a Chromium session");
-        Self { client, driver }
+        panic!(
+            "no Chromium session in three tries:\n{}",
+            failures.join("\n")
+        );
     }
 
     pub async fn goto(&self, url: &str) {
@@ -158,6 +158,43 @@ impl Drop for Browser {
     fn drop(&mut self) {
         kill_and_reap(&mut self.driver);
     }
+}
+
+/// What Chromium is asked for: headless, `width` by `height`, `dark` or light, allowed the
+/// clipboard on `origin`.
+fn capabilities(
+    width: u32,
+    height: u32,
+    dark: bool,
+    origin: &str,
+) -> serde_json::Map<String, Value> {
+    let mut args = vec![
+        "--headless=new".to_owned(),
+        "--no-sandbox".to_owned(),
+        "--disable-gpu".to_owned(),
+        "--disable-dev-shm-usage".to_owned(),
+        "--no-first-run".to_owned(),
+        "--hide-scrollbars".to_owned(),
+        format!("--window-size={width},{height}"),
+    ];
+    if dark {
+        args.push("--force-dark-mode".to_owned());
+    }
+    let mut options = json!({
+        "binary": binary("KURZ_TEST_CHROME", "chromium"),
+        "args": args,
+        "prefs": {"profile.content_settings.exceptions.clipboard": {
+            format!("{origin},*"): {"setting": 1}
+        }},
+    });
+    // A window is never narrower than 500 pixels: a phone's width is emulated.
+    if width < 500 {
+        options["mobileEmulation"] =
+            json!({"deviceMetrics": {"width": width, "height": height, "pixelRatio": 1.0}});
+    }
+    let mut capabilities = serde_json::Map::new();
+    capabilities.insert("goog:chromeOptions".to_owned(), options);
+    capabilities
 }
 
 /// The browser or its driver: where `variable` says (a machine with Google Chrome and its

@@ -90,8 +90,12 @@ pub fn signal(pid: u32, signal: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// SIGKILL, and reap it.
+/// SIGKILL, and reap it. A child reaped already is left alone: its pid may be another
+/// process's by now.
 pub fn kill_and_reap(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(Some(_))) {
+        return;
+    }
     signal(child.id(), "-KILL");
     let _ = child.wait();
 }
