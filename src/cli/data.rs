@@ -209,7 +209,7 @@ pub async fn import_foreign(
 /// from a snapshot (deleted when the returned guard drops), PostgreSQL in place.
 async fn consistent_source(
     target: StoreTarget,
-) -> anyhow::Result<(Option<tempfile::TempPath>, StoreTarget)> {
+) -> anyhow::Result<(Option<transfer::Scratch>, StoreTarget)> {
     match target {
         StoreTarget::Sqlite(path) => {
             let snapshot = transfer::snapshot(&path).await?;
@@ -307,12 +307,14 @@ impl Restore {
         }
         // A working copy: opening a backup brings its schema up to date, and the backup
         // itself stays as it was written.
-        let work = tempfile::Builder::new()
-            .prefix(".kurz-restore-")
-            .suffix(".db")
-            .tempfile()
-            .context("creating a working copy of the backup")?
-            .into_temp_path();
+        let work = transfer::Scratch::new(
+            tempfile::Builder::new()
+                .prefix(".kurz-restore-")
+                .suffix(".db")
+                .tempfile()
+                .context("creating a working copy of the backup")?
+                .into_temp_path(),
+        );
         std::fs::copy(&self.file, &work)
             .with_context(|| format!("reading {}", self.file.display()))?;
         transfer::check_backup(&work)

@@ -12,6 +12,9 @@ pub enum FilterValue {
     TextNoCase(String),
     /// Text in any of the comma-separated columns, without regard to case.
     Contains(String),
+    /// An integer in a condition written as SQL pieces, bound between every two of them
+    /// (a lookup that needs the value more than once: the events' index file on SQLite).
+    Lookup(i64, &'static [&'static str]),
 }
 
 /// A column and the value it must have, when the filter is set.
@@ -59,6 +62,15 @@ pub fn push_filters<DB>(
                 }
                 query.push(")")
             }
+            FilterValue::Lookup(v, pieces) => {
+                for (j, piece) in pieces.iter().enumerate() {
+                    if j > 0 {
+                        query.push_bind(v);
+                    }
+                    query.push(*piece);
+                }
+                &mut *query
+            }
         };
     }
 }
@@ -93,11 +105,19 @@ impl UrlFilter {
 }
 
 impl EventFilter {
-    pub fn columns(&self) -> Filters {
-        let (url, user) = (int(self.url_id), int(self.user_id));
+    /// The filters, the integer columns `lookups` names read through their conditions.
+    pub fn columns(&self, lookups: &[(&'static str, &'static [&'static str])]) -> Filters {
+        let looked_up = |column: &'static str, value: Option<i64>| {
+            let lookup = lookups.iter().find(|(name, _)| *name == column);
+            let value = match lookup {
+                Some((_, pieces)) => value.map(|v| FilterValue::Lookup(v, pieces)),
+                None => int(value),
+            };
+            (column, value)
+        };
         vec![
-            ("url_id", url),
-            ("user_id", user),
+            looked_up("url_id", self.url_id),
+            looked_up("user_id", self.user_id),
             ("event_type", text(&self.event_type)),
         ]
     }

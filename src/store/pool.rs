@@ -17,10 +17,11 @@
 
 use crate::store::error::connections_lost;
 use deadpool::managed::{self, Metrics, Object, PoolError, RecycleError, RecycleResult};
-use sqlx::{ConnectOptions, Connection, Executor};
+use sqlx::{AssertSqlSafe, ConnectOptions, Connection, Executor};
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A connection the pool holds: any of sqlx's (PostgreSQL's and SQLite's here).
@@ -29,6 +30,12 @@ pub trait Link: Connection + Sized + 'static {
     fn run(
         &mut self,
         statement: &'static str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>>;
+
+    /// Runs `script`, one or more statements without parameters, on a new connection.
+    fn set_up(
+        &mut self,
+        script: Arc<str>,
     ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>>;
 }
 
@@ -43,6 +50,17 @@ where
     ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
         Box::pin(async move { self.execute(statement).await.map(|_| ()) })
     }
+
+    fn set_up(
+        &mut self,
+        script: Arc<str>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+        Box::pin(async move {
+            self.execute(sqlx::raw_sql(AssertSqlSafe(script)))
+                .await
+                .map(|_| ())
+        })
+    }
 }
 
 /// Connections idle this long are pinged before use.
@@ -52,8 +70,12 @@ const ROLLBACK_WAIT: Duration = Duration::from_secs(5);
 /// Longest wait for the database to take a connection's goodbye at shutdown.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// Opens connections with the store's options, and checks them before reuse.
-pub struct Manager<C: Link>(C::Options);
+/// Opens connections with the store's options (and runs its set-up script on each, if it
+/// has one), and checks them before reuse.
+pub struct Manager<C: Link> {
+    options: C::Options,
+    set_up: Option<Arc<str>>,
+}
 
 /// A pooled connection, and the count of lost connections when it was last known alive.
 pub struct Checked<C> {
@@ -67,7 +89,10 @@ impl<C: Link> managed::Manager for Manager<C> {
 
     async fn create(&self) -> Result<Checked<C>, sqlx::Error> {
         let lost_before = connections_lost();
-        let connection = self.0.connect().await?;
+        let mut connection = self.options.connect().await?;
+        if let Some(script) = &self.set_up {
+            connection.set_up(script.clone()).await?;
+        }
         Ok(Checked {
             connection,
             lost_before,
@@ -119,7 +144,22 @@ impl<C: Link> Pool<C> {
         size: u32,
         acquire_timeout: Duration,
     ) -> Result<Self, sqlx::Error> {
-        let inner = managed::Pool::builder(Manager(options))
+        Self::set_up(options, None, size, acquire_timeout)
+    }
+
+    /// As [`Self::new`], running `script` on every connection it opens (SQLite's readers
+    /// attach the events' index file so).
+    pub fn set_up(
+        options: C::Options,
+        script: Option<Arc<str>>,
+        size: u32,
+        acquire_timeout: Duration,
+    ) -> Result<Self, sqlx::Error> {
+        let manager = Manager {
+            options,
+            set_up: script,
+        };
+        let inner = managed::Pool::builder(manager)
             .max_size(size.max(1) as usize)
             .build()
             .map_err(|err| sqlx::Error::Configuration(err.to_string().into()))?;
@@ -156,6 +196,11 @@ impl<C: Link> Pool<C> {
         for checked in idle {
             let _ = tokio::time::timeout(CLOSE_WAIT, checked.connection.close()).await;
         }
+    }
+
+    /// Whether [`Self::close`] was called.
+    pub fn is_closed(&self) -> bool {
+        self.inner.is_closed()
     }
 
     /// Most connections the pool opens.

@@ -290,6 +290,12 @@ pub const METRICS: &[Metric] = &[
         help: "Transactions of clicks on the embedded store that stopped waiting for creates in flight and took their turn at the writer",
     },
     Metric {
+        name: "kurz_sqlite_events_index_lag",
+        kind: Kind::Gauge,
+        labels: &[],
+        help: "Events on the embedded store not yet in its index file (read by a scan meanwhile)",
+    },
+    Metric {
         name: "kurz_sqlite_wal_frames",
         kind: Kind::Gauge,
         labels: &[],

@@ -83,9 +83,40 @@ pub async fn check_backup(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A scratch copy of a database, removed when dropped with the files kurz made beside it
+/// while it was open (the events' index file).
+pub struct Scratch(tempfile::TempPath);
+
+impl Scratch {
+    pub fn new(path: tempfile::TempPath) -> Self {
+        Self(path)
+    }
+}
+
+impl std::ops::Deref for Scratch {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl AsRef<Path> for Scratch {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        for file in crate::store::SqliteStore::derived_files(&self.0) {
+            let _ = std::fs::remove_file(file);
+        }
+    }
+}
+
 /// A snapshot of `database` beside it, removed when dropped: the source of a copy that
 /// must not change under it while the service writes.
-pub async fn snapshot(database: &Path) -> anyhow::Result<tempfile::TempPath> {
+pub async fn snapshot(database: &Path) -> anyhow::Result<Scratch> {
     let dir = database.parent().unwrap_or(Path::new("."));
     let path = tempfile::Builder::new()
         .prefix(".kurz-snapshot-")
@@ -96,5 +127,5 @@ pub async fn snapshot(database: &Path) -> anyhow::Result<tempfile::TempPath> {
     // VACUUM INTO wants to create the file itself.
     std::fs::remove_file(&path)?;
     backup(database, &path).await?;
-    Ok(path)
+    Ok(Scratch::new(path))
 }

@@ -10,7 +10,7 @@ mod files;
 mod identity;
 mod progress;
 
-pub use backup::{backup, check_backup, snapshot};
+pub use backup::{Scratch, backup, check_backup, snapshot};
 pub use files::{Format, export, import};
 pub use identity::same_store;
 

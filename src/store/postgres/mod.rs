@@ -140,6 +140,9 @@ impl PostgresStore {
         "SELECT coalesce(sum(n), 0)::bigint FROM row_counts WHERE name = 'urls'",
     )];
 
+    /// Events are read through their own indexes, in the same database.
+    const EVENT_LOOKUPS: &'static [(&'static str, &'static [&'static str])] = &[];
+
     /// Lifts the statement timeout for the rest of a transaction: rebuilding the click
     /// counters after a move reads every event, which takes longer than any request may.
     const UNBOUNDED: &'static str = "SET LOCAL statement_timeout = 0";

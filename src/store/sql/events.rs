@@ -101,7 +101,7 @@ macro_rules! event_store {
                     self.list(
                         "list_events",
                         ("events", events::ALL),
-                        &filter.columns(),
+                        &filter.columns(Self::EVENT_LOOKUPS),
                         page,
                     )
                     .await

@@ -9,6 +9,7 @@
 mod checkpoint;
 mod click_batches;
 mod creates;
+mod event_index;
 mod writes;
 
 use super::creates::Creates;
@@ -74,6 +75,11 @@ pub struct SqliteStore {
     creates: Creates,
     /// One connection that copies the WAL into the database file (see [`checkpoint`]).
     checkpointer: SqlitePool,
+    /// One connection that keeps the events' indexes by link and by user, in a file of
+    /// their own (see [`event_index`]).
+    indexer: Pool,
+    /// The indexer's task is started once, after the first migration.
+    indexing: std::sync::Once,
 }
 
 sql::resources!(SqliteStore, Sqlite);
@@ -107,7 +113,14 @@ impl SqliteStore {
             .connect_with(options.clone())
             .await?;
         checkpoint::start(checkpointer.clone());
-        let readers = Pool::new(options.read_only(true), readers, busy_timeout)?;
+        // Made before the readers, which attach it read-only.
+        let indexer = event_index::open(path, options.clone(), busy_timeout).await?;
+        let readers = Pool::set_up(
+            options.read_only(true),
+            Some(event_index::attach(path)?),
+            readers,
+            busy_timeout,
+        )?;
         let creates = Creates::start(creates::SqliteCreates {
             writer: writer.clone(),
             readers: readers.clone(),
@@ -117,7 +130,15 @@ impl SqliteStore {
             readers,
             creates,
             checkpointer,
+            indexer,
+            indexing: std::sync::Once::new(),
         })
+    }
+
+    /// The files kurz keeps beside the database at `path` (the events' index file and
+    /// SQLite's own beside it): derived, removed with a scratch copy of the database.
+    pub fn derived_files(path: &Path) -> [std::path::PathBuf; 3] {
+        event_index::files_of(path)
     }
 
     /// A reader connection.
@@ -177,6 +198,12 @@ impl SqliteStore {
     /// None: SQLite counts a table's rows by walking its B-tree pages, in microseconds.
     const COUNTED: &'static [(&'static str, &'static str)] = &[];
 
+    /// Events by link and by user are read through their index file.
+    const EVENT_LOOKUPS: &'static [(&'static str, &'static [&'static str])] = &[
+        ("url_id", event_index::BY_URL),
+        ("user_id", event_index::BY_USER),
+    ];
+
     /// SQLite has no statement timeout to lift.
     const UNBOUNDED: &'static str = "SELECT 1";
 
@@ -186,12 +213,14 @@ impl SqliteStore {
     }
 
     /// Nothing to lock (the one writer) and no sequence to move (`AUTOINCREMENT` follows
-    /// the largest id by itself).
-    async fn lock_for_import(
-        &self,
-        _conn: &mut SqliteConnection,
-        _table: Table,
-    ) -> StoreResult<()> {
+    /// the largest id by itself). Imported events have ids of their own, which the events'
+    /// index file cannot follow: they draw a new generation, and the index is made again.
+    async fn lock_for_import(&self, conn: &mut SqliteConnection, table: Table) -> StoreResult<()> {
+        if let Table::Events = table {
+            sqlx::query("UPDATE events_generation SET generation = random()")
+                .execute(conn)
+                .await?;
+        }
         Ok(())
     }
 
@@ -208,7 +237,11 @@ impl Schema for SqliteStore {
 
     async fn migrate(&self) -> StoreResult<()> {
         let mut writer = self.writer.acquire().await?;
-        sql::migrate(sqlx::migrate!("./migrations/sqlite"), &mut *writer).await
+        sql::migrate(sqlx::migrate!("./migrations/sqlite"), &mut *writer).await?;
+        // Indexes the events from here on: it reads the migrated schema.
+        self.indexing
+            .call_once(|| event_index::start(self.indexer.clone()));
+        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
@@ -220,6 +253,7 @@ impl Schema for SqliteStore {
 
     async fn close(&self) {
         self.checkpointer.close().await;
+        self.indexer.close().await;
         self.writer.close().await;
         self.readers.close().await;
     }

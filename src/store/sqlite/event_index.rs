@@ -1,0 +1,279 @@
+//! The events' indexes by link and by user, in a file of their own beside the database
+//! (`kurz.db-index` beside `kurz.db`), filled by an indexer of their own.
+//!
+//! Why: every click used to go into two B-tree indexes of `events` at random places, and
+//! those inserts were most of what a click batch cost the one SQLite writer; every create
+//! waited behind them (BENCHMARKS.md, fifteenth round: without the two indexes the quest's
+//! p99 halved). In a file of their own they have a write lock of their own: the indexer
+//! adds a batch of events at a time, sorted by key, and the writer touches only the end of
+//! `events` and the click counters.
+//!
+//! Reads stay exact. A read filtered by link or user takes the indexed events plus every
+//! event above the last one indexed (`upto`), and checks the filter on the event itself.
+//! - On SQLite event ids only grow in commit order (`AUTOINCREMENT`, one writer at a time),
+//!   so what is above `upto` is all that is not yet indexed. Imports (and restores, which
+//!   import) give events ids of their own: each draws a new `generation` in the database,
+//!   in its own transaction (`SqliteStore::lock_for_import`), and the index is read only
+//!   while it was built for the database's generation; otherwise a read scans the events,
+//!   and the indexer starts the index again.
+//! - Within a generation entries are only added, so a read that sees the index older than
+//!   the events scans a little more, and one that sees it newer finds entries of events it
+//!   cannot see yet, which the join drops. Entries of events removed since (retention) are
+//!   dropped by the same check, and swept out a slice at a time.
+//!
+//! The file is derived: missing or unreadable, it is made again from the events.
+
+use super::Pool;
+use crate::store::{StoreError, StoreResult};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the indexer looks for new events (sooner while it is behind).
+const EVERY: Duration = Duration::from_millis(250);
+/// Most events indexed in one transaction of the indexer.
+const BATCH: i64 = 20_000;
+/// Entries checked for a removed event per pass, per index.
+const SWEEP: i64 = 2_000;
+
+/// `url_id = ?`: the link's indexed events and those above the index's mark, each checked.
+pub const BY_URL: &[&str] = &[
+    "url_id = ",
+    " AND id IN (SELECT event_id FROM kurz_index.events_by_url WHERE url_id = ",
+    concat!(
+        " AND ",
+        "(SELECT generation FROM kurz_index.indexed) = (SELECT generation FROM events_generation)",
+        " UNION ALL SELECT id FROM events WHERE url_id = "
+    ),
+    concat!(
+        " AND id > ",
+        "(SELECT CASE WHEN i.generation = g.generation THEN i.upto ELSE 0 END \
+         FROM kurz_index.indexed i, events_generation g))"
+    ),
+];
+
+/// `user_id = ?`, as [`BY_URL`].
+pub const BY_USER: &[&str] = &[
+    "user_id = ",
+    " AND id IN (SELECT event_id FROM kurz_index.events_by_user WHERE user_id = ",
+    concat!(
+        " AND ",
+        "(SELECT generation FROM kurz_index.indexed) = (SELECT generation FROM events_generation)",
+        " UNION ALL SELECT id FROM events WHERE user_id = "
+    ),
+    concat!(
+        " AND id > ",
+        "(SELECT CASE WHEN i.generation = g.generation THEN i.upto ELSE 0 END \
+         FROM kurz_index.indexed i, events_generation g))"
+    ),
+];
+
+/// The index file of the database at `database`.
+pub fn path_for(database: &Path) -> PathBuf {
+    let mut name = database.as_os_str().to_owned();
+    name.push("-index");
+    PathBuf::from(name)
+}
+
+/// The index file of the database at `database` and SQLite's files beside it: what to
+/// remove with a scratch copy of the database.
+pub fn files_of(database: &Path) -> [PathBuf; 3] {
+    let index = path_for(database);
+    let beside = |suffix: &str| {
+        let mut name = index.clone().into_os_string();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    [beside("-wal"), beside("-shm"), index]
+}
+
+/// What every connection that reads events runs first: the index file attached.
+pub fn attach(database: &Path) -> StoreResult<Arc<str>> {
+    let path = path_for(database);
+    let Some(path) = path.to_str() else {
+        return Err(StoreError::Other(sqlx::Error::Configuration(
+            format!("the database's path is not UTF-8: {}", database.display()).into(),
+        )));
+    };
+    Ok(format!(
+        "ATTACH DATABASE '{}' AS kurz_index;",
+        path.replace('\'', "''")
+    )
+    .into())
+}
+
+/// The indexer's own set-up: the file attached, and its tables made if missing.
+fn set_up(database: &Path) -> StoreResult<Arc<str>> {
+    Ok(format!(
+        "{}
+         PRAGMA kurz_index.journal_mode = WAL;
+         PRAGMA kurz_index.synchronous = NORMAL;
+         CREATE TABLE IF NOT EXISTS kurz_index.events_by_url (
+             url_id INTEGER NOT NULL, event_id INTEGER NOT NULL,
+             PRIMARY KEY (url_id, event_id)) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS kurz_index.events_by_user (
+             user_id INTEGER NOT NULL, event_id INTEGER NOT NULL,
+             PRIMARY KEY (user_id, event_id)) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS kurz_index.indexed (generation INTEGER, upto INTEGER NOT NULL);
+         INSERT INTO kurz_index.indexed (generation, upto)
+             SELECT NULL, 0 WHERE NOT EXISTS (SELECT 1 FROM kurz_index.indexed);",
+        attach(database)?
+    )
+    .into())
+}
+
+/// The indexer's connection, the index file made if missing; an unreadable one is removed
+/// and made again (it holds nothing the events do not).
+pub async fn open(
+    database: &Path,
+    options: sqlx::sqlite::SqliteConnectOptions,
+    busy_timeout: Duration,
+) -> StoreResult<Pool> {
+    let indexer = Pool::set_up(options.clone(), Some(set_up(database)?), 1, busy_timeout)?;
+    match indexer.acquire().await {
+        Ok(connection) => drop(connection),
+        Err(err) => {
+            tracing::warn!(error = %err, "the events' index file is unreadable; making it again");
+            indexer.close().await;
+            for file in files_of(database) {
+                let _ = std::fs::remove_file(file);
+            }
+            let indexer = Pool::set_up(options, Some(set_up(database)?), 1, busy_timeout)?;
+            drop(indexer.acquire().await?);
+            return Ok(indexer);
+        }
+    }
+    Ok(indexer)
+}
+
+/// Indexes new events on `indexer` until it is closed.
+pub fn start(indexer: Pool) {
+    tokio::spawn(async move {
+        let mut swept = Sweep::default();
+        loop {
+            match pass(&indexer, &mut swept).await {
+                Ok(indexed) if indexed == BATCH => continue,
+                Ok(_) => {}
+                Err(err) if indexer.is_closed() => {
+                    tracing::debug!(error = %err, "the events' indexer stopped with the store");
+                    return;
+                }
+                Err(err) => tracing::warn!(error = %err, "indexing events failed; retried shortly"),
+            }
+            tokio::time::sleep(EVERY).await;
+            if indexer.is_closed() {
+                return;
+            }
+        }
+    });
+}
+
+/// Where the sweep for entries of removed events goes on, per index.
+#[derive(Default)]
+struct Sweep {
+    by_url: (i64, i64),
+    by_user: (i64, i64),
+}
+
+/// One transaction of the indexer: the index started again if the events were imported
+/// since it was built, the next batch of events indexed, a slice swept. How many events it
+/// indexed.
+async fn pass(indexer: &Pool, swept: &mut Sweep) -> StoreResult<i64> {
+    let mut tx = indexer.begin().await?;
+    let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM events_generation")
+        .fetch_one(&mut *tx)
+        .await?;
+    let (built, mut upto): (Option<i64>, i64) =
+        sqlx::query_as("SELECT generation, upto FROM kurz_index.indexed")
+            .fetch_one(&mut *tx)
+            .await?;
+    if built != Some(generation) {
+        if built.is_some() {
+            tracing::info!("the events were imported: their index is made again");
+        }
+        for table in [
+            "DELETE FROM kurz_index.events_by_url",
+            "DELETE FROM kurz_index.events_by_user",
+        ] {
+            sqlx::query(table).execute(&mut *tx).await?;
+        }
+        upto = 0;
+        *swept = Sweep::default();
+    }
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT max(id) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2)",
+    )
+    .bind(upto)
+    .bind(BATCH)
+    .fetch_one(&mut *tx)
+    .await?;
+    let mut indexed = 0;
+    if let Some(last) = last {
+        for insert in [
+            "INSERT OR IGNORE INTO kurz_index.events_by_url (url_id, event_id) SELECT url_id, id \
+             FROM events WHERE id > $1 AND id <= $2 AND url_id IS NOT NULL ORDER BY url_id, id",
+            "INSERT OR IGNORE INTO kurz_index.events_by_user (user_id, event_id) SELECT user_id, id \
+             FROM events WHERE id > $1 AND id <= $2 AND user_id IS NOT NULL ORDER BY user_id, id",
+        ] {
+            sqlx::query(insert)
+                .bind(upto)
+                .bind(last)
+                .execute(&mut *tx)
+                .await?;
+        }
+        indexed = sqlx::query_scalar("SELECT count(*) FROM events WHERE id > $1 AND id <= $2")
+            .bind(upto)
+            .bind(last)
+            .fetch_one(&mut *tx)
+            .await?;
+        upto = last;
+    }
+    sqlx::query("UPDATE kurz_index.indexed SET generation = $1, upto = $2")
+        .bind(generation)
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?;
+    swept.by_url = sweep(&mut tx, "events_by_url", "url_id", swept.by_url).await?;
+    swept.by_user = sweep(&mut tx, "events_by_user", "user_id", swept.by_user).await?;
+    let newest: Option<i64> =
+        sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+            .fetch_optional(&mut *tx)
+            .await?;
+    tx.commit().await?;
+    metrics::gauge!("kurz_sqlite_events_index_lag")
+        .set(newest.unwrap_or(0).saturating_sub(upto) as f64);
+    Ok(indexed)
+}
+
+/// Removes the entries of events that are gone among the next [`SWEEP`] entries of `table`
+/// after `from`; where the next sweep starts (the beginning, once past the last entry).
+async fn sweep(
+    tx: &mut super::Transaction,
+    table: &str,
+    key: &str,
+    from: (i64, i64),
+) -> StoreResult<(i64, i64)> {
+    let slice = format!(
+        "SELECT {key}, event_id FROM kurz_index.{table} WHERE ({key}, event_id) > ($1, $2) \
+         ORDER BY {key}, event_id LIMIT $3"
+    );
+    let delete = format!(
+        "DELETE FROM kurz_index.{table} WHERE ({key}, event_id) IN ({slice}) \
+         AND NOT EXISTS (SELECT 1 FROM events WHERE events.id = event_id)"
+    );
+    let end: Option<(i64, i64)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT * FROM ({slice}) ORDER BY 1 DESC, 2 DESC LIMIT 1"
+    )))
+    .bind(from.0)
+    .bind(from.1)
+    .bind(SWEEP)
+    .fetch_optional(&mut **tx)
+    .await?;
+    sqlx::query(sqlx::AssertSqlSafe(delete))
+        .bind(from.0)
+        .bind(from.1)
+        .bind(SWEEP)
+        .execute(&mut **tx)
+        .await?;
+    Ok(end.unwrap_or_default())
+}
