@@ -488,6 +488,14 @@ async fn an_export_imports_into_either_store_and_exports_again_byte_for_byte() {
         .collect();
     names.sort();
     assert_eq!(names, ["events.jsonl", "urls.jsonl", "users.jsonl"]);
+
+    // The snapshots the exports read, and what was made beside them, are gone.
+    let left: Vec<String> = std::fs::read_dir(data.path())
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("kurz.db"))
+        .collect();
+    assert!(left.is_empty(), "left in the data directory: {left:?}");
 }
 
 #[tokio::test]

@@ -83,8 +83,8 @@ pub async fn check_backup(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A scratch copy of a database, removed when dropped with the files kurz made beside it
-/// while it was open (the events' index file).
+/// A scratch copy of a database, removed when dropped with the files made beside it while
+/// it was open (the events' index file, SQLite's own).
 pub struct Scratch(tempfile::TempPath);
 
 impl Scratch {
@@ -107,8 +107,16 @@ impl AsRef<Path> for Scratch {
 }
 
 impl Drop for Scratch {
+    /// SQLite's own `-wal` and `-shm` go too: a connection closed as the command exits may
+    /// leave them.
     fn drop(&mut self) {
-        for file in crate::store::SqliteStore::derived_files(&self.0) {
+        let beside = |suffix: &str| {
+            let mut name = self.0.to_path_buf().into_os_string();
+            name.push(suffix);
+            std::path::PathBuf::from(name)
+        };
+        let derived = crate::store::SqliteStore::derived_files(&self.0);
+        for file in [beside("-wal"), beside("-shm")].into_iter().chain(derived) {
             let _ = std::fs::remove_file(file);
         }
     }
