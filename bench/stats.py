@@ -10,7 +10,8 @@ last 29 days (inside the default period) with a mix of visit classes, browsers, 
 devices, referrers and languages, written straight into SQLite; `kurz migrate-store` then copies them into the
 store that serves (a fresh SQLite file, or a fresh PostgreSQL database), which rebuilds the
 hourly counters from the events as every move does. kurz serves that store, and one client
-asks `GET /urls/{id}/stats` (30 days, by day) of each link in turn, after a warm-up; the
+asks `GET /urls/{id}/stats` (30 days, by day) of each link in turn, after a warm-up, then
+the first page of each link's events (`GET /events?url_id=`, the total counted); the
 latency percentiles of each and their ratio go to bench/results/stats-<date>.jsonl.
 """
 
@@ -90,6 +91,34 @@ def latencies(base, url_id, n):
     return out, body
 
 
+def event_page_latencies(base, url_id, n):
+    """Milliseconds of n sequential first pages of the link's events (10 a page, with the
+    total counted), and the total the last one gave."""
+    out, total = [], None
+    for _ in range(n):
+        started = time.perf_counter()
+        with urllib.request.urlopen(f"{base}/events?url_id={url_id}&page=1&per_page=10", timeout=60) as response:
+            response.read()
+            total = int(response.headers["X-Total-Count"])
+        out.append((time.perf_counter() - started) * 1000)
+    return out, total
+
+
+def wait_indexed(served, limit=300):
+    """On the embedded store, until its index file holds every event (builds before it have
+    no such file)."""
+    index, database = os.path.join(served, "kurz.db-index"), os.path.join(served, "kurz.db")
+    deadline = time.time() + limit
+    while os.path.exists(index) and time.time() < deadline:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as db:
+            newest = db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        with sqlite3.connect(f"file:{index}?mode=ro", uri=True) as db:
+            upto = db.execute("SELECT upto FROM indexed").fetchone()[0]
+        if upto >= newest:
+            return
+        time.sleep(1)
+
+
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
@@ -100,6 +129,8 @@ def main():
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--small", type=int, default=1_000)
     parser.add_argument("--requests", type=int, default=500, help="stats requests per link")
+    parser.add_argument("--event-requests", type=int, default=50,
+                        help="first pages of each link's events (GET /events?url_id=)")
     parser.add_argument("--targets", default="embedded,postgres")
     parser.add_argument("--output", default=None)
     args = parser.parse_args()
@@ -127,17 +158,34 @@ def main():
                     for url_id in (1, 2):
                         ms, bodies[url_id] = latencies(base, url_id, 50)
                         timings[url_id] += ms
+                # The link's events, a page at a time: on the embedded store read through
+                # its index file once the indexer has caught up (the warm-up waits for it).
+                events = {1: [], 2: []}
+                totals = {}
+                if target == "embedded":
+                    wait_indexed(served)
+                for url_id in (1, 2):
+                    event_page_latencies(base, url_id, 5)
+                for _ in range(args.event_requests // 10):
+                    for url_id in (1, 2):
+                        ms, totals[url_id] = event_page_latencies(base, url_id, 10)
+                        events[url_id] += ms
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(60)
                 drop()
             for url_id, clicks in ((1, args.big), (2, args.small)):
                 assert bodies[url_id]["total"] == clicks, (target, bodies[url_id]["total"], clicks)
+                assert totals[url_id] == clicks, (target, totals[url_id], clicks)
             row = {"target": target, "big_clicks": args.big, "small_clicks": args.small,
                    "requests": len(timings[1]),
                    "big_p50_ms": round(percentile(timings[1], 50), 2), "big_p99_ms": round(percentile(timings[1], 99), 2),
                    "small_p50_ms": round(percentile(timings[2], 50), 2), "small_p99_ms": round(percentile(timings[2], 99), 2)}
             row["p99_ratio"] = round(row["big_p99_ms"] / row["small_p99_ms"], 2)
+            row.update({"events_big_p50_ms": round(percentile(events[1], 50), 2),
+                        "events_big_p99_ms": round(percentile(events[1], 99), 2),
+                        "events_small_p50_ms": round(percentile(events[2], 50), 2),
+                        "events_small_p99_ms": round(percentile(events[2], 99), 2)})
             results.append(row)
             print(json.dumps(row), flush=True)
     with open(output, "w") as out:
@@ -148,6 +196,11 @@ def main():
     for r in results:
         print(f"| {r['target']} | {r['big_clicks']:,} / {r['small_clicks']:,} | {r['big_p50_ms']} / {r['small_p50_ms']} | "
               f"{r['big_p99_ms']} / {r['small_p99_ms']} | {r['p99_ratio']} |")
+    print("\n| store | events of the link (big / small) | first page p50 ms big / small | p99 ms big / small |")
+    print("|---|---|---|---|")
+    for r in results:
+        print(f"| {r['target']} | {r['big_clicks']:,} / {r['small_clicks']:,} | {r['events_big_p50_ms']} / "
+              f"{r['events_small_p50_ms']} | {r['events_big_p99_ms']} / {r['events_small_p99_ms']} |")
     print(f"\nresults: {output}")
     return 0
 

@@ -4,7 +4,12 @@
 DROP INDEX events_url_id;
 DROP INDEX events_user_id;
 
--- Drawn again by every import of events (their ids are the import's own): the index file
--- is read only while it was built for the generation the database has.
-CREATE TABLE events_generation (generation INTEGER NOT NULL);
-INSERT INTO events_generation (generation) VALUES (random());
+-- What the index file is read against. `generation` is drawn again by every import or clear
+-- of events (their ids are then not in commit order): the file is read only while it was
+-- built for the generation the database has. `forgotten_below` bounds the ids retention has
+-- looked at: entries below it may name removed events and are checked one by one.
+CREATE TABLE event_marks (
+    generation      INTEGER NOT NULL,
+    forgotten_below INTEGER NOT NULL
+);
+INSERT INTO event_marks (generation, forgotten_below) VALUES (random(), 0);

@@ -12,9 +12,57 @@ pub enum FilterValue {
     TextNoCase(String),
     /// Text in any of the comma-separated columns, without regard to case.
     Contains(String),
-    /// An integer in a condition written as SQL pieces, bound between every two of them
-    /// (a lookup that needs the value more than once: the events' index file on SQLite).
-    Lookup(i64, &'static [&'static str]),
+    /// An integer looked up through an index kept apart from the table (the events' index
+    /// file on SQLite).
+    Lookup(i64, &'static Lookup),
+}
+
+/// A filter on an integer column through an index kept apart from the table: the condition
+/// on a row, and the count of the rows that meet it (a list filtered by that alone), each
+/// as SQL pieces with the value bound between every two of them.
+#[derive(Debug)]
+pub struct Lookup {
+    pub rows: &'static [&'static str],
+    pub count: &'static [&'static str],
+}
+
+/// Appends `pieces` with `value` bound between every two.
+fn push_pieces<DB>(query: &mut QueryBuilder<DB>, value: i64, pieces: &[&str])
+where
+    DB: Database,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    for (j, piece) in pieces.iter().enumerate() {
+        if j > 0 {
+            query.push_bind(value);
+        }
+        query.push(*piece);
+    }
+}
+
+/// Appends the count of `table`'s rows that meet `filters`: `total` (`SELECT count(*) FROM
+/// table`, or what the table keeps) and the filters, or a lookup's own count when it is the
+/// only filter.
+pub fn push_count<DB>(
+    query: &mut QueryBuilder<DB>,
+    total: &str,
+    filters: &[(&'static str, Option<FilterValue>)],
+) where
+    DB: Database,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut set = filters.iter().filter_map(|(_, value)| value.as_ref());
+    match (set.next(), set.next()) {
+        (Some(FilterValue::Lookup(value, lookup)), None) => {
+            push_pieces(query, *value, lookup.count)
+        }
+        _ => {
+            query.push(total);
+            push_filters(query, filters);
+        }
+    }
 }
 
 /// A column and the value it must have, when the filter is set.
@@ -62,13 +110,8 @@ pub fn push_filters<DB>(
                 }
                 query.push(")")
             }
-            FilterValue::Lookup(v, pieces) => {
-                for (j, piece) in pieces.iter().enumerate() {
-                    if j > 0 {
-                        query.push_bind(v);
-                    }
-                    query.push(*piece);
-                }
+            FilterValue::Lookup(v, lookup) => {
+                push_pieces(query, v, lookup.rows);
                 &mut *query
             }
         };
@@ -105,12 +148,12 @@ impl UrlFilter {
 }
 
 impl EventFilter {
-    /// The filters, the integer columns `lookups` names read through their conditions.
-    pub fn columns(&self, lookups: &[(&'static str, &'static [&'static str])]) -> Filters {
+    /// The filters, the integer columns `lookups` names read through their lookups.
+    pub fn columns(&self, lookups: &[(&'static str, &'static Lookup)]) -> Filters {
         let looked_up = |column: &'static str, value: Option<i64>| {
             let lookup = lookups.iter().find(|(name, _)| *name == column);
             let value = match lookup {
-                Some((_, pieces)) => value.map(|v| FilterValue::Lookup(v, pieces)),
+                Some((_, lookup)) => value.map(|v| FilterValue::Lookup(v, lookup)),
                 None => int(value),
             };
             (column, value)

@@ -141,7 +141,7 @@ impl PostgresStore {
     )];
 
     /// Events are read through their own indexes, in the same database.
-    const EVENT_LOOKUPS: &'static [(&'static str, &'static [&'static str])] = &[];
+    const EVENT_LOOKUPS: &'static [(&'static str, &'static crate::store::filter::Lookup)] = &[];
 
     /// Lifts the statement timeout for the rest of a transaction: rebuilding the click
     /// counters after a move reads every event, which takes longer than any request may.
@@ -165,6 +165,16 @@ impl PostgresStore {
             Table::ApiKeys => "LOCK TABLE api_keys IN SHARE ROW EXCLUSIVE MODE",
         };
         self.query(statement).execute(conn).await?;
+        Ok(())
+    }
+
+    /// Nothing to note: PostgreSQL's events are indexed in the same database, by every write.
+    async fn events_renumbered(&self, _conn: &mut PgConnection) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Nothing to note, as [`Self::events_renumbered`].
+    async fn events_forgotten_below(&self, _conn: &mut PgConnection, _id: i64) -> StoreResult<()> {
         Ok(())
     }
 

@@ -117,14 +117,16 @@ macro_rules! event_store {
                             return Ok(0);
                         };
                         let mut tx = self.begin().await?;
+                        let below = first.saturating_add(ids.max(1));
                         let forgotten = self
                             .query(events::FORGET_CLICKS)
                             .bind(first)
-                            .bind(first.saturating_add(ids.max(1)))
+                            .bind(below)
                             .bind(before)
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
+                        self.events_forgotten_below(&mut tx, below).await?;
                         tx.commit().await?;
                         tracing::debug!(at = %at, forgotten, "clicks past retention removed");
                         Ok(forgotten)

@@ -12,7 +12,7 @@ pub mod stats;
 pub mod transfer;
 pub mod users;
 
-use super::filter::{FilterValue, push_filters};
+use super::filter::{FilterValue, push_count, push_filters};
 use super::{Page, StoreError, StoreResult};
 use crate::domain::{Event, LinkSettings, PasswordHash, StoredApiKey, Timestamp, Url, User};
 use sqlx::encode::IsNull;
@@ -137,13 +137,13 @@ over_databases! {
 pub fn list_queries<DB>(table: &str, counted: Option<&str>, select: &str, filters: &[(&'static str, Option<FilterValue>)], page: Page) -> (QueryBuilder<DB>, QueryBuilder<DB>) {
     let total = counted.map_or_else(|| format!("SELECT count(*) FROM {table}"), str::to_owned);
     let count = || {
-        let mut count = QueryBuilder::<DB>::new(total.clone());
-        push_filters(&mut count, filters);
+        let mut count = QueryBuilder::<DB>::new("");
+        push_count(&mut count, &total, filters);
         count
     };
     // The filters twice, each with its own binds (SQLite's placeholders are positional).
-    let mut rows = QueryBuilder::<DB>::new(format!("SELECT ({total}"));
-    push_filters(&mut rows, filters);
+    let mut rows = QueryBuilder::<DB>::new("SELECT (");
+    push_count(&mut rows, &total, filters);
     rows.push(") AS total, page.* FROM (").push(select);
     push_filters(&mut rows, filters);
     rows.push(" ORDER BY id LIMIT ")

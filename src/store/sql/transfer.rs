@@ -218,7 +218,16 @@ macro_rules! transfer_store {
                 }
 
                 async fn clear(&self) -> StoreResult<()> {
-                    self.write_all("clear", &transfer::CLEAR).await
+                    retry::write("clear", move || async move {
+                        let mut tx = self.begin().await?;
+                        for statement in transfer::CLEAR {
+                            self.query(statement).execute(&mut *tx).await?;
+                        }
+                        self.events_renumbered(&mut tx).await?;
+                        tx.commit().await?;
+                        Ok(())
+                    })
+                    .await
                 }
 
                 async fn recount_clicks(&self) -> StoreResult<()> {

@@ -13,6 +13,7 @@ mod event_index;
 mod writes;
 
 use super::creates::Creates;
+use super::filter::Lookup;
 use super::pool;
 use super::sql::{self, Table, acquired};
 use super::{PoolStats, Schema, StoreResult};
@@ -94,8 +95,9 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(busy_timeout)
             .foreign_keys(true);
-        // The writer touches pages all over the click counters and the events' indexes:
-        // 8 MiB of page cache (the default is 2) spares it a quarter of its reads.
+        // The writer touches pages all over the click counters (and, when this was measured,
+        // the events' indexes): 8 MiB of page cache (the default is 2) spared it a quarter
+        // of its reads.
         let writer = Pool::new(
             options
                 .clone()
@@ -199,9 +201,9 @@ impl SqliteStore {
     const COUNTED: &'static [(&'static str, &'static str)] = &[];
 
     /// Events by link and by user are read through their index file.
-    const EVENT_LOOKUPS: &'static [(&'static str, &'static [&'static str])] = &[
-        ("url_id", event_index::BY_URL),
-        ("user_id", event_index::BY_USER),
+    const EVENT_LOOKUPS: &'static [(&'static str, &'static Lookup)] = &[
+        ("url_id", &event_index::BY_URL),
+        ("user_id", &event_index::BY_USER),
     ];
 
     /// SQLite has no statement timeout to lift.
@@ -214,13 +216,34 @@ impl SqliteStore {
 
     /// Nothing to lock (the one writer) and no sequence to move (`AUTOINCREMENT` follows
     /// the largest id by itself). Imported events have ids of their own, which the events'
-    /// index file cannot follow: they draw a new generation, and the index is made again.
+    /// index file cannot follow: they draw a new generation (see [`Self::events_renumbered`]).
     async fn lock_for_import(&self, conn: &mut SqliteConnection, table: Table) -> StoreResult<()> {
         if let Table::Events = table {
-            sqlx::query("UPDATE events_generation SET generation = random()")
-                .execute(conn)
-                .await?;
+            self.events_renumbered(conn).await?;
         }
+        Ok(())
+    }
+
+    /// Events were imported or cleared, so their ids no longer grow in commit order: a new
+    /// generation, and the events' index file is made again.
+    async fn events_renumbered(&self, conn: &mut SqliteConnection) -> StoreResult<()> {
+        sqlx::query("UPDATE event_marks SET generation = random()")
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    /// Retention looked at the events below `id`: the entries of the events' index file
+    /// below it may name removed events, and are checked.
+    async fn events_forgotten_below(
+        &self,
+        conn: &mut SqliteConnection,
+        id: i64,
+    ) -> StoreResult<()> {
+        sqlx::query("UPDATE event_marks SET forgotten_below = max(forgotten_below, $1)")
+            .bind(id)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
