@@ -24,6 +24,10 @@ pub enum FilterValue {
 pub struct Lookup {
     pub rows: &'static [&'static str],
     pub count: &'static [&'static str],
+    /// The condition on a row when the lookup is the only filter and a page wants the
+    /// first `n` rows: the pieces before `n` and after it. The index is read in order only
+    /// as far as the page needs, not whole (a link's million entries).
+    pub first: (&'static [&'static str], &'static [&'static str]),
 }
 
 /// Appends `pieces` with `value` bound between every two.
@@ -37,6 +41,30 @@ where
             query.push_bind(value);
         }
         query.push(*piece);
+    }
+}
+
+/// Appends `WHERE …` for the rows a page of the first `needed` rows may take: a lookup's own
+/// condition when it is the only filter, else [`push_filters`].
+pub fn push_page_filters<DB>(
+    query: &mut QueryBuilder<DB>,
+    filters: &[(&'static str, Option<FilterValue>)],
+    needed: i64,
+) where
+    DB: Database,
+    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + Type<DB>,
+    String: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    let mut set = filters.iter().filter_map(|(_, value)| value.as_ref());
+    match (set.next(), set.next()) {
+        (Some(FilterValue::Lookup(value, lookup)), None) => {
+            query.push(" WHERE ");
+            push_pieces(query, *value, lookup.first.0);
+            query.push_bind(needed);
+            push_pieces(query, *value, lookup.first.1);
+        }
+        _ => push_filters(query, filters),
     }
 }
 

@@ -12,7 +12,7 @@ pub mod stats;
 pub mod transfer;
 pub mod users;
 
-use super::filter::{FilterValue, push_count, push_filters};
+use super::filter::{FilterValue, push_count, push_page_filters};
 use super::{Page, StoreError, StoreResult};
 use crate::domain::{Event, LinkSettings, PasswordHash, StoredApiKey, Timestamp, Url, User};
 use sqlx::encode::IsNull;
@@ -145,7 +145,7 @@ pub fn list_queries<DB>(table: &str, counted: Option<&str>, select: &str, filter
     let mut rows = QueryBuilder::<DB>::new("SELECT (");
     push_count(&mut rows, &total, filters);
     rows.push(") AS total, page.* FROM (").push(select);
-    push_filters(&mut rows, filters);
+    push_page_filters(&mut rows, filters, page.offset.saturating_add(page.limit));
     rows.push(" ORDER BY id LIMIT ")
         .push_bind(page.limit)
         .push(" OFFSET ")
