@@ -361,6 +361,17 @@ async fn entries_of_clicks_past_retention_are_swept_out() {
     // Counted without the 50 at once: below the bound retention has looked at, every entry
     // is checked against the events.
     listings_are_exact(&store, &[url.id], &[]).await;
+    // A page far past the end (a page number that saturated): empty, the total right.
+    let filter = EventFilter {
+        url_id: Some(url.id),
+        ..EventFilter::default()
+    };
+    let far = Page {
+        limit: 100,
+        offset: i64::MAX - 50,
+    };
+    let listed = store.events.list_events(&filter, far).await.unwrap();
+    assert_eq!((listed.items.len(), listed.total), (0, 6));
     eventually(
         "the forgotten clicks' entries swept",
         Duration::from_secs(40),
@@ -406,5 +417,45 @@ async fn after_a_clear_the_index_names_nothing_that_is_gone() {
     listings_are_exact(&store, &all, &everyone).await;
     indexed_whole(dir.path(), &store).await;
     listings_are_exact(&store, &all, &everyone).await;
+    store.schema.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_file_ahead_of_the_database_is_made_again_before_it_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (urls, users) = links_with_clicks(&store).await;
+    indexed_whole(dir.path(), &store).await;
+    store.schema.close().await;
+
+    // As after a crash of the machine that kept the index file's last pass and lost the
+    // database's last commits: the index names ids the database will hand out again.
+    let (_, upto, _, _) = index_state(dir.path()).await;
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(index_file(dir.path()));
+    let mut index = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE indexed SET upto = upto + 100")
+        .execute(&mut index)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO events_by_url (url_id, event_id) VALUES ($1, $2)")
+        .bind(urls[1])
+        .bind(upto + 3)
+        .execute(&mut index)
+        .await
+        .unwrap();
+    index.close().await.unwrap();
+
+    let store = open(dir.path()).await;
+    let url = store.links.get_url(urls[0]).await.unwrap().unwrap();
+    store
+        .events
+        .append_visits(&clicks(&url, 10, Timestamp::now()))
+        .await
+        .unwrap();
+    listings_are_exact(&store, &urls, &users).await;
+    indexed_whole(dir.path(), &store).await;
+    listings_are_exact(&store, &urls, &users).await;
     store.schema.close().await;
 }

@@ -61,7 +61,9 @@ pub fn push_page_filters<DB>(
         (Some(FilterValue::Lookup(value, lookup)), None) => {
             query.push(" WHERE ");
             push_pieces(query, *value, lookup.first.0);
-            query.push_bind(needed);
+            // Far past any index: a page beyond the end reads every entry, and SQLite's
+            // `LIMIT` refuses a sum past i64 (a page number that saturated).
+            query.push_bind(needed.min(1 << 48));
             push_pieces(query, *value, lookup.first.1);
         }
         _ => push_filters(query, filters),

@@ -29,7 +29,9 @@
 //! - One window is left: a read whose view of the database predates a retention pass, and
 //!   whose view of the index follows that pass's sweep, misses the events being removed.
 //!
-//! The file is derived: missing or unreadable, it is made again from the events.
+//! The file is derived: missing or unreadable, it is made again from the events; so is a
+//! file ahead of the database (its last commits lost, or an older copy put in its place),
+//! found before the store serves ([`catch_up`]).
 
 use super::Pool;
 use crate::store::filter::Lookup;
@@ -195,7 +197,11 @@ pub async fn open(
     let indexer = Pool::set_up(options.clone(), Some(set_up(database)?), 1, busy_timeout)?;
     match indexer.acquire().await {
         Ok(connection) => drop(connection),
-        Err(err) => {
+        // Only a file SQLite cannot read is made again: one busy with another process (a
+        // command beside the service) is in use, not damaged.
+        Err(err)
+            if sqlite_code(&err).is_some_and(|code| code == NOT_A_DATABASE || code == CORRUPT) =>
+        {
             tracing::warn!(error = %err, "the events' index file is unreadable; making it again");
             indexer.close().await;
             for file in files_of(database) {
@@ -205,8 +211,34 @@ pub async fn open(
             drop(indexer.acquire().await?);
             return Ok(indexer);
         }
+        Err(err) => return Err(err.into()),
     }
     Ok(indexer)
+}
+
+/// SQLite's primary result codes kurz tells apart here.
+const CORRUPT: i64 = 11;
+const NOT_A_DATABASE: i64 = 26;
+const BUSY: i64 = 5;
+
+/// The primary SQLite result code of `err`, if the database gave one.
+fn sqlite_code(err: &sqlx::Error) -> Option<i64> {
+    let code = err.as_database_error()?.code()?.parse::<i64>().ok()?;
+    Some(code & 0xff)
+}
+
+/// One pass before the store serves: an index file ahead of the database (see [`pass`]) is
+/// started again before any read trusts it. Another process's indexer at work (a command
+/// beside the service) is left to it.
+pub async fn catch_up(indexer: &Pool) -> StoreResult<()> {
+    match pass(indexer, &mut Sweep::default()).await {
+        Err(StoreError::Other(err) | StoreError::Unavailable(err))
+            if sqlite_code(&err) == Some(BUSY) =>
+        {
+            Ok(())
+        }
+        other => other.map(|_| ()),
+    }
 }
 
 /// Indexes new events on `indexer` until it is closed.
@@ -217,6 +249,11 @@ pub fn start(indexer: Pool) {
             match pass(&indexer, &mut swept).await {
                 Ok(indexed) if indexed == BATCH => continue,
                 Ok(_) => {}
+                Err(StoreError::Other(err) | StoreError::Unavailable(err))
+                    if sqlite_code(&err) == Some(BUSY) =>
+                {
+                    tracing::debug!(error = %err, "another process is indexing the events");
+                }
                 Err(err) if indexer.is_closed() => {
                     tracing::debug!(error = %err, "the events' indexer stopped with the store");
                     return;
@@ -251,8 +288,24 @@ async fn pass(indexer: &Pool, swept: &mut Sweep) -> StoreResult<i64> {
         sqlx::query_as("SELECT generation, upto FROM kurz_index.indexed")
             .fetch_one(&mut *tx)
             .await?;
-    if built != Some(generation) {
-        if built.is_some() {
+    let newest: i64 = sqlx::query_scalar(
+        "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
+    )
+    .fetch_one(&mut *tx)
+    .await?;
+    // Ahead of the database: its last commits were lost (a crash of the machine loses what
+    // one file synced and the other did not) or a copy of it was put in its place. The ids
+    // above `newest` will be handed out again, to other events.
+    let ahead = built == Some(generation) && upto > newest;
+    if ahead {
+        tracing::warn!(
+            indexed = upto,
+            newest,
+            "the events' index file is ahead of the database; making it again"
+        );
+    }
+    if built != Some(generation) || ahead {
+        if built.is_some() && !ahead {
             tracing::info!("the events were imported: their index is made again");
         }
         for table in [
@@ -271,7 +324,7 @@ async fn pass(indexer: &Pool, swept: &mut Sweep) -> StoreResult<i64> {
     .bind(BATCH)
     .fetch_one(&mut *tx)
     .await?;
-    let moved = built != Some(generation) || last.is_some();
+    let moved = built != Some(generation) || ahead || last.is_some();
     if let Some(last) = last {
         for insert in [
             "INSERT OR IGNORE INTO kurz_index.events_by_url (url_id, event_id) SELECT url_id, id \
@@ -299,13 +352,8 @@ async fn pass(indexer: &Pool, swept: &mut Sweep) -> StoreResult<i64> {
         swept.by_user = sweep(&mut tx, "events_by_user", "user_id", swept.by_user).await?;
         swept.last = Some(std::time::Instant::now());
     }
-    let newest: Option<i64> =
-        sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
-            .fetch_optional(&mut *tx)
-            .await?;
     tx.commit().await?;
-    metrics::gauge!("kurz_sqlite_events_index_lag")
-        .set(newest.unwrap_or(0).saturating_sub(upto) as f64);
+    metrics::gauge!("kurz_sqlite_events_index_lag").set(newest.saturating_sub(upto) as f64);
     Ok(indexed)
 }
 

@@ -261,7 +261,9 @@ impl Schema for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         let mut writer = self.writer.acquire().await?;
         sql::migrate(sqlx::migrate!("./migrations/sqlite"), &mut *writer).await?;
-        // Indexes the events from here on: it reads the migrated schema.
+        // Indexes the events from here on: it reads the migrated schema. A file ahead of
+        // the database is started again before any read trusts it.
+        event_index::catch_up(&self.indexer).await?;
         self.indexing
             .call_once(|| event_index::start(self.indexer.clone()));
         Ok(())
