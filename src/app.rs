@@ -77,7 +77,10 @@ async fn migrate_or_wait(
     prewarm: i64,
 ) -> anyhow::Result<()> {
     match schema.migrate().await {
-        Ok(()) => health.set_schema_ready(),
+        Ok(()) => {
+            schema.start_upkeep();
+            health.set_schema_ready();
+        }
         Err(err) if err.is_transient() || schema.kind() == "postgres" => {
             tracing::warn!(error = %err, "database not reachable yet; serving as not-ready and retrying");
             tokio::spawn(async move {
@@ -91,6 +94,7 @@ async fn migrate_or_wait(
                     wait = (wait * 2).min(Duration::from_secs(5));
                 }
                 tracing::info!("schema migrated; ready");
+                schema.start_upkeep();
                 health.set_schema_ready();
                 spawn_prewarm(links, prewarm);
             });

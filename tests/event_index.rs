@@ -6,15 +6,13 @@
 
 mod common;
 
+use common::records::{clicks_at, clicks_on, new_url, new_user};
 use common::wait::eventually;
-use kurz::domain::{
-    Chosen, Email, Event, Link, NewUrl, NewUser, ShortCode, TargetUrl, Timestamp, Username, Visited,
-};
+use kurz::domain::{Event, Timestamp};
 use kurz::store::{EventFilter, Page, SqliteStore, Stores};
 use serde_json::Map;
 use sqlx::Connection;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 const ALL: Page = Page {
@@ -22,12 +20,20 @@ const ALL: Page = Page {
     offset: 0,
 };
 
-async fn open(dir: &Path) -> Stores {
+/// The store as a command opens it: migrated, no indexer.
+async fn open_for_a_command(dir: &Path) -> Stores {
     let store = SqliteStore::open(&dir.join("kurz.db"), 4, Duration::from_secs(5))
         .await
         .unwrap();
     let stores = Stores::of(store);
     stores.schema.migrate().await.unwrap();
+    stores
+}
+
+/// The store as the service opens it: migrated, indexing.
+async fn open(dir: &Path) -> Stores {
+    let stores = open_for_a_command(dir).await;
+    stores.schema.start_upkeep();
     stores
 }
 
@@ -146,44 +152,11 @@ async fn listings_are_exact(store: &Stores, urls: &[i64], users: &[i64]) {
     }
 }
 
-fn new_user(name: &str) -> NewUser {
-    NewUser {
-        username: Username::parse(name).unwrap(),
-        email: Email::parse(&format!("{name}@example.com")).unwrap(),
-        created_at: Timestamp::now(),
-    }
-}
-
-fn new_url(code: &str, user_id: Option<i64>) -> NewUrl {
-    NewUrl {
-        user_id,
-        short_code: ShortCode::parse(code).unwrap(),
-        original_url: TargetUrl::parse(&format!("https://example.com/{code}")).unwrap(),
-        title: None,
-        is_active: true,
-        settings: None,
-        password_hash: None,
-        created_at: Timestamp::now(),
-        fresh_code: false,
-    }
-}
-
-fn clicks(url: &kurz::domain::Url, n: usize, at: Timestamp) -> Vec<Visited> {
-    let link: Arc<Link> = Arc::new(url.link());
-    (0..n)
-        .map(|_| Visited {
-            link: link.clone(),
-            at,
-            referrer: None,
-            user_agent: Some("kurz-test".into()),
-            accept_language: None,
-            prefetch: false,
-            client: None,
-            blocked: None,
-            chosen: Chosen::Target,
-            classified: None,
-        })
-        .collect()
+/// The listings exact as they are, then once every event is indexed.
+async fn exact_before_and_after_indexing(dir: &Path, store: &Stores, urls: &[i64], users: &[i64]) {
+    listings_are_exact(store, urls, users).await;
+    indexed_whole(dir, store).await;
+    listings_are_exact(store, urls, users).await;
 }
 
 /// Two users' links and one of nobody's, with clicks.
@@ -199,7 +172,7 @@ async fn links_with_clicks(store: &Stores) -> (Vec<i64>, Vec<i64>) {
         let url = store.links.create_url(new_url(code, owner)).await.unwrap();
         store
             .events
-            .append_visits(&clicks(&url, n, Timestamp::now()))
+            .append_visits(&clicks_on(&url, n))
             .await
             .unwrap();
         urls.push(url.id);
@@ -212,15 +185,13 @@ async fn events_by_link_and_user_are_listed_exactly_before_and_after_they_are_in
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
     let (urls, users) = links_with_clicks(&store).await;
-    listings_are_exact(&store, &urls, &users).await;
-    indexed_whole(dir.path(), &store).await;
-    listings_are_exact(&store, &urls, &users).await;
+    exact_before_and_after_indexing(dir.path(), &store, &urls, &users).await;
 
     // Some indexed, some not yet: read as one.
     let url = store.links.get_url(urls[0]).await.unwrap().unwrap();
     store
         .events
-        .append_visits(&clicks(&url, 30, Timestamp::now()))
+        .append_visits(&clicks_on(&url, 30))
         .await
         .unwrap();
     listings_are_exact(&store, &urls, &users).await;
@@ -240,6 +211,23 @@ async fn events_by_link_and_user_are_listed_exactly_before_and_after_they_are_in
             .all(|(name,)| name != "events_url_id" && name != "events_user_id"),
         "{indexes:?}"
     );
+    store.schema.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_opened_for_a_command_indexes_nothing_and_reads_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open_for_a_command(dir.path()).await;
+    let (urls, users) = links_with_clicks(&store).await;
+    store.schema.close().await;
+
+    // Opened again, as `kurz export` or `kurz keys` would: the events are there to index,
+    // and none is indexed (an export's snapshot is deleted right after), yet every listing
+    // is exact.
+    let store = open_for_a_command(dir.path()).await;
+    let (_, upto, by_url, by_user) = index_state(dir.path()).await;
+    assert_eq!((upto, by_url, by_user), (0, 0, 0));
+    listings_are_exact(&store, &urls, &users).await;
     store.schema.close().await;
 }
 
@@ -299,9 +287,7 @@ async fn imported_events_are_listed_at_once_and_their_index_made_again() {
         listed.contains(&moved.id) && listed.contains(&50_000),
         "{listed:?}"
     );
-    listings_are_exact(&store, &urls, &users).await;
-    indexed_whole(dir.path(), &store).await;
-    listings_are_exact(&store, &urls, &users).await;
+    exact_before_and_after_indexing(dir.path(), &store, &urls, &users).await;
     store.schema.close().await;
 }
 
@@ -321,9 +307,7 @@ async fn a_lost_or_damaged_index_file_is_made_again() {
             std::fs::write(index_file(dir.path()), vec![0x5a; 8192]).unwrap();
         }
         let store = open(dir.path()).await;
-        listings_are_exact(&store, &urls, &users).await;
-        indexed_whole(dir.path(), &store).await;
-        listings_are_exact(&store, &urls, &users).await;
+        exact_before_and_after_indexing(dir.path(), &store, &urls, &users).await;
         store.schema.close().await;
     }
 }
@@ -340,12 +324,12 @@ async fn entries_of_clicks_past_retention_are_swept_out() {
     let old = Timestamp::parse("2026-03-01 10:00:00").unwrap();
     store
         .events
-        .append_visits(&clicks(&url, 50, old))
+        .append_visits(&clicks_at(&url, 50, old))
         .await
         .unwrap();
     store
         .events
-        .append_visits(&clicks(&url, 5, Timestamp::now()))
+        .append_visits(&clicks_on(&url, 5))
         .await
         .unwrap();
     indexed_whole(dir.path(), &store).await;
@@ -414,9 +398,7 @@ async fn after_a_clear_the_index_names_nothing_that_is_gone() {
     }
     let all: Vec<i64> = urls.iter().chain(&new_urls).copied().collect();
     let everyone: Vec<i64> = users.iter().chain(&new_users).copied().collect();
-    listings_are_exact(&store, &all, &everyone).await;
-    indexed_whole(dir.path(), &store).await;
-    listings_are_exact(&store, &all, &everyone).await;
+    exact_before_and_after_indexing(dir.path(), &store, &all, &everyone).await;
     store.schema.close().await;
 }
 
@@ -451,11 +433,9 @@ async fn an_index_file_ahead_of_the_database_is_made_again_before_it_is_read() {
     let url = store.links.get_url(urls[0]).await.unwrap().unwrap();
     store
         .events
-        .append_visits(&clicks(&url, 10, Timestamp::now()))
+        .append_visits(&clicks_at(&url, 10, Timestamp::now()))
         .await
         .unwrap();
-    listings_are_exact(&store, &urls, &users).await;
-    indexed_whole(dir.path(), &store).await;
-    listings_are_exact(&store, &urls, &users).await;
+    exact_before_and_after_indexing(dir.path(), &store, &urls, &users).await;
     store.schema.close().await;
 }

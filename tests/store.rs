@@ -7,13 +7,13 @@
 
 mod common;
 
+use common::records::{clicks_on, new_url, new_user, ts, visit_of};
 use common::services::{Database, PgBouncer};
 use kurz::domain::analytics::{Classified, VisitClass};
 use kurz::domain::rules::{Device, Rule, When};
 use kurz::domain::{
-    Chosen, Email, Event, ImportedUser, Link, LinkSettings, NewEvent, NewUrl, NewUser,
-    PasswordHash, SettingsPatch, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, User, UserPatch,
-    Username, Visited,
+    Email, Event, ImportedUser, Link, LinkSettings, NewEvent, NewUrl, PasswordHash, SettingsPatch,
+    ShortCode, TargetUrl, Timestamp, Url, UrlPatch, User, UserPatch, Username, Visited,
 };
 use kurz::store::{
     EventFilter, Page, PostgresOptions, PostgresStore, SqliteStore, StoreError, Stores, UrlFilter,
@@ -174,32 +174,6 @@ conformance!(
 /// The hour bucket (hours since 1970-01-01 UTC) of a time.
 fn hour_of(raw: &str) -> i64 {
     ts(raw).unix_secs() / 3600
-}
-
-fn ts(raw: &str) -> Timestamp {
-    Timestamp::parse(raw).unwrap()
-}
-
-fn new_user(name: &str) -> NewUser {
-    NewUser {
-        username: Username::parse(name).unwrap(),
-        email: Email::parse(&format!("{name}@example.com")).unwrap(),
-        created_at: ts("2025-01-02 03:04:05"),
-    }
-}
-
-fn new_url(code: &str, user_id: Option<i64>) -> NewUrl {
-    NewUrl {
-        user_id,
-        short_code: ShortCode::parse(code).unwrap(),
-        original_url: TargetUrl::parse(&format!("https://example.com/{code}")).unwrap(),
-        title: Some(format!("title {code}")),
-        is_active: true,
-        settings: None,
-        password_hash: None,
-        created_at: ts("2025-02-03 04:05:06"),
-        fresh_code: false,
-    }
 }
 
 fn details(value: Value) -> Map<String, Value> {
@@ -611,7 +585,7 @@ async fn events_append_in_batches_and_check_references(store: Stores) {
         .create_url(new_url("abc123", Some(user.id)))
         .await
         .unwrap();
-    let link = Arc::new(link_of(&url));
+    let link = Arc::new(url.link());
     let batch: Vec<Visited> = (0..2_500_usize)
         .map(|i| Visited {
             referrer: i
@@ -1188,32 +1162,6 @@ async fn api_keys_are_found_by_hash_revoked_and_counted(store: Stores) {
     assert!(store.keys.list_api_keys().await.unwrap().is_empty());
 }
 
-/// What a redirect knows of `url`.
-fn link_of(url: &kurz::domain::Url) -> Link {
-    url.link()
-}
-
-/// A visit to `link` with a user agent and no referrer.
-fn visit_of(link: &Arc<Link>) -> Visited {
-    Visited {
-        link: link.clone(),
-        at: Timestamp::now(),
-        referrer: None,
-        user_agent: Some("kurz-test".into()),
-        accept_language: None,
-        prefetch: false,
-        client: None,
-        blocked: None,
-        chosen: Chosen::Target,
-        classified: None,
-    }
-}
-
-fn clicks_on(url: &kurz::domain::Url, n: usize) -> Vec<Visited> {
-    let link = Arc::new(link_of(url));
-    (0..n).map(|_| visit_of(&link)).collect()
-}
-
 async fn the_most_clicked_links_come_from_counters_kept_with_the_clicks(store: Stores) {
     let a = store
         .links
@@ -1403,7 +1351,7 @@ async fn click_counters_sum_the_batches_and_count_each_visitor_once_a_day(store:
         .create_url(new_url("stats1", None))
         .await
         .unwrap();
-    let link = Arc::new(link_of(&url));
+    let link = Arc::new(url.link());
     let human = VisitClass::Human;
     let first = vec![
         classified(&link, "2026-03-01 10:05:00", human, "a"),
@@ -1498,7 +1446,7 @@ async fn a_click_batch_larger_than_one_statement_is_written_whole(store: Stores)
         .create_url(new_url("large1", None))
         .await
         .unwrap();
-    let link = Arc::new(link_of(&url));
+    let link = Arc::new(url.link());
     let humans = (0..14_000).map(|i| {
         let visitor = format!("v{}", i % 9_000);
         classified(&link, "2026-03-01 10:05:00", VisitClass::Human, &visitor)
@@ -1539,7 +1487,7 @@ async fn clicks_past_retention_go_in_slices_and_their_counters_stay(store: Store
         .create_url(new_url("kept1", None))
         .await
         .unwrap();
-    let link = Arc::new(link_of(&url));
+    let link = Arc::new(url.link());
     let old: Vec<Visited> = (0..5)
         .map(|i| {
             let at = format!("2026-03-01 10:0{i}:00");
@@ -1590,7 +1538,7 @@ async fn a_click_batch_written_again_under_its_key_is_stored_once(store: Stores)
         .create_url(new_url("once1", None))
         .await
         .unwrap();
-    let link = Arc::new(link_of(&url));
+    let link = Arc::new(url.link());
     let batch = vec![
         classified(&link, "2026-03-01 10:05:00", VisitClass::Human, "a"),
         classified(&link, "2026-03-01 10:06:00", VisitClass::Bot, "b"),
@@ -1819,7 +1767,7 @@ async fn a_retried_click_batch_writes_only_its_transactions_not_yet_written() {
         .create_url(new_url("part1", None))
         .await
         .unwrap();
-    let link = Arc::new(link_of(&url));
+    let link = Arc::new(url.link());
     let batch: Vec<Visited> = (0..5_000)
         .map(|i| {
             let visitor = format!("v{}", i % 3_000);

@@ -44,6 +44,16 @@ where
     }
 }
 
+/// The lookup and its value when it is the only filter set: then its own count and its
+/// bounded first rows serve, not the row condition.
+fn only_lookup(filters: &[(&'static str, Option<FilterValue>)]) -> Option<(i64, &'static Lookup)> {
+    let mut set = filters.iter().filter_map(|(_, value)| value.as_ref());
+    match (set.next(), set.next()) {
+        (Some(FilterValue::Lookup(value, lookup)), None) => Some((*value, *lookup)),
+        _ => None,
+    }
+}
+
 /// Appends `WHERE …` for the rows a page of the first `needed` rows may take: a lookup's own
 /// condition when it is the only filter, else [`push_filters`].
 pub fn push_page_filters<DB>(
@@ -56,17 +66,16 @@ pub fn push_page_filters<DB>(
     bool: for<'q> Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut set = filters.iter().filter_map(|(_, value)| value.as_ref());
-    match (set.next(), set.next()) {
-        (Some(FilterValue::Lookup(value, lookup)), None) => {
+    match only_lookup(filters) {
+        Some((value, lookup)) => {
             query.push(" WHERE ");
-            push_pieces(query, *value, lookup.first.0);
+            push_pieces(query, value, lookup.first.0);
             // Far past any index: a page beyond the end reads every entry, and SQLite's
             // `LIMIT` refuses a sum past i64 (a page number that saturated).
             query.push_bind(needed.min(1 << 48));
-            push_pieces(query, *value, lookup.first.1);
+            push_pieces(query, value, lookup.first.1);
         }
-        _ => push_filters(query, filters),
+        None => push_filters(query, filters),
     }
 }
 
@@ -83,12 +92,9 @@ pub fn push_count<DB>(
     bool: for<'q> Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    let mut set = filters.iter().filter_map(|(_, value)| value.as_ref());
-    match (set.next(), set.next()) {
-        (Some(FilterValue::Lookup(value, lookup)), None) => {
-            push_pieces(query, *value, lookup.count)
-        }
-        _ => {
+    match only_lookup(filters) {
+        Some((value, lookup)) => push_pieces(query, value, lookup.count),
+        None => {
             query.push(total);
             push_filters(query, filters);
         }

@@ -80,6 +80,10 @@ pub trait Schema: Send + Sync + 'static {
     fn kind(&self) -> &'static str;
     /// Creates or migrates the schema.
     async fn migrate(&self) -> StoreResult<()>;
+    /// Starts the store's own upkeep for a store that serves, once it is migrated (the
+    /// embedded store's events indexer). A store opened for a command, or as the source of
+    /// a copy, does without: its reads are exact all the same.
+    fn start_upkeep(&self) {}
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
     /// Closes the pools, waiting for connections in use.

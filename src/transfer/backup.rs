@@ -110,13 +110,7 @@ impl Drop for Scratch {
     /// SQLite's own `-wal` and `-shm` go too: a connection closed as the command exits may
     /// leave them.
     fn drop(&mut self) {
-        let beside = |suffix: &str| {
-            let mut name = self.0.to_path_buf().into_os_string();
-            name.push(suffix);
-            std::path::PathBuf::from(name)
-        };
-        let derived = crate::store::SqliteStore::derived_files(&self.0);
-        for file in [beside("-wal"), beside("-shm")].into_iter().chain(derived) {
+        for file in crate::store::SqliteStore::scratch_files(&self.0) {
             let _ = std::fs::remove_file(file);
         }
     }

@@ -14,6 +14,7 @@ pub mod kurz;
 pub mod load;
 pub mod pages;
 pub mod process;
+pub mod records;
 pub mod seed;
 pub mod services;
 pub mod shapes;

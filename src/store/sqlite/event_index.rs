@@ -31,12 +31,14 @@
 //!
 //! The file is derived: missing or unreadable, it is made again from the events; so is a
 //! file ahead of the database (its last commits lost, or an older copy put in its place),
-//! found before the store serves ([`catch_up`]).
+//! found when the store is migrated, before it is read ([`check`]). Only a store that serves
+//! runs the indexer (`Schema::start_upkeep`); one opened for a command, or as the source of
+//! a copy, reads exactly without it.
 
-use super::Pool;
+use super::{Pool, files};
 use crate::store::filter::Lookup;
 use crate::store::{StoreError, StoreResult};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -133,28 +135,9 @@ pub const BY_URL: Lookup = lookup!("events_by_url", "url_id");
 /// Events by user.
 pub const BY_USER: Lookup = lookup!("events_by_user", "user_id");
 
-/// The index file of the database at `database`.
-pub fn path_for(database: &Path) -> PathBuf {
-    let mut name = database.as_os_str().to_owned();
-    name.push("-index");
-    PathBuf::from(name)
-}
-
-/// The index file of the database at `database` and SQLite's files beside it: what to
-/// remove with a scratch copy of the database.
-pub fn files_of(database: &Path) -> [PathBuf; 3] {
-    let index = path_for(database);
-    let beside = |suffix: &str| {
-        let mut name = index.clone().into_os_string();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    [beside("-wal"), beside("-shm"), index]
-}
-
 /// What every connection that reads events runs first: the index file attached.
 pub fn attach(database: &Path) -> StoreResult<Arc<str>> {
-    let path = path_for(database);
+    let path = files::index(database);
     let Some(path) = path.to_str() else {
         return Err(StoreError::Other(sqlx::Error::Configuration(
             format!("the database's path is not UTF-8: {}", database.display()).into(),
@@ -204,7 +187,7 @@ pub async fn open(
         {
             tracing::warn!(error = %err, "the events' index file is unreadable; making it again");
             indexer.close().await;
-            for file in files_of(database) {
+            for file in files::derived(database) {
                 let _ = std::fs::remove_file(file);
             }
             let indexer = Pool::set_up(options, Some(set_up(database)?), 1, busy_timeout)?;
@@ -227,11 +210,11 @@ fn sqlite_code(err: &sqlx::Error) -> Option<i64> {
     Some(code & 0xff)
 }
 
-/// One pass before the store serves: an index file ahead of the database (see [`pass`]) is
-/// started again before any read trusts it. Another process's indexer at work (a command
-/// beside the service) is left to it.
-pub async fn catch_up(indexer: &Pool) -> StoreResult<()> {
-    match pass(indexer, &mut Sweep::default()).await {
+/// Before the store is read: an index file ahead of the database, or built for events
+/// since renumbered (see [`pass`]), is started again; nothing is indexed. Another process's
+/// indexer at work (the service, beside a command) is left to it.
+pub async fn check(indexer: &Pool) -> StoreResult<()> {
+    match pass(indexer, &mut Sweep::default(), 0).await {
         Err(StoreError::Other(err) | StoreError::Unavailable(err))
             if sqlite_code(&err) == Some(BUSY) =>
         {
@@ -246,7 +229,7 @@ pub fn start(indexer: Pool) {
     tokio::spawn(async move {
         let mut swept = Sweep::default();
         loop {
-            match pass(&indexer, &mut swept).await {
+            match pass(&indexer, &mut swept, BATCH).await {
                 Ok(indexed) if indexed == BATCH => continue,
                 Ok(_) => {}
                 Err(StoreError::Other(err) | StoreError::Unavailable(err))
@@ -277,9 +260,9 @@ struct Sweep {
 }
 
 /// One transaction of the indexer: the index started again if the events were imported
-/// since it was built, the next batch of events indexed, a slice swept. How many events it
+/// since it was built, the next `batch` events indexed, a slice swept. How many events it
 /// indexed.
-async fn pass(indexer: &Pool, swept: &mut Sweep) -> StoreResult<i64> {
+async fn pass(indexer: &Pool, swept: &mut Sweep, batch: i64) -> StoreResult<i64> {
     let mut tx = indexer.begin().await?;
     let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM event_marks")
         .fetch_one(&mut *tx)
@@ -321,7 +304,7 @@ async fn pass(indexer: &Pool, swept: &mut Sweep) -> StoreResult<i64> {
         "SELECT max(id), count(*) FROM (SELECT id FROM events WHERE id > $1 ORDER BY id LIMIT $2)",
     )
     .bind(upto)
-    .bind(BATCH)
+    .bind(batch)
     .fetch_one(&mut *tx)
     .await?;
     let moved = built != Some(generation) || ahead || last.is_some();
@@ -347,7 +330,7 @@ async fn pass(indexer: &Pool, swept: &mut Sweep) -> StoreResult<i64> {
             .execute(&mut *tx)
             .await?;
     }
-    if swept.last.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
+    if batch > 0 && swept.last.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
         swept.by_url = sweep(&mut tx, "events_by_url", "url_id", swept.by_url).await?;
         swept.by_user = sweep(&mut tx, "events_by_user", "user_id", swept.by_user).await?;
         swept.last = Some(std::time::Instant::now());

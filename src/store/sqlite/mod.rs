@@ -10,6 +10,7 @@ mod checkpoint;
 mod click_batches;
 mod creates;
 mod event_index;
+mod files;
 mod writes;
 
 use super::creates::Creates;
@@ -137,10 +138,16 @@ impl SqliteStore {
         })
     }
 
-    /// The files kurz keeps beside the database at `path` (the events' index file and
-    /// SQLite's own beside it): derived, removed with a scratch copy of the database.
+    /// The files kurz derives from the database at `path` (the events' index file and
+    /// SQLite's own beside it): made again when missing.
     pub fn derived_files(path: &Path) -> [std::path::PathBuf; 3] {
-        event_index::files_of(path)
+        files::derived(path)
+    }
+
+    /// The files beside the database at `path` that go with a scratch copy of it: SQLite's
+    /// own, and the events' index file with SQLite's own beside that.
+    pub fn scratch_files(path: &Path) -> impl Iterator<Item = std::path::PathBuf> {
+        files::journal(path).into_iter().chain(files::derived(path))
     }
 
     /// A reader connection.
@@ -261,12 +268,13 @@ impl Schema for SqliteStore {
     async fn migrate(&self) -> StoreResult<()> {
         let mut writer = self.writer.acquire().await?;
         sql::migrate(sqlx::migrate!("./migrations/sqlite"), &mut *writer).await?;
-        // Indexes the events from here on: it reads the migrated schema. A file ahead of
-        // the database is started again before any read trusts it.
-        event_index::catch_up(&self.indexer).await?;
+        // A file ahead of the database is started again before any read trusts it.
+        event_index::check(&self.indexer).await
+    }
+
+    fn start_upkeep(&self) {
         self.indexing
             .call_once(|| event_index::start(self.indexer.clone()));
-        Ok(())
     }
 
     async fn ping(&self) -> StoreResult<()> {
