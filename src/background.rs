@@ -1,17 +1,20 @@
-//! The runtime of the writers (SQLite's group commit of creates, and the writing half of
-//! the click writer): a thread of its own, beside the server's runtime.
+//! Two runtimes beside the server's, each a thread of its own: the writers' (SQLite's group
+//! commit of creates, and the writing half of the click writer) and the readers' (the list
+//! reads a request waits for).
 //!
-//! Such a writer makes several trips to its database per batch, and after each trip its
-//! task waits to be scheduled again. On the server's runtime under load that wait is a turn
-//! behind every request being answered (hundreds at 500 connections), so a batch of creates
-//! took hundreds of ms of waiting for a few ms of work, and every create waited for it
-//! (BENCHMARKS.md, 2026-12-01); the one database writer sat idle meanwhile. Here its tasks
-//! are the only ones queued. The classification of clicks, the click writer's heavy work,
-//! stays on the server's runtime on purpose (see `clicks::start`).
+//! Such work makes trips to its database, and after each trip its task waits to be
+//! scheduled again. On the server's runtime under load that wait is a turn behind every
+//! request being answered (hundreds at 500 connections): a batch of creates took hundreds
+//! of ms of waiting for a few ms of work, and every create waited for it (BENCHMARKS.md,
+//! 2026-12-01); a list held its reader connection across that turn, so eight readers served
+//! a few hundred lists a second and the rest queued for one (twentieth round). Here their
+//! tasks are the only ones queued. The classification of clicks, the click writer's heavy
+//! work, stays on the server's runtime on purpose (see `clicks::start`).
 //!
 //! A panic in a task here ends that task, never the thread or the process (tokio catches it
-//! and reports it to the task's `JoinHandle`).
+//! and reports it to the task's `JoinHandle`; [`read`] raises it again in the request).
 
+use crate::store::{StoreError, StoreResult};
 use std::future::Future;
 use std::sync::OnceLock;
 use tokio::runtime::{Builder, Handle};
@@ -23,27 +26,51 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    handle().spawn(task)
+    static WRITERS: OnceLock<Handle> = OnceLock::new();
+    WRITERS.get_or_init(|| start("kurz-writers")).spawn(task)
 }
 
-fn handle() -> &'static Handle {
-    static HANDLE: OnceLock<Handle> = OnceLock::new();
-    HANDLE.get_or_init(|| {
-        let runtime = match Builder::new_current_thread()
-            .enable_all()
-            .thread_name("kurz-writers")
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(err) => panic!("cannot start the writers' runtime: {err}"),
-        };
-        let handle = runtime.handle().clone();
-        let started = std::thread::Builder::new()
-            .name("kurz-writers".into())
-            .spawn(move || runtime.block_on(std::future::pending::<()>()));
-        if let Err(err) = started {
-            panic!("cannot start the writers' thread: {err}");
-        }
-        handle
-    })
+/// Runs `read`, store reads a request waits for, on the readers' runtime, and waits for its
+/// answer: the request's task is scheduled once for the answer, not once per trip to the
+/// database while it holds a connection. A panic in `read` is raised again here, where the
+/// request's own panic handling answers it. A read whose request gives up (a client gone, a
+/// timeout) still runs to its end, bounded by the pool's and the database's timeouts.
+pub async fn read<T, F>(read: F) -> StoreResult<T>
+where
+    F: Future<Output = StoreResult<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    static READERS: OnceLock<Handle> = OnceLock::new();
+    match READERS
+        .get_or_init(|| start("kurz-readers"))
+        .spawn(read)
+        .await
+    {
+        Ok(answer) => answer,
+        Err(err) => match err.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            // Only at the process's exit: the runtime's thread never returns.
+            Err(_) => Err(StoreError::Down),
+        },
+    }
+}
+
+/// A current-thread runtime on a thread of its own, named `name`.
+fn start(name: &str) -> Handle {
+    let runtime = match Builder::new_current_thread()
+        .enable_all()
+        .thread_name(name)
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => panic!("cannot start the {name} runtime: {err}"),
+    };
+    let handle = runtime.handle().clone();
+    let started = std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || runtime.block_on(std::future::pending::<()>()));
+    if let Err(err) = started {
+        panic!("cannot start the {name} thread: {err}");
+    }
+    handle
 }

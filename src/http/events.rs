@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::extract::{Body, ListParams, found_by_id};
 use super::input::{Checks, Id, Input, present};
 use super::{list_response, schema};
+use crate::background;
 use crate::domain::{Event, NewEvent, Timestamp};
 use crate::store::{EventFilter, LinkStore};
 use axum::Json;
@@ -69,9 +70,9 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
     let page = params.page(state.settings.list_cap)?;
     // Clicks answered before this request must be visible: wait for the queue to reach the store.
     state.clicks.flush().await;
-    Ok(list_response(
-        state.events.list_events(&filter, page).await?,
-    ))
+    let events = state.events.clone();
+    let listing = background::read(async move { events.list_events(&filter, page).await }).await?;
+    Ok(list_response(listing))
 }
 
 #[utoipa::path(

@@ -7,6 +7,7 @@ use super::extract::{Body, ListParams, RequestHost, parse_id};
 use super::input::{Checks, Id, Input, present};
 use super::settings_input::{CheckedSettings, SettingsInput, checked_target};
 use super::{list_response, schema};
+use crate::background;
 use crate::domain::{
     NewUrl, PasswordHash, ShortCode, TargetUrl, Timestamp, Url, UrlPatch, parse_title,
 };
@@ -97,7 +98,9 @@ async fn list(
         search: params.text("search").filter(|s| !s.is_empty()),
     };
     let page = params.page(state.settings.list_cap)?;
-    Ok(list_response(state.links.list_urls(&filter, page).await?))
+    let links = state.links.clone();
+    let listing = background::read(async move { links.list_urls(&filter, page).await }).await?;
+    Ok(list_response(listing))
 }
 
 #[utoipa::path(

@@ -6,6 +6,7 @@ use super::error::ApiError;
 use super::extract::{Body, ListParams, found_by_id, parse_id};
 use super::input::{Checks, Input, present};
 use super::{list_response, schema};
+use crate::background;
 use crate::domain::{Email, NewUser, Timestamp, User, UserPatch, Username};
 use crate::import;
 use crate::store::{LinkStore, UrlFilter, UserFilter};
@@ -92,7 +93,9 @@ async fn list(State(state): State<AppState>, params: ListParams) -> Result<Respo
         email: params.text("email"),
     };
     let page = params.page(state.settings.list_cap)?;
-    Ok(list_response(state.users.list_users(&filter, page).await?))
+    let users = state.users.clone();
+    let listing = background::read(async move { users.list_users(&filter, page).await }).await?;
+    Ok(list_response(listing))
 }
 
 #[utoipa::path(
@@ -223,16 +226,23 @@ async fn urls_of(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "user")?;
     caller.readable_owner(Some(id))?;
-    if state.users.get_user(id).await?.is_none() {
-        return Err(ApiError::not_found("user"));
-    }
     let filter = UrlFilter {
         user_id: Some(id),
         is_active: params.boolean("is_active")?,
         ..UrlFilter::default()
     };
     let page = params.page(state.settings.list_cap)?;
-    Ok(list_response(state.links.list_urls(&filter, page).await?))
+    let (users, links) = (state.users.clone(), state.links.clone());
+    let listing = background::read(async move {
+        match users.get_user(id).await? {
+            Some(_) => links.list_urls(&filter, page).await.map(Some),
+            None => Ok(None),
+        }
+    })
+    .await?;
+    Ok(list_response(
+        listing.ok_or_else(|| ApiError::not_found("user"))?,
+    ))
 }
 
 /// `POST /users/bulk`: multipart field `file` (CSV), optional field `row_count`.
