@@ -232,6 +232,35 @@ async fn a_store_opened_for_a_command_indexes_nothing_and_reads_exactly() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_opens_the_store_while_the_services_indexer_writes_the_index_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path()).await;
+    let (urls, users) = links_with_clicks(&store).await;
+    indexed_whole(dir.path(), &store).await;
+    store.schema.close().await;
+
+    // The service's indexer in the middle of a pass: the index file's write lock taken.
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(index_file(dir.path()));
+    let mut indexer = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut indexer)
+        .await
+        .unwrap();
+    // A command opens, migrates and reads without waiting for it (its busy timeout short,
+    // so that waiting would fail the test, not slow it).
+    let store = SqliteStore::open(&dir.path().join("kurz.db"), 2, Duration::from_millis(500))
+        .await
+        .expect("the store opens beside a busy indexer");
+    let stores = Stores::of(store);
+    stores.schema.migrate().await.expect("and migrates");
+    listings_are_exact(&stores, &urls, &users).await;
+    stores.schema.close().await;
+    sqlx::query("ROLLBACK").execute(&mut indexer).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn imported_events_are_listed_at_once_and_their_index_made_again() {
     let dir = tempfile::tempdir().unwrap();
     let store = open(dir.path()).await;
@@ -429,11 +458,15 @@ async fn an_index_file_ahead_of_the_database_is_made_again_before_it_is_read() {
         .unwrap();
     index.close().await.unwrap();
 
-    let store = open(dir.path()).await;
+    // Started again by the migration's check alone, before any read and before the indexer.
+    let store = open_for_a_command(dir.path()).await;
+    let state = index_state(dir.path()).await;
+    assert_eq!(state, (Some(generation(dir.path()).await), 0, 0, 0));
+    store.schema.start_upkeep();
     let url = store.links.get_url(urls[0]).await.unwrap().unwrap();
     store
         .events
-        .append_visits(&clicks_at(&url, 10, Timestamp::now()))
+        .append_visits(&clicks_on(&url, 10))
         .await
         .unwrap();
     exact_before_and_after_indexing(dir.path(), &store, &urls, &users).await;

@@ -14,22 +14,25 @@ fn keys_mode(settings: &mut Settings) {
     settings.security.key_cache_secs = 1;
 }
 
-/// Runs `kurz keys ARGS` on the store in `data_dir`; its stdout.
-fn kurz_keys(data_dir: &Path, args: &[&str]) -> String {
-    kurz_ok(kurz_command_on(data_dir).arg("keys").args(args))
+/// Runs `kurz keys ARGS` on the store in `data_dir`, beside the app; its stdout.
+async fn kurz_keys(data_dir: &Path, args: &[&str]) -> String {
+    let mut command = kurz_command_on(data_dir);
+    command.arg("keys").args(args);
+    kurz_ok_beside(command).await
 }
 
 /// Mints a key and returns its secret.
-fn mint(data_dir: &Path, scope: &str, extra: &[&str]) -> String {
+async fn mint(data_dir: &Path, scope: &str, extra: &[&str]) -> String {
     let mut args = vec!["create", "--name", "test", "--scope", scope];
     args.extend_from_slice(extra);
-    let secret = kurz_keys(data_dir, &args).trim().to_owned();
+    let secret = kurz_keys(data_dir, &args).await.trim().to_owned();
     assert!(secret.starts_with("kurz_"), "unexpected secret {secret:?}");
     secret
 }
 
-fn listed_keys(data_dir: &Path) -> Vec<Value> {
+async fn listed_keys(data_dir: &Path) -> Vec<Value> {
     kurz_keys(data_dir, &["list", "--json"])
+        .await
         .lines()
         .map(|line| serde_json::from_str(line).expect("a JSON line"))
         .collect()
@@ -65,7 +68,7 @@ async fn user_with(app: &TestApp, admin: &str, name: &str) -> i64 {
 #[tokio::test]
 async fn without_a_key_only_redirects_reports_and_probes_answer() {
     let app = spawn_app_with(keys_mode).await;
-    let admin = mint(app.data_path(), "admin", &[]);
+    let admin = mint(app.data_path(), "admin", &[]).await;
     let url = call(
         &app,
         Method::POST,
@@ -149,7 +152,7 @@ async fn unknown_and_malformed_keys_are_refused_with_401() {
 #[tokio::test]
 async fn keys_are_accepted_as_bearer_or_x_api_key() {
     let app = spawn_app_with(keys_mode).await;
-    let read = mint(app.data_path(), "read", &[]);
+    let read = mint(app.data_path(), "read", &[]).await;
     call(&app, Method::GET, "/urls", Some(&read), None)
         .await
         .check_status(200);
@@ -163,10 +166,10 @@ async fn keys_are_accepted_as_bearer_or_x_api_key() {
 async fn each_scope_gets_403_beyond_what_it_allows() {
     let app = spawn_app_with(keys_mode).await;
     let dir = app.data_path().to_owned();
-    let admin = mint(&dir, "admin", &[]);
+    let admin = mint(&dir, "admin", &[]).await;
     let alice = user_with(&app, &admin, "alice").await;
-    let read = mint(&dir, "read", &[]);
-    let write = mint(&dir, "write", &["--user", &alice.to_string()]);
+    let read = mint(&dir, "read", &[]).await;
+    let write = mint(&dir, "write", &["--user", &alice.to_string()]).await;
 
     // read: links only, never changes.
     call(&app, Method::GET, "/urls", Some(&read), None)
@@ -251,10 +254,10 @@ async fn each_scope_gets_403_beyond_what_it_allows() {
 async fn write_keys_act_only_for_their_own_user() {
     let app = spawn_app_with(keys_mode).await;
     let dir = app.data_path().to_owned();
-    let admin = mint(&dir, "admin", &[]);
+    let admin = mint(&dir, "admin", &[]).await;
     let alice = user_with(&app, &admin, "alice").await;
     let bob = user_with(&app, &admin, "bob").await;
-    let alices_key = mint(&dir, "write", &["--user", &alice.to_string()]);
+    let alices_key = mint(&dir, "write", &["--user", &alice.to_string()]).await;
 
     // A create without user_id belongs to the key's user; naming someone else is refused.
     let own = call(
@@ -357,15 +360,15 @@ async fn a_write_key_needs_a_user_and_a_real_one() {
 async fn revoked_keys_stop_working_on_every_path() {
     let app = spawn_app_with(keys_mode).await;
     let dir = app.data_path().to_owned();
-    let never_used = mint(&dir, "read", &[]);
-    let in_use = mint(&dir, "read", &[]);
+    let never_used = mint(&dir, "read", &[]).await;
+    let in_use = mint(&dir, "read", &[]).await;
     call(&app, Method::GET, "/urls", Some(&in_use), None)
         .await
         .check_status(200);
 
-    let keys = listed_keys(&dir);
+    let keys = listed_keys(&dir).await;
     for key in &keys {
-        kurz_keys(&dir, &["revoke", &key["id"].to_string()]);
+        kurz_keys(&dir, &["revoke", &key["id"].to_string()]).await;
     }
     let refused = call(&app, Method::GET, "/urls", Some(&never_used), None).await;
     assert!(
@@ -389,6 +392,7 @@ async fn revoked_keys_stop_working_on_every_path() {
     }
     assert!(
         listed_keys(&dir)
+            .await
             .iter()
             .all(|k| k["revoked_at"].is_string())
     );
@@ -397,7 +401,7 @@ async fn revoked_keys_stop_working_on_every_path() {
 #[tokio::test]
 async fn expired_keys_are_refused() {
     let app = spawn_app_with(keys_mode).await;
-    let short_lived = mint(app.data_path(), "read", &["--expires", "1s"]);
+    let short_lived = mint(app.data_path(), "read", &["--expires", "1s"]).await;
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let refused = call(&app, Method::GET, "/urls", Some(&short_lived), None).await;
     assert!(
@@ -428,7 +432,7 @@ async fn expired_keys_are_refused() {
 async fn use_is_counted_per_key_and_failures_in_metrics() {
     let app = spawn_app_with(keys_mode).await;
     let dir = app.data_path().to_owned();
-    let read = mint(&dir, "read", &[]);
+    let read = mint(&dir, "read", &[]).await;
     for _ in 0..3 {
         call(&app, Method::GET, "/urls", Some(&read), None)
             .await
@@ -453,12 +457,12 @@ async fn use_is_counted_per_key_and_failures_in_metrics() {
     }
 
     let dir = app.stop().await; // shutdown writes the counts
-    let keys = listed_keys(dir.path());
+    let keys = listed_keys(dir.path()).await;
     assert_eq!(keys.len(), 1);
     assert_eq!(keys[0]["request_count"], json!(3));
     assert!(keys[0]["last_used_at"].is_string());
     assert!(keys[0].get("secret_hash").is_none());
-    let table = kurz_keys(dir.path(), &["list"]);
+    let table = kurz_keys(dir.path(), &["list"]).await;
     assert!(table.contains("PREFIX") && table.contains(&read[..13]) && !table.contains(&read));
 }
 
@@ -506,11 +510,11 @@ async fn secrets_never_reach_the_log_and_open_mode_on_the_network_warns() {
 async fn a_users_read_key_sees_its_own_links_only() {
     let app = spawn_app_with(keys_mode).await;
     let dir = app.data_path().to_owned();
-    let admin = mint(&dir, "admin", &[]);
+    let admin = mint(&dir, "admin", &[]).await;
     let alice = user_with(&app, &admin, "alice").await;
     let bob = user_with(&app, &admin, "bob").await;
-    let alices_key = mint(&dir, "read", &["--user", &alice.to_string()]);
-    let anyones_key = mint(&dir, "read", &[]);
+    let alices_key = mint(&dir, "read", &["--user", &alice.to_string()]).await;
+    let anyones_key = mint(&dir, "read", &[]).await;
     let link_of = |user: i64, path: &str| json!({"original_url": format!("https://example.com/{path}"), "user_id": user});
     let mut ids = Vec::new();
     for (user, path) in [(alice, "alice"), (bob, "bob")] {

@@ -265,14 +265,11 @@ async fn api_errors_stay_json_and_the_ui_can_be_switched_off() {
 async fn in_keys_mode_a_person_signs_in_with_a_key_and_sees_what_its_scope_allows() {
     let app = spawn_app_with(|settings| settings.security.auth = AuthMode::Keys).await;
     let mint = |scope: &str| {
-        kurz_ok(
-            kurz_command_on(app.data_path())
-                .args(["keys", "create", "--name", "ui", "--scope", scope]),
-        )
-        .trim()
-        .to_owned()
+        let mut command = kurz_command_on(app.data_path());
+        command.args(["keys", "create", "--name", "ui", "--scope", scope]);
+        async { kurz_ok_beside(command).await.trim().to_owned() }
     };
-    let (writer, reader) = (mint("admin"), mint("read"));
+    let (writer, reader) = (mint("admin").await, mint("read").await);
     let mut person = Visitor::new(&app.api);
     let asked = person.get("/links").await.expect(303);
     assert_eq!(asked.location().as_deref(), Some("/signin"));

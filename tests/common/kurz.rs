@@ -45,12 +45,20 @@ pub fn kurz_ok(command: &mut Command) -> String {
     must_succeed(command)
 }
 
+/// Runs a subcommand that must succeed, on a blocking thread; its stdout. Beside an
+/// application under test on this test's runtime, which must go on running while the
+/// command does: a command that waits for a lock the application holds across an await
+/// (its writer's, its events indexer's) would otherwise wait for a runtime it is blocking.
+pub async fn kurz_ok_beside(mut command: Command) -> String {
+    tokio::task::spawn_blocking(move || kurz_ok(&mut command))
+        .await
+        .expect("the command's thread")
+}
+
 /// Runs a subcommand that must succeed, on a blocking thread; its stdout, the command's
 /// JSON summary.
-pub async fn kurz_summary(mut command: Command) -> serde_json::Value {
-    let out = tokio::task::spawn_blocking(move || kurz_ok(&mut command))
-        .await
-        .expect("the command's thread");
+pub async fn kurz_summary(command: Command) -> serde_json::Value {
+    let out = kurz_ok_beside(command).await;
     serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("not a JSON summary: {out}"))
 }
 

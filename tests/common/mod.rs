@@ -29,7 +29,8 @@ pub mod prelude {
     };
     pub use super::http::{Api, Reply, client, client_builder, metric_sum, wait_for_all};
     pub use super::kurz::{
-        Kurz, kurz_command, kurz_command_on, kurz_ok, kurz_refusal, kurz_summary, replicas,
+        Kurz, kurz_command, kurz_command_on, kurz_ok, kurz_ok_beside, kurz_refusal, kurz_summary,
+        replicas,
     };
     pub use super::load::{
         Client, Counts, Load, Request, clicks_wait_out_a_held_lock, fill_the_click_queue, holding,

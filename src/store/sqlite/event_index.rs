@@ -150,7 +150,11 @@ pub fn attach(database: &Path) -> StoreResult<Arc<str>> {
     .into())
 }
 
-/// The indexer's own set-up: the file attached, and its tables made if missing.
+/// The indexer's own set-up: the file attached, and its tables made if missing. Nothing here
+/// writes to a file that has its tables (`CREATE TABLE IF NOT EXISTS` then takes no lock): a
+/// command opened beside the service must not wait for the service's indexer to let go of
+/// the file's write lock. Until [`pass`] records its first pass in `indexed`, reads find no
+/// mark and scan the events.
 fn set_up(database: &Path) -> StoreResult<Arc<str>> {
     Ok(format!(
         "{}
@@ -162,9 +166,7 @@ fn set_up(database: &Path) -> StoreResult<Arc<str>> {
          CREATE TABLE IF NOT EXISTS kurz_index.events_by_user (
              user_id INTEGER NOT NULL, event_id INTEGER NOT NULL,
              PRIMARY KEY (user_id, event_id)) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS kurz_index.indexed (generation INTEGER, upto INTEGER NOT NULL);
-         INSERT INTO kurz_index.indexed (generation, upto)
-             SELECT NULL, 0 WHERE NOT EXISTS (SELECT 1 FROM kurz_index.indexed);",
+         CREATE TABLE IF NOT EXISTS kurz_index.indexed (generation INTEGER, upto INTEGER NOT NULL);",
         attach(database)?
     )
     .into())
@@ -264,13 +266,18 @@ struct Sweep {
 /// indexed.
 async fn pass(indexer: &Pool, swept: &mut Sweep, batch: i64) -> StoreResult<i64> {
     let mut tx = indexer.begin().await?;
+    // The index file first: each file's snapshot is taken when it is first read, so the
+    // database's is the later one and holds every event the index names. Read the other
+    // way round, a command beside the service could take the service's latest pass for an
+    // index ahead of the database, and start it again for nothing.
+    let (built, mut upto): (Option<i64>, i64) =
+        sqlx::query_as("SELECT generation, upto FROM kurz_index.indexed")
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or((None, 0));
     let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM event_marks")
         .fetch_one(&mut *tx)
         .await?;
-    let (built, mut upto): (Option<i64>, i64) =
-        sqlx::query_as("SELECT generation, upto FROM kurz_index.indexed")
-            .fetch_one(&mut *tx)
-            .await?;
     let newest: i64 = sqlx::query_scalar(
         "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
     )
@@ -324,11 +331,14 @@ async fn pass(indexer: &Pool, swept: &mut Sweep, batch: i64) -> StoreResult<i64>
         upto = last;
     }
     if moved {
-        sqlx::query("UPDATE kurz_index.indexed SET generation = $1, upto = $2")
-            .bind(generation)
-            .bind(upto)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "DELETE FROM kurz_index.indexed; \
+             INSERT INTO kurz_index.indexed (generation, upto) VALUES ($1, $2)",
+        )
+        .bind(generation)
+        .bind(upto)
+        .execute(&mut *tx)
+        .await?;
     }
     if batch > 0 && swept.last.is_none_or(|at| at.elapsed() >= SWEEP_EVERY) {
         swept.by_url = sweep(&mut tx, "events_by_url", "url_id", swept.by_url).await?;
