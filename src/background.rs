@@ -19,6 +19,8 @@ use std::future::Future;
 use std::sync::OnceLock;
 use tokio::runtime::{Builder, Handle};
 use tokio::task::JoinHandle;
+use tokio_util::task::AbortOnDropHandle;
+use tracing::{Instrument, Span};
 
 /// Runs `task` on the writers' runtime, started on first use.
 pub fn spawn<F>(task: F) -> JoinHandle<F::Output>
@@ -33,23 +35,24 @@ where
 /// Runs `read`, store reads a request waits for, on the readers' runtime, and waits for its
 /// answer: the request's task is scheduled once for the answer, not once per trip to the
 /// database while it holds a connection. A panic in `read` is raised again here, where the
-/// request's own panic handling answers it. A read whose request gives up (a client gone, a
-/// timeout) still runs to its end, bounded by the pool's and the database's timeouts.
+/// request's own panic handling answers it. A request given up (a client gone, a timeout)
+/// aborts its read, as it did when the read ran in the request: the read gives its
+/// connection back, or stops waiting for one, instead of going on for no one. The read runs
+/// in the request's span, so what it logs names the request.
 pub async fn read<T, F>(read: F) -> StoreResult<T>
 where
     F: Future<Output = StoreResult<T>> + Send + 'static,
     T: Send + 'static,
 {
     static READERS: OnceLock<Handle> = OnceLock::new();
-    match READERS
-        .get_or_init(|| start("kurz-readers"))
-        .spawn(read)
-        .await
-    {
+    let runtime = READERS.get_or_init(|| start("kurz-readers"));
+    let task = AbortOnDropHandle::new(runtime.spawn(read.instrument(Span::current())));
+    match task.await {
         Ok(answer) => answer,
         Err(err) => match err.try_into_panic() {
             Ok(panic) => std::panic::resume_unwind(panic),
-            // Only at the process's exit: the runtime's thread never returns.
+            // Only at the process's exit: the runtime's thread never returns, and the task
+            // is aborted only with this future.
             Err(_) => Err(StoreError::Down),
         },
     }
@@ -73,4 +76,47 @@ fn start(name: &str) -> Handle {
         panic!("cannot start the {name} thread: {err}");
     }
     handle
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_read_answers_from_the_readers_runtime() {
+        let thread = read(async { Ok(std::thread::current().name().map(str::to_owned)) }).await;
+        assert_eq!(thread.ok().flatten().as_deref(), Some("kurz-readers"));
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_a_read_is_raised_in_the_request() {
+        let request = tokio::spawn(read::<(), _>(async { panic!("a read that fails") }));
+        let outcome = request.await;
+        assert!(
+            outcome.is_err_and(|failed| failed.is_panic()),
+            "the panic reaches the request"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_read_given_up_by_its_request_is_aborted() {
+        let (held, released) = tokio::sync::oneshot::channel::<()>();
+        let request = read::<(), _>(async move {
+            let _held = held;
+            std::future::pending().await
+        });
+        // The request gives up, as on a timeout or a client gone.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), request)
+                .await
+                .is_err()
+        );
+        // The read is dropped on its runtime, and what it held with it.
+        let dropped = tokio::time::timeout(Duration::from_secs(10), released).await;
+        assert!(
+            matches!(dropped, Ok(Err(_))),
+            "the read still runs: {dropped:?}"
+        );
+    }
 }

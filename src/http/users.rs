@@ -226,23 +226,19 @@ async fn urls_of(
 ) -> Result<Response, ApiError> {
     let id = parse_id(&id, "user")?;
     caller.readable_owner(Some(id))?;
+    // A missing user is told before a bad parameter.
+    if state.users.get_user(id).await?.is_none() {
+        return Err(ApiError::not_found("user"));
+    }
     let filter = UrlFilter {
         user_id: Some(id),
         is_active: params.boolean("is_active")?,
         ..UrlFilter::default()
     };
     let page = params.page(state.settings.list_cap)?;
-    let (users, links) = (state.users.clone(), state.links.clone());
-    let listing = background::read(async move {
-        match users.get_user(id).await? {
-            Some(_) => links.list_urls(&filter, page).await.map(Some),
-            None => Ok(None),
-        }
-    })
-    .await?;
-    Ok(list_response(
-        listing.ok_or_else(|| ApiError::not_found("user"))?,
-    ))
+    let links = state.links.clone();
+    let listing = background::read(async move { links.list_urls(&filter, page).await }).await?;
+    Ok(list_response(listing))
 }
 
 /// `POST /users/bulk`: multipart field `file` (CSV), optional field `row_count`.

@@ -86,7 +86,7 @@ pub trait Schema: Send + Sync + 'static {
     fn start_upkeep(&self) {}
     /// A cheap round trip, for readiness.
     async fn ping(&self) -> StoreResult<()>;
-    /// Closes the pools, waiting for connections in use.
+    /// Closes the pools: idle connections at once, those in use as they come back.
     async fn close(&self);
     /// Connections per pool, for metrics.
     fn pool_stats(&self) -> Vec<PoolStats>;

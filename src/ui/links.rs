@@ -5,6 +5,7 @@
 use super::forms::{Posted, api_body};
 use super::layout::{csrf_field, page, problem, see_other};
 use super::session::Viewer;
+use crate::background;
 use crate::domain::Url;
 use crate::http::AppState;
 use crate::http::auth::Caller;
@@ -50,16 +51,12 @@ pub async fn list(
         search: search.clone(),
         ..UrlFilter::default()
     };
-    let listing = state
-        .links
-        .list_urls(
-            &filter,
-            Page {
-                limit: PER_PAGE,
-                offset: (number - 1) * PER_PAGE,
-            },
-        )
-        .await;
+    let wanted = Page {
+        limit: PER_PAGE,
+        offset: (number - 1) * PER_PAGE,
+    };
+    let links = state.links.clone();
+    let listing = background::read(async move { links.list_urls(&filter, wanted).await }).await;
     let listing = match listing {
         Ok(listing) => listing,
         Err(err) => return unavailable(&viewer, &err.to_string()),

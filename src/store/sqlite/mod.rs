@@ -80,7 +80,7 @@ pub struct SqliteStore {
     /// One connection that keeps the events' indexes by link and by user, in a file of
     /// their own (see [`event_index`]).
     indexer: Pool,
-    /// The indexer's task is started once, after the first migration.
+    /// The indexer's task is started once, by a store that serves (`start_upkeep`).
     indexing: std::sync::Once,
 }
 
