@@ -43,9 +43,18 @@ fn index_file(dir: &Path) -> PathBuf {
 
 /// A read-only connection of the test's own to a file of the store.
 async fn look_into(file: &Path) -> sqlx::SqliteConnection {
+    connect_to(file, true).await
+}
+
+/// A connection of the test's own to a file of the store, to change it behind the store.
+async fn write_into(file: &Path) -> sqlx::SqliteConnection {
+    connect_to(file, false).await
+}
+
+async fn connect_to(file: &Path, read_only: bool) -> sqlx::SqliteConnection {
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(file)
-        .read_only(true);
+        .read_only(read_only);
     sqlx::SqliteConnection::connect_with(&options)
         .await
         .unwrap()
@@ -159,6 +168,15 @@ async fn exact_before_and_after_indexing(dir: &Path, store: &Stores, urls: &[i64
     listings_are_exact(store, urls, users).await;
 }
 
+/// A store in `dir` with [`links_with_clicks`], every event indexed, then closed.
+async fn indexed_and_closed(dir: &Path) -> (Vec<i64>, Vec<i64>) {
+    let store = open(dir).await;
+    let (urls, users) = links_with_clicks(&store).await;
+    indexed_whole(dir, &store).await;
+    store.schema.close().await;
+    (urls, users)
+}
+
 /// Two users' links and one of nobody's, with clicks.
 async fn links_with_clicks(store: &Stores) -> (Vec<i64>, Vec<i64>) {
     let ann = store.users.create_user(new_user("ann")).await.unwrap();
@@ -234,16 +252,10 @@ async fn a_store_opened_for_a_command_indexes_nothing_and_reads_exactly() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_opens_the_store_while_the_services_indexer_writes_the_index_file() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    let (urls, users) = links_with_clicks(&store).await;
-    indexed_whole(dir.path(), &store).await;
-    store.schema.close().await;
+    let (urls, users) = indexed_and_closed(dir.path()).await;
 
     // The service's indexer in the middle of a pass: the index file's write lock taken.
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(index_file(dir.path()));
-    let mut indexer = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
+    let mut indexer = write_into(&index_file(dir.path())).await;
     sqlx::query("BEGIN IMMEDIATE")
         .execute(&mut indexer)
         .await
@@ -323,10 +335,7 @@ async fn imported_events_are_listed_at_once_and_their_index_made_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lost_or_damaged_index_file_is_made_again() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    let (urls, users) = links_with_clicks(&store).await;
-    indexed_whole(dir.path(), &store).await;
-    store.schema.close().await;
+    let (urls, users) = indexed_and_closed(dir.path()).await;
 
     for damage in ["garbage", "gone"] {
         for file in SqliteStore::derived_files(&dir.path().join("kurz.db")) {
@@ -434,18 +443,12 @@ async fn after_a_clear_the_index_names_nothing_that_is_gone() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_index_file_ahead_of_the_database_is_made_again_before_it_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(dir.path()).await;
-    let (urls, users) = links_with_clicks(&store).await;
-    indexed_whole(dir.path(), &store).await;
-    store.schema.close().await;
+    let (urls, users) = indexed_and_closed(dir.path()).await;
 
     // As after a crash of the machine that kept the index file's last pass and lost the
     // database's last commits: the index names ids the database will hand out again.
     let (_, upto, _, _) = index_state(dir.path()).await;
-    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(index_file(dir.path()));
-    let mut index = sqlx::SqliteConnection::connect_with(&options)
-        .await
-        .unwrap();
+    let mut index = write_into(&index_file(dir.path())).await;
     sqlx::query("UPDATE indexed SET upto = upto + 100")
         .execute(&mut index)
         .await

@@ -212,16 +212,18 @@ fn sqlite_code(err: &sqlx::Error) -> Option<i64> {
     Some(code & 0xff)
 }
 
+/// Whether `err` is another process's indexer holding the index file (the service, beside
+/// a command): left to it, not a failure.
+fn busy(err: &StoreError) -> bool {
+    matches!(err, StoreError::Other(err) | StoreError::Unavailable(err) if sqlite_code(err) == Some(BUSY))
+}
+
 /// Before the store is read: an index file ahead of the database, or built for events
 /// since renumbered (see [`pass`]), is started again; nothing is indexed. Another process's
 /// indexer at work (the service, beside a command) is left to it.
 pub async fn check(indexer: &Pool) -> StoreResult<()> {
     match pass(indexer, &mut Sweep::default(), 0).await {
-        Err(StoreError::Other(err) | StoreError::Unavailable(err))
-            if sqlite_code(&err) == Some(BUSY) =>
-        {
-            Ok(())
-        }
+        Err(err) if busy(&err) => Ok(()),
         other => other.map(|_| ()),
     }
 }
@@ -234,9 +236,7 @@ pub fn start(indexer: Pool) {
             match pass(&indexer, &mut swept, BATCH).await {
                 Ok(indexed) if indexed == BATCH => continue,
                 Ok(_) => {}
-                Err(StoreError::Other(err) | StoreError::Unavailable(err))
-                    if sqlite_code(&err) == Some(BUSY) =>
-                {
+                Err(err) if busy(&err) => {
                     tracing::debug!(error = %err, "another process is indexing the events");
                 }
                 Err(err) if indexer.is_closed() => {
@@ -294,7 +294,8 @@ async fn pass(indexer: &Pool, swept: &mut Sweep, batch: i64) -> StoreResult<i64>
             "the events' index file is ahead of the database; making it again"
         );
     }
-    if built != Some(generation) || ahead {
+    let reset = built != Some(generation) || ahead;
+    if reset {
         if built.is_some() && !ahead {
             tracing::info!("the events were imported: their index is made again");
         }
@@ -314,7 +315,7 @@ async fn pass(indexer: &Pool, swept: &mut Sweep, batch: i64) -> StoreResult<i64>
     .bind(batch)
     .fetch_one(&mut *tx)
     .await?;
-    let moved = built != Some(generation) || ahead || last.is_some();
+    let moved = reset || last.is_some();
     if let Some(last) = last {
         for insert in [
             "INSERT OR IGNORE INTO kurz_index.events_by_url (url_id, event_id) SELECT url_id, id \
