@@ -590,7 +590,7 @@ async fn events_append_in_batches_and_check_references(store: Stores) {
         .map(|i| Visited {
             referrer: i
                 .is_multiple_of(2)
-                .then(|| format!("https://from.example/{i}")),
+                .then(|| format!("https://from.example/{i}").into()),
             ..visit_of(&link)
         })
         .collect();

@@ -11,6 +11,7 @@ mod link;
 pub mod link_settings;
 pub mod period;
 pub mod rules;
+mod shared_text;
 mod short_code;
 pub mod stats;
 mod text;

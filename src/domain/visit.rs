@@ -5,6 +5,7 @@
 use super::analytics::{Classified, VisitClass};
 use super::link_settings::LinkSettings;
 use super::rules::{Visitor, first_match, pick_variant};
+use super::shared_text::shared;
 use super::{Link, Timestamp, event_type};
 use serde::Serialize;
 use std::net::IpAddr;
@@ -164,9 +165,11 @@ pub fn decide<'l>(
 pub struct Visited {
     pub link: Arc<Link>,
     pub at: Timestamp,
-    pub referrer: Option<String>,
-    pub user_agent: Option<String>,
-    pub accept_language: Option<String>,
+    /// The visitor's texts, shared with other queued clicks that carry the same one
+    /// ([`super::shared_text`]).
+    pub referrer: Option<Arc<str>>,
+    pub user_agent: Option<Arc<str>>,
+    pub accept_language: Option<Arc<str>>,
     pub prefetch: bool,
     /// Only for the visitor hash; never stored.
     pub client: Option<IpAddr>,
@@ -184,9 +187,9 @@ impl Visit<'_> {
         Visited {
             link: link.clone(),
             at: self.at,
-            referrer: self.referrer.map(str::to_owned),
-            user_agent: self.user_agent.map(str::to_owned),
-            accept_language: self.accept_language.map(str::to_owned),
+            referrer: self.referrer.map(shared),
+            user_agent: self.user_agent.map(shared),
+            accept_language: self.accept_language.map(shared),
             prefetch: self.prefetch,
             client: self.client,
             blocked: match outcome {
