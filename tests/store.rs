@@ -684,8 +684,8 @@ fn seed_url(id: i64, user_id: Option<i64>, code: &str) -> Url {
     }
 }
 
-/// A list of all urls reads a kept count on PostgreSQL (migration 0008) and counts the table
-/// on SQLite: both are what the table holds after concurrent creates (taken codes among
+/// A list of all urls reads a count kept by triggers (PostgreSQL's migration 0008, SQLite's
+/// 0010): it is what the table holds after concurrent creates (taken codes among
 /// them), deletes, and imports of new and of existing ids, on every page.
 async fn the_total_of_all_urls_follows_creates_deletes_and_imports(store: Stores) {
     // The total and the number of urls on `page` of the list of all urls.
@@ -1720,6 +1720,53 @@ async fn link_settings_and_password_hashes_round_trip(store: Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(plain.settings, None);
+}
+
+/// A database that held urls before the embedded store kept their number (migration 0010)
+/// lists them with the right total once migrated, and the kept number follows from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_counts_the_urls_it_held_before_it_kept_their_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("kurz.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true);
+    let mut older = sqlx::migrate!("./migrations/sqlite");
+    older.migrations = older
+        .migrations
+        .iter()
+        .filter(|migration| migration.version < 10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let mut conn: sqlx::SqliteConnection = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    older.run(&mut conn).await.unwrap();
+    for code in ["old1", "old2", "old3"] {
+        sqlx::query(
+            "INSERT INTO urls (short_code, original_url, is_active, created_at, updated_at) \
+             VALUES ($1, 'https://example.com/', 1, '2026-01-01 00:00:00', '2026-01-01 00:00:00')",
+        )
+        .bind(code)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    sqlx::Connection::close(conn).await.unwrap();
+    let store = SqliteStore::open(&path, 4, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let store = migrated(store).await;
+    let total = || async {
+        store
+            .links
+            .list_urls(&UrlFilter::default(), ALL)
+            .await
+            .unwrap()
+            .total
+    };
+    assert_eq!(total().await, 3, "the urls held before the migration");
+    store.links.create_url(new_url("new1", None)).await.unwrap();
+    assert_eq!(total().await, 4);
 }
 
 /// On the embedded store the WAL is copied into the database file beside the writer: the
