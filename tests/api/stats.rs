@@ -3,6 +3,7 @@
 //! number of the answer checked; the classification in the click events; bad periods.
 
 use crate::common::prelude::*;
+use crate::common::records::visit_at;
 use crate::common::visits::*;
 use serde_json::{Value, json};
 
@@ -185,15 +186,7 @@ async fn clicks_past_the_retention_are_removed_and_the_stats_keep_them() {
     });
     let old: Vec<Visited> = (0..3)
         .map(|i| Visited {
-            link: link.clone(),
-            at: Timestamp::parse(&format!("2026-03-01T10:0{i}:00")).unwrap(),
-            referrer: None,
             user_agent: Some(CHROME.into()),
-            accept_language: None,
-            prefetch: false,
-            client: None,
-            blocked: None,
-            chosen: kurz::domain::Chosen::Target,
             classified: Some(Box::new(Classified {
                 visit_class: VisitClass::Human,
                 browser: "Chrome".into(),
@@ -204,6 +197,10 @@ async fn clicks_past_the_retention_are_removed_and_the_stats_keep_them() {
                 country: None,
                 visitor: None,
             })),
+            ..visit_at(
+                &link,
+                Timestamp::parse(&format!("2026-03-01T10:0{i}:00")).unwrap(),
+            )
         })
         .collect();
     store.append_visits(&old).await.unwrap();
