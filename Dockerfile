@@ -18,7 +18,7 @@ ARG RUNTIME_IMAGE=debian:bookworm-20251229-slim
 
 FROM ${RUST_IMAGE} AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
 COPY migrations ./migrations
 # The registry and target directories are BuildKit caches, so a rebuild after a change to

@@ -62,6 +62,8 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pages", type=int, default=300)
     args = parser.parse_args()
+    if args.rows < 1000:
+        parser.error("--rows: at least 1000 (the redirects follow the first 1000 codes)")
     with tempfile.TemporaryDirectory() as work:
         csv = os.path.join(work, "urls.csv")
         write_urls_csv(csv, args.rows)

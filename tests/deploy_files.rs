@@ -246,6 +246,7 @@ fn the_dockerfile_is_multi_stage_pinned_non_root_with_a_health_check() {
     for kept in [
         "!Cargo.toml",
         "!Cargo.lock",
+        "!build.rs",
         "!src/",
         "!migrations/",
         "!deploy/compose/kurz-probe",
