@@ -9,7 +9,7 @@ divided by the clicks queued, is the memory of one queued click with what it hol
     bench/queued_clicks.py BINARY [BINARY …]    # e.g. an old build and target/release/kurz
     bench/queued_clicks.py --runs 3 OLD NEW      # alternating, several runs each
 
-The requests carry a browser's user agent and languages, as the quest's do. The figure moves
+The requests are bench/run.py's redirects, with a browser's user agent. The figure moves
 by tens of bytes between runs (how much of the memory the allocator already held is reused);
 compare builds alternating in one invocation.
 """
@@ -18,7 +18,6 @@ import argparse
 import os
 import signal
 import sqlite3
-import subprocess
 import tempfile
 import time
 
@@ -26,14 +25,10 @@ import run
 from seed import write_codes, write_urls_csv
 
 LINKS = 1000
-HEADERS = ["-H", f"User-Agent: {run.BROWSER}", "-H", "Accept-Language: en-US,en;q=0.9"]
 
 
 def redirects(base, codes, seconds):
-    command = ["wrk", "-t2", "-c50", f"-d{seconds}s", *HEADERS, "-s", str(run.LUA / "scenario.lua"), base,
-               "--", "1", "GET", "/{code}", ""]
-    env = dict(os.environ, BENCH_LUA_DIR=str(run.LUA), BENCH_CODES=codes)
-    subprocess.run(command, env=env, capture_output=True, check=True, timeout=seconds + 60)
+    run.wrk(base, "redirect-hot", 50, seconds, {"BENCH_CODES": codes})
 
 
 def rss_kib(pid):
