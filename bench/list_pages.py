@@ -1,18 +1,23 @@
 #!/usr/bin/env python3
-"""Times a page of the list of all urls on a large embedded store: one client reads
-`GET /urls?page=N&per_page=10` (pages 1 to 100 in turn), first alone, then while another
-client follows redirects (each click commits, and a reader's page cache is then dropped at
-its next read). The store is seeded once with ROWS urls and served by each build in turn
-(a build without a newer migration accepts the newer schema, as in a rollback).
+"""Times a page of a list on a large embedded store: one client reads `GET /urls?page=N&per_page=10`
+(pages 1 to 100 in turn; or the events, all of them or the clicks alone), first alone, then
+while another client follows redirects (each click commits, and a reader's page cache is then
+dropped at its next read). The store is seeded once with ROWS urls (and EVENTS click events,
+written straight into the file as an earlier release would: a build that keeps their count
+counts them again when it starts) and served by each build in turn (a build without a newer
+migration accepts the newer schema, as in a rollback).
 
     bench/list_pages.py OLD NEW                  # 1,000,000 urls, two rounds alternating
     bench/list_pages.py --rows 100000 OLD NEW
+    bench/list_pages.py --list events --rows 1000 --events 1000000 OLD NEW
+    bench/list_pages.py --list clicks --rows 1000 --events 1000000 OLD NEW
 """
 
 import argparse
 import http.client
 import os
 import signal
+import sqlite3
 import statistics
 import tempfile
 import threading
@@ -22,7 +27,26 @@ import run
 from seed import code, write_urls_csv
 
 
-def timed_pages(port, pages, with_clicks):
+LISTS = {
+    "urls": "/urls?page={page}&per_page=10",
+    "events": "/events?page={page}&per_page=10",
+    "clicks": "/events?event_type=click&page={page}&per_page=10",
+}
+
+
+def add_events(data, events):
+    """`events` click events on the first 1000 links, straight into the file."""
+    db = sqlite3.connect(os.path.join(data, "kurz.db"))
+    db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+        INSERT INTO events (url_id, user_id, event_type, timestamp, details)
+        SELECT (i % 1000) + 1, NULL, 'click', '2025-06-01T00:00:00',
+               '{"referrer":null,"user_agent":"bench"}' FROM n""", (events,))
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+
+
+def timed_pages(port, pages, with_clicks, path):
     stop = threading.Event()
 
     def clicks():
@@ -40,7 +64,7 @@ def timed_pages(port, pages, with_clicks):
     times = []
     for n in range(pages):
         start = time.perf_counter()
-        connection.request("GET", f"/urls?page={n % 100 + 1}&per_page=10")
+        connection.request("GET", path.format(page=n % 100 + 1))
         response = connection.getresponse()
         response.read()
         if response.status != 200:
@@ -61,6 +85,8 @@ def main():
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pages", type=int, default=300)
+    parser.add_argument("--list", choices=sorted(LISTS), default="urls")
+    parser.add_argument("--events", type=int, default=0, help="click events written into the store")
     args = parser.parse_args()
     if args.rows < 1000:
         parser.error("--rows: at least 1000 (the redirects follow the first 1000 codes)")
@@ -71,19 +97,24 @@ def main():
         os.mkdir(data)
         run.CURRENT_BUILD = (args.binaries[-1], args.binaries[-1])
         run.import_seed({}, data, csv)
+        if args.events:
+            add_events(data, args.events)
+        path = LISTS[args.list]
         for _ in range(args.rounds):
             for binary in args.binaries:
                 run.CURRENT_BUILD = (binary, binary)
                 process, base = run.start_kurz({}, data)
                 port = int(base.rsplit(":", 1)[1])
                 try:
-                    timed_pages(port, 20, False)  # warm
-                    alone = timed_pages(port, args.pages, False)
-                    busy = timed_pages(port, args.pages, True)
+                    time.sleep(2)  # a build that keeps the events' count checks it first
+                    timed_pages(port, 20, False, path)  # warm
+                    alone = timed_pages(port, args.pages, False, path)
+                    busy = timed_pages(port, args.pages, True, path)
                 finally:
                     process.send_signal(signal.SIGTERM)
                     process.wait(60)
-                print(f"{binary}: a page of {args.rows} urls, mean / p50 / p99 ms: "
+                what = f"{args.rows} urls" if args.list == "urls" else f"{args.list} of {args.events} + clicks"
+                print(f"{binary}: a page of {what}, mean / p50 / p99 ms: "
                       f"alone {alone[0]:.2f} / {alone[1]:.2f} / {alone[2]:.2f}, "
                       f"with clicks {busy[0]:.2f} / {busy[1]:.2f} / {busy[2]:.2f}")
 

@@ -153,6 +153,7 @@ conformance!(
     deleting_a_url_records_deleted_and_keeps_history,
     lists_filter_paginate_and_count,
     the_total_of_all_urls_follows_creates_deletes_and_imports,
+    the_totals_of_events_follow_every_write_that_adds_or_removes_them,
     events_append_in_batches_and_check_references,
     imports_are_idempotent_and_move_sequences,
     an_import_never_hands_out_a_deleted_id_again,
@@ -742,6 +743,157 @@ async fn the_total_of_all_urls_follows_creates_deletes_and_imports(store: Stores
     let page = |offset| Page { limit: 10, offset };
     assert_eq!(listed(page(20)).await, (27, 7));
     assert_eq!(listed(page(100)).await, (27, 0), "a page past the end");
+}
+
+/// The totals of the list of all events and of each type (kept by the writes on SQLite,
+/// migration 0011) are what the table holds after every kind of write that adds or removes
+/// events: one event, creates in a batch, a link's update and deletion, click batches (a
+/// retried one among them), imports of new and of replaced events, retention, a clear, and
+/// a move's pages of rows.
+async fn the_totals_of_events_follow_every_write_that_adds_or_removes_them(store: Stores) {
+    let types = [
+        None,
+        Some("click"),
+        Some("blocked"),
+        Some("created"),
+        Some("updated"),
+        Some("deleted"),
+        Some("noted"),
+        Some("never"),
+    ];
+    // Every list's total against the rows it lists, and the number of all events.
+    let counted = |step: &'static str| {
+        let store = store.clone();
+        async move {
+            for event_type in types {
+                let filter = EventFilter {
+                    event_type: event_type.map(str::to_owned),
+                    ..EventFilter::default()
+                };
+                let listed = store.events.list_events(&filter, ALL).await.unwrap();
+                assert_eq!(
+                    listed.total,
+                    listed.items.len() as i64,
+                    "{step}: the total of {event_type:?}"
+                );
+            }
+            let filter = EventFilter::default();
+            store.events.list_events(&filter, ALL).await.unwrap().total
+        }
+    };
+    assert_eq!(counted("empty").await, 0);
+
+    let noted = |url_id: Option<i64>| NewEvent {
+        url_id,
+        user_id: None,
+        event_type: "noted".into(),
+        timestamp: Timestamp::now(),
+        details: Map::new(),
+    };
+    store.events.create_event(noted(None)).await.unwrap();
+    let creates: Vec<_> = (0..12)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .links
+                    .create_url(new_url(&format!("tot{i}"), None))
+                    .await
+            })
+        })
+        .collect();
+    let mut urls = Vec::new();
+    for create in creates {
+        urls.push(create.await.unwrap().unwrap());
+    }
+    assert_eq!(counted("one event, twelve creates").await, 13);
+
+    let patch = UrlPatch {
+        is_active: Some(false),
+        ..UrlPatch::default()
+    };
+    let now = Timestamp::now();
+    store
+        .links
+        .update_url(urls[0].id, patch, now)
+        .await
+        .unwrap();
+    store.links.delete_url(urls[1].id, now).await.unwrap();
+    assert_eq!(counted("an update, a deletion").await, 15);
+
+    let link = Arc::new(urls[2].link());
+    let mut visits: Vec<Visited> = (0..30)
+        .map(|i| {
+            classified(
+                &link,
+                "2026-03-01 10:00:00",
+                VisitClass::Human,
+                &i.to_string(),
+            )
+        })
+        .collect();
+    visits.push(Visited {
+        blocked: Some("example.com".into()),
+        ..visit_of(&link)
+    });
+    store.events.append_batch(&visits, 41).await.unwrap();
+    store.events.append_batch(&visits, 41).await.unwrap();
+    store
+        .events
+        .append_visits(&[visit_of(&link)])
+        .await
+        .unwrap();
+    assert_eq!(counted("click batches, one retried").await, 47);
+
+    // An import of two new events and one that replaces a click with a note.
+    let listed = store
+        .events
+        .list_events(&EventFilter::default(), ALL)
+        .await
+        .unwrap();
+    let click = listed
+        .items
+        .iter()
+        .find(|e| e.event_type == "click")
+        .unwrap();
+    let imported = vec![
+        Event {
+            id: 90_001,
+            ..click.clone()
+        },
+        Event {
+            id: 90_002,
+            ..click.clone()
+        },
+        Event {
+            event_type: "noted".into(),
+            ..click.clone()
+        },
+    ];
+    store.events.import_events(&imported).await.unwrap();
+    assert_eq!(counted("an import").await, 49);
+
+    let forgotten = store
+        .events
+        .forget_clicks(ts("2026-06-01 00:00:00"), 100_000)
+        .await
+        .unwrap();
+    assert!(forgotten >= 29, "the clicks of March are forgotten");
+    assert_eq!(counted("retention").await, 49 - forgotten as i64);
+
+    let before = store
+        .events
+        .list_events(&EventFilter::default(), ALL)
+        .await
+        .unwrap();
+    store.transfer.clear().await.unwrap();
+    assert_eq!(counted("a clear").await, 0);
+    let rows = kurz::store::Rows::Events(before.items.clone());
+    store.transfer.put_rows(&rows).await.unwrap();
+    store.transfer.recount_clicks().await.unwrap();
+    assert_eq!(counted("a move").await, before.total);
+    store.events.create_event(noted(None)).await.unwrap();
+    assert_eq!(counted("one event after the move").await, before.total + 1);
 }
 
 async fn imports_are_idempotent_and_move_sequences(store: Stores) {
@@ -1722,10 +1874,11 @@ async fn link_settings_and_password_hashes_round_trip(store: Stores) {
     assert_eq!(plain.settings, None);
 }
 
-/// A database that held urls before the embedded store kept their number (migration 0010)
-/// lists them with the right total once migrated, and the kept number follows from there.
+/// A database that held urls and events before the embedded store kept their numbers
+/// (migrations 0010 and 0011) lists them with the right totals once migrated, and the kept
+/// numbers follow from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_embedded_store_counts_the_urls_it_held_before_it_kept_their_number() {
+async fn the_embedded_store_counts_the_urls_and_events_it_held_before_it_kept_their_number() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("kurz.db");
     let options = sqlx::sqlite::SqliteConnectOptions::new()
@@ -1751,6 +1904,15 @@ async fn the_embedded_store_counts_the_urls_it_held_before_it_kept_their_number(
         .await
         .unwrap();
     }
+    for event_type in ["click", "click", "noted"] {
+        sqlx::query(
+            "INSERT INTO events (event_type, timestamp) VALUES ($1, '2026-01-01 00:00:00')",
+        )
+        .bind(event_type)
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
     sqlx::Connection::close(conn).await.unwrap();
     let store = SqliteStore::open(&path, 4, Duration::from_secs(5))
         .await
@@ -1764,9 +1926,79 @@ async fn the_embedded_store_counts_the_urls_it_held_before_it_kept_their_number(
             .unwrap()
             .total
     };
+    let events = |event_type: Option<&str>| {
+        let filter = EventFilter {
+            event_type: event_type.map(str::to_owned),
+            ..EventFilter::default()
+        };
+        let store = store.clone();
+        async move { store.events.list_events(&filter, ALL).await.unwrap().total }
+    };
     assert_eq!(total().await, 3, "the urls held before the migration");
+    assert_eq!(
+        events(None).await,
+        3,
+        "the events held before the migration"
+    );
+    assert_eq!(events(Some("click")).await, 2);
     store.links.create_url(new_url("new1", None)).await.unwrap();
     assert_eq!(total().await, 4);
+    assert_eq!((events(None).await, events(Some("created")).await), (4, 1));
+}
+
+/// Events written without being counted, as a release from before the embedded store kept
+/// their numbers writes them (a rollback to it, then this release again), are found by the
+/// store once it serves, and counted again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_store_counts_again_the_events_an_earlier_release_wrote() {
+    let db = sqlite().await;
+    let store = &db.store;
+    store
+        .links
+        .create_url(new_url("before1", None))
+        .await
+        .unwrap();
+    let path = db._dir.as_ref().unwrap().path().join("kurz.db");
+    let options = sqlx::sqlite::SqliteConnectOptions::new().filename(&path);
+    let mut older: sqlx::SqliteConnection = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    for event_type in ["click", "click", "noted"] {
+        sqlx::query(
+            "INSERT INTO events (event_type, timestamp) VALUES ($1, '2026-01-01 00:00:00')",
+        )
+        .bind(event_type)
+        .execute(&mut older)
+        .await
+        .unwrap();
+    }
+    sqlx::query("DELETE FROM events WHERE event_type = 'created'")
+        .execute(&mut older)
+        .await
+        .unwrap();
+    sqlx::Connection::close(older).await.unwrap();
+    let totals = || async {
+        let mut totals = Vec::new();
+        for event_type in [None, Some("click"), Some("created")] {
+            let filter = EventFilter {
+                event_type: event_type.map(str::to_owned),
+                ..EventFilter::default()
+            };
+            totals.push(store.events.list_events(&filter, ALL).await.unwrap().total);
+        }
+        totals
+    };
+    // The clicks have no count yet: they are counted when listed.
+    assert_eq!(totals().await, [1, 2, 1], "the counts before the check");
+
+    store.schema.start_upkeep();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while totals().await != [3, 2, 0] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the counts were not made again: {:?}",
+            totals().await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// On the embedded store the WAL is copied into the database file beside the writer: the

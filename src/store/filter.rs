@@ -15,6 +15,9 @@ pub enum FilterValue {
     /// An integer looked up through an index kept apart from the table (the events' index
     /// file on SQLite).
     Lookup(i64, &'static Lookup),
+    /// Text in a column whose rows are counted by value as they are written (the events of
+    /// each type).
+    Kept(String, &'static Kept),
 }
 
 /// A filter on an integer column through an index kept apart from the table: the condition
@@ -30,26 +33,42 @@ pub struct Lookup {
     pub first: (&'static [&'static str], &'static [&'static str]),
 }
 
+/// The count of the rows with one value of a column, kept as they are written: SQL pieces
+/// with the value bound between every two of them. What a list filtered by that column
+/// alone reads as its total instead of counting the rows.
+#[derive(Debug)]
+pub struct Kept {
+    pub count: &'static [&'static str],
+}
+
 /// Appends `pieces` with `value` bound between every two.
-fn push_pieces<DB>(query: &mut QueryBuilder<DB>, value: i64, pieces: &[&str])
+fn push_pieces<DB, T>(query: &mut QueryBuilder<DB>, value: T, pieces: &[&str])
 where
     DB: Database,
-    i64: for<'q> Encode<'q, DB> + Type<DB>,
+    T: for<'q> Encode<'q, DB> + Type<DB> + Clone + 'static,
 {
     for (j, piece) in pieces.iter().enumerate() {
         if j > 0 {
-            query.push_bind(value);
+            query.push_bind(value.clone());
         }
         query.push(*piece);
+    }
+}
+
+/// The one filter set, if only one is.
+fn only_filter<'a>(filters: &'a [(&'static str, Option<FilterValue>)]) -> Option<&'a FilterValue> {
+    let mut set = filters.iter().filter_map(|(_, value)| value.as_ref());
+    match (set.next(), set.next()) {
+        (Some(value), None) => Some(value),
+        _ => None,
     }
 }
 
 /// The lookup and its value when it is the only filter set: then its own count and its
 /// bounded first rows serve, not the row condition.
 fn only_lookup(filters: &[(&'static str, Option<FilterValue>)]) -> Option<(i64, &'static Lookup)> {
-    let mut set = filters.iter().filter_map(|(_, value)| value.as_ref());
-    match (set.next(), set.next()) {
-        (Some(FilterValue::Lookup(value, lookup)), None) => Some((*value, *lookup)),
+    match only_filter(filters) {
+        Some(FilterValue::Lookup(value, lookup)) => Some((*value, *lookup)),
         _ => None,
     }
 }
@@ -80,8 +99,8 @@ pub fn push_page_filters<DB>(
 }
 
 /// Appends the count of `table`'s rows that meet `filters`: `total` (`SELECT count(*) FROM
-/// table`, or what the table keeps) and the filters, or a lookup's own count when it is the
-/// only filter.
+/// table`, or what the table keeps) and the filters, or a lookup's own count or a kept
+/// count when it is the only filter.
 pub fn push_count<DB>(
     query: &mut QueryBuilder<DB>,
     total: &str,
@@ -92,9 +111,10 @@ pub fn push_count<DB>(
     bool: for<'q> Encode<'q, DB> + Type<DB>,
     String: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    match only_lookup(filters) {
-        Some((value, lookup)) => push_pieces(query, value, lookup.count),
-        None => {
+    match only_filter(filters) {
+        Some(FilterValue::Lookup(value, lookup)) => push_pieces(query, *value, lookup.count),
+        Some(FilterValue::Kept(value, kept)) => push_pieces(query, value.clone(), kept.count),
+        _ => {
             query.push(total);
             push_filters(query, filters);
         }
@@ -122,7 +142,9 @@ pub fn push_filters<DB>(
         match value {
             FilterValue::Int(v) => query.push(column).push(" = ").push_bind(v),
             FilterValue::Bool(v) => query.push(column).push(" = ").push_bind(v),
-            FilterValue::Text(v) => query.push(column).push(" = ").push_bind(v),
+            FilterValue::Text(v) | FilterValue::Kept(v, _) => {
+                query.push(column).push(" = ").push_bind(v)
+            }
             FilterValue::TextNoCase(v) => query
                 .push("lower(")
                 .push(column)
@@ -162,6 +184,13 @@ fn text(value: &Option<String>) -> Option<FilterValue> {
     value.clone().map(FilterValue::Text)
 }
 
+fn kept(value: &Option<String>, kept: Option<&'static Kept>) -> Option<FilterValue> {
+    match kept {
+        Some(kept) => value.clone().map(|v| FilterValue::Kept(v, kept)),
+        None => text(value),
+    }
+}
+
 impl UserFilter {
     pub fn columns(&self) -> Filters {
         let email = self.email.clone().map(FilterValue::TextNoCase);
@@ -184,8 +213,13 @@ impl UrlFilter {
 }
 
 impl EventFilter {
-    /// The filters, the integer columns `lookups` names read through their lookups.
-    pub fn columns(&self, lookups: &[(&'static str, &'static Lookup)]) -> Filters {
+    /// The filters, the integer columns `lookups` names read through their lookups, and the
+    /// type counted by `by_type` where the backend keeps that count.
+    pub fn columns(
+        &self,
+        lookups: &[(&'static str, &'static Lookup)],
+        by_type: Option<&'static Kept>,
+    ) -> Filters {
         let looked_up = |column: &'static str, value: Option<i64>| {
             let lookup = lookups.iter().find(|(name, _)| *name == column);
             let value = match lookup {
@@ -197,7 +231,7 @@ impl EventFilter {
         vec![
             looked_up("url_id", self.url_id),
             looked_up("user_id", self.user_id),
-            ("event_type", text(&self.event_type)),
+            ("event_type", kept(&self.event_type, by_type)),
         ]
     }
 }

@@ -38,6 +38,15 @@ pub struct PostgresOptions {
     pub migration_url: Option<String>,
 }
 
+/// The number of events of one type, kept as they change (migration 0009): a type never
+/// written has no row, and none of its events.
+static EVENTS_BY_TYPE: crate::store::filter::Kept = crate::store::filter::Kept {
+    count: &[
+        "SELECT coalesce(sum(n), 0)::bigint FROM row_counts WHERE name = 'events:' || ",
+        "",
+    ],
+};
+
 /// The PostgreSQL store.
 pub struct PostgresStore {
     connections: Connections,
@@ -133,12 +142,21 @@ impl PostgresStore {
          is_active, settings, password_hash FROM urls \
          WHERE short_code IN (SELECT json_array_elements_text($1::json))";
 
-    /// The tables whose number of rows is kept as they change (migration 0008), and the
+    /// The tables whose number of rows is kept as they change (migrations 0008, 0009), and the
     /// query that reads it: what a list without filters reads instead of counting the table.
-    const COUNTED: &'static [(&'static str, &'static str)] = &[(
-        "urls",
-        "SELECT coalesce(sum(n), 0)::bigint FROM row_counts WHERE name = 'urls'",
-    )];
+    const COUNTED: &'static [(&'static str, &'static str)] = &[
+        (
+            "urls",
+            "SELECT coalesce(sum(n), 0)::bigint FROM row_counts WHERE name = 'urls'",
+        ),
+        (
+            "events",
+            "SELECT coalesce(sum(n), 0)::bigint FROM row_counts WHERE name = 'events'",
+        ),
+    ];
+
+    /// The events of each type are counted as they change (migration 0009).
+    const EVENTS_BY_TYPE: Option<&'static crate::store::filter::Kept> = Some(&EVENTS_BY_TYPE);
 
     /// Events are read through their own indexes, in the same database.
     const EVENT_LOOKUPS: &'static [(&'static str, &'static crate::store::filter::Lookup)] = &[];
@@ -175,6 +193,21 @@ impl PostgresStore {
 
     /// Nothing to note, as [`Self::events_renumbered`].
     async fn events_forgotten_below(&self, _conn: &mut PgConnection, _id: i64) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Nothing to do: PostgreSQL's triggers count the events (migration 0009).
+    async fn events_added(
+        &self,
+        _conn: &mut PgConnection,
+        _type: &str,
+        _n: i64,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Nothing to count again, as [`Self::events_added`].
+    async fn events_recounted(&self, _conn: &mut PgConnection) -> StoreResult<()> {
         Ok(())
     }
 

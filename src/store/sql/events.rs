@@ -27,28 +27,30 @@ macro_rules! event_store {
     ($store:ty, $db:ty) => {
         const _: () = {
             use sqlx::types::Json;
-            use $crate::domain::{Event, NewEvent, Timestamp, Visited};
+            use $crate::domain::{Event, NewEvent, Timestamp, Visited, event_type};
             use $crate::store::sql::{self, Table, events, first, links, users};
             use $crate::store::{
                 EventFilter, EventStore, Listing, Page, StoreError, StoreResult, retry,
             };
 
             impl $store {
-                /// Appends one event inside a write; returns its id.
+                /// Appends one event inside a write, counted; returns its id.
                 async fn insert_event(
                     &self,
                     conn: &mut <$db as sqlx::Database>::Connection,
                     event: &NewEvent,
                 ) -> StoreResult<i64> {
-                    Ok(self
+                    let id = self
                         .query_scalar(events::INSERT)
                         .bind(event.url_id)
                         .bind(event.user_id)
                         .bind(&event.event_type)
                         .bind(event.timestamp)
                         .bind(Json(&event.details))
-                        .fetch_one(conn)
-                        .await?)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                    self.events_added(conn, &event.event_type, 1).await?;
+                    Ok(id)
                 }
             }
 
@@ -101,7 +103,7 @@ macro_rules! event_store {
                     self.list(
                         "list_events",
                         ("events", events::ALL),
-                        &filter.columns(Self::EVENT_LOOKUPS),
+                        &filter.columns(Self::EVENT_LOOKUPS, Self::EVENTS_BY_TYPE),
                         page,
                     )
                     .await
@@ -126,6 +128,9 @@ macro_rules! event_store {
                             .execute(&mut *tx)
                             .await?
                             .rows_affected();
+                        let removed = i64::try_from(forgotten).unwrap_or(i64::MAX);
+                        self.events_added(&mut tx, event_type::CLICK, -removed)
+                            .await?;
                         self.events_forgotten_below(&mut tx, below).await?;
                         tx.commit().await?;
                         tracing::debug!(at = %at, forgotten, "clicks past retention removed");

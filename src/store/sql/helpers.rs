@@ -145,6 +145,8 @@ macro_rules! helpers {
                             self.query($crate::store::sql::events::RECOUNT_CLICKS)
                                 .execute(&mut *tx)
                                 .await?;
+                            // Imported events may replace others: counted again.
+                            self.events_recounted(&mut tx).await?;
                         }
                         tx.commit().await?;
                         Ok(rows.len() as u64)

@@ -132,17 +132,24 @@ macro_rules! transfer_store {
                     Ok(table)
                 }
 
-                /// Runs `statements` in order, in one write transaction.
-                async fn write_all(
+                /// Runs `statements` in order, then counts the events again, in one write
+                /// transaction; `renumbered` when the events' ids no longer follow the order
+                /// of their commits (a clear).
+                async fn rewrite(
                     &self,
                     op: &'static str,
                     statements: &[&'static str],
+                    renumbered: bool,
                 ) -> StoreResult<()> {
                     retry::write(op, move || async move {
                         let mut tx = self.begin().await?;
                         for statement in statements {
                             self.query(statement).execute(&mut *tx).await?;
                         }
+                        if renumbered {
+                            self.events_renumbered(&mut tx).await?;
+                        }
+                        self.events_recounted(&mut tx).await?;
                         tx.commit().await?;
                         Ok(())
                     })
@@ -218,22 +225,14 @@ macro_rules! transfer_store {
                 }
 
                 async fn clear(&self) -> StoreResult<()> {
-                    retry::write("clear", move || async move {
-                        let mut tx = self.begin().await?;
-                        for statement in transfer::CLEAR {
-                            self.query(statement).execute(&mut *tx).await?;
-                        }
-                        self.events_renumbered(&mut tx).await?;
-                        tx.commit().await?;
-                        Ok(())
-                    })
-                    .await
+                    self.rewrite("clear", &transfer::CLEAR, true).await
                 }
 
                 async fn recount_clicks(&self) -> StoreResult<()> {
                     let [a, b, c, d, e, f, g, h, i, j] = transfer::RECOUNT;
                     let statements = [Self::UNBOUNDED, a, b, c, d, e, f, g, h, i, j];
-                    self.write_all("recount_clicks", &statements).await
+                    // The events a move put page by page are counted here too.
+                    self.rewrite("recount_clicks", &statements, false).await
                 }
             }
         };

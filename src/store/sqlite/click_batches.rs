@@ -13,9 +13,9 @@
 //! allocating those programs (megabytes a batch, zeroed by the kernel each time) was a
 //! quarter of the one writer's time (BENCHMARKS.md, 2026-12-01, fourth round).
 
-use super::{OneHop, SqliteStore};
-use crate::domain::Visited;
+use super::{OneHop, SqliteStore, event_counts};
 use crate::domain::analytics::Rollup;
+use crate::domain::{Visited, event_type};
 use crate::store::{StoreError, StoreResult};
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, AssertSqlSafe, Encode, Sqlite, Type};
@@ -124,7 +124,8 @@ const TABLES: [&Table; 6] = [
 static TRANSACTIONS: LazyLock<[String; CLASSES]> =
     LazyLock::new(|| std::array::from_fn(|class| transaction(1 << class)));
 
-/// The text of a transaction of up to `visits` visits: its key, then every table's rows.
+/// The text of a transaction of up to `visits` visits: its key, every table's rows, then
+/// the count of its events.
 fn transaction(visits: usize) -> String {
     let mut text =
         String::from("BEGIN IMMEDIATE; INSERT INTO click_batches (key, day) VALUES (?, ?); ");
@@ -140,7 +141,8 @@ fn transaction(visits: usize) -> String {
             table.then
         ));
     }
-    text.push_str("COMMIT");
+    text.push_str(event_counts::ADD_VISITS);
+    text.push_str("; COMMIT");
     text
 }
 
@@ -245,6 +247,12 @@ fn bind(visits: &[Visited], (key, day): (i64, i64), size: usize) -> StoreResult<
             b.bind(*device).bind(**n);
         },
     );
+    let blocked = visits.iter().filter(|v| v.blocked.is_some()).count() as i64;
+    bound.bind(visits.len() as i64);
+    bound
+        .bind(event_type::CLICK)
+        .bind(visits.len() as i64 - blocked);
+    bound.bind(event_type::BLOCKED).bind(blocked);
     match bound.error {
         Some(err) => Err(StoreError::Corrupt(err)),
         None => Ok(bound.arguments),

@@ -1,10 +1,11 @@
 //! SQLite's way of writing a batch of creates (see [`crate::store::creates`]): the urls as
 //! one JSON array that `json_each` turns back into rows, inserted with `INSERT OR IGNORE`
-//! (a taken code is skipped), then their `created` events, in one transaction of two trips
+//! (a taken code is skipped), then their `created` events and their count, in one transaction of two trips
 //! to SQLite's worker thread, whatever the batch's size.
 
 use super::OneHop;
 use super::Pool;
+use super::event_counts;
 use crate::domain::Timestamp;
 use crate::store::creates::{Pending, WriteCreates};
 use crate::store::sql::{acquired, users};
@@ -24,12 +25,14 @@ const INSERT_URLS: &str = "BEGIN IMMEDIATE; \
     ORDER BY key \
     RETURNING id, short_code";
 
-/// The `created` events of the urls inserted, then the commit.
-const INSERT_EVENTS: &str = "\
-    INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-    SELECT value ->> 'id', value ->> 'u', value ->> 'e', value ->> 'ts', json_extract(value, '$.d') \
-    FROM json_each($1) ORDER BY key; \
-    COMMIT";
+/// The `created` events of the urls inserted, their count, then the commit.
+const INSERT_EVENTS: &str = concat!(
+    "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+     SELECT value ->> 'id', value ->> 'u', value ->> 'e', value ->> 'ts', json_extract(value, '$.d') \
+     FROM json_each($1) ORDER BY key; ",
+    event_counts::add_created!(),
+    "; COMMIT"
+);
 
 #[derive(Serialize)]
 struct UrlRow<'a> {

@@ -9,12 +9,13 @@
 mod checkpoint;
 mod click_batches;
 mod creates;
+mod event_counts;
 mod event_index;
 mod files;
 mod writes;
 
 use super::creates::Creates;
-use super::filter::Lookup;
+use super::filter::{Kept, Lookup};
 use super::pool;
 use super::sql::{self, Table, acquired};
 use super::{PoolStats, Schema, StoreResult};
@@ -80,7 +81,8 @@ pub struct SqliteStore {
     /// One connection that keeps the events' indexes by link and by user, in a file of
     /// their own (see [`event_index`]).
     indexer: Pool,
-    /// The indexer's task is started once, by a store that serves (`start_upkeep`).
+    /// The indexer's task and the check of the events' counts are started once, by a
+    /// store that serves (`start_upkeep`).
     indexing: std::sync::Once,
 }
 
@@ -206,11 +208,17 @@ impl SqliteStore {
 
     /// The number of urls, kept by triggers (migration 0010): a count walks every leaf page
     /// of an index of urls (7 ms a list page at 1,000,000 urls). Counted after all should its
-    /// row be missing.
-    const COUNTED: &'static [(&'static str, &'static str)] = &[(
-        "urls",
-        "SELECT coalesce((SELECT n FROM row_counts WHERE name = 'urls'), (SELECT count(*) FROM urls))",
-    )];
+    /// row be missing. The number of events, kept by the writes (see [`event_counts`]).
+    const COUNTED: &'static [(&'static str, &'static str)] = &[
+        (
+            "urls",
+            "SELECT coalesce((SELECT n FROM row_counts WHERE name = 'urls'), (SELECT count(*) FROM urls))",
+        ),
+        ("events", event_counts::TOTAL),
+    ];
+
+    /// The events of each type are counted as they are written (see [`event_counts`]).
+    const EVENTS_BY_TYPE: Option<&'static Kept> = Some(&event_counts::BY_TYPE);
 
     /// Events by link and by user are read through their index file.
     const EVENT_LOOKUPS: &'static [(&'static str, &'static Lookup)] = &[
@@ -278,8 +286,10 @@ impl Schema for SqliteStore {
     }
 
     fn start_upkeep(&self) {
-        self.indexing
-            .call_once(|| event_index::start(self.indexer.clone()));
+        self.indexing.call_once(|| {
+            event_index::start(self.indexer.clone());
+            event_counts::start_check(self.readers.clone(), self.writer.clone());
+        });
     }
 
     async fn ping(&self) -> StoreResult<()> {
