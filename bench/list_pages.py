@@ -11,6 +11,11 @@ migration accepts the newer schema, as in a rollback).
     bench/list_pages.py --rows 100000 OLD NEW
     bench/list_pages.py --list events --rows 1000 --events 1000000 OLD NEW
     bench/list_pages.py --list clicks --rows 1000 --events 1000000 OLD NEW
+    bench/list_pages.py --store postgres --list clicks --rows 1000 --events 1000000 OLD NEW
+
+With `--store postgres` the store is a fresh PostgreSQL database on the machine's server
+(`KURZ_TEST_POSTGRES_URL`, as bench/run.py), dropped afterwards, its events vacuumed after
+they are written, as autovacuum would.
 """
 
 import argparse
@@ -19,6 +24,7 @@ import os
 import signal
 import sqlite3
 import statistics
+import subprocess
 import tempfile
 import threading
 import time
@@ -34,8 +40,14 @@ LISTS = {
 }
 
 
-def add_events(data, events):
-    """`events` click events on the first 1000 links, straight into the file."""
+def add_events(database_url, data, events):
+    """`events` click events on the first 1000 links, straight into the store."""
+    if database_url:
+        subprocess.run(["psql", "-q", database_url, "-c", f"""INSERT INTO events (url_id, user_id, event_type, timestamp, details)
+            SELECT (i % 1000) + 1, NULL, 'click', '2025-06-01 00:00:00',
+                   '{{"referrer":null,"user_agent":"bench"}}' FROM generate_series(1, {events}) AS i""",
+                        "-c", "VACUUM ANALYZE events"], check=True)
+        return
     db = sqlite3.connect(os.path.join(data, "kurz.db"))
     db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
         INSERT INTO events (url_id, user_id, event_type, timestamp, details)
@@ -87,6 +99,7 @@ def main():
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--list", choices=sorted(LISTS), default="urls")
     parser.add_argument("--events", type=int, default=0, help="click events written into the store")
+    parser.add_argument("--store", choices=["embedded", "postgres"], default="embedded")
     args = parser.parse_args()
     if args.rows < 1000:
         parser.error("--rows: at least 1000 (the redirects follow the first 1000 codes)")
@@ -95,28 +108,40 @@ def main():
         write_urls_csv(csv, args.rows)
         data = os.path.join(work, "data")
         os.mkdir(data)
-        run.CURRENT_BUILD = (args.binaries[-1], args.binaries[-1])
-        run.import_seed({}, data, csv)
-        if args.events:
-            add_events(data, args.events)
-        path = LISTS[args.list]
-        for _ in range(args.rounds):
-            for binary in args.binaries:
-                run.CURRENT_BUILD = (binary, binary)
-                process, base = run.start_kurz({}, data)
-                port = int(base.rsplit(":", 1)[1])
-                try:
-                    time.sleep(2)  # a build that keeps the events' count checks it first
-                    timed_pages(port, 20, False, path)  # warm
-                    alone = timed_pages(port, args.pages, False, path)
-                    busy = timed_pages(port, args.pages, True, path)
-                finally:
-                    process.send_signal(signal.SIGTERM)
-                    process.wait(60)
-                what = f"{args.rows} urls" if args.list == "urls" else f"{args.list} of {args.events} + clicks"
-                print(f"{binary}: a page of {what}, mean / p50 / p99 ms: "
-                      f"alone {alone[0]:.2f} / {alone[1]:.2f} / {alone[2]:.2f}, "
-                      f"with clicks {busy[0]:.2f} / {busy[1]:.2f} / {busy[2]:.2f}")
+        env, drop = {}, lambda: None
+        if args.store == "postgres":
+            database_url, drop = run.fresh_database("list_pages")
+            env = {"DATABASE_URL": database_url}
+        try:
+            measure(args, env, data, csv)
+        finally:
+            drop()
+
+
+def measure(args, env, data, csv):
+    """Each build in turn serves the seeded store while its pages are timed."""
+    run.CURRENT_BUILD = (args.binaries[-1], args.binaries[-1])
+    run.import_seed(env, data, csv)
+    if args.events:
+        add_events(env.get("DATABASE_URL"), data, args.events)
+    path = LISTS[args.list]
+    for _ in range(args.rounds):
+        for binary in args.binaries:
+            run.CURRENT_BUILD = (binary, binary)
+            process, base = run.start_kurz(env, data)
+            port = int(base.rsplit(":", 1)[1])
+            try:
+                time.sleep(2)  # a build that keeps the events' count checks it first
+                timed_pages(port, 20, False, path)  # warm
+                alone = timed_pages(port, args.pages, False, path)
+                busy = timed_pages(port, args.pages, True, path)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(60)
+            what = f"{args.rows} urls" if args.list == "urls" else f"{args.list} of {args.events} + clicks"
+            print(f"{binary}: a page of {what}, mean / p50 / p99 ms: "
+                  f"alone {alone[0]:.2f} / {alone[1]:.2f} / {alone[2]:.2f}, "
+                  f"with clicks {busy[0]:.2f} / {busy[1]:.2f} / {busy[2]:.2f}")
 
 
 if __name__ == "__main__":
