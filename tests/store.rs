@@ -843,7 +843,25 @@ async fn the_totals_of_events_follow_every_write_that_adds_or_removes_them(store
         .append_visits(&[visit_of(&link)])
         .await
         .unwrap();
-    assert_eq!(counted("click batches, one retried").await, 47);
+    let other = Arc::new(urls[3].link());
+    store
+        .events
+        .append_visits(&[visit_of(&other)])
+        .await
+        .unwrap();
+    assert_eq!(counted("click batches, one retried").await, 48);
+    // With another filter beside the type, the rows are counted, not the type's count.
+    let one_link = EventFilter {
+        event_type: Some("click".into()),
+        url_id: Some(urls[3].id),
+        ..EventFilter::default()
+    };
+    let listed = store.events.list_events(&one_link, ALL).await.unwrap();
+    assert_eq!(
+        (listed.total, listed.items.len()),
+        (1, 1),
+        "one link's clicks"
+    );
 
     // An import of two new events and one that replaces a click with a note.
     let listed = store
@@ -871,7 +889,7 @@ async fn the_totals_of_events_follow_every_write_that_adds_or_removes_them(store
         },
     ];
     store.events.import_events(&imported).await.unwrap();
-    assert_eq!(counted("an import").await, 49);
+    assert_eq!(counted("an import").await, 50);
 
     let forgotten = store
         .events
@@ -879,7 +897,7 @@ async fn the_totals_of_events_follow_every_write_that_adds_or_removes_them(store
         .await
         .unwrap();
     assert!(forgotten >= 29, "the clicks of March are forgotten");
-    assert_eq!(counted("retention").await, 49 - forgotten as i64);
+    assert_eq!(counted("retention").await, 50 - forgotten as i64);
 
     let before = store
         .events
@@ -1944,6 +1962,58 @@ async fn the_embedded_store_counts_the_urls_and_events_it_held_before_it_kept_th
     store.links.create_url(new_url("new1", None)).await.unwrap();
     assert_eq!(total().await, 4);
     assert_eq!((events(None).await, events(Some("created")).await), (4, 1));
+}
+
+/// A PostgreSQL database that held events before their numbers were kept (migration 0009)
+/// lists them with the right totals once migrated, and the triggers count from there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_counts_the_events_it_held_before_it_kept_their_number() {
+    let database = Database::create();
+    let mut older = sqlx::migrate!("./migrations/postgres");
+    older.migrations = older
+        .migrations
+        .iter()
+        .filter(|migration| migration.version < 9)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+        .await
+        .unwrap();
+    older.run(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (event_type, timestamp) \
+         SELECT CASE WHEN i % 3 = 0 THEN 'noted' ELSE 'click' END, now() FROM generate_series(1, 30) AS i",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::Connection::close(conn).await.unwrap();
+    let store = PostgresStore::connect(&database.url, &postgres_options()).unwrap();
+    let store = migrated(store).await;
+    let events = |event_type: Option<&str>| {
+        let filter = EventFilter {
+            event_type: event_type.map(str::to_owned),
+            ..EventFilter::default()
+        };
+        let store = store.clone();
+        async move { store.events.list_events(&filter, ALL).await.unwrap().total }
+    };
+    assert_eq!(
+        events(None).await,
+        30,
+        "the events held before the migration"
+    );
+    assert_eq!(
+        (events(Some("click")).await, events(Some("noted")).await),
+        (20, 10)
+    );
+    store
+        .links
+        .create_url(new_url("pgnew1", None))
+        .await
+        .unwrap();
+    assert_eq!((events(None).await, events(Some("created")).await), (31, 1));
 }
 
 /// Events written without being counted, as a release from before the embedded store kept

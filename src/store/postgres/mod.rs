@@ -40,7 +40,7 @@ pub struct PostgresOptions {
 
 /// The number of events of one type, kept as they change (migration 0009): a type never
 /// written has no row, and none of its events.
-static EVENTS_BY_TYPE: crate::store::filter::Kept = crate::store::filter::Kept {
+static EVENTS_OF_TYPE: crate::store::filter::Kept = crate::store::filter::Kept {
     count: &[
         "SELECT coalesce(sum(n), 0)::bigint FROM row_counts WHERE name = 'events:' || ",
         "",
@@ -156,7 +156,7 @@ impl PostgresStore {
     ];
 
     /// The events of each type are counted as they change (migration 0009).
-    const EVENTS_BY_TYPE: Option<&'static crate::store::filter::Kept> = Some(&EVENTS_BY_TYPE);
+    const EVENTS_BY_TYPE: Option<&'static crate::store::filter::Kept> = Some(&EVENTS_OF_TYPE);
 
     /// Events are read through their own indexes, in the same database.
     const EVENT_LOOKUPS: &'static [(&'static str, &'static crate::store::filter::Lookup)] = &[];

@@ -1,4 +1,5 @@
-//! A batch of visits' events with their click counters, written SQLite's way: each
+//! A batch of visits' events with their click counters and the count of its events
+//! ([`event_counts`]), written SQLite's way: each
 //! transaction in one round trip to SQLite's worker thread (see [`OneHop`]; under load every
 //! round trip waits for the runtime: with a dozen per batch the writer fell behind the
 //! redirects, see BENCHMARKS.md), under a key (a retry of a batch whose commit went through

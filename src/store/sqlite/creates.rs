@@ -1,7 +1,7 @@
 //! SQLite's way of writing a batch of creates (see [`crate::store::creates`]): the urls as
 //! one JSON array that `json_each` turns back into rows, inserted with `INSERT OR IGNORE`
-//! (a taken code is skipped), then their `created` events and their count, in one transaction of two trips
-//! to SQLite's worker thread, whatever the batch's size.
+//! (a taken code is skipped), then their `created` events and their count, in one
+//! transaction of two trips to SQLite's worker thread, whatever the batch's size.
 
 use super::OneHop;
 use super::Pool;

@@ -1,7 +1,7 @@
 //! The number of events, in all and of each type, kept in `row_counts` (migration 0011):
 //! what a list of all events, or of one type, reads as its total instead of counting the
-//! table, which grows with it (10–16 ms a page at 1,000,000 events, 53 ms of the clicks
-//! alone; BENCHMARKS.md).
+//! table, which grows with it (at 1,000,000 events 1–7 ms a page, 49–72 ms of the clicks
+//! alone; BENCHMARKS.md, twenty-second round).
 //!
 //! The writes that add or remove events keep the counts in their own transactions, not row
 //! triggers as the urls' count: a trigger on `events` costs the one writer 0.7 µs a click
@@ -19,9 +19,9 @@
 //! Should a row be missing, the read counts the table after all.
 
 use super::{Pool, SqliteStore};
-use crate::store::StoreResult;
 use crate::store::filter::Kept;
 use crate::store::sql::acquired;
+use crate::store::{StoreResult, retry};
 use sqlx::SqliteConnection;
 use std::collections::BTreeMap;
 
@@ -98,8 +98,16 @@ pub fn start_check(readers: Pool, writer: Pool) {
     });
 }
 
-/// Whether the counts were off, and counted again.
+/// Whether the counts were off, and counted again; tried again as any write is while the
+/// store is briefly away (a count left off stays off until the next start).
 async fn check(readers: &Pool, writer: &Pool) -> StoreResult<bool> {
+    retry::write("check_event_counts", || {
+        compare_and_recount(readers, writer)
+    })
+    .await
+}
+
+async fn compare_and_recount(readers: &Pool, writer: &Pool) -> StoreResult<bool> {
     let rows: Vec<(bool, String, i64)> = sqlx::query_as(KEPT_AND_HELD)
         .fetch_all(&mut *acquired("sqlite_readers", readers.acquire()).await?)
         .await?;

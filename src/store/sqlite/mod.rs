@@ -83,7 +83,7 @@ pub struct SqliteStore {
     indexer: Pool,
     /// The indexer's task and the check of the events' counts are started once, by a
     /// store that serves (`start_upkeep`).
-    indexing: std::sync::Once,
+    upkeep: std::sync::Once,
 }
 
 sql::resources!(SqliteStore, Sqlite);
@@ -136,7 +136,7 @@ impl SqliteStore {
             creates,
             checkpointer,
             indexer,
-            indexing: std::sync::Once::new(),
+            upkeep: std::sync::Once::new(),
         })
     }
 
@@ -286,7 +286,7 @@ impl Schema for SqliteStore {
     }
 
     fn start_upkeep(&self) {
-        self.indexing.call_once(|| {
+        self.upkeep.call_once(|| {
             event_index::start(self.indexer.clone());
             event_counts::start_check(self.readers.clone(), self.writer.clone());
         });
