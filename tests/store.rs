@@ -189,6 +189,27 @@ async fn events_of(store: &Stores, url_id: i64) -> Vec<Event> {
     store.events.list_events(&filter, ALL).await.unwrap().items
 }
 
+/// The total a list of events gives, of one type or of all.
+async fn events_total(store: &Stores, event_type: Option<&str>) -> i64 {
+    let filter = EventFilter {
+        event_type: event_type.map(str::to_owned),
+        ..EventFilter::default()
+    };
+    store.events.list_events(&filter, ALL).await.unwrap().total
+}
+
+/// The migrations of `migrator` before `version`: a database as an earlier release left it.
+fn before(mut migrator: sqlx::migrate::Migrator, version: i64) -> sqlx::migrate::Migrator {
+    migrator.migrations = migrator
+        .migrations
+        .iter()
+        .filter(|migration| migration.version < version)
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    migrator
+}
+
 async fn users_round_trip_and_delete(store: Stores) {
     let user = store.users.create_user(new_user("alice")).await.unwrap();
     assert_eq!(user.username, "alice");
@@ -1902,14 +1923,7 @@ async fn the_embedded_store_counts_the_urls_and_events_it_held_before_it_kept_th
     let options = sqlx::sqlite::SqliteConnectOptions::new()
         .filename(&path)
         .create_if_missing(true);
-    let mut older = sqlx::migrate!("./migrations/sqlite");
-    older.migrations = older
-        .migrations
-        .iter()
-        .filter(|migration| migration.version < 10)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
+    let older = before(sqlx::migrate!("./migrations/sqlite"), 10);
     let mut conn: sqlx::SqliteConnection = sqlx::ConnectOptions::connect(&options).await.unwrap();
     older.run(&mut conn).await.unwrap();
     for code in ["old1", "old2", "old3"] {
@@ -1944,14 +1958,7 @@ async fn the_embedded_store_counts_the_urls_and_events_it_held_before_it_kept_th
             .unwrap()
             .total
     };
-    let events = |event_type: Option<&str>| {
-        let filter = EventFilter {
-            event_type: event_type.map(str::to_owned),
-            ..EventFilter::default()
-        };
-        let store = store.clone();
-        async move { store.events.list_events(&filter, ALL).await.unwrap().total }
-    };
+    let events = |event_type| events_total(&store, event_type);
     assert_eq!(total().await, 3, "the urls held before the migration");
     assert_eq!(
         events(None).await,
@@ -1959,6 +1966,23 @@ async fn the_embedded_store_counts_the_urls_and_events_it_held_before_it_kept_th
         "the events held before the migration"
     );
     assert_eq!(events(Some("click")).await, 2);
+    // Read straight: a type without its row would be counted when listed.
+    let mut conn: sqlx::SqliteConnection = sqlx::ConnectOptions::connect(&options).await.unwrap();
+    let kept: Vec<(String, i64)> = sqlx::query_as("SELECT name, n FROM row_counts ORDER BY name")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    sqlx::Connection::close(conn).await.unwrap();
+    let kept: Vec<(&str, i64)> = kept.iter().map(|(name, n)| (name.as_str(), *n)).collect();
+    assert_eq!(
+        kept,
+        [
+            ("events", 3),
+            ("events:click", 2),
+            ("events:noted", 1),
+            ("urls", 3)
+        ]
+    );
     store.links.create_url(new_url("new1", None)).await.unwrap();
     assert_eq!(total().await, 4);
     assert_eq!((events(None).await, events(Some("created")).await), (4, 1));
@@ -1969,14 +1993,7 @@ async fn the_embedded_store_counts_the_urls_and_events_it_held_before_it_kept_th
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_counts_the_events_it_held_before_it_kept_their_number() {
     let database = Database::create();
-    let mut older = sqlx::migrate!("./migrations/postgres");
-    older.migrations = older
-        .migrations
-        .iter()
-        .filter(|migration| migration.version < 9)
-        .cloned()
-        .collect::<Vec<_>>()
-        .into();
+    let older = before(sqlx::migrate!("./migrations/postgres"), 9);
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
         .await
         .unwrap();
@@ -1991,14 +2008,7 @@ async fn postgres_counts_the_events_it_held_before_it_kept_their_number() {
     sqlx::Connection::close(conn).await.unwrap();
     let store = PostgresStore::connect(&database.url, &postgres_options()).unwrap();
     let store = migrated(store).await;
-    let events = |event_type: Option<&str>| {
-        let filter = EventFilter {
-            event_type: event_type.map(str::to_owned),
-            ..EventFilter::default()
-        };
-        let store = store.clone();
-        async move { store.events.list_events(&filter, ALL).await.unwrap().total }
-    };
+    let events = |event_type| events_total(&store, event_type);
     assert_eq!(
         events(None).await,
         30,
@@ -2048,11 +2058,7 @@ async fn the_embedded_store_counts_again_the_events_an_earlier_release_wrote() {
     let totals = || async {
         let mut totals = Vec::new();
         for event_type in [None, Some("click"), Some("created")] {
-            let filter = EventFilter {
-                event_type: event_type.map(str::to_owned),
-                ..EventFilter::default()
-            };
-            totals.push(store.events.list_events(&filter, ALL).await.unwrap().total);
+            totals.push(events_total(store, event_type).await);
         }
         totals
     };
