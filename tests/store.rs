@@ -2026,6 +2026,78 @@ async fn postgres_counts_the_events_it_held_before_it_kept_their_number() {
     assert_eq!((events(None).await, events(Some("created")).await), (31, 1));
 }
 
+/// A link's page of events on PostgreSQL comes in id order straight from the index by link
+/// and id (migration 0010), under the generic plan that kurz's prepared statements settle on,
+/// instead of all of the link's events fetched and sorted; and an index built beforehand by
+/// the operator without a lock (DEPLOY.md) is kept by the migration, not built twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_a_links_events_in_order_from_its_index() {
+    let database = Database::create();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+        .await
+        .unwrap();
+    let older = before(sqlx::migrate!("./migrations/postgres"), 10);
+    older.run(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (url_id, event_type, timestamp) \
+         SELECT CASE WHEN i % 10 = 0 THEN 1 ELSE i % 1000 + 1 END, 'click', now() \
+         FROM generate_series(1, 20000) AS i",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    sqlx::query("CREATE INDEX CONCURRENTLY events_url_id_id ON events (url_id, id)")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let store = PostgresStore::connect(&database.url, &postgres_options()).unwrap();
+    let store = migrated(store).await;
+    let indexes: Vec<(String, String)> = sqlx::query_as(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events' \
+         AND indexdef LIKE '%(url_id%' ORDER BY indexname",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    assert_eq!(
+        indexes,
+        [(
+            "events_url_id_id".to_owned(),
+            "CREATE INDEX events_url_id_id ON public.events USING btree (url_id, id)".to_owned()
+        )],
+        "one index by link: the one built beforehand"
+    );
+    let explained = sqlx::raw_sql(
+        "SET plan_cache_mode = force_generic_plan; ANALYZE events; \
+         PREPARE page (bigint, bigint, bigint) AS SELECT id FROM events WHERE url_id = $1 \
+         ORDER BY id LIMIT $2 OFFSET $3; EXPLAIN (FORMAT JSON) EXECUTE page (1, 10, 0)",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let plan = sqlx::Row::get::<Value, _>(explained.last().unwrap(), 0).to_string();
+    assert!(
+        plan.contains(r#""Index Name":"events_url_id_id""#) && !plan.contains("Sort"),
+        "a link's page read in order from its index: {plan}"
+    );
+    let page = store
+        .events
+        .list_events(
+            &EventFilter {
+                url_id: Some(1),
+                ..Default::default()
+            },
+            Page {
+                limit: 3,
+                offset: 1_000,
+            },
+        )
+        .await
+        .unwrap();
+    let ids: Vec<i64> = page.items.iter().map(|e| e.id).collect();
+    assert_eq!((ids, page.total), (vec![10_010, 10_020, 10_030], 2_000));
+}
+
 /// Events written without being counted, as a release from before the embedded store kept
 /// their numbers writes them (a rollback to it, then this release again), are found by the
 /// store once it serves, and counted again.
