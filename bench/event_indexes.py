@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """PostgreSQL's index of the events by link, two ways side by side: by link and id (migration
-0010) against by link alone (before it). One PostgreSQL database is seeded through kurz with
-1,000 links and EVENTS events written straight into it, a tenth of them on link 1 (a hot
-link) and the rest spread over all links; then, for each round and each index in turn, the
-index is made the only one by link, and one kurz (BINARY) serves while one client reads
-pages 1 to 100 of a link's events, `GET /events?url_id=N&page=P&per_page=10`: the hot link,
-then an ordinary one, each first alone and then while another client follows redirects.
-kurz's prepared statements settle on PostgreSQL's generic plan after five runs, as they do
-in service; and how long each index took to build. Then what each index costs the writes: the same 400,000 events inserted in
+0010) against by link alone (before it), each served by one or more builds. One PostgreSQL
+database is seeded through kurz with 1,000 links and EVENTS events written straight into it,
+a tenth of them on link 1 (a hot link) and the rest spread over all links; then, for each
+round and each index in turn, the index is made the only one by link, and each kurz
+(BINARY …) in turn serves while one client reads pages 1 to 100 of a link's events,
+`GET /events?url_id=N&page=P&per_page=10`: the hot link, then an ordinary one, each first
+alone and then while another client follows redirects. A build that prepares these pages by
+name gets PostgreSQL's plan for any link after five runs; a build that plans each filtered
+page for its values does not. Also how long each index took to build. Then what each index costs the writes: the same 400,000 events inserted in
 batches of 2,000 into a copy of the table with that index, in seconds, and the indexes'
 size.
 
     bench/event_indexes.py BINARY
+    bench/event_indexes.py OLD NEW
     bench/event_indexes.py --events 100000 --rounds 1 BINARY
 """
 
@@ -84,12 +86,12 @@ def write_cost(database_url, name):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("binary")
+    parser.add_argument("binaries", nargs="+")
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--pages", type=int, default=300)
     args = parser.parse_args()
-    run.CURRENT_BUILD = (args.binary, args.binary)
+    run.CURRENT_BUILD = (args.binaries[-1], args.binaries[-1])
     database_url, drop = run.fresh_database("event_indexes")
     env = {"DATABASE_URL": database_url}
     try:
@@ -103,7 +105,9 @@ def main():
             for _ in range(args.rounds):
                 for name in INDEXES:
                     use_index(database_url, name)
-                    pages(args, env, data, name)
+                    for binary in args.binaries:
+                        run.CURRENT_BUILD = (binary, binary)
+                        pages(args, env, data, f"{name}, {os.path.basename(binary)}")
             for _ in range(args.rounds):
                 for name in INDEXES:
                     seconds, size = write_cost(database_url, name)
