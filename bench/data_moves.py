@@ -17,7 +17,6 @@ import datetime
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import time
 from pathlib import Path
 
 from run import fresh_database, kurz_binary
+from seed import add_clicks
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,15 +41,7 @@ def embedded_store(work, events):
     kurz(["seed", "--output", seed], {})
     kurz(["import", "--users", f"{seed}/users.csv", "--urls", f"{seed}/urls.csv",
           "--events", f"{seed}/events.csv"], {"KURZ_DATA_DIR": data})
-    db = sqlite3.connect(os.path.join(data, "kurz.db"))
-    db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-        INSERT INTO events (url_id, user_id, event_type, timestamp, details)
-        SELECT (i % 2000) + 1, NULL, 'click', '2025-06-01T00:00:00',
-               '{"referrer":null,"user_agent":"bench"}' FROM n""", (events,))
-    db.commit()
-    # As a store that has been serving would be: the write-ahead log folded into the file.
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+    add_clicks(data, events, 2000)
     return data
 
 

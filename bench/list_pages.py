@@ -22,7 +22,6 @@ import argparse
 import http.client
 import os
 import signal
-import sqlite3
 import statistics
 import subprocess
 import tempfile
@@ -30,7 +29,7 @@ import threading
 import time
 
 import run
-from seed import code, write_urls_csv
+from seed import add_clicks, code, write_urls_csv
 
 
 LISTS = {
@@ -48,14 +47,7 @@ def add_events(database_url, data, events):
                    '{{"referrer":null,"user_agent":"bench"}}' FROM generate_series(1, {events}) AS i""",
                         "-c", "VACUUM ANALYZE events"], check=True)
         return
-    db = sqlite3.connect(os.path.join(data, "kurz.db"))
-    db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
-        INSERT INTO events (url_id, user_id, event_type, timestamp, details)
-        SELECT (i % 1000) + 1, NULL, 'click', '2025-06-01T00:00:00',
-               '{"referrer":null,"user_agent":"bench"}' FROM n""", (events,))
-    db.commit()
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    db.close()
+    add_clicks(data, events, 1000)
 
 
 def timed_pages(port, pages, with_clicks, path):

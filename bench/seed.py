@@ -9,6 +9,8 @@ Ids run from 1, and import upserts by id: import into an empty store.
 """
 
 import argparse
+import os
+import sqlite3
 from pathlib import Path
 
 
@@ -23,6 +25,21 @@ def write_urls_csv(path, rows):
         out.write("id,user_id,short_code,original_url,title,is_active,created_at,updated_at\n")
         for i in range(1, rows + 1):
             out.write(f"{i},,{code(i)},https://example.com/{i},,True,2025-01-01 00:00:00,2025-01-01 00:00:00\n")
+
+
+def add_clicks(data, events, links):
+    """`events` click events spread over links 1 to `links`, written straight into the
+    embedded store in the data directory `data`, as an earlier release would write them (a
+    build that keeps their count counts them again when it starts); then the write-ahead log
+    folded into the file, as in a store that has been serving."""
+    db = sqlite3.connect(os.path.join(data, "kurz.db"))
+    db.execute("""WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?)
+        INSERT INTO events (url_id, user_id, event_type, timestamp, details)
+        SELECT (i % ?) + 1, NULL, 'click', '2025-06-01T00:00:00',
+               '{"referrer":null,"user_agent":"bench"}' FROM n""", (events, links))
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
 
 
 def write_codes(path, rows):
