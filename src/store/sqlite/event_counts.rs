@@ -62,18 +62,32 @@ pub(super) use add_created;
 const ADD: &str = "INSERT INTO row_counts (name, n) VALUES ('events', $1), ('events:' || $2, $1) \
      ON CONFLICT (name) DO UPDATE SET n = n + excluded.n";
 
+/// The events the table holds of each type, and in all as their sum: one read of the index
+/// by type (SQLite keeps a common table read twice), where a `count(*)` beside it read the
+/// table's smallest index again (a fifth to a third longer at 2,000,000 events).
+macro_rules! held {
+    () => {
+        "WITH held AS (SELECT 'events:' || event_type AS name, count(*) AS n FROM events GROUP BY event_type) "
+    };
+}
+
 /// Every count of events made again from the table.
 const RECOUNT: [&str; 2] = [
     "DELETE FROM row_counts WHERE name = 'events' OR (name >= 'events:' AND name < 'events;')",
-    "INSERT INTO row_counts (name, n) SELECT 'events', count(*) FROM events \
-     UNION ALL SELECT 'events:' || event_type, count(*) FROM events GROUP BY event_type",
+    concat!(
+        held!(),
+        "INSERT INTO row_counts (name, n) SELECT 'events', coalesce(sum(n), 0) FROM held \
+         UNION ALL SELECT name, n FROM held"
+    ),
 ];
 
 /// The counts kept (`1`) and the counts the table holds (`0`), in one snapshot.
-const KEPT_AND_HELD: &str = "\
-    SELECT 1, name, n FROM row_counts WHERE name = 'events' OR (name >= 'events:' AND name < 'events;') \
-    UNION ALL SELECT 0, 'events', count(*) FROM events \
-    UNION ALL SELECT 0, 'events:' || event_type, count(*) FROM events GROUP BY event_type";
+const KEPT_AND_HELD: &str = concat!(
+    held!(),
+    "SELECT 1, name, n FROM row_counts WHERE name = 'events' OR (name >= 'events:' AND name < 'events;') \
+     UNION ALL SELECT 0, 'events', coalesce(sum(n), 0) FROM held \
+     UNION ALL SELECT 0, name, n FROM held"
+);
 
 async fn recount(conn: &mut SqliteConnection) -> StoreResult<()> {
     for statement in RECOUNT {
