@@ -158,6 +158,9 @@ impl PostgresStore {
     /// The events of each type are counted as they change (migration 0009).
     const EVENTS_BY_TYPE: Option<&'static crate::store::filter::Kept> = Some(&EVENTS_OF_TYPE);
 
+    /// One event appended; the triggers count it (migration 0009).
+    const INSERT_EVENT: &'static str = sql::events::INSERT;
+
     /// Events are read through their own indexes, in the same database.
     const EVENT_LOOKUPS: &'static [(&'static str, &'static crate::store::filter::Lookup)] = &[];
 

@@ -34,23 +34,22 @@ macro_rules! event_store {
             };
 
             impl $store {
-                /// Appends one event inside a write, counted; returns its id.
+                /// Appends one event inside a write, counted (by the backend's
+                /// `INSERT_EVENT`); returns its id.
                 async fn insert_event(
                     &self,
                     conn: &mut <$db as sqlx::Database>::Connection,
                     event: &NewEvent,
                 ) -> StoreResult<i64> {
-                    let id = self
-                        .query_scalar(events::INSERT)
+                    Ok(self
+                        .query_scalar(Self::INSERT_EVENT)
                         .bind(event.url_id)
                         .bind(event.user_id)
                         .bind(&event.event_type)
                         .bind(event.timestamp)
                         .bind(Json(&event.details))
                         .fetch_one(&mut *conn)
-                        .await?;
-                    self.events_added(conn, &event.event_type, 1).await?;
-                    Ok(id)
+                        .await?)
                 }
             }
 

@@ -9,7 +9,8 @@
 //! write goes through here:
 //! - a click batch adds its counts in one statement ([`ADD_VISITS`]);
 //! - a batch of creates, the `created` events it wrote ([`add_created`]);
-//! - one event, and retention's removal of clicks ([`SqliteStore::events_added`]);
+//! - one event, in the statement that appends it ([`INSERT_COUNTED`]);
+//! - retention's removal of clicks ([`SqliteStore::events_added`]);
 //! - an import, a clear or a move counts the table again ([`SqliteStore::events_recounted`]).
 //!
 //! A release from before these counts writes events without counting them: after a rollback
@@ -57,6 +58,14 @@ macro_rules! add_created {
     };
 }
 pub(super) use add_created;
+
+/// One event appended and counted, in one trip: [`crate::store::sql::events::INSERT`]'s
+/// parameters (`$3` its type), the count first so that the row the text returns is the
+/// event's id.
+pub const INSERT_COUNTED: &str = "INSERT INTO row_counts (name, n) VALUES ('events', 1), ('events:' || $3, 1) \
+     ON CONFLICT (name) DO UPDATE SET n = n + excluded.n; \
+     INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+     VALUES ($1, $2, $3, $4, $5) RETURNING id";
 
 /// `$1` events of the type `$2` added (removed, when negative).
 const ADD: &str = "INSERT INTO row_counts (name, n) VALUES ('events', $1), ('events:' || $2, $1) \

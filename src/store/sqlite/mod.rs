@@ -220,6 +220,9 @@ impl SqliteStore {
     /// The events of each type are counted as they are written (see [`event_counts`]).
     const EVENTS_BY_TYPE: Option<&'static Kept> = Some(&event_counts::BY_TYPE);
 
+    /// One event appended and counted in one trip to SQLite's thread.
+    const INSERT_EVENT: &'static str = event_counts::INSERT_COUNTED;
+
     /// Events by link and by user are read through their index file.
     const EVENT_LOOKUPS: &'static [(&'static str, &'static Lookup)] = &[
         ("url_id", &event_index::BY_URL),
