@@ -2026,12 +2026,9 @@ async fn postgres_counts_the_events_it_held_before_it_kept_their_number() {
     assert_eq!((events(None).await, events(Some("created")).await), (31, 1));
 }
 
-/// A link's page of events on PostgreSQL comes in id order straight from the index by link
-/// and id (migration 0010), under the generic plan that kurz's prepared statements settle on,
-/// instead of all of the link's events fetched and sorted; and an index built beforehand by
-/// the operator without a lock (DEPLOY.md) is kept by the migration, not built twice.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_reads_a_links_events_in_order_from_its_index() {
+/// A PostgreSQL database as the release before migration 0010 left it, holding 20,000
+/// events, a tenth of them on link 1; and a connection to it.
+async fn postgres_before_events_by_link_in_order() -> (Database, sqlx::PgConnection) {
     let database = Database::create();
     let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
         .await
@@ -2046,31 +2043,67 @@ async fn postgres_reads_a_links_events_in_order_from_its_index() {
     .execute(&mut conn)
     .await
     .unwrap();
+    (database, conn)
+}
+
+/// The events' indexes by link, each with its definition and whether it serves.
+async fn events_indexes_by_link(conn: &mut sqlx::PgConnection) -> Vec<(String, String, bool)> {
+    sqlx::query_as(
+        "SELECT c.relname::text, pg_get_indexdef(i.indexrelid), i.indisvalid \
+         FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+         WHERE i.indrelid = 'events'::regclass AND pg_get_indexdef(i.indexrelid) LIKE '%(url_id%' \
+         ORDER BY 1",
+    )
+    .fetch_all(conn)
+    .await
+    .unwrap()
+}
+
+fn by_link_and_id() -> Vec<(String, String, bool)> {
+    vec![(
+        "events_url_id_id".to_owned(),
+        "CREATE INDEX events_url_id_id ON public.events USING btree (url_id, id)".to_owned(),
+        true,
+    )]
+}
+
+/// A link's page of events on PostgreSQL comes in id order straight from the index by link
+/// and id (migration 0010), under the plan for any link that kurz's prepared statements
+/// settle on, instead of all of the link's events fetched and sorted; and an index built
+/// beforehand by the operator without a lock (DEPLOY.md) is kept by the migration, not
+/// built again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_a_links_events_in_order_from_its_index() {
+    let (database, mut conn) = postgres_before_events_by_link_in_order().await;
     sqlx::query("CREATE INDEX CONCURRENTLY events_url_id_id ON events (url_id, id)")
         .execute(&mut conn)
         .await
         .unwrap();
+    let built = "SELECT 'events_url_id_id'::regclass::oid::bigint";
+    let beforehand: i64 = sqlx::query_scalar(built)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     let store = PostgresStore::connect(&database.url, &postgres_options()).unwrap();
     let store = migrated(store).await;
-    let indexes: Vec<(String, String)> = sqlx::query_as(
-        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'events' \
-         AND indexdef LIKE '%(url_id%' ORDER BY indexname",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
     assert_eq!(
-        indexes,
-        [(
-            "events_url_id_id".to_owned(),
-            "CREATE INDEX events_url_id_id ON public.events USING btree (url_id, id)".to_owned()
-        )],
-        "one index by link: the one built beforehand"
+        events_indexes_by_link(&mut conn).await,
+        by_link_and_id(),
+        "one index by link"
     );
+    let kept: i64 = sqlx::query_scalar(built)
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(kept, beforehand, "the index built beforehand, kept");
+    // The text of a page of one link's events, as kurz's list writes it.
     let explained = sqlx::raw_sql(
         "SET plan_cache_mode = force_generic_plan; ANALYZE events; \
-         PREPARE page (bigint, bigint, bigint) AS SELECT id FROM events WHERE url_id = $1 \
-         ORDER BY id LIMIT $2 OFFSET $3; EXPLAIN (FORMAT JSON) EXECUTE page (1, 10, 0)",
+         PREPARE page (bigint, bigint, bigint, bigint) AS \
+         SELECT (SELECT count(*) FROM events WHERE url_id = $1) AS total, page.* FROM \
+         (SELECT id, url_id, user_id, event_type, timestamp, details FROM events \
+         WHERE url_id = $2 ORDER BY id LIMIT $3 OFFSET $4) AS page ORDER BY page.id; \
+         EXPLAIN (FORMAT JSON) EXECUTE page (1, 1, 10, 0)",
     )
     .fetch_all(&mut conn)
     .await
@@ -2096,6 +2129,28 @@ async fn postgres_reads_a_links_events_in_order_from_its_index() {
         .unwrap();
     let ids: Vec<i64> = page.items.iter().map(|e| e.id).collect();
     assert_eq!((ids, page.total), (vec![10_010, 10_020, 10_030], 2_000));
+}
+
+/// A concurrent build of the index by link and id that failed left an invalid index of its
+/// name: migration 0010 builds the index again rather than keep that one and drop the old
+/// index for nothing that serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_builds_again_an_index_by_link_whose_concurrent_build_failed() {
+    let (database, mut conn) = postgres_before_events_by_link_in_order().await;
+    // Unique by link alone: the build fails on the link's second event, leaving the index.
+    let failed =
+        sqlx::query("CREATE UNIQUE INDEX CONCURRENTLY events_url_id_id ON events (url_id)")
+            .execute(&mut conn)
+            .await;
+    assert!(failed.is_err(), "the concurrent build failed");
+    assert_eq!(
+        events_indexes_by_link(&mut conn).await.len(),
+        2,
+        "the old index and the invalid one"
+    );
+    let store = PostgresStore::connect(&database.url, &postgres_options()).unwrap();
+    migrated(store).await;
+    assert_eq!(events_indexes_by_link(&mut conn).await, by_link_and_id());
 }
 
 /// Events written without being counted, as a release from before the embedded store kept

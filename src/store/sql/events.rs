@@ -7,8 +7,16 @@
 pub const ALL: &str = "SELECT id, url_id, user_id, event_type, timestamp, details FROM events";
 pub const BY_ID: &str =
     "SELECT id, url_id, user_id, event_type, timestamp, details FROM events WHERE id = $1";
-pub const INSERT: &str = "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id";
+/// One event appended, its id returned: a macro, so that a backend's own text can take it
+/// in with `concat!` (SQLite counts the event in the same text).
+macro_rules! insert {
+    () => {
+        "INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
+         VALUES ($1, $2, $3, $4, $5) RETURNING id"
+    };
+}
+pub(crate) use insert;
+pub const INSERT: &str = insert!();
 /// Sets every link's click counter to its number of click events (after an import).
 pub const RECOUNT_CLICKS: &str = "INSERT INTO link_clicks (url_id, clicks) \
      SELECT url_id, count(*) FROM events WHERE event_type = 'click' AND url_id IS NOT NULL GROUP BY url_id \
@@ -34,8 +42,8 @@ macro_rules! event_store {
             };
 
             impl $store {
-                /// Appends one event inside a write, counted (by the backend's
-                /// `INSERT_EVENT`); returns its id.
+                /// Appends one event inside a write, counted (on PostgreSQL by its
+                /// triggers, on SQLite by the backend's `INSERT_EVENT` itself); returns its id.
                 async fn insert_event(
                     &self,
                     conn: &mut <$db as sqlx::Database>::Connection,

@@ -59,13 +59,14 @@ macro_rules! add_created {
 }
 pub(super) use add_created;
 
-/// One event appended and counted, in one trip: [`crate::store::sql::events::INSERT`]'s
-/// parameters (`$3` its type), the count first so that the row the text returns is the
+/// One event appended and counted, in one trip: [`crate::store::sql::events::INSERT`] with
+/// its parameters (`$3` its type), the count first so that the row the text returns is the
 /// event's id.
-pub const INSERT_COUNTED: &str = "INSERT INTO row_counts (name, n) VALUES ('events', 1), ('events:' || $3, 1) \
-     ON CONFLICT (name) DO UPDATE SET n = n + excluded.n; \
-     INSERT INTO events (url_id, user_id, event_type, timestamp, details) \
-     VALUES ($1, $2, $3, $4, $5) RETURNING id";
+pub const INSERT_COUNTED: &str = concat!(
+    "INSERT INTO row_counts (name, n) VALUES ('events', 1), ('events:' || $3, 1) \
+     ON CONFLICT (name) DO UPDATE SET n = n + excluded.n; ",
+    crate::store::sql::events::insert!()
+);
 
 /// `$1` events of the type `$2` added (removed, when negative).
 const ADD: &str = "INSERT INTO row_counts (name, n) VALUES ('events', $1), ('events:' || $2, $1) \
