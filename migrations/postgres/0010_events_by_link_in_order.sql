@@ -1,10 +1,10 @@
 -- The events of one link in id order, straight from an index: a page of GET /events?url_id=N
 -- reads its rows in order and stops, where the index by link alone made PostgreSQL fetch all
 -- of that link's events and sort them under the plan for any link that its prepared
--- statements settle on. A link with 100,000 of 1,000,000 events: a page took 26-30 ms, now
--- 5.5-6.1 ms, most of it the link's count (BENCHMARKS.md, twenty-third round). This index
+-- statements settle on. A link with 100,000 of 1,000,000 events: a page took 26-28 ms, now
+-- 5.6 ms, most of it the link's count (BENCHMARKS.md, twenty-third round). This index
 -- serves every lookup by link the old one did, and no statement names either, so the old one
--- goes in the same release. Inserting events costs more: 15-18 % more time for a batch of
+-- goes in the same release. Inserting events costs more: 9-18 % more time for a batch of
 -- inserts, and about 33 bytes more index an event.
 --
 -- Built under a lock that holds event writes back (0.4-0.5 s per million events here), and
