@@ -2153,6 +2153,49 @@ async fn postgres_builds_again_an_index_by_link_whose_concurrent_build_failed() 
     assert_eq!(events_indexes_by_link(&mut conn).await, by_link_and_id());
 }
 
+/// Migrations run without the statement timeout that requests have: migration 0009 counts
+/// every event the database holds, which takes longer than a request may. The pool's
+/// connections keep their timeout afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_migrates_a_large_table_beyond_the_statement_timeout() {
+    let database = Database::create();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+        .await
+        .unwrap();
+    let older = before(sqlx::migrate!("./migrations/postgres"), 9);
+    older.run(&mut conn).await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (url_id, event_type, timestamp) \
+         SELECT 1, 'click', now() FROM generate_series(1, 300000)",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    let options = PostgresOptions {
+        statement_timeout: Duration::from_millis(1),
+        ..postgres_options()
+    };
+    let store = PostgresStore::connect(&database.url, &options).unwrap();
+    let store = migrated(store).await;
+    let counted: i64 =
+        sqlx::query_scalar("SELECT sum(n)::bigint FROM row_counts WHERE name = 'events:click'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(counted, 300_000, "the events counted by the migration");
+    // Counting one link's 300,000 events takes longer than a millisecond.
+    let link = EventFilter {
+        url_id: Some(1),
+        ..EventFilter::default()
+    };
+    let timed_out = store.events.list_events(&link, ALL).await;
+    assert!(
+        timed_out.is_err(),
+        "a request's statement still has its timeout: listed {:?}",
+        timed_out.map(|page| page.total)
+    );
+}
+
 /// Events written without being counted, as a release from before the embedded store kept
 /// their numbers writes them (a rollback to it, then this release again), are found by the
 /// store once it serves, and counted again.

@@ -242,6 +242,24 @@ impl PostgresStore {
     }
 }
 
+/// Runs the migrations without the statement timeout, which is for requests: a migration's
+/// one-off work grows with the tables (0009 counts every event, 0010 indexes them), and a
+/// timeout would stop a large database's upgrade. The connection's own timeout is back
+/// afterwards.
+async fn migrate_untimed(
+    migrations: sqlx::migrate::Migrator,
+    conn: &mut PgConnection,
+) -> StoreResult<()> {
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    let result = sql::migrate(migrations, &mut *conn).await;
+    sqlx::query("RESET statement_timeout")
+        .execute(&mut *conn)
+        .await?;
+    result
+}
+
 #[async_trait]
 impl Schema for PostgresStore {
     fn kind(&self) -> &'static str {
@@ -252,10 +270,10 @@ impl Schema for PostgresStore {
         let migrations = sqlx::migrate!("./migrations/postgres");
         let Some(url) = &self.migration_url else {
             let mut connection = self.connections.pool.acquire().await?;
-            return sql::migrate(migrations, &mut *connection).await;
+            return migrate_untimed(migrations, &mut connection).await;
         };
         let mut direct = PgConnection::connect(url).await?;
-        let result = sql::migrate(migrations, &mut direct).await;
+        let result = migrate_untimed(migrations, &mut direct).await;
         let _ = direct.close().await;
         result
     }
