@@ -245,19 +245,18 @@ impl PostgresStore {
 /// Runs the migrations without the statement timeout, which is for requests: a migration's
 /// one-off work grows with the tables (0009 counts every event, 0010 indexes them), and a
 /// timeout would stop a large database's upgrade. The connection's own timeout is back
-/// afterwards.
+/// afterwards. Both as plain text queries: nothing prepared is left on the server.
 async fn migrate_untimed(
     migrations: sqlx::migrate::Migrator,
     conn: &mut PgConnection,
 ) -> StoreResult<()> {
-    sqlx::query("SET statement_timeout = 0")
-        .execute(&mut *conn)
-        .await?;
-    let result = sql::migrate(migrations, &mut *conn).await;
-    sqlx::query("RESET statement_timeout")
-        .execute(&mut *conn)
-        .await?;
-    result
+    sqlx::Executor::execute(&mut *conn, "SET statement_timeout = 0").await?;
+    let migrated = sql::migrate(migrations, &mut *conn).await;
+    let reset = sqlx::Executor::execute(&mut *conn, "RESET statement_timeout").await;
+    // The migration's own failure says more than the reset's.
+    migrated?;
+    reset?;
+    Ok(())
 }
 
 #[async_trait]
