@@ -210,6 +210,20 @@ fn before(mut migrator: sqlx::migrate::Migrator, version: i64) -> sqlx::migrate:
     migrator
 }
 
+/// A new PostgreSQL database as the release before migration `version` left it, and a
+/// connection to it.
+async fn postgres_before(version: i64) -> (Database, sqlx::PgConnection) {
+    let database = Database::create();
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
+        .await
+        .unwrap();
+    before(sqlx::migrate!("./migrations/postgres"), version)
+        .run(&mut conn)
+        .await
+        .unwrap();
+    (database, conn)
+}
+
 async fn users_round_trip_and_delete(store: Stores) {
     let user = store.users.create_user(new_user("alice")).await.unwrap();
     assert_eq!(user.username, "alice");
@@ -1992,12 +2006,7 @@ async fn the_embedded_store_counts_the_urls_and_events_it_held_before_it_kept_th
 /// lists them with the right totals once migrated, and the triggers count from there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_counts_the_events_it_held_before_it_kept_their_number() {
-    let database = Database::create();
-    let older = before(sqlx::migrate!("./migrations/postgres"), 9);
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
-        .await
-        .unwrap();
-    older.run(&mut conn).await.unwrap();
+    let (database, mut conn) = postgres_before(9).await;
     sqlx::query(
         "INSERT INTO events (event_type, timestamp) \
          SELECT CASE WHEN i % 3 = 0 THEN 'noted' ELSE 'click' END, now() FROM generate_series(1, 30) AS i",
@@ -2029,12 +2038,7 @@ async fn postgres_counts_the_events_it_held_before_it_kept_their_number() {
 /// A PostgreSQL database as the release before migration 0010 left it, holding 20,000
 /// events, a tenth of them on link 1; and a connection to it.
 async fn postgres_before_events_by_link_in_order() -> (Database, sqlx::PgConnection) {
-    let database = Database::create();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
-        .await
-        .unwrap();
-    let older = before(sqlx::migrate!("./migrations/postgres"), 10);
-    older.run(&mut conn).await.unwrap();
+    let (database, mut conn) = postgres_before(10).await;
     sqlx::query(
         "INSERT INTO events (url_id, event_type, timestamp) \
          SELECT CASE WHEN i % 10 = 0 THEN 1 ELSE i % 1000 + 1 END, 'click', now() \
@@ -2158,12 +2162,7 @@ async fn postgres_builds_again_an_index_by_link_whose_concurrent_build_failed() 
 /// connections keep their timeout afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_migrates_a_large_table_beyond_the_statement_timeout() {
-    let database = Database::create();
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&database.url)
-        .await
-        .unwrap();
-    let older = before(sqlx::migrate!("./migrations/postgres"), 9);
-    older.run(&mut conn).await.unwrap();
+    let (database, mut conn) = postgres_before(9).await;
     sqlx::query(
         "INSERT INTO events (url_id, event_type, timestamp) \
          SELECT 1, 'click', now() FROM generate_series(1, 300000)",
