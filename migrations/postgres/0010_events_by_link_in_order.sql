@@ -12,9 +12,6 @@
 -- table an operator builds it beforehand without the locks, as DEPLOY.md says, and this
 -- migration then keeps that one.
 
--- The pool's statement timeout would stop the build on a large table.
-SET LOCAL statement_timeout = 0;
-
 -- A concurrent build that failed leaves an invalid index of this name: it goes, so that the
 -- old index is never dropped for one that serves no lookup.
 DO $$
